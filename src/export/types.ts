@@ -1,0 +1,30 @@
+/**
+ * The seams of the export path. A transport sends one encoded OTLP request and says what
+ * became of it; retrying, splitting and acknowledging are layered on top by their owners.
+ */
+
+/** Which OTLP path a request goes to. Events travel as logs. */
+export type OtlpSignal = 'metrics' | 'logs' | 'traces';
+
+export type ExportResult =
+  /** Accepted (2xx). `rejected` counts items refused in an OTLP partial success. */
+  | { readonly kind: 'success'; readonly status: number; readonly rejected: number; readonly message: string }
+  /** Worth trying again: 429/502/503/504, network error, timeout. */
+  | { readonly kind: 'retryable'; readonly status: number; readonly retryAfterMs: number | undefined; readonly reason: string }
+  /** 413: the same bytes will never fit; the caller may split the batch and try the halves. */
+  | { readonly kind: 'too_large'; readonly status: number; readonly reason: string }
+  /** Refused for good (other 4xx, unrecoverable). */
+  | { readonly kind: 'failure'; readonly status: number; readonly reason: string };
+
+export interface SendOptions {
+  /** Per-request deadline. */
+  readonly timeoutMs: number;
+  /** Aborts the request (and any waiting between retries) at shutdown. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface Transport {
+  /** `body` is an uncompressed OTLP protobuf request; the transport compresses as configured. */
+  send(signal: OtlpSignal, body: Uint8Array, options: SendOptions): Promise<ExportResult>;
+  close(): Promise<void>;
+}
