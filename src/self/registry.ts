@@ -46,6 +46,16 @@ export class Counter implements Family {
     return this.#values.get(labelKey(labels)) ?? 0;
   }
 
+  /** Sum over every series whose labels include `match` (all series without it). */
+  sum(match?: Labels): number {
+    const want = match ? Object.entries(match).map(([k, v]) => `${k}="${v}"`) : [];
+    let total = 0;
+    for (const [k, v] of this.#values) {
+      if (want.every((w) => k.split(',').includes(w))) total += v;
+    }
+    return total;
+  }
+
   render(): string {
     let out = '';
     for (const [k, v] of this.#values) out += `${this.name}${k ? `{${k}}` : ''} ${v}\n`;

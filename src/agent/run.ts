@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import type { SextantConfig } from '../config/schema.js';
+import { Secret } from '../config/secret.js';
+import { formatListen } from '../config/values.js';
+import { hostResource } from '../enrich/host-identity.js';
+import { ConfigError } from '../errors.js';
+import { DeltaConverter, HttpTransport, LogsEncoder, MetricsEncoder, RetryingTransport } from '../export/index.js';
+import type { Transport } from '../export/types.js';
+import { startGateway, type Gateway } from '../gateway/index.js';
+import type { MetricPoint } from '../model/index.js';
+import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/index.js';
+import { createLogger, type Logger } from '../self/logger.js';
+import { Registry } from '../self/registry.js';
+import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
+import { create as createHostSource } from '../sources/host/index.js';
+import type { Source } from '../sources/types.js';
+import { packageVersion } from '../version.js';
+import { gatewayConfigFrom } from '../gateway/from-config.js';
+import { ReadinessTransport } from './readiness-transport.js';
+import { CollectionScheduler } from './scheduler.js';
+import { writeFileAtomic } from './state-file.js';
+import { SummaryLine } from './summary.js';
+
+export interface RunAgentOptions {
+  readonly once: boolean;
+  readonly local: boolean;
+  readonly loaded?: LoadedConfig;
+}
+
+/** Last-seen cumulative counters, so deltas continue across agent restarts without a gap. */
+const COUNTERS_FILE = 'counters.json';
+
+export function pipelineConfigFrom(c: SextantConfig): PipelineConfig {
+  const batch = (b: SextantConfig['batch']['metrics'], maxRequestBytes: number) => ({
+    maxItems: b.maxItems,
+    maxBytes: b.maxBytes,
+    lingerMs: b.linger,
+    maxRequestBytes,
+  });
+  return {
+    queues: {
+      metrics: { ...c.pipeline.metrics },
+      logs: { ...c.pipeline.logs },
+      events: { ...c.pipeline.events },
+      // Metrics and events share the metrics budget: an event can always evict metrics.
+      sharedMetricsEventsBytes: c.pipeline.metrics.maxBytes,
+    },
+    batches: {
+      // The real encoded size gets the Dynatrace ceiling, the estimate-based cap the configured one.
+      metrics: batch(c.batch.metrics, Math.max(c.batch.metrics.maxBytes, 4_000_000)),
+      logs: batch(c.batch.logs, Math.max(c.batch.logs.maxBytes, 2_000_000)),
+      events: batch(c.batch.events, Math.max(c.batch.events.maxBytes, 2_000_000)),
+    },
+    maxInFlight: c.export.maxInFlight,
+  };
+}
+
+interface Running {
+  readonly logger: Logger;
+  readonly pipeline: Pipeline;
+  readonly transport: Transport;
+  readonly scheduler: CollectionScheduler;
+  readonly sources: readonly Source[];
+  readonly deltas: DeltaConverter | undefined;
+  readonly countersFile: string;
+  readonly gateway: Gateway | undefined;
+  readonly closeSelf: () => Promise<void>;
+  readonly summaryTimer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * `sextant agent`: collect, pipeline, export. Resolves to the process exit status once the
+ * agent has stopped (SIGTERM/SIGINT, or after one cycle with `--once`).
+ */
+export async function runAgent(config: SextantConfig, options: RunAgentOptions): Promise<number> {
+  const logger = createLogger(config.logLevel);
+  for (const w of options.loaded?.warnings ?? []) {
+    // In --local the gateway is in-process and keyed with a per-run token, so its auth warning does not apply.
+    if (options.local && w.key.startsWith('gateway.tokens')) continue;
+    logger.warn({ key: w.key }, w.message);
+  }
+  if (!options.local && config.endpoint === undefined) {
+    throw new ConfigError('endpoint', 'is required (set SEXTANT_ENDPOINT, or run with --local for the in-process gateway)');
+  }
+  const running = await start(config, options, logger);
+  if (options.once) {
+    await running.scheduler.runOnce();
+    return stop(running, config, 'once');
+  }
+  running.scheduler.start();
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  // A second signal while flushing means "now": exit without waiting for the deadline.
+  const hurry = (s: NodeJS.Signals): void => {
+    logger.warn({ signal: s }, 'second signal during shutdown; exiting without finishing the flush');
+    process.exit(130);
+  };
+  process.once('SIGTERM', hurry);
+  process.once('SIGINT', hurry);
+  return stop(running, config, signal);
+}
+
+async function start(config: SextantConfig, options: RunAgentOptions, logger: Logger): Promise<Running> {
+  const version = packageVersion();
+  const registry = new Registry();
+  registerProcessMetrics(registry);
+  const readiness = new Readiness();
+
+  let gateway: Gateway | undefined;
+  let endpoint = config.endpoint;
+  let apiToken = config.apiToken;
+  if (options.local) {
+    const token = new Secret(randomBytes(24).toString('base64url'), 'generated for --local');
+    gateway = await startGateway({ ...gatewayConfigFrom(config), tokens: [token] }, { registry, logger: logger.child({ component: 'gateway' }) });
+    if (endpoint !== undefined) logger.warn({ endpoint }, 'endpoint is ignored with --local; set gateway.upstream to forward from the local gateway');
+    endpoint = gateway.url;
+    apiToken = token;
+    logger.info({ gateway: gateway.url, dataDir: path.resolve(config.gateway.dataDir) }, 'local gateway started');
+  }
+
+  const http = new HttpTransport({
+    endpoint: endpoint!,
+    headers: config.headers,
+    apiToken,
+    compression: config.compression,
+    caFile: config.tls.caFile,
+    insecureSkipVerify: config.tls.insecureSkipVerify,
+    proxy: config.proxy,
+    userAgent: `sextant/${version}`,
+    logger,
+  });
+  let pipeline: Pipeline | undefined;
+  const transport = new RetryingTransport(
+    new ReadinessTransport(http, readiness),
+    {
+      initialBackoffMs: config.export.retryInitialBackoff,
+      maxBackoffMs: config.export.retryMaxBackoff,
+      multiplier: 2,
+      maxElapsedMs: config.export.retryMaxElapsed,
+    },
+    { onRetry: (signal) => pipeline?.noteRetry(signal) },
+  );
+
+  const countersFile = path.join(config.stateDir, COUNTERS_FILE);
+  const deltas = config.temporality === 'delta' ? await loadDeltas(countersFile, logger) : undefined;
+  const metricsEncoder = new MetricsEncoder();
+  const logsEncoder = new LogsEncoder();
+  const temporality = config.temporality;
+  pipeline = createPipeline(pipelineConfigFrom(config), {
+    transport,
+    codecs: {
+      metrics: {
+        prepare: deltas ? (points: MetricPoint[]) => deltas.convert(points) : undefined,
+        encode: (points) => metricsEncoder.encode(points, temporality),
+      },
+      logs: { encode: (records) => logsEncoder.encode(records) },
+      events: { encode: (records) => logsEncoder.encode(records) },
+    },
+    registry,
+    logger,
+    exportTimeoutMs: config.export.timeout,
+  });
+  pipeline.start();
+
+  const resource = await hostResource(config.hostRoot);
+  const sources: Source[] = [createHostSource({ hostRoot: config.hostRoot }, { resource, registry, logger, version })];
+  const scheduler = new CollectionScheduler(sources, pipeline, config.interval, { registry, logger });
+
+  const self = await startSelfServer(config.listen, { registry, readiness, logger });
+  logger.info(
+    { version, endpoint: options.local ? 'local gateway' : endpoint, interval: config.interval, listen: formatListen(config.listen), temporality, sources: sources.map((s) => s.name) },
+    'agent started',
+  );
+
+  let summaryTimer: NodeJS.Timeout | undefined;
+  if (config.summaryInterval > 0 && !options.once && (options.local || process.stdout.isTTY)) {
+    const summary = new SummaryLine(registry);
+    summaryTimer = setInterval(() => process.stdout.write(`sextant: ${summary.render()}\n`), config.summaryInterval);
+    summaryTimer.unref();
+  }
+  return { logger, pipeline, transport, scheduler, sources, deltas, countersFile, gateway, closeSelf: () => self.close(), summaryTimer };
+}
+
+async function stop(r: Running, config: SextantConfig, why: string): Promise<number> {
+  r.logger.info({ reason: why, deadlineMs: config.shutdownTimeout }, 'stopping: flushing queued records');
+  r.scheduler.stop();
+  if (r.summaryTimer) clearInterval(r.summaryTimer);
+  await Promise.all(r.sources.map((s) => s.stop()));
+  const result = await r.pipeline.flush(config.shutdownTimeout);
+  r.pipeline.stop();
+  await r.transport.close();
+  if (r.deltas) await saveDeltas(r.deltas, r.countersFile, r.logger);
+  if (r.gateway) await r.gateway.close();
+  await r.closeSelf();
+  if (result.flushed) r.logger.info('stopped: everything queued was exported');
+  else r.logger.warn({ pending: result.pending }, 'stopped: flush deadline passed with records still pending');
+  // --once is a check that the endpoint takes our data: say so in the exit status.
+  return why === 'once' && !result.flushed ? 1 : 0;
+}
+
+async function loadDeltas(file: string, logger: Logger): Promise<DeltaConverter> {
+  const deltas = new DeltaConverter();
+  try {
+    deltas.restore(JSON.parse(await readFile(file, 'utf8')) as object);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') logger.warn({ file, err: (err as Error).message }, 'ignoring unreadable counter state; deltas restart from a new baseline');
+  }
+  return deltas;
+}
+
+async function saveDeltas(deltas: DeltaConverter, file: string, logger: Logger): Promise<void> {
+  try {
+    await writeFileAtomic(file, JSON.stringify(deltas.snapshot()));
+  } catch (err) {
+    logger.warn({ file, err: (err as Error).message }, 'cannot save counter state; the next start begins deltas from a new baseline');
+  }
+}

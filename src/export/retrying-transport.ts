@@ -1,0 +1,86 @@
+import { ConfigError } from '../errors.js';
+import { MAX_RETRY_AFTER_MS } from './http-transport.js';
+import type { ExportResult, OtlpSignal, SendOptions, Transport } from './types.js';
+
+/**
+ * Retries `retryable` results of an inner transport with exponential backoff and full jitter:
+ * before retry n (n = 0, 1, …) it waits `random() * min(maxBackoffMs, initialBackoffMs *
+ * multiplier^n)`, and at least the server's Retry-After when one was given (capped at 5 min).
+ *
+ * It returns the first result that is not retryable, or the last retryable one when it gives
+ * up: when the next wait would take it past `maxElapsedMs` of retrying (0 = never give up), or
+ * when `options.signal` aborts. Abort never rejects: the caller sees the last retryable result
+ * and knows from its own signal why. The wait between attempts is an ordinary timer (a pending
+ * retry is work, so it keeps the process alive) that abort clears at once.
+ */
+
+export interface RetryPolicy {
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  multiplier: number;
+  /** Give up after this long of retrying one request; 0 = never give up. */
+  maxElapsedMs: number;
+}
+
+export interface RetryHooks {
+  onRetry?(signal: OtlpSignal, result: ExportResult, attempt: number, delayMs: number): void;
+}
+
+export class RetryingTransport implements Transport {
+  readonly #inner: Transport;
+  readonly #policy: RetryPolicy;
+  readonly #hooks: RetryHooks;
+  readonly #random: () => number;
+
+  constructor(inner: Transport, policy: RetryPolicy, hooks: RetryHooks = {}, random: () => number = Math.random) {
+    checkNonNegative('retry.initialBackoffMs', policy.initialBackoffMs);
+    checkNonNegative('retry.maxBackoffMs', policy.maxBackoffMs);
+    checkNonNegative('retry.maxElapsedMs', policy.maxElapsedMs);
+    if (!Number.isFinite(policy.multiplier) || policy.multiplier < 1) throw new ConfigError('retry.multiplier', 'must be a number >= 1');
+    if (policy.maxBackoffMs < policy.initialBackoffMs) throw new ConfigError('retry.maxBackoffMs', 'must be >= retry.initialBackoffMs');
+    this.#inner = inner;
+    this.#policy = { ...policy };
+    this.#hooks = hooks;
+    this.#random = random;
+  }
+
+  async send(signal: OtlpSignal, body: Uint8Array, options: SendOptions): Promise<ExportResult> {
+    const policy = this.#policy;
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.#inner.send(signal, body, options);
+      if (result.kind !== 'retryable' || options.signal?.aborted) return result;
+      const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.multiplier ** attempt);
+      let delay = this.#random() * ceiling;
+      if (result.retryAfterMs !== undefined) delay = Math.max(delay, Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS));
+      delay = Math.round(delay);
+      if (policy.maxElapsedMs > 0 && performance.now() - started + delay > policy.maxElapsedMs) return result;
+      this.#hooks.onRetry?.(signal, result, attempt + 1, delay);
+      if (!(await sleep(delay, options.signal))) return result;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+function checkNonNegative(key: string, v: number): void {
+  if (!Number.isFinite(v) || v < 0) throw new ConfigError(key, 'must be a number >= 0');
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts (clearing the timer). */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,163 @@
+import type { IncomingMessage } from 'node:http';
+import { createGunzip, type Gunzip } from 'node:zlib';
+import { IngestError } from '../errors.js';
+
+export interface BodyLimits {
+  /** Bytes on the wire (compressed). */
+  readonly maxRequestBytes: number;
+  /** Bytes after gzip. */
+  readonly maxDecompressedBytes: number;
+}
+
+/** Why a body could not be read; `reason` is the `rejected_total` label. */
+export class BodyError extends IngestError {
+  readonly reason: 'too_large' | 'decompressed_too_large' | 'bad_gzip' | 'aborted';
+  constructor(status: number, reason: BodyError['reason'], message: string) {
+    super(status, message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Reads a request body into one Buffer, enforcing both limits while the bytes arrive:
+ * the compressed count as each chunk comes off the socket (a chunked upload with no
+ * Content-Length is cut at the limit), the decompressed count as the inflater emits output, so a
+ * gzip bomb is stopped at `maxDecompressedBytes` of output — it is never inflated fully first.
+ *
+ * On failure the request is paused, not destroyed: the caller still answers (413/400) and closes
+ * the connection after the answer.
+ */
+export interface ReadBody {
+  /** The (decompressed) body. */
+  readonly body: Buffer;
+  /** Bytes as they came off the wire. */
+  readonly wireBytes: number;
+}
+
+export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits): Promise<ReadBody> {
+  return new Promise<ReadBody>((resolve, reject) => {
+    new BodyRead(req, gzip, limits, resolve, reject).start();
+  });
+}
+
+/** One read in progress. A class, so the listeners are methods bound once per request. */
+class BodyRead {
+  readonly #req: IncomingMessage;
+  readonly #limits: BodyLimits;
+  readonly #resolve: (r: ReadBody) => void;
+  readonly #reject: (e: Error) => void;
+  readonly #inflater: Gunzip | undefined;
+  readonly #parts: Buffer[] = [];
+  #inBytes = 0;
+  #outBytes = 0;
+  #done = false;
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#done) return;
+    this.#inBytes += chunk.length;
+    if (this.#inBytes > this.#limits.maxRequestBytes) {
+      this.#fail(new BodyError(413, 'too_large', `request body exceeds ${this.#limits.maxRequestBytes} bytes`));
+      return;
+    }
+    if (this.#inflater === undefined) {
+      this.#onOutput(chunk);
+      return;
+    }
+    // Backpressure: stop reading the socket while the inflater has work queued.
+    if (!this.#inflater.write(chunk)) {
+      this.#req.pause();
+      this.#inflater.once('drain', this.#onDrain);
+    }
+  };
+
+  readonly #onDrain = (): void => {
+    if (!this.#done) this.#req.resume();
+  };
+
+  readonly #onOutput = (chunk: Buffer): void => {
+    if (this.#done) return;
+    this.#outBytes += chunk.length;
+    if (this.#outBytes > this.#limits.maxDecompressedBytes) {
+      this.#fail(new BodyError(413, 'decompressed_too_large', `decompressed body exceeds ${this.#limits.maxDecompressedBytes} bytes`));
+      return;
+    }
+    this.#parts.push(chunk);
+  };
+
+  readonly #onEnd = (): void => {
+    if (this.#done) return;
+    if (this.#inflater !== undefined) this.#inflater.end();
+    else this.#finish();
+  };
+
+  readonly #onInflateEnd = (): void => {
+    this.#finish();
+  };
+
+  readonly #onInflateError = (): void => {
+    // zlib's message ("incorrect header check", "unexpected end of file") is short and safe.
+    this.#fail(new BodyError(400, 'bad_gzip', 'body is not a valid gzip stream'));
+  };
+
+  readonly #onAborted = (): void => {
+    this.#fail(new BodyError(400, 'aborted', 'request aborted by the client'));
+  };
+
+  constructor(req: IncomingMessage, gzip: boolean, limits: BodyLimits, resolve: (r: ReadBody) => void, reject: (e: Error) => void) {
+    this.#req = req;
+    this.#limits = limits;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#inflater = gzip ? createGunzip() : undefined;
+  }
+
+  start(): void {
+    const inflater = this.#inflater;
+    if (inflater !== undefined) {
+      inflater.on('data', this.#onOutput);
+      inflater.on('end', this.#onInflateEnd);
+      inflater.on('error', this.#onInflateError);
+    }
+    this.#req.on('data', this.#onData);
+    this.#req.on('end', this.#onEnd);
+    this.#req.on('error', this.#onAborted);
+    // 'close' before 'end' means the client went away mid-body.
+    this.#req.on('close', this.#onClose);
+  }
+
+  readonly #onClose = (): void => {
+    if (!this.#req.complete) this.#onAborted();
+  };
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#detach();
+    const parts = this.#parts;
+    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#outBytes);
+    this.#resolve({ body, wireBytes: this.#inBytes });
+  }
+
+  #fail(err: BodyError): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#detach();
+    this.#req.pause();
+    this.#parts.length = 0;
+    this.#reject(err);
+  }
+
+  #detach(): void {
+    this.#req.off('data', this.#onData);
+    this.#req.off('end', this.#onEnd);
+    this.#req.off('close', this.#onClose);
+    // The 'error' listener stays: an error after we are done must not become an uncaught exception.
+    const inflater = this.#inflater;
+    if (inflater !== undefined) {
+      inflater.off('data', this.#onOutput);
+      inflater.off('drain', this.#onDrain);
+      // destroy() stops inflating at once; the remaining compressed input is never expanded.
+      inflater.destroy();
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import { ConfigError } from '../errors.js';
+
+/** A secret kept out of logs and errors: read only where it is used, through `reveal()`. */
+export interface Secret {
+  reveal(): string;
+}
+
+export interface GatewayConfig {
+  /** "host:port" ("[::1]:port" for IPv6); port 0 binds an ephemeral port. */
+  listen: string;
+  /** Accepted API tokens; empty means no authentication (warned about once at start). */
+  tokens: readonly Secret[];
+  /** Root of the local store; each signal gets `dataDir/<signal>/`. */
+  dataDir: string;
+  /** OTLP/HTTP base URL to forward to (the signal path `/v1/<signal>` is appended). */
+  upstream?: string | undefined;
+  upstreamToken?: Secret | undefined;
+  /** Limit on the body as sent (compressed); larger answers 413. */
+  maxRequestBytes: number;
+  /** Limit on the body after gzip; larger answers 413 (inflation stops at the limit). */
+  maxDecompressedBytes: number;
+  store: {
+    /** A file is rotated before it would grow past this. */
+    maxFileBytes: number;
+    /** Per signal: the oldest files are deleted while the signal's files exceed this. */
+    maxTotalBytes: number;
+  };
+  forward: {
+    /** Per signal, in decompressed request bytes. A full queue answers 503 + Retry-After. */
+    maxQueueBytes: number;
+    /** Per signal, in requests. */
+    maxQueueItems: number;
+  };
+  /** How long `close()` may take to finish requests, flush the store and drain the forward queues. */
+  shutdownTimeoutMs?: number | undefined;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_GATEWAY_CONFIG: Readonly<GatewayConfig> = Object.freeze({
+  listen: '127.0.0.1:14318',
+  tokens: [],
+  dataDir: './data',
+  upstream: undefined,
+  upstreamToken: undefined,
+  maxRequestBytes: 8 * MiB,
+  maxDecompressedBytes: 32 * MiB,
+  store: Object.freeze({ maxFileBytes: 64 * MiB, maxTotalBytes: 1024 * MiB }),
+  forward: Object.freeze({ maxQueueBytes: 64 * MiB, maxQueueItems: 1024 }),
+  shutdownTimeoutMs: 10_000,
+});
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Splits "host:port"; a bare port listens on 127.0.0.1 (never all interfaces by accident). */
+export function parseListen(listen: string): ListenAddress {
+  const key = 'gateway.listen';
+  let host: string;
+  let portText: string;
+  const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(listen);
+  if (bracket) {
+    host = bracket[1]!;
+    portText = bracket[2]!;
+  } else {
+    const i = listen.lastIndexOf(':');
+    if (i < 0) {
+      host = '127.0.0.1';
+      portText = listen;
+    } else {
+      host = listen.slice(0, i) || '127.0.0.1';
+      portText = listen.slice(i + 1);
+      if (host.includes(':')) throw new ConfigError(key, `IPv6 hosts need brackets, e.g. "[::1]:14318", got "${listen}"`);
+    }
+  }
+  if (!/^\d+$/.test(portText)) throw new ConfigError(key, `expected "host:port", got "${listen}"`);
+  const port = Number(portText);
+  if (port > 65535) throw new ConfigError(key, `port must be 0..65535, got ${port}`);
+  return { host, port };
+}
+
+function positiveInt(key: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new ConfigError(key, `must be a positive integer, got ${String(value)}`);
+}
+
+/** Checks every option at start, naming the option in the message. Never prints a token. */
+export function validateGatewayConfig(config: GatewayConfig): ListenAddress {
+  const addr = parseListen(config.listen);
+  if (typeof config.dataDir !== 'string' || config.dataDir === '') throw new ConfigError('gateway.dataDir', 'must be a non-empty path');
+  positiveInt('gateway.maxRequestBytes', config.maxRequestBytes);
+  positiveInt('gateway.maxDecompressedBytes', config.maxDecompressedBytes);
+  positiveInt('gateway.store.maxFileBytes', config.store.maxFileBytes);
+  positiveInt('gateway.store.maxTotalBytes', config.store.maxTotalBytes);
+  positiveInt('gateway.forward.maxQueueBytes', config.forward.maxQueueBytes);
+  positiveInt('gateway.forward.maxQueueItems', config.forward.maxQueueItems);
+  if (config.shutdownTimeoutMs !== undefined) positiveInt('gateway.shutdownTimeoutMs', config.shutdownTimeoutMs);
+  for (let i = 0; i < config.tokens.length; i++) {
+    const t = config.tokens[i]!.reveal();
+    // Only the length and position are reported: the value is a secret.
+    if (t.length === 0 || /[\s]/.test(t)) throw new ConfigError(`gateway.tokens[${i}]`, 'must be non-empty and contain no whitespace');
+  }
+  if (config.upstream !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(config.upstream);
+    } catch {
+      throw new ConfigError('gateway.upstream', 'must be an absolute http(s) URL');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('gateway.upstream', `must be http or https, got ${u.protocol}`);
+    if (u.username || u.password) throw new ConfigError('gateway.upstream', 'must not carry credentials; use gateway.upstreamToken');
+  }
+  return addr;
+}

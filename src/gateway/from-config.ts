@@ -1,0 +1,24 @@
+import type { SextantConfig } from '../config/schema.js';
+import { formatListen } from '../config/values.js';
+import type { GatewayConfig } from './config.js';
+
+/**
+ * The gateway's options from the loaded Sextant configuration (`gateway.*` keys, already parsed:
+ * sizes in bytes, secrets as `Secret`, durations in ms). The process-wide `shutdownTimeout`
+ * bounds the gateway's own close as well.
+ */
+export function gatewayConfigFrom(config: SextantConfig): GatewayConfig {
+  const g = config.gateway;
+  return {
+    listen: formatListen(g.listen),
+    tokens: g.tokens,
+    dataDir: g.dataDir,
+    upstream: g.upstream,
+    upstreamToken: g.upstreamToken,
+    maxRequestBytes: g.maxRequestBytes,
+    maxDecompressedBytes: g.maxDecompressedBytes,
+    store: { maxFileBytes: g.store.maxFileBytes, maxTotalBytes: g.store.maxTotalBytes },
+    forward: { maxQueueBytes: g.forward.maxQueueBytes, maxQueueItems: g.forward.maxQueueItems },
+    shutdownTimeoutMs: config.shutdownTimeout,
+  };
+}

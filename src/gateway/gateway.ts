@@ -1,0 +1,381 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { IngestError } from '../errors.js';
+import type { OtlpSignal, Transport } from '../export/types.js';
+import type { Logger } from '../self/logger.js';
+import type { Registry } from '../self/registry.js';
+import { TokenAuth } from './auth.js';
+import { BodyError, readBody, type BodyLimits } from './body-reader.js';
+import { BurstLog } from './burst-log.js';
+import { DEFAULT_GATEWAY_CONFIG, validateGatewayConfig, type GatewayConfig } from './config.js';
+import { DEFAULT_FORWARD_TIMING, SignalForwarder, type ForwardOutcome } from './forwarder.js';
+import { GatewayMetrics, type SignalLabel } from './gateway-metrics.js';
+import { SignalStore } from './ndjson-store.js';
+import { OtlpCodec } from './otlp-codec.js';
+import { bodyFormat, isGzip, routeSignal, SIGNALS, type BodyFormat } from './routes.js';
+import { statusBody } from './status-body.js';
+import { createUpstreamTransport } from './upstream-transport.js';
+
+export interface Gateway {
+  /** Base URL of the bound listener, with the real port when `listen` asked for port 0. */
+  readonly url: string;
+  /** Stops accepting, finishes requests in flight, flushes the store and the forward queues (within `shutdownTimeoutMs`). */
+  close(): Promise<void>;
+}
+
+export interface GatewayDeps {
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /**
+   * Sends forwarded requests upstream. When absent and `config.upstream` is set, the gateway builds
+   * an HTTP transport with retries for it (and closes it at shutdown); when given, the caller owns
+   * it. Forwarding is on when either is present.
+   */
+  readonly forwarder?: Transport | undefined;
+}
+
+/**
+ * Above this many bytes queued for the disk, requests get 503: the disk is not keeping up, and
+ * memory must not be where the difference goes.
+ */
+const STORE_MAX_PENDING_BYTES = 32 * 1024 * 1024;
+
+/** A rejected request whose unread body is at most this big is drained so the keep-alive connection survives. */
+const DRAIN_UNREAD_MAX = 64 * 1024;
+
+const EMPTY_JSON_RESPONSE = Buffer.from('{}');
+const EMPTY = Buffer.alloc(0);
+
+/** Starts the gateway: validates the config, loads the proto tree, opens the stores, listens. */
+export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  const listen = validateGatewayConfig(config);
+  const codec = await OtlpCodec.load();
+  const metrics = new GatewayMetrics(deps.registry);
+  const server = new GatewayServer(config, deps, codec, metrics);
+  await server.open();
+  try {
+    await server.listen(listen.host, listen.port);
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return server;
+}
+
+class GatewayServer implements Gateway {
+  readonly #config: GatewayConfig;
+  readonly #logger: Logger;
+  readonly #codec: OtlpCodec;
+  readonly #metrics: GatewayMetrics;
+  readonly #auth: TokenAuth;
+  readonly #limits: BodyLimits;
+  readonly #stores: Readonly<Record<OtlpSignal, SignalStore>>;
+  readonly #forwarders: Readonly<Record<OtlpSignal, SignalForwarder>> | undefined;
+  /** The transport the gateway built itself and must close; undefined when the caller gave one. */
+  readonly #ownedTransport: Transport | undefined;
+  readonly #rejections: BurstLog;
+  readonly #storeErrors: BurstLog;
+  readonly #forwardProblems: BurstLog;
+  readonly #server: Server;
+  #url = '';
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(config: GatewayConfig, deps: GatewayDeps, codec: OtlpCodec, metrics: GatewayMetrics) {
+    this.#config = config;
+    this.#logger = deps.logger;
+    this.#codec = codec;
+    this.#metrics = metrics;
+    this.#auth = new TokenAuth(config.tokens);
+    this.#limits = { maxRequestBytes: config.maxRequestBytes, maxDecompressedBytes: config.maxDecompressedBytes };
+    this.#rejections = new BurstLog(deps.logger, 'gateway rejected requests');
+    this.#storeErrors = new BurstLog(deps.logger, 'gateway store write failures', { level: 'error' });
+    this.#forwardProblems = new BurstLog(deps.logger, 'gateway forwarding problems');
+
+    const storeLimits = { maxFileBytes: config.store.maxFileBytes, maxTotalBytes: config.store.maxTotalBytes, maxPendingBytes: STORE_MAX_PENDING_BYTES };
+    const makeStore = (signal: OtlpSignal): SignalStore =>
+      new SignalStore(config.dataDir, signal, storeLimits, {
+        written: (bytes, records) => {
+          metrics.storedBytes[signal].inc(bytes);
+          metrics.storedRecords[signal].inc(records);
+        },
+        failed: (err) => {
+          metrics.storeErrors[signal].inc();
+          this.#storeErrors.note(`${signal}:${err.code ?? 'error'}`);
+        },
+      });
+    this.#stores = { metrics: makeStore('metrics'), logs: makeStore('logs'), traces: makeStore('traces') };
+
+    let transport = deps.forwarder;
+    if (transport === undefined && config.upstream !== undefined) {
+      transport = createUpstreamTransport(config.upstream, config.upstreamToken, deps.logger);
+      this.#ownedTransport = transport;
+    }
+    if (transport !== undefined) {
+      const limits = { maxQueueItems: config.forward.maxQueueItems, maxQueueBytes: config.forward.maxQueueBytes, ...DEFAULT_FORWARD_TIMING };
+      const hooks = {
+        outcome: (signal: OtlpSignal, outcome: ForwardOutcome): void => {
+          metrics.forwarded(signal, outcome);
+          if (outcome !== 'ok') this.#forwardProblems.note(`${signal}:${outcome}`);
+        },
+      };
+      const t = transport;
+      const make = (signal: OtlpSignal): SignalForwarder => {
+        const f = new SignalForwarder(signal, t, limits, hooks);
+        metrics.forwardQueueBytes.collect(() => f.queuedBytes, { signal });
+        return f;
+      };
+      this.#forwarders = { metrics: make('metrics'), logs: make('logs'), traces: make('traces') };
+    }
+
+    this.#server = createServer({
+      keepAlive: true,
+      // Slow senders must not hold a connection forever; a body at the limit still fits easily.
+      requestTimeout: 120_000,
+      headersTimeout: 30_000,
+      keepAliveTimeout: 30_000,
+    });
+    this.#server.on('request', this.#onRequest);
+    // Answer `Expect: 100-continue` ourselves: a body that would be refused (413, 401) is never sent.
+    this.#server.on('checkContinue', this.#onCheckContinue);
+    this.#server.on('clientError', this.#onClientError);
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  async open(): Promise<void> {
+    for (const s of SIGNALS) await this.#stores[s].open();
+    if (this.#auth.open) this.#logger.warn('gateway has no API tokens configured: every request is accepted without authentication');
+  }
+
+  listen(host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', onError);
+        const addr = this.#server.address() as AddressInfo;
+        const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+        this.#url = `http://${h}:${addr.port}`;
+        this.#logger.info(
+          { url: this.#url, dataDir: path.resolve(this.#config.dataDir), upstream: upstreamForLog(this.#config.upstream), forwarding: this.#forwarders !== undefined },
+          'gateway listening',
+        );
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    const deadline = Date.now() + (this.#config.shutdownTimeoutMs ?? DEFAULT_GATEWAY_CONFIG.shutdownTimeoutMs!);
+    const closed = new Promise<void>((resolve) => {
+      if (!this.#server.listening) resolve();
+      else this.#server.close(() => resolve());
+    });
+    this.#server.closeIdleConnections();
+    // Requests in flight finish (their responses say Connection: close); then no socket is needed.
+    if (this.#inFlight > 0) {
+      const idle = new Promise<void>((resolve) => (this.#idle = resolve));
+      await raceDeadline(idle, deadline);
+    }
+    this.#server.closeIdleConnections();
+    if (!(await raceDeadline(closed, deadline))) this.#server.closeAllConnections();
+    await closed;
+    for (const s of SIGNALS) await this.#stores[s].close();
+    if (this.#forwarders !== undefined) {
+      await Promise.all(SIGNALS.map((s) => this.#forwarders![s].close(deadline)));
+    }
+    if (this.#ownedTransport !== undefined) await this.#ownedTransport.close().catch(() => undefined);
+    this.#rejections.flush();
+    this.#storeErrors.flush();
+    this.#forwardProblems.flush();
+  }
+
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#track(this.#handle(req, res, false), req, res);
+  };
+
+  readonly #onCheckContinue = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#track(this.#handle(req, res, true), req, res);
+  };
+
+  readonly #onClientError = (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void => {
+    // Unparseable HTTP or a timed-out request: answer if the socket still can, never crash.
+    const reason = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_http';
+    this.#rejections.note(reason);
+    this.#metrics.rejected(reason);
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const line = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${line}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else {
+      socket.destroy();
+    }
+  };
+
+  #track(p: Promise<void>, req: IncomingMessage, res: ServerResponse): void {
+    this.#inFlight++;
+    p.catch((err: unknown) => {
+      // A bug, not the client's fault: answer 500, counted and logged once per burst by #reject.
+      this.#logger.debug({ err }, 'gateway request failed');
+      this.#reject(req, res, 'none', undefined, 500, 'internal', 'internal error');
+    }).finally(() => {
+      if (--this.#inFlight === 0 && this.#idle !== undefined) this.#idle();
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+    const signal = routeSignal(req.url);
+    if (signal === undefined) return this.#reject(req, res, 'none', undefined, 404, 'not_found', 'not found: POST OTLP to /v1/{metrics,logs,traces} or /api/v2/otlp/v1/{metrics,logs,traces}');
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return this.#reject(req, res, signal, undefined, 405, 'method_not_allowed', 'method not allowed: use POST');
+    }
+    const format = bodyFormat(req.headers['content-type']);
+    const auth = this.#auth.check(req.headers.authorization);
+    if (auth === 'missing') {
+      res.setHeader('WWW-Authenticate', 'Api-Token');
+      return this.#reject(req, res, signal, format, 401, 'unauthenticated', 'missing API token: send "Authorization: Api-Token <token>"');
+    }
+    if (auth === 'invalid') return this.#reject(req, res, signal, format, 403, 'forbidden', 'API token not accepted');
+    if (format === undefined) {
+      return this.#reject(req, res, signal, undefined, 415, 'unsupported_media_type', 'unsupported Content-Type: use application/x-protobuf or application/json');
+    }
+    const gzip = isGzip(req.headers['content-encoding']);
+    if (gzip === undefined) return this.#reject(req, res, signal, format, 415, 'unsupported_encoding', 'unsupported Content-Encoding: use gzip or none');
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > this.#config.maxRequestBytes) {
+      return this.#reject(req, res, signal, format, 413, 'too_large', `request body exceeds ${this.#config.maxRequestBytes} bytes`);
+    }
+    if (expectContinue) res.writeContinue();
+
+    let body: Buffer;
+    let wireBytes: number;
+    try {
+      ({ body, wireBytes } = await readBody(req, gzip, this.#limits));
+    } catch (err) {
+      if (err instanceof BodyError) {
+        if (err.reason === 'aborted') {
+          // The client is gone: nobody to answer.
+          this.#count(signal, 400, 'aborted');
+          res.destroy();
+          return;
+        }
+        return this.#reject(req, res, signal, format, err.status, err.reason, err.message);
+      }
+      throw err;
+    }
+
+    let message;
+    let line: string;
+    let records: number;
+    const receivedAt = Date.now();
+    try {
+      message = this.#codec.decode(signal, format, body);
+      records = this.#codec.countRecords(signal, message);
+      line = records === 0 ? '' : storedLine(receivedAt, this.#codec.toStoredObject(signal, message));
+    } catch (err) {
+      if (err instanceof IngestError) return this.#reject(req, res, signal, format, err.status, 'malformed', err.message);
+      throw err;
+    }
+
+    if (records > 0) {
+      // Both capacity checks come before either commit: a request refused with 503 is neither
+      // stored nor forwarded, so the sender's retry is the only copy that lands (no duplicates).
+      const store = this.#stores[signal];
+      if (!store.accepting) {
+        res.setHeader('Retry-After', '1');
+        return this.#reject(req, res, signal, format, 503, 'store_busy', 'local store is behind; retry later');
+      }
+      const forwarder = this.#forwarders?.[signal];
+      if (forwarder !== undefined) {
+        let out: Uint8Array = format === 'protobuf' ? body : this.#codec.encode(signal, message);
+        // A small body may be a view into a larger socket buffer; copy it so the queue's byte
+        // count is the memory it really holds.
+        if (out.byteLength !== out.buffer.byteLength) out = new Uint8Array(out);
+        if (!forwarder.offer(out)) {
+          res.setHeader('Retry-After', String(forwarder.retryAfterSeconds()));
+          return this.#reject(req, res, signal, format, 503, 'queue_full', 'forward queue is full; retry later');
+        }
+      }
+      store.append(line, receivedAt, records);
+    }
+    this.#metrics.receivedRecords[signal].inc(records);
+    this.#metrics.receivedBytes[signal].inc(wireBytes);
+    this.#metrics.request(signal, 200);
+    if (format === 'protobuf') this.#send(res, 200, 'application/x-protobuf', EMPTY);
+    else this.#send(res, 200, 'application/json', EMPTY_JSON_RESPONSE);
+  }
+
+  #send(res: ServerResponse, status: number, contentType: string, body: Buffer): void {
+    // Once shutdown has begun every answer closes its connection, so no keep-alive socket
+    // outlives the requests in flight.
+    if (this.#closing !== undefined) res.shouldKeepAlive = false;
+    res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': body.length });
+    res.end(body);
+  }
+
+  #count(signal: SignalLabel, status: number, reason: string): void {
+    this.#metrics.request(signal, status);
+    this.#metrics.rejected(reason);
+    this.#rejections.note(reason);
+  }
+
+  /**
+   * Answers an error with a google.rpc.Status body. If the request body was not read (an early
+   * refusal, or a limit hit mid-stream), the connection is closed after the answer rather than
+   * reading a possibly huge body just to keep it alive; a small declared body is drained instead.
+   */
+  #reject(req: IncomingMessage, res: ServerResponse, signal: SignalLabel, format: BodyFormat | undefined, status: number, reason: string, message: string): void {
+    this.#count(signal, status, reason);
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const unread = !req.complete && hasBody(req);
+    if (unread) {
+      const declared = req.headers['content-length'];
+      const small = declared !== undefined && Number(declared) <= DRAIN_UNREAD_MAX && req.readableFlowing !== false;
+      if (!small) res.shouldKeepAlive = false;
+    }
+    const { body, contentType } = statusBody(status, message, format);
+    this.#send(res, status, contentType, body);
+  }
+}
+
+/** Origin and path only: a query string could carry a credential. */
+function upstreamForLog(upstream: string | undefined): string | null {
+  if (upstream === undefined) return null;
+  const u = new URL(upstream);
+  return `${u.origin}${u.pathname}`;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+/** One stored NDJSON line: the receive time and the decoded request. */
+function storedLine(receivedAtMs: number, request: Record<string, unknown>): string {
+  return `{"receivedAt":"${new Date(receivedAtMs).toISOString()}","request":${JSON.stringify(request)}}\n`;
+}
+
+/** Waits for `p` until the epoch-ms `deadline`; true when `p` settled in time. */
+async function raceDeadline(p: Promise<void>, deadline: number): Promise<boolean> {
+  const left = deadline - Date.now();
+  if (left <= 0) return false;
+  const ac = new AbortController();
+  const timedOut = sleep(left, true, { signal: ac.signal }).catch(() => false);
+  const won = await Promise.race([p.then(() => false), timedOut]);
+  ac.abort();
+  return !won;
+}

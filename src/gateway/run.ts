@@ -1,0 +1,47 @@
+import path from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import type { SextantConfig } from '../config/schema.js';
+import { formatListen } from '../config/values.js';
+import { createLogger } from '../self/logger.js';
+import { Registry } from '../self/registry.js';
+import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
+import { packageVersion } from '../version.js';
+import { gatewayConfigFrom } from './from-config.js';
+import { startGateway } from './gateway.js';
+
+/**
+ * `sextant gateway`: serve OTLP/HTTP until SIGTERM/SIGINT, then stop accepting, finish what is
+ * in flight and flush the store and forward queues within the shutdown deadline.
+ */
+export async function runGateway(config: SextantConfig, options: { loaded?: LoadedConfig } = {}): Promise<number> {
+  const logger = createLogger(config.logLevel);
+  for (const w of options.loaded?.warnings ?? []) logger.warn({ key: w.key }, w.message);
+  const registry = new Registry();
+  registerProcessMetrics(registry);
+  const readiness = new Readiness();
+  const gateway = await startGateway(gatewayConfigFrom(config), { registry, logger });
+  readiness.markReady();
+  const self = await startSelfServer(config.listen, { registry, readiness, logger });
+  logger.info(
+    {
+      version: packageVersion(),
+      url: gateway.url,
+      listen: formatListen(config.listen),
+      dataDir: path.resolve(config.gateway.dataDir),
+      upstream: config.gateway.upstream ?? null,
+    },
+    'gateway started',
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  process.once('SIGTERM', () => process.exit(130));
+  process.once('SIGINT', () => process.exit(130));
+  logger.info({ signal }, 'gateway stopping');
+  readiness.markNotReady('shutting down');
+  await gateway.close();
+  await self.close();
+  logger.info('gateway stopped');
+  return 0;
+}

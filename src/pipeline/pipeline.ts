@@ -1,0 +1,290 @@
+import { ConfigError } from '../errors.js';
+import type { OtlpSignal, SendOptions, Transport } from '../export/types.js';
+import type { LogRecord } from '../model/log.js';
+import type { MetricPoint } from '../model/metric.js';
+import { logRecordSize, metricPointSize } from '../model/size.js';
+import type { Registry } from '../self/registry.js';
+import type { Logger } from '../self/logger.js';
+import { Batcher, type BatchLimits } from './batcher.js';
+import { type Codec, Dispatcher, type FlushResult, type Lane } from './dispatcher.js';
+import { createPipelineMetrics, DROP_REASONS, PIPELINE_SIGNALS, type PipelineSignal } from './self-metrics.js';
+import { SharedBudget, SignalQueue } from './signal-queue.js';
+
+export interface QueueBounds {
+  readonly maxItems: number;
+  /** Estimated bytes (`logRecordSize` / `metricPointSize`). */
+  readonly maxBytes: number;
+}
+
+export interface BatchConfig extends BatchLimits {
+  /** The real encoded (uncompressed) size one request may have; larger requests are split. */
+  readonly maxRequestBytes: number;
+}
+
+export interface PipelineConfig {
+  readonly queues: {
+    readonly metrics: QueueBounds;
+    readonly logs: QueueBounds;
+    readonly events: QueueBounds;
+    /**
+     * Bytes metrics and events hold together. An event that finds no room evicts the oldest
+     * metrics first; events' own bound keeps them from taking all of it.
+     */
+    readonly sharedMetricsEventsBytes: number;
+  };
+  readonly batches: {
+    readonly metrics: BatchConfig;
+    readonly logs: BatchConfig;
+    readonly events: BatchConfig;
+  };
+  /** Export requests in flight at once, all signals together. */
+  readonly maxInFlight: number;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Production defaults. Request sizes stay inside Dynatrace's OTLP ingest limits: 15,000 data
+ * points and 4 MB uncompressed per metrics request, 2 MB per logs request (events go to logs).
+ * The batch byte caps are on estimates; `maxRequestBytes` is checked on the real encoding.
+ */
+export const DEFAULT_PIPELINE_CONFIG: PipelineConfig = Object.freeze({
+  queues: Object.freeze({
+    metrics: Object.freeze({ maxItems: 50_000, maxBytes: 16 * MiB }),
+    logs: Object.freeze({ maxItems: 20_000, maxBytes: 16 * MiB }),
+    events: Object.freeze({ maxItems: 5_000, maxBytes: 2 * MiB }),
+    sharedMetricsEventsBytes: 16 * MiB,
+  }),
+  batches: Object.freeze({
+    metrics: Object.freeze({ maxItems: 10_000, maxBytes: 3 * MiB, lingerMs: 1_000, maxRequestBytes: 4_000_000 }),
+    logs: Object.freeze({ maxItems: 2_000, maxBytes: 1.5 * MiB, lingerMs: 1_000, maxRequestBytes: 2_000_000 }),
+    events: Object.freeze({ maxItems: 500, maxBytes: 1 * MiB, lingerMs: 200, maxRequestBytes: 2_000_000 }),
+  }),
+  maxInFlight: 2,
+});
+
+export interface PipelineDeps {
+  readonly transport: Transport;
+  readonly codecs: {
+    readonly metrics: Codec<MetricPoint>;
+    readonly logs: Codec<LogRecord>;
+    readonly events: Codec<LogRecord>;
+  };
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** Per-request deadline handed to the transport. */
+  readonly exportTimeoutMs: number;
+  /** Monotonic milliseconds; injectable for tests. */
+  readonly now?: (() => number) | undefined;
+  /** At most one drop summary line per signal per this many ms (default 10 s). */
+  readonly dropLogIntervalMs?: number | undefined;
+}
+
+export interface SignalStats {
+  readonly items: number;
+  readonly bytes: number;
+  readonly maxItems: number;
+  readonly maxBytes: number;
+  readonly offered: number;
+  readonly dropped: number;
+  readonly exported: number;
+}
+
+export interface PipelineStats {
+  readonly inFlight: number;
+  readonly retrying: number;
+  readonly sharedBytesUsed: number;
+  readonly signals: Readonly<Record<PipelineSignal, SignalStats>>;
+}
+
+export interface Pipeline {
+  /** Metrics never wait: a full queue drops its oldest point. Always true. */
+  offerMetric(point: MetricPoint): boolean;
+  /** False: the logs queue is full; hold the record, stop reading, offer it again on drain. */
+  offerLog(record: LogRecord): boolean;
+  /** Events never wait: room is taken from metrics first. Always true. */
+  offerEvent(event: LogRecord): boolean;
+  /** Calls `fn` each time the logs queue drains after a refused offer; returns an unsubscribe. */
+  onLogsDrain(fn: () => void): () => void;
+  /** Wire to the RetryingTransport's retry hook; pass the request's options when the hook has them. */
+  noteRetry(path: OtlpSignal, options?: SendOptions): void;
+  /** Sends everything queued and in flight within `deadlineMs` milliseconds. */
+  flush(deadlineMs: number): Promise<FlushResult>;
+  start(): void;
+  stop(): void;
+  stats(): PipelineStats;
+}
+
+const LANE_METRICS = 0;
+const LANE_LOGS = 1;
+const LANE_EVENTS = 2;
+
+class PipelineImpl implements Pipeline {
+  readonly #metrics: SignalQueue<MetricPoint>;
+  readonly #logs: SignalQueue<LogRecord>;
+  readonly #events: SignalQueue<LogRecord>;
+  readonly #budget: SharedBudget;
+  readonly #dispatcher: Dispatcher;
+  readonly #selfMetrics: ReturnType<typeof createPipelineMetrics>;
+
+  constructor(config: PipelineConfig, deps: PipelineDeps) {
+    validate(config);
+    const m = createPipelineMetrics(deps.registry);
+    this.#selfMetrics = m;
+    const q = config.queues;
+    this.#budget = new SharedBudget(q.sharedMetricsEventsBytes);
+    this.#metrics = new SignalQueue<MetricPoint>({
+      signal: 'metrics',
+      ...q.metrics,
+      sizeOf: metricPointSize,
+      budget: this.#budget,
+      tallies: m.signals.metrics,
+      now: deps.now,
+    });
+    this.#logs = new SignalQueue<LogRecord>({ signal: 'logs', ...q.logs, sizeOf: logRecordSize, tallies: m.signals.logs, now: deps.now });
+    this.#events = new SignalQueue<LogRecord>({
+      signal: 'events',
+      ...q.events,
+      sizeOf: logRecordSize,
+      budget: this.#budget,
+      evictFrom: this.#metrics as SignalQueue<unknown>,
+      tallies: m.signals.events,
+      now: deps.now,
+    });
+    const b = config.batches;
+    // Order matters: the LANE_* indexes above name these positions.
+    const lanes: Lane<any>[] = [
+      lane('metrics', 'metrics', this.#metrics, b.metrics, deps.codecs.metrics, m.signals.metrics),
+      lane('logs', 'logs', this.#logs, b.logs, deps.codecs.logs, m.signals.logs),
+      lane('events', 'logs', this.#events, b.events, deps.codecs.events, m.signals.events),
+    ];
+    this.#dispatcher = new Dispatcher({
+      transport: deps.transport,
+      lanes,
+      maxInFlight: config.maxInFlight,
+      exportTimeoutMs: deps.exportTimeoutMs,
+      logger: deps.logger,
+      now: deps.now,
+      dropLogIntervalMs: deps.dropLogIntervalMs,
+    });
+    for (const [signal, queue] of [
+      ['metrics', this.#metrics],
+      ['logs', this.#logs],
+      ['events', this.#events],
+    ] as const) {
+      const labels = { signal };
+      m.queueItems.collect(() => queue.length, labels);
+      m.queueBytes.collect(() => queue.bytes, labels);
+      m.queueCapacityItems.set(queue.maxItems, labels);
+      m.queueCapacityBytes.set(queue.maxBytes, labels);
+    }
+    m.inFlight.collect(() => this.#dispatcher.inFlight);
+  }
+
+  offerMetric(point: MetricPoint): boolean {
+    const ok = this.#metrics.offer(point);
+    this.#dispatcher.notify(LANE_METRICS);
+    return ok;
+  }
+
+  offerLog(record: LogRecord): boolean {
+    const ok = this.#logs.offer(record);
+    if (ok) this.#dispatcher.notify(LANE_LOGS);
+    return ok;
+  }
+
+  offerEvent(event: LogRecord): boolean {
+    const ok = this.#events.offer(event);
+    this.#dispatcher.notify(LANE_EVENTS);
+    return ok;
+  }
+
+  onLogsDrain(fn: () => void): () => void {
+    this.#logs.on('drain', fn);
+    return () => this.#logs.off('drain', fn);
+  }
+
+  noteRetry(path: OtlpSignal, options?: SendOptions): void {
+    this.#dispatcher.noteRetry(path, options);
+  }
+
+  flush(deadlineMs: number): Promise<FlushResult> {
+    return this.#dispatcher.flush(deadlineMs);
+  }
+
+  start(): void {
+    this.#dispatcher.start();
+  }
+
+  stop(): void {
+    this.#dispatcher.stop();
+  }
+
+  stats(): PipelineStats {
+    const signals = {} as Record<PipelineSignal, SignalStats>;
+    const queues = { metrics: this.#metrics, logs: this.#logs, events: this.#events } as const;
+    for (const signal of PIPELINE_SIGNALS) {
+      const q = queues[signal] as SignalQueue<unknown>;
+      const sm = this.#selfMetrics.signals[signal];
+      let dropped = 0;
+      for (const reason of DROP_REASONS) dropped += sm.dropped[reason].value;
+      signals[signal] = {
+        items: q.length,
+        bytes: q.bytes,
+        maxItems: q.maxItems,
+        maxBytes: q.maxBytes,
+        offered: sm.offered.value,
+        dropped,
+        exported: sm.exportedRecords.value,
+      };
+    }
+    return {
+      inFlight: this.#dispatcher.inFlight,
+      retrying: this.#dispatcher.retrying,
+      sharedBytesUsed: this.#budget.used,
+      signals,
+    };
+  }
+}
+
+function lane<T>(
+  signal: PipelineSignal,
+  path: OtlpSignal,
+  queue: SignalQueue<T>,
+  batch: BatchConfig,
+  codec: Codec<T>,
+  metrics: Lane<T>['metrics'],
+): Lane<T> {
+  return { signal, path, batcher: new Batcher(queue, batch), codec, maxRequestBytes: batch.maxRequestBytes, metrics };
+}
+
+/** Checks every number at start, naming the config key that is wrong. */
+function validate(config: PipelineConfig): void {
+  const positiveInt = (key: string, v: unknown): void => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ConfigError(key, `must be a positive integer, got ${String(v)}`);
+  };
+  const positive = (key: string, v: unknown): void => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(key, `must be a positive number, got ${String(v)}`);
+  };
+  for (const s of PIPELINE_SIGNALS) {
+    const q = config.queues[s];
+    positiveInt(`pipeline.queues.${s}.maxItems`, q?.maxItems);
+    if (q.maxItems > 2 ** 30) throw new ConfigError(`pipeline.queues.${s}.maxItems`, `must be at most ${2 ** 30}, got ${q.maxItems}`);
+    positive(`pipeline.queues.${s}.maxBytes`, q.maxBytes);
+    const b = config.batches[s];
+    positiveInt(`pipeline.batches.${s}.maxItems`, b?.maxItems);
+    positive(`pipeline.batches.${s}.maxBytes`, b.maxBytes);
+    positive(`pipeline.batches.${s}.maxRequestBytes`, b.maxRequestBytes);
+    if (typeof b.lingerMs !== 'number' || !Number.isFinite(b.lingerMs) || b.lingerMs < 0) {
+      throw new ConfigError(`pipeline.batches.${s}.lingerMs`, `must be a number >= 0, got ${String(b.lingerMs)}`);
+    }
+  }
+  positive('pipeline.queues.sharedMetricsEventsBytes', config.queues.sharedMetricsEventsBytes);
+  positiveInt('pipeline.maxInFlight', config.maxInFlight);
+}
+
+export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
+  return new PipelineImpl(config, deps);
+}
+
+export type { Codec, FlushResult };

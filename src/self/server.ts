@@ -1,0 +1,98 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from './logger.js';
+import type { Registry } from './registry.js';
+
+/**
+ * Readiness as the agent knows it. Ready once the first export succeeded or the endpoint is
+ * known reachable (it answered at all, even with an error status); the reason is shown on
+ * `/readyz` so `kubectl describe` says why a pod is not ready.
+ */
+export class Readiness {
+  #ready = false;
+  #reason = 'no export attempted yet';
+
+  markReady(): void {
+    this.#ready = true;
+    this.#reason = 'ok';
+  }
+
+  markNotReady(reason: string): void {
+    this.#ready = false;
+    this.#reason = reason;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  get reason(): string {
+    return this.#reason;
+  }
+}
+
+export interface SelfServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Standard process metrics, read at scrape time (Prometheus client conventions). */
+export function registerProcessMetrics(registry: Registry): void {
+  const start = Date.now() / 1000;
+  registry.gauge('process_resident_memory_bytes', 'Resident set size of the agent process.').collect(() => process.memoryUsage.rss());
+  registry.gauge('process_heap_bytes', 'V8 heap in use.').collect(() => process.memoryUsage().heapUsed);
+  registry.gauge('process_cpu_seconds_total', 'User plus system CPU time of the agent process.').collect(() => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  });
+  registry.gauge('process_start_time_seconds', 'Start time of the process, Unix seconds.').set(start);
+}
+
+/** `/healthz`, `/readyz` and `/metrics` on the self listen address. */
+export async function startSelfServer(
+  listen: { readonly host: string; readonly port: number },
+  deps: { registry: Registry; readiness: Readiness; logger: Logger },
+): Promise<SelfServer> {
+  const { host, port } = listen;
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?', 1)[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    switch (url) {
+      case '/healthz':
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return;
+      case '/readyz': {
+        const r = deps.readiness;
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${r.ready ? 'ready' : 'not ready'}: ${r.reason}\n`);
+        return;
+      }
+      case '/metrics':
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(deps.registry.render());
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  deps.logger.debug({ url }, 'self endpoints listening');
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
