@@ -4,12 +4,11 @@ import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { SextantConfig } from '../config/schema.js';
 import { Secret } from '../config/secret.js';
-import { formatListen } from '../config/values.js';
 import { hostResource } from '../enrich/host-identity.js';
 import { ConfigError } from '../errors.js';
 import { DeltaConverter, HttpTransport, LogsEncoder, MetricsEncoder, RetryingTransport } from '../export/index.js';
 import type { Transport } from '../export/types.js';
-import { startGateway, type Gateway } from '../gateway/index.js';
+import type { Gateway } from '../gateway/index.js';
 import type { MetricPoint } from '../model/index.js';
 import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/index.js';
 import { createLogger, type Logger } from '../self/logger.js';
@@ -18,7 +17,6 @@ import { Readiness, registerProcessMetrics, startSelfServer } from '../self/serv
 import { create as createHostSource } from '../sources/host/index.js';
 import type { Source } from '../sources/types.js';
 import { packageVersion } from '../version.js';
-import { gatewayConfigFrom } from '../gateway/from-config.js';
 import { ReadinessTransport } from './readiness-transport.js';
 import { CollectionScheduler } from './scheduler.js';
 import { writeFileAtomic } from './state-file.js';
@@ -60,6 +58,7 @@ export function pipelineConfigFrom(c: SextantConfig): PipelineConfig {
 
 interface Running {
   readonly logger: Logger;
+  readonly registry: Registry;
   readonly pipeline: Pipeline;
   readonly transport: Transport;
   readonly scheduler: CollectionScheduler;
@@ -115,6 +114,9 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   let endpoint = config.endpoint;
   let apiToken = config.apiToken;
   if (options.local) {
+    // Loaded only here: the gateway's protobuf decoder costs a node agent memory it never uses.
+    const { startGateway } = await import('../gateway/index.js');
+    const { gatewayConfigFrom } = await import('../gateway/from-config.js');
     const token = new Secret(randomBytes(24).toString('base64url'), 'generated for --local');
     gateway = await startGateway({ ...gatewayConfigFrom(config), tokens: [token] }, { registry, logger: logger.child({ component: 'gateway' }) });
     if (endpoint !== undefined) logger.warn({ endpoint }, 'endpoint is ignored with --local; set gateway.upstream to forward from the local gateway');
@@ -173,7 +175,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
 
   const self = await startSelfServer(config.listen, { registry, readiness, logger });
   logger.info(
-    { version, endpoint: options.local ? 'local gateway' : endpoint, interval: config.interval, listen: formatListen(config.listen), temporality, sources: sources.map((s) => s.name) },
+    { version, endpoint: options.local ? 'local gateway' : endpoint, interval: config.interval, self: self.url, temporality, sources: sources.map((s) => s.name) },
     'agent started',
   );
 
@@ -183,7 +185,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     summaryTimer = setInterval(() => process.stdout.write(`sextant: ${summary.render()}\n`), config.summaryInterval);
     summaryTimer.unref();
   }
-  return { logger, pipeline, transport, scheduler, sources, deltas, countersFile, gateway, closeSelf: () => self.close(), summaryTimer };
+  return { logger, registry, pipeline, transport, scheduler, sources, deltas, countersFile, gateway, closeSelf: () => self.close(), summaryTimer };
 }
 
 async function stop(r: Running, config: SextantConfig, why: string): Promise<number> {
@@ -199,8 +201,15 @@ async function stop(r: Running, config: SextantConfig, why: string): Promise<num
   await r.closeSelf();
   if (result.flushed) r.logger.info('stopped: everything queued was exported');
   else r.logger.warn({ pending: result.pending }, 'stopped: flush deadline passed with records still pending');
-  // --once is a check that the endpoint takes our data: say so in the exit status.
-  return why === 'once' && !result.flushed ? 1 : 0;
+  if (why !== 'once') return 0;
+  // --once is a check that the endpoint takes our data: anything undelivered fails it.
+  const dropped = r.registry.counter('sextant_pipeline_dropped_total', '').sum();
+  const exported = r.registry.counter('sextant_export_records_total', '').sum();
+  if (!result.flushed || dropped > 0 || exported === 0) {
+    r.logger.error({ exported, dropped, pending: result.pending }, 'one collection cycle was not delivered in full');
+    return 1;
+  }
+  return 0;
 }
 
 async function loadDeltas(file: string, logger: Logger): Promise<DeltaConverter> {

@@ -80,7 +80,7 @@ export class DeltaConverter {
         const start = s !== prev.start && s >= prev.time && s < p.timeUnixNano ? s : prev.time;
         out.push(withDelta(p, start, p.value));
       } else {
-        out.push(withDelta(p, prev.time, p.value - prev.value));
+        out.push(withDelta(p, prev.time, d.valueType === 'int' ? p.value - prev.value : subtractDoubles(p.value, prev.value)));
       }
       prev.value = p.value;
       prev.time = p.timeUnixNano;
@@ -152,4 +152,20 @@ function withDelta(p: MetricPoint, start: bigint, value: number): MetricPoint {
 function parseBigInt(v: unknown): bigint | undefined {
   if (typeof v !== 'string' || !/^\d{1,20}$/.test(v)) return undefined;
   return BigInt(v);
+}
+
+/**
+ * `a − b` for cumulative doubles, rounded to the precision the operands carry: CPU seconds of
+ * 202.6 − 202.41 give 0.18999999999999773 in binary floating point, and users read 0.19. We keep
+ * 15 significant digits of the larger operand (what a double holds exactly) and divide by an
+ * exact power of ten so the result is the double nearest the decimal.
+ */
+export function subtractDoubles(a: number, b: number): number {
+  const diff = a - b;
+  const magnitude = Math.max(Math.abs(a), Math.abs(b));
+  if (magnitude === 0 || !Number.isFinite(diff)) return diff;
+  const decimals = 14 - Math.floor(Math.log10(magnitude));
+  if (decimals <= 0 || decimals > 22) return diff;
+  const scale = 10 ** decimals;
+  return Math.round(diff * scale) / scale;
 }

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { DeltaConverter } from '../../../src/export/temporality.js';
 import { type MetricDescriptor, type MetricPoint, createResource, createScope, defineMetric } from '../../../src/model/index.js';
 
@@ -107,5 +107,20 @@ describe('DeltaConverter', () => {
     expect(c.size).toBe(1);
     // A forgotten series starts over as a baseline.
     expect(c.convert([p(9, 6_000n, 500n, counter, { cpu: '0' })])).toEqual([]);
+  });
+});
+
+describe('subtractDoubles', () => {
+  it('gives the decimal users expect for CPU seconds', async () => {
+    const { subtractDoubles } = await import('../../../src/export/temporality.js');
+    expect(202.6 - 202.41).not.toBe(0.19);
+    expect(subtractDoubles(202.6, 202.41)).toBe(0.19);
+    expect(subtractDoubles(1e6 + 0.1, 1e6)).toBe(0.1);
+    expect(subtractDoubles(0.3, 0.1)).toBe(0.2);
+    expect(subtractDoubles(5, 5)).toBe(0);
+    expect(subtractDoubles(0, 0)).toBe(0);
+    // beyond 15 digits there is nothing to round: the plain difference stands
+    expect(subtractDoubles(1e300, 1e299)).toBe(1e300 - 1e299);
+    expect(subtractDoubles(1.5e-10, 0.5e-10)).toBeCloseTo(1e-10, 20);
   });
 });

@@ -1,0 +1,151 @@
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { BIN, SextantProcess } from './helpers/sextant-process.js';
+
+/**
+ * The `sextant` command as users run it: real processes, real loopback HTTP, real files.
+ * `npm test` builds dist/ first; the bin refuses to run without it.
+ */
+
+const procs: SextantProcess[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    p.kill('SIGKILL');
+    await p.exited;
+  }
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+beforeAll(() => {
+  if (!existsSync(path.join(path.dirname(BIN), '../dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
+});
+
+async function workdir(): Promise<string> {
+  const d = await mkdtemp(path.join(os.tmpdir(), 'sextant-e2e-'));
+  dirs.push(d);
+  return d;
+}
+
+function start(args: string[], cwd: string, env: Record<string, string>): SextantProcess {
+  const p = new SextantProcess(args, { cwd, env });
+  procs.push(p);
+  return p;
+}
+
+async function metricNamesStored(dataDir: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  const dir = path.join(dataDir, 'metrics');
+  for (const f of await readdir(dir)) {
+    for (const line of (await readFile(path.join(dir, f), 'utf8')).split('\n')) {
+      if (!line) continue;
+      const req = JSON.parse(line).request as { resourceMetrics: { scopeMetrics: { metrics: { name: string }[] }[] }[] };
+      for (const rm of req.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) names.add(m.name);
+    }
+  }
+  return names;
+}
+
+const QUIET = { SEXTANT_LISTEN: '127.0.0.1:0', SEXTANT_GATEWAY_LISTEN: '127.0.0.1:0' };
+
+describe('sextant agent --local (the quick start)', () => {
+  it('collects, exports to the in-process gateway, prints summaries, serves self endpoints, and flushes on SIGTERM', async () => {
+    const cwd = await workdir();
+    const agent = start(['agent', '--local'], cwd, { ...QUIET, SEXTANT_INTERVAL: '500ms', SEXTANT_SUMMARY_INTERVAL: '1s' });
+    const started = await agent.waitForLog('agent started');
+    const self = String(started['self']);
+
+    await agent.waitFor(() => agent.stdout.split('\n').filter((l) => l.startsWith('sextant: collected')).length >= 2 || undefined, 15_000, 'two summary lines');
+    const summary = agent.stdout.split('\n').find((l) => l.startsWith('sextant: collected'))!;
+    expect(summary).toMatch(/collected [\d,]+ metrics, [\d,]+ logs, [\d,]+ events \| exported [\d,]+ .* \| dropped \d+/);
+
+    expect((await fetch(`${self}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${self}/readyz`);
+    expect(ready.status, await ready.text()).toBe(200);
+    const metrics = await (await fetch(`${self}/metrics`)).text();
+    expect(metrics).toMatch(/^sextant_export_records_total\{signal="metrics"\} [1-9]/m);
+    expect(metrics).toMatch(/^sextant_pipeline_queue_capacity_items\{signal="logs"\} \d+/m);
+    expect(metrics).toMatch(/^sextant_export_latency_seconds_bucket\{signal="metrics",le="0.1"\} \d+/m);
+    expect(metrics).toMatch(/^sextant_gateway_requests_total\{/m);
+    expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m);
+
+    agent.kill('SIGTERM');
+    const { code } = await agent.exited;
+    expect(code).toBe(0);
+    expect(agent.logs().some((l) => l['msg'] === 'stopped: everything queued was exported')).toBe(true);
+
+    const names = await metricNamesStored(path.join(cwd, 'data'));
+    for (const n of ['system.cpu.time', 'system.memory.usage', 'system.memory.limit', 'system.cpu.load_average.1m']) expect(names).toContain(n);
+    // last-seen counters kept for the next start's deltas
+    expect((await stat(path.join(cwd, 'data/state/counters.json'))).size).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('sextant gateway + sextant agent --once', () => {
+  const TOKEN = 'dt0c01.E2ETOKEN.abcdefghijklmnopqrstuvwxyz0123456789';
+
+  async function gateway(cwd: string): Promise<{ gw: SextantProcess; url: string }> {
+    const gw = start(['gateway'], cwd, { ...QUIET, SEXTANT_GATEWAY_TOKENS: TOKEN, SEXTANT_GATEWAY_DATA_DIR: path.join(cwd, 'gw') });
+    const listening = await gw.waitForLog('gateway started');
+    return { gw, url: String(listening['url']) };
+  }
+
+  it('ships one cycle with the token and exits 0; nothing prints the token', async () => {
+    const cwd = await workdir();
+    const { gw, url } = await gateway(cwd);
+    const agent = start(['agent', '--once'], cwd, { ...QUIET, SEXTANT_ENDPOINT: url, SEXTANT_API_TOKEN: TOKEN, SEXTANT_STATE_DIR: path.join(cwd, 'state') });
+    const { code } = await agent.exited;
+    expect(code, agent.stderr).toBe(0);
+    gw.kill('SIGTERM');
+    expect((await gw.exited).code).toBe(0);
+    const names = await metricNamesStored(path.join(cwd, 'gw'));
+    expect(names).toContain('system.memory.usage');
+    for (const out of [agent.stdout, agent.stderr, gw.stdout, gw.stderr]) expect(out).not.toContain('E2ETOKEN');
+  }, 60_000);
+
+  it('exits 1 when the gateway refuses the token (403), without printing it', async () => {
+    const cwd = await workdir();
+    const { url } = await gateway(cwd);
+    const agent = start(['agent', '--once'], cwd, { ...QUIET, SEXTANT_ENDPOINT: url, SEXTANT_API_TOKEN: 'wrong-token-XYZ', SEXTANT_STATE_DIR: path.join(cwd, 'state') });
+    const { code } = await agent.exited;
+    expect(code).toBe(1);
+    expect(agent.stderr).toMatch(/403/);
+    expect(agent.stderr).not.toContain('wrong-token-XYZ');
+  }, 60_000);
+
+  it('gives up at the shutdown deadline when the endpoint is down, exits 1', async () => {
+    const cwd = await workdir();
+    const t0 = Date.now();
+    const agent = start(['agent', '--once'], cwd, { ...QUIET, SEXTANT_ENDPOINT: 'http://127.0.0.1:9', SEXTANT_SHUTDOWN_TIMEOUT: '1s', SEXTANT_STATE_DIR: path.join(cwd, 'state') });
+    const { code } = await agent.exited;
+    expect(code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(agent.logs().some((l) => l['msg'] === 'stopped: flush deadline passed with records still pending')).toBe(true);
+  }, 30_000);
+
+  it('on SIGTERM with the endpoint down, flushes until the deadline and exits 0', async () => {
+    const cwd = await workdir();
+    const agent = start(['agent'], cwd, { ...QUIET, SEXTANT_ENDPOINT: 'http://127.0.0.1:9', SEXTANT_INTERVAL: '200ms', SEXTANT_SHUTDOWN_TIMEOUT: '1500ms', SEXTANT_STATE_DIR: path.join(cwd, 'state') });
+    await agent.waitForLog('agent started');
+    await new Promise((r) => setTimeout(r, 800));
+    const t0 = Date.now();
+    agent.kill('SIGTERM');
+    const { code } = await agent.exited;
+    expect(code).toBe(0);
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(1_000);
+    expect(took).toBeLessThan(6_000);
+  }, 30_000);
+
+  it('refuses to start without an endpoint: exit 2 naming the key', async () => {
+    const cwd = await workdir();
+    const agent = start(['agent'], cwd, QUIET);
+    const { code } = await agent.exited;
+    expect(code).toBe(2);
+    expect(agent.stderr.trim().split('\n')).toHaveLength(1);
+    expect(agent.stderr).toMatch(/endpoint/);
+  }, 30_000);
+});
