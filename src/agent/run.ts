@@ -76,11 +76,7 @@ interface Running {
  */
 export async function runAgent(config: SextantConfig, options: RunAgentOptions): Promise<number> {
   const logger = createLogger(config.logLevel);
-  for (const w of options.loaded?.warnings ?? []) {
-    // In --local the gateway is in-process and keyed with a per-run token, so its auth warning does not apply.
-    if (options.local && w.key.startsWith('gateway.tokens')) continue;
-    logger.warn({ key: w.key }, w.message);
-  }
+  for (const w of options.loaded?.warnings ?? []) logger.warn({ key: w.key }, w.message);
   if (!options.local && config.endpoint === undefined) {
     throw new ConfigError('endpoint', 'is required (set SEXTANT_ENDPOINT, or run with --local for the in-process gateway)');
   }
@@ -145,7 +141,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
       multiplier: 2,
       maxElapsedMs: config.export.retryMaxElapsed,
     },
-    { onRetry: (signal) => pipeline?.noteRetry(signal) },
+    { onRetry: (signal, _result, _attempt, _delay, sendOptions) => pipeline?.noteRetry(signal, sendOptions) },
   );
 
   const countersFile = path.join(config.stateDir, COUNTERS_FILE);

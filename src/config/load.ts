@@ -250,7 +250,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   for (const key of KEYS) setPath(root, key.path, values.get(key.path));
   const config = deepFreeze(root) as unknown as SextantConfig;
   crossCheck(config);
-  return { config, sources: Object.freeze(sources), file, local, switches: flags.switches, warnings: warningsFor(config) };
+  return { config, sources: Object.freeze(sources), file, local, switches: flags.switches, warnings: warningsFor(config, local) };
 }
 
 function crossCheck(c: SextantConfig): void {
@@ -274,10 +274,11 @@ function crossCheck(c: SextantConfig): void {
   }
 }
 
-function warningsFor(c: SextantConfig): ConfigWarning[] {
+function warningsFor(c: SextantConfig, local: boolean): ConfigWarning[] {
   const w: ConfigWarning[] = [];
   if (c.tls.insecureSkipVerify) w.push({ key: 'tls.insecureSkipVerify', message: 'TLS certificate verification is off: anyone on the path can read and change what is sent' });
-  if (c.gateway.tokens.length === 0) w.push({ key: 'gateway.tokens', message: 'the gateway accepts data without a token (set SEXTANT_GATEWAY_TOKENS)' });
+  // With --local the in-process gateway is keyed with a per-run token: no open gateway to warn of.
+  if (c.gateway.tokens.length === 0 && !local) w.push({ key: 'gateway.tokens', message: 'the gateway accepts data without a token (set SEXTANT_GATEWAY_TOKENS)' });
   if (c.apiToken !== undefined && c.endpoint?.startsWith('http:') === true) {
     w.push({ key: 'endpoint', message: 'the API token is sent over plain http' });
   }

@@ -53,6 +53,8 @@ export class HttpTransport implements Transport {
   readonly #apiToken: { reveal(): string } | undefined;
   readonly #gzip: boolean;
   readonly #gzipLevel: number;
+  /** A retried request sends the same body object again: compress it once, not per attempt. */
+  readonly #compressed = new WeakMap<Uint8Array, Buffer>();
 
   constructor(options: HttpTransportOptions) {
     let base: URL;
@@ -117,7 +119,7 @@ export class HttpTransport implements Transport {
     const abort = external === undefined ? timeout : AbortSignal.any([external, timeout]);
     let token: string | undefined;
     try {
-      const payload = this.#gzip ? await gzip(body, { level: this.#gzipLevel }) : body;
+      const payload = this.#gzip ? await this.#compress(body) : body;
       const headers: Record<string, string> = { ...this.#headers };
       if (this.#apiToken !== undefined) {
         token = this.#apiToken.reveal();
@@ -144,6 +146,15 @@ export class HttpTransport implements Transport {
 
   async close(): Promise<void> {
     await this.#dispatcher.close();
+  }
+
+  async #compress(body: Uint8Array): Promise<Buffer> {
+    let z = this.#compressed.get(body);
+    if (z === undefined) {
+      z = await gzip(body, { level: this.#gzipLevel });
+      this.#compressed.set(body, z);
+    }
+    return z;
   }
 }
 

@@ -23,7 +23,12 @@ export interface RetryPolicy {
 }
 
 export interface RetryHooks {
-  onRetry?(signal: OtlpSignal, result: ExportResult, attempt: number, delayMs: number): void;
+  /**
+   * Called before each wait for a retry. `options` is the request's own SendOptions object, so
+   * a caller that passed a per-request object (the dispatcher passes its batch) knows exactly
+   * which request is being retried.
+   */
+  onRetry?(signal: OtlpSignal, result: ExportResult, attempt: number, delayMs: number, options: SendOptions): void;
 }
 
 export class RetryingTransport implements Transport {
@@ -55,7 +60,7 @@ export class RetryingTransport implements Transport {
       if (result.retryAfterMs !== undefined) delay = Math.max(delay, Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS));
       delay = Math.round(delay);
       if (policy.maxElapsedMs > 0 && performance.now() - started + delay > policy.maxElapsedMs) return result;
-      this.#hooks.onRetry?.(signal, result, attempt + 1, delay);
+      this.#hooks.onRetry?.(signal, result, attempt + 1, delay, options);
       if (!(await sleep(delay, options.signal))) return result;
     }
   }

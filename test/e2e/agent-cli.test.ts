@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 beforeAll(() => {
-  if (!existsSync(path.join(path.dirname(BIN), '../dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
+  if (!existsSync(BIN)) throw new Error('dist/ is missing: run `npm run build` (npm test does)');
 });
 
 async function workdir(): Promise<string> {

@@ -49,7 +49,7 @@ async function rig(overrides: { pipeline?: Partial<PipelineConfig>; exportTimeou
   const transport = new RetryingTransport(
     http,
     { initialBackoffMs: 50, maxBackoffMs: 400, multiplier: 2, maxElapsedMs: 0 },
-    { onRetry: (signal) => pipeline?.noteRetry(signal) },
+    { onRetry: (signal, _result, _attempt, _delay, sendOptions) => pipeline?.noteRetry(signal, sendOptions) },
   );
   const logsEncoder = new LogsEncoder();
   const metricsEncoder = new MetricsEncoder();

@@ -3,10 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const BIN = path.join(REPO, 'bin/sextant.js');
+export const BIN = path.join(REPO, 'dist/cli/sextant.js');
 
 /**
- * A real `sextant` process (the built dist/, through bin/sextant.js, on the Node running the
+ * A real `sextant` process (the built dist/, through dist/cli/sextant.js, on the Node running the
  * tests). Collects stdout and stderr, parses pino's JSON log lines, and waits for lines.
  */
 export class SextantProcess {

@@ -10,7 +10,7 @@ import { KEYS } from '../../../src/config/schema.js';
 
 /**
  * Runs the real `sextant` command as a child process. Only the CLI, the config, errors.ts and version.ts are
- * compiled (into a temporary package with its own bin/ and dist/), so other areas' unfinished
+ * compiled (into a temporary package with its own dist/), so other areas' unfinished
  * files cannot break this test, and `check`/`version` are shown to work without the agent code.
  */
 const run = promisify(execFile);
@@ -31,8 +31,6 @@ beforeAll(() => {
   );
   const tsc = spawnSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', join(pkg, 'tsconfig.json')], { encoding: 'utf8' });
   if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
-  mkdirSync(join(pkg, 'bin'));
-  cpSync(join(repo, 'bin/sextant.js'), join(pkg, 'bin/sextant.js'));
   cpSync(join(repo, 'package.json'), join(pkg, 'package.json'));
   symlinkSync(join(repo, 'node_modules'), join(pkg, 'node_modules'));
   // Stand-ins for the agent and gateway entry points: they report what the CLI handed them.
@@ -56,7 +54,7 @@ interface Result {
 
 async function sextant(args: string[], env: Record<string, string> = {}): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(pkg, 'bin/sextant.js'), ...args], {
+    const { stdout, stderr } = await run(process.execPath, [join(pkg, 'dist/cli/sextant.js'), ...args], {
       cwd: work,
       env: { PATH: process.env.PATH ?? '', ...env },
       encoding: 'utf8',

@@ -472,4 +472,8 @@ describe('check output', () => {
     expect(loaded.warnings.map((w) => w.key)).toEqual(['tls.insecureSkipVerify', 'gateway.tokens', 'endpoint']);
     expect(renderCheckYaml(loaded)).toContain('# warning: tls.insecureSkipVerify:');
   });
+
+  it('does not warn of an open gateway with --local, whose in-process gateway gets a per-run token', () => {
+    expect(load({ argv: ['--local'] }).warnings.map((w) => w.key)).not.toContain('gateway.tokens');
+  });
 });

@@ -33,6 +33,16 @@ function recordRetries() {
 }
 
 describe('RetryingTransport', () => {
+  test('hands the retry hook the request\'s own options object, so the caller knows which request it is', async () => {
+    const inner = new ScriptedTransport([busy(), ok]);
+    const seen: unknown[] = [];
+    const t = new RetryingTransport(inner, policy, { onRetry: (_s, _r, _a, _d, options) => seen.push(options) }, () => 0);
+    const mine = { timeoutMs: 1000 };
+    expect(await t.send('logs', BODY, mine)).toBe(ok);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBe(mine);
+  });
+
   test('exponential backoff with full jitter, capped at maxBackoff', async () => {
     const inner = new ScriptedTransport([busy(), busy(), busy(), busy(), busy(), ok]);
     const { delays, attempts, hooks } = recordRetries();

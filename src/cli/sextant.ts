@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+/**
+ * The `sextant` executable (package.json `bin`). It checks the runtime before loading anything:
+ * this file is plain enough to run on the older Node a machine may ship, and says what to do
+ * instead of failing on a missing API deep inside the agent.
+ */
+const major = Number(process.versions.node.split('.')[0]);
+
+if (major < 22) {
+  process.stderr.write(
+    `sextant: needs Node.js 22.12 or later, this is ${process.version} (npm start and npx sextant use the project's Node 24)\n`,
+  );
+  process.exitCode = 1;
+} else {
+  // `sextant check | head` closes stdout early; that is not a crash.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+  const { main } = await import('./main.js');
+  process.exitCode = await main(process.argv.slice(2));
+}
