@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Secret } from './config.js';
+import type { SecretValue } from './config.js';
 
 export type AuthResult = 'ok' | 'missing' | 'invalid';
 
@@ -17,7 +17,7 @@ function digest(token: string): Buffer {
 export class TokenAuth {
   readonly #digests: readonly Buffer[];
 
-  constructor(tokens: readonly Secret[]) {
+  constructor(tokens: readonly SecretValue[]) {
     this.#digests = tokens.map((t) => digest(t.reveal()));
   }
 

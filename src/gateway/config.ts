@@ -1,20 +1,25 @@
+import type { Secret } from '../config/secret.js';
+import { type ListenAddress, parseListenText, Problem } from '../config/values.js';
 import { ConfigError } from '../errors.js';
 
-/** A secret kept out of logs and errors: read only where it is used, through `reveal()`. */
-export interface Secret {
-  reveal(): string;
-}
+export type { ListenAddress };
+
+/**
+ * The part of the config's `Secret` the gateway uses: read only where it is used, through
+ * `reveal()`. Structural, so tests may pass `{ reveal: () => 'tok' }`.
+ */
+export type SecretValue = Pick<Secret, 'reveal'>;
 
 export interface GatewayConfig {
   /** "host:port" ("[::1]:port" for IPv6); port 0 binds an ephemeral port. */
   listen: string;
   /** Accepted API tokens; empty means no authentication (warned about once at start). */
-  tokens: readonly Secret[];
+  tokens: readonly SecretValue[];
   /** Root of the local store; each signal gets `dataDir/<signal>/`. */
   dataDir: string;
   /** OTLP/HTTP base URL to forward to (the signal path `/v1/<signal>` is appended). */
   upstream?: string | undefined;
-  upstreamToken?: Secret | undefined;
+  upstreamToken?: SecretValue | undefined;
   /** Limit on the body as sent (compressed); larger answers 413. */
   maxRequestBytes: number;
   /** Limit on the body after gzip; larger answers 413 (inflation stops at the limit). */
@@ -50,35 +55,24 @@ export const DEFAULT_GATEWAY_CONFIG: Readonly<GatewayConfig> = Object.freeze({
   shutdownTimeoutMs: 10_000,
 });
 
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
+/** A bare port ("14318") or an empty host (":14318"). */
+const PORT_ONLY = /^:?(\d+)$/;
 
-/** Splits "host:port"; a bare port listens on 127.0.0.1 (never all interfaces by accident). */
+/**
+ * Parses `gateway.listen` with the config's own listen parser ("host:port", "[v6]:port"). One
+ * gateway-only convenience is kept in front of it: a bare port, or an empty host, listens on
+ * 127.0.0.1 (never all interfaces by accident). Errors name the option, not the value.
+ */
 export function parseListen(listen: string): ListenAddress {
-  const key = 'gateway.listen';
-  let host: string;
-  let portText: string;
-  const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(listen);
-  if (bracket) {
-    host = bracket[1]!;
-    portText = bracket[2]!;
-  } else {
-    const i = listen.lastIndexOf(':');
-    if (i < 0) {
-      host = '127.0.0.1';
-      portText = listen;
-    } else {
-      host = listen.slice(0, i) || '127.0.0.1';
-      portText = listen.slice(i + 1);
-      if (host.includes(':')) throw new ConfigError(key, `IPv6 hosts need brackets, e.g. "[::1]:14318", got "${listen}"`);
-    }
+  const portOnly = PORT_ONLY.exec(listen);
+  try {
+    return parseListenText(portOnly === null ? listen : `127.0.0.1:${portOnly[1]!}`);
+  } catch (err) {
+    if (!(err instanceof Problem)) throw err;
+    // An unbracketed IPv6 address is the likely mistake behind a second colon.
+    const hint = !listen.startsWith('[') && listen.indexOf(':') !== listen.lastIndexOf(':') ? ' (IPv6 hosts need brackets)' : '';
+    throw new ConfigError('gateway.listen', `${err.message}${hint}`, { cause: err });
   }
-  if (!/^\d+$/.test(portText)) throw new ConfigError(key, `expected "host:port", got "${listen}"`);
-  const port = Number(portText);
-  if (port > 65535) throw new ConfigError(key, `port must be 0..65535, got ${port}`);
-  return { host, port };
 }
 
 function positiveInt(key: string, value: number): void {

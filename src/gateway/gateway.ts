@@ -8,7 +8,7 @@ import type { Logger } from '../self/logger.js';
 import type { Registry } from '../self/registry.js';
 import { TokenAuth } from './auth.js';
 import { BodyError, readBody, type BodyLimits } from './body-reader.js';
-import { BurstLog } from './burst-log.js';
+import { BurstLog } from '../self/burst-log.js';
 import { DEFAULT_GATEWAY_CONFIG, validateGatewayConfig, type GatewayConfig } from './config.js';
 import { DEFAULT_FORWARD_TIMING, SignalForwarder, type ForwardOutcome } from './forwarder.js';
 import { GatewayMetrics, type SignalLabel } from './gateway-metrics.js';

@@ -2,7 +2,7 @@ import type { Transport } from '../export/types.js';
 import { HttpTransport } from '../export/http-transport.js';
 import { RetryingTransport } from '../export/retrying-transport.js';
 import type { Logger } from '../self/logger.js';
-import type { Secret } from './config.js';
+import type { SecretValue } from './config.js';
 
 /**
  * The transport the gateway forwards with when the caller gives none: the agent's own HTTP
@@ -10,7 +10,7 @@ import type { Secret } from './config.js';
  * `maxElapsedMs`; the forwarder then keeps the request queued and tries again later, so a long
  * upstream outage is bounded by the queue, not by the retry budget.
  */
-export function createUpstreamTransport(upstream: string, token: Secret | undefined, logger: Logger): Transport {
+export function createUpstreamTransport(upstream: string, token: SecretValue | undefined, logger: Logger): Transport {
   const inner = new HttpTransport({
     endpoint: upstream,
     headers: {},

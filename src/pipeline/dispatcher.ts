@@ -1,8 +1,8 @@
 import type { ExportResult, OtlpSignal, SendOptions, Transport } from '../export/types.js';
+import { BurstLog } from '../self/burst-log.js';
 import type { Logger } from '../self/logger.js';
 import type { Batcher } from './batcher.js';
 import { monotonicMs } from './clock.js';
-import { DropLog } from './drop-log.js';
 import type { DropReason, PipelineSignal, SignalMetrics } from './self-metrics.js';
 
 /**
@@ -73,7 +73,7 @@ class ExportJob implements SendOptions {
 }
 
 interface LaneState extends Lane<unknown> {
-  readonly dropLog: DropLog;
+  readonly dropLog: BurstLog;
   readonly onTimer: () => void;
   timer: NodeJS.Timeout | undefined;
   timerAt: number;
@@ -123,7 +123,7 @@ export class Dispatcher {
     this.#lanes = options.lanes.map((l) => {
       const state: LaneState = {
         ...l,
-        dropLog: new DropLog(options.logger, l.signal, interval, this.#now),
+        dropLog: new BurstLog(options.logger.child({ signal: l.signal }), 'export dropped records', { windowMs: interval, now: this.#now }),
         onTimer: () => {
           state.timer = undefined;
           this.#pump();
@@ -340,7 +340,7 @@ export class Dispatcher {
         lane.metrics.exportedRecords.inc(n - rejected);
         if (rejected > 0) {
           lane.metrics.dropped.rejected.inc(rejected);
-          lane.dropLog.note(rejected, result.status, result.message || 'partial success');
+          lane.dropLog.note('rejected', rejected, result.status, result.message || 'partial success');
         }
         this.#settle(job, end, true);
         return;
@@ -377,7 +377,7 @@ export class Dispatcher {
   #drop(job: ExportJob, end: number, reason: DropReason, status: number, text: string): void {
     const n = end - job.settled;
     job.lane.metrics.dropped[reason].inc(n);
-    job.lane.dropLog.note(n, status, text);
+    job.lane.dropLog.note(reason, n, status, text);
     this.#settle(job, end, false);
   }
 

@@ -2,6 +2,7 @@ import type { LogRecord, Resource, Scope } from '../../model/index.js';
 import { AttributeTable, encodeAttributes } from './attributes.js';
 import { ResourceScopeGroups, grow, growFloat } from './grouping.js';
 import { ProtoWriter, lenFieldSize, utf8Length, varintSize } from './proto-writer.js';
+import { encodeStringFields } from './string-fields.js';
 
 /**
  * Encodes log records as an OTLP `ExportLogsServiceRequest`
@@ -46,17 +47,11 @@ export function encodedResource(resource: Resource): Uint8Array {
 
 /** The encoded OTLP `InstrumentationScope` message, cached on the scope. */
 export function encodedScope(scope: Scope): Uint8Array {
-  let b = scope.encoded;
-  if (b === undefined) {
-    const nl = scope.name.length === 0 ? 0 : utf8Length(scope.name);
-    const vl = scope.version.length === 0 ? 0 : utf8Length(scope.version);
-    const w = new ProtoWriter((nl > 0 ? lenFieldSize(nl) : 0) + (vl > 0 ? lenFieldSize(vl) : 0));
-    if (nl > 0) w.stringField(TAG_SCOPE_NAME, scope.name, nl);
-    if (vl > 0) w.stringField(TAG_SCOPE_VERSION, scope.version, vl);
-    b = w.finish();
-    scope.encoded = b;
-  }
-  return b;
+  // `??=` builds the field list only on the first call for a scope.
+  return (scope.encoded ??= encodeStringFields([
+    [TAG_SCOPE_NAME, scope.name],
+    [TAG_SCOPE_VERSION, scope.version],
+  ]));
 }
 
 export class LogsEncoder {

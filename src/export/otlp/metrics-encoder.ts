@@ -2,7 +2,8 @@ import type { MetricDescriptor, MetricPoint, Resource, Scope } from '../../model
 import { AttributeTable } from './attributes.js';
 import { ResourceScopeGroups, grow, growFloat } from './grouping.js';
 import { encodedResource, encodedScope } from './logs-encoder.js';
-import { ProtoWriter, hi32, lenFieldSize, lo32, utf8Length, varintSize } from './proto-writer.js';
+import { ProtoWriter, hi32, lenFieldSize, lo32, varintSize } from './proto-writer.js';
+import { encodeStringFields } from './string-fields.js';
 
 /**
  * Encodes metric points as an OTLP `ExportMetricsServiceRequest`
@@ -46,21 +47,11 @@ const INT64_LIMIT = 2 ** 63;
 
 /** The encoded name/description/unit fields of a Metric, cached on the descriptor. */
 function encodedDescriptor(d: MetricDescriptor): Uint8Array {
-  let b = d.encoded;
-  if (b === undefined) {
-    const nl = utf8Length(d.name);
-    const dl = utf8Length(d.description);
-    const ul = utf8Length(d.unit);
-    const w = new ProtoWriter(
-      (nl > 0 ? lenFieldSize(nl) : 0) + (dl > 0 ? lenFieldSize(dl) : 0) + (ul > 0 ? lenFieldSize(ul) : 0),
-    );
-    if (nl > 0) w.stringField(TAG_NAME, d.name, nl);
-    if (dl > 0) w.stringField(TAG_DESCRIPTION, d.description, dl);
-    if (ul > 0) w.stringField(TAG_UNIT, d.unit, ul);
-    b = w.finish();
-    d.encoded = b;
-  }
-  return b;
+  return (d.encoded ??= encodeStringFields([
+    [TAG_NAME, d.name],
+    [TAG_DESCRIPTION, d.description],
+    [TAG_UNIT, d.unit],
+  ]));
 }
 
 export class MetricsEncoder {

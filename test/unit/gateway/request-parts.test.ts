@@ -1,10 +1,10 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { parseAuthorization, TokenAuth } from '../../../src/gateway/auth.js';
-import { BurstLog } from '../../../src/gateway/burst-log.js';
 import { DEFAULT_GATEWAY_CONFIG, parseListen, validateGatewayConfig } from '../../../src/gateway/config.js';
 import { bodyFormat, isGzip, routeSignal } from '../../../src/gateway/routes.js';
 import { statusJson, statusProtobuf } from '../../../src/gateway/status-body.js';
+import { BurstLog } from '../../../src/self/burst-log.js';
 import { createLogger } from '../../../src/self/logger.js';
 import { secret } from './helpers.js';
 
@@ -74,6 +74,19 @@ describe('config', () => {
     expect(() => parseListen('host:')).toThrow(/gateway\.listen/);
   });
 
+  it('rejects bad listen addresses as ConfigErrors that do not echo the value', () => {
+    for (const bad of ['', ':', 'h0st-name', 'bad host:80', '[fe80::9]', 'host:-1', 'host:65536', '99999999', '\u00ff:80', 'x'.repeat(300) + ':1']) {
+      let err: unknown;
+      try {
+        parseListen(bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, bad).toMatchObject({ code: 'SEXTANT_ERR_CONFIG', key: 'gateway.listen' });
+      if (bad.length > 3) expect((err as Error).message).not.toContain(bad);
+    }
+  });
+
   it('has the documented defaults', () => {
     expect(DEFAULT_GATEWAY_CONFIG.listen).toBe('127.0.0.1:14318');
     expect(DEFAULT_GATEWAY_CONFIG.dataDir).toBe('./data');
@@ -112,25 +125,27 @@ describe('status bodies', () => {
 });
 
 describe('BurstLog', () => {
-  it('logs one line per burst with counts by reason', () => {
+  it('logs the first rejection at once, then one line per window with counts by reason', () => {
     vi.useFakeTimers();
     try {
       const lines: string[] = [];
       const sink = new PassThrough();
       sink.on('data', (c: Buffer) => lines.push(c.toString()));
-      const log = new BurstLog(createLogger('info', sink), 'rejected', { windowMs: 1000 });
+      const log = new BurstLog(createLogger('info', sink), 'rejected', { windowMs: 1000, now: Date.now });
       for (let i = 0; i < 500; i++) log.note(i % 5 === 0 ? 'forbidden' : 'too_large');
-      expect(lines).toHaveLength(0);
-      vi.advanceTimersByTime(1000);
+      // The first line at once, the rest of the burst waits for the window.
       expect(lines).toHaveLength(1);
-      const entry = JSON.parse(lines[0]!);
-      expect(entry.count).toBe(500);
-      expect(entry.reasons).toEqual({ forbidden: 100, too_large: 400 });
+      expect(JSON.parse(lines[0]!)).toMatchObject({ count: 1, reasons: { forbidden: 1 } });
+      vi.advanceTimersByTime(1000);
+      expect(lines).toHaveLength(2);
+      const entry = JSON.parse(lines[1]!);
+      expect(entry.count).toBe(499);
+      expect(entry.reasons).toEqual({ forbidden: 99, too_large: 400 });
       log.note('forbidden');
       log.flush();
-      expect(lines).toHaveLength(2);
+      expect(lines).toHaveLength(3);
       log.flush();
-      expect(lines).toHaveLength(2);
+      expect(lines).toHaveLength(3);
     } finally {
       vi.useRealTimers();
     }

@@ -250,9 +250,9 @@ describe('Dispatcher', () => {
     // The first drop is reported at once, the rest of the burst in one summary line later.
     const drops = () => lines.filter((l) => l.msg === 'export dropped records');
     expect(drops().length).toBe(1);
-    expect(drops()[0]).toMatchObject({ signal: 'logs', dropped: 2, status: 400, reason: 'bad request' });
+    expect(drops()[0]).toMatchObject({ signal: 'logs', count: 2, reasons: { rejected: 2 }, status: 400, detail: 'bad request' });
     await waitFor(() => drops().length === 2, 2000);
-    expect(drops()[1]).toMatchObject({ signal: 'logs', dropped: 18, status: 400 });
+    expect(drops()[1]).toMatchObject({ signal: 'logs', count: 18, reasons: { rejected: 18 }, status: 400 });
     await new Promise((r) => setTimeout(r, 400));
     expect(drops().length).toBe(2);
     expect(lines.length).toBe(2);
