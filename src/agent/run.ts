@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { SextantConfig } from '../config/schema.js';
 import { Secret } from '../config/secret.js';
-import { hostResource } from '../enrich/host-identity.js';
+import { HostIdentity } from '../enrich/host-identity.js';
 import { ConfigError } from '../errors.js';
 import { DeltaConverter, HttpTransport, LogsEncoder, MetricsEncoder, RetryingTransport } from '../export/index.js';
 import type { Transport } from '../export/types.js';
@@ -14,7 +14,9 @@ import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/
 import { createLogger, type Logger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
+import { clockTicks, loadProcReader, pageSize } from '../native/index.js';
 import { create as createHostSource } from '../sources/host/index.js';
+import { create as createProcessSource } from '../sources/process/index.js';
 import type { Source } from '../sources/types.js';
 import { packageVersion } from '../version.js';
 import { ReadinessTransport } from './readiness-transport.js';
@@ -165,8 +167,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   });
   pipeline.start();
 
-  const resource = await hostResource(config.hostRoot);
-  const sources: Source[] = [createHostSource({ hostRoot: config.hostRoot }, { resource, registry, logger, version })];
+  const sources = await createSources(config, pipeline, { registry, logger, version });
   const scheduler = new CollectionScheduler(sources, pipeline, config.interval, { registry, logger });
 
   const self = await startSelfServer(config.listen, { registry, readiness, logger });
@@ -182,6 +183,47 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     summaryTimer.unref();
   }
   return { logger, registry, pipeline, transport, scheduler, sources, deltas, countersFile, gateway, closeSelf: () => self.close(), summaryTimer };
+}
+
+/**
+ * The node sources of this milestone: host and processes. The host identity is read before the
+ * first cycle; the slower static inventory (systeminformation) joins the resource when it
+ * arrives, and SIGHUP reads both again.
+ */
+async function createSources(config: SextantConfig, sink: Pipeline, deps: { registry: Registry; logger: Logger; version: string }): Promise<Source[]> {
+  const identity = await HostIdentity.create(config.hostRoot);
+  const h = config.host;
+  const host = createHostSource(
+    {
+      hostRoot: config.hostRoot,
+      perCpu: h.perCpu,
+      disk: { ...h.disk },
+      filesystem: { excludeFsTypes: h.filesystem.excludeFsTypes, excludeMountPoints: h.filesystem.excludeMountPoints, statfsTimeoutMs: h.filesystem.statfsTimeout, maxHungStatfs: h.filesystem.maxHungStatfs },
+      network: { ...h.network },
+    },
+    { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version },
+  );
+  identity.onChange((r) => host.setResource(r));
+  process.on('SIGHUP', () => {
+    deps.logger.info('SIGHUP: reading the host identity and inventory again');
+    identity.reload().catch((err: unknown) => deps.logger.warn({ err: (err as Error).message }, 'host identity reload failed'));
+  });
+  // Also pins the boot time the process source dates process starts from.
+  await host.detectReboot(config.stateDir, sink);
+
+  const reader = loadProcReader({ native: config.native, logger: deps.logger });
+  const processes = createProcessSource(config.process, {
+    reader,
+    hostRoot: config.hostRoot,
+    resource: identity.resource,
+    registry: deps.registry,
+    logger: deps.logger,
+    version: deps.version,
+    clockTicks: clockTicks(),
+    pageSize: pageSize(),
+    bootTimeUnixNano: () => host.bootTimeUnixNano,
+  });
+  return [host, processes];
 }
 
 async function stop(r: Running, config: SextantConfig, why: string): Promise<number> {

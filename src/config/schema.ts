@@ -1,3 +1,5 @@
+import { DEFAULT_HOST_CONFIG as HOST } from '../sources/host/config.js';
+import { PROCESS_GROUP_BY, PROCESS_LIMITS, PROCESS_SOURCE_DEFAULTS as PROC } from '../sources/process/config.js';
 import { envName, flagName } from './names.js';
 import {
   boolean,
@@ -8,6 +10,8 @@ import {
   listen,
   oneOf,
   path,
+  pattern,
+  list,
   secret,
   secretFile,
   secretList,
@@ -110,6 +114,58 @@ export const schema = {
     zero: 'off',
   }),
   native: boolean({ description: 'Use the native addon when it loads (SEXTANT_NATIVE=0 forces the pure-JS fallback).', default: true }),
+  host: {
+    // Defaults are the host source's own (src/sources/host/config.ts).
+    perCpu: boolean({ description: 'Report CPU time per logical CPU (false: summed over CPUs, per mode).', default: HOST.perCpu }),
+    disk: {
+      include: pattern({ description: 'Only disks whose name matches (empty: all).', default: HOST.disk.include }),
+      exclude: pattern({ description: 'Skip disks whose name matches.', default: HOST.disk.exclude }),
+      partitions: boolean({ description: 'Also report partitions of whole disks.', default: HOST.disk.partitions }),
+    },
+    filesystem: {
+      excludeFsTypes: list({ description: 'Filesystem types not reported (pseudo and container filesystems).', default: HOST.filesystem.excludeFsTypes }),
+      excludeMountPoints: pattern({ description: 'Mount points not reported.', default: HOST.filesystem.excludeMountPoints }),
+      statfsTimeout: duration({
+        description: 'Deadline of one statfs; a mount that misses it (a hung NFS server) is skipped until its call returns.',
+        default: `${HOST.filesystem.statfsTimeoutMs}ms`,
+        min: '1ms',
+        max: '1m',
+      }),
+      maxHungStatfs: integer({ description: 'statfs calls allowed to hang at once before only block-device filesystems are checked.', default: HOST.filesystem.maxHungStatfs, min: 0, max: { value: 64 } }),
+    },
+    network: {
+      include: pattern({ description: 'Only interfaces whose name matches (empty: all).', default: HOST.network.include }),
+      exclude: pattern({ description: 'Skip interfaces whose name matches (per-pod virtual interfaces by default).', default: HOST.network.exclude }),
+      tcpConnections: boolean({
+        description: 'Count TCP connections by state from /proc/net/tcp{,6}: about 4 ms of kernel time per file per cycle, whatever the number of sockets.',
+        default: HOST.network.tcpConnections,
+      }),
+    },
+  },
+  process: {
+    // Defaults and bounds are the process source's own (src/sources/process/config.ts).
+    groupBy: oneOf({
+      description: 'How processes are aggregated into process groups: by executable, by executable and container, or by executable and owner.',
+      values: PROCESS_GROUP_BY,
+      default: PROC.groupBy,
+    }),
+    maxGroups: integer({ description: 'Most named process groups; processes of further keys are summed into one "other" group.', default: PROC.maxGroups, min: PROCESS_LIMITS.maxGroups[0], max: { value: PROCESS_LIMITS.maxGroups[1] } }),
+    topByCpu: integer({ description: 'Processes exported with their own series for using the most CPU since the last cycle.', default: PROC.topByCpu, min: PROCESS_LIMITS.topByCpu[0], max: { value: PROCESS_LIMITS.topByCpu[1] } }),
+    topByMemory: integer({ description: 'Processes exported with their own series for the largest resident memory.', default: PROC.topByMemory, min: PROCESS_LIMITS.topByMemory[0], max: { value: PROCESS_LIMITS.topByMemory[1] } }),
+    detailsRefreshCycles: integer({
+      description: 'Every how many cycles the command line, executable, owner, cgroup, io and fd count of a known process are read again (a new process is read at once).',
+      default: PROC.detailsRefreshCycles,
+      min: PROCESS_LIMITS.detailsRefreshCycles[0],
+      max: { value: PROCESS_LIMITS.detailsRefreshCycles[1] },
+    }),
+    usersRefreshCycles: integer({ description: 'Every how many cycles /etc/passwd is read again for user names.', default: PROC.usersRefreshCycles, min: PROCESS_LIMITS.usersRefreshCycles[0], max: { value: PROCESS_LIMITS.usersRefreshCycles[1] } }),
+    maxCmdlineBytes: integer({
+      description: 'Longest process.command_line exported, in bytes; 0 exports no command lines (they can carry secrets passed as arguments).',
+      default: PROC.maxCmdlineBytes,
+      min: PROCESS_LIMITS.maxCmdlineBytes[0],
+      max: { value: PROCESS_LIMITS.maxCmdlineBytes[1] },
+    }),
+  },
   pipeline: {
     metrics: queue('metric', 50_000, '16MiB'),
     logs: queue('log', 20_000, '16MiB'),

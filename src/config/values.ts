@@ -518,3 +518,24 @@ export function secretFile(o: Common & { fills: string }): KeySpec<string | unde
   const p = path({ description: o.description });
   return { ...p, type: 'path (secret file)', fills: o.fills };
 }
+
+// ---------------------------------------------------------------------------------------------
+// regular expressions
+
+/**
+ * A regular expression (JavaScript syntax), kept as text and compiled once here so a bad pattern
+ * is a config error at start, naming the key, rather than a throw in a collection cycle.
+ * Empty means "no pattern".
+ */
+export function pattern(o: Common & { default: string }): KeySpec<string> {
+  return spec('regex', { description: o.description, default: o.default }, (value) => {
+    const source = text(value, 'a regular expression');
+    if (source.length > 1000) throw new Problem('a pattern longer than 1000 characters');
+    try {
+      new RegExp(source);
+    } catch {
+      throw new Problem('not a valid regular expression (JavaScript syntax)');
+    }
+    return source;
+  });
+}

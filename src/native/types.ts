@@ -67,6 +67,8 @@ export interface ProcessDetails {
 
 export interface ProcReader {
   readonly implementation: 'native' | 'js';
+  /** Stat files the last scan skipped because they did not parse (counted, never thrown). */
+  readonly malformed: number;
   /**
    * Reads `<procDir>/<pid>/stat` (and nothing else) of every numeric entry of procDir into
    * `table`. Returns how many processes exist; when that is more than `table.capacity` only

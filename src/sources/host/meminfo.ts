@@ -53,3 +53,18 @@ export function memoryStates(info: Meminfo): MemoryStates | undefined {
   const used = Math.max(0, total - free - buffers - cached);
   return { total, free, buffers, cached, used, available: b.get('MemAvailable') };
 }
+
+export interface SwapStates {
+  readonly total: number;
+  readonly free: number;
+  /** SwapTotal − SwapFree (swap cache pages count as used, as `free(1)` shows them). */
+  readonly used: number;
+}
+
+/** Undefined when the kernel has no swap support compiled in (no SwapTotal line). */
+export function swapStates(info: Meminfo): SwapStates | undefined {
+  const total = info.bytes.get('SwapTotal');
+  const free = info.bytes.get('SwapFree');
+  if (total === undefined || free === undefined) return undefined;
+  return { total, free: Math.min(free, total), used: Math.max(0, total - free) };
+}

@@ -1,7 +1,9 @@
 /**
  * `/proc/stat`: per-CPU time by mode (in USER_HZ ticks) and the boot time.
  * Kernel format (proc(5)): `cpu  user nice system idle iowait irq softirq steal guest guest_nice`
- * for the total, then one `cpuN` line per logical CPU, then `btime <unix seconds>` among others.
+ * for the total, then one `cpuN` line per logical CPU, then `btime <unix seconds>`,
+ * `processes` (forks since boot), `procs_running` and `procs_blocked` (tasks — threads, not
+ * processes — runnable now and in uninterruptible sleep now) among others.
  */
 
 /** The modes we export, in the column order of /proc/stat; guest time is already inside user/nice. */
@@ -19,9 +21,17 @@ export interface ProcStat {
   readonly cpus: readonly CpuTimes[];
   /** Boot time, Unix seconds; undefined if the line is missing or malformed. */
   readonly bootTimeSec: number | undefined;
+  /** Forks since boot (`processes`). */
+  readonly processesCreated: number | undefined;
+  /** Tasks runnable now (`procs_running`). */
+  readonly procsRunning: number | undefined;
+  /** Tasks in uninterruptible sleep now, usually waiting for I/O (`procs_blocked`). */
+  readonly procsBlocked: number | undefined;
   /** Lines that looked like ours but did not parse. */
   readonly malformed: number;
 }
+
+const COUNT_LINES = ['processes ', 'procs_running ', 'procs_blocked '] as const;
 
 const CPU_LINE = /^cpu(\d+)\s+(.*)$/;
 
@@ -29,6 +39,7 @@ export function parseProcStat(text: string): ProcStat {
   const cpus: CpuTimes[] = [];
   let bootTimeSec: number | undefined;
   let malformed = 0;
+  const counts: (number | undefined)[] = [undefined, undefined, undefined];
   for (const line of text.split('\n')) {
     if (line.startsWith('cpu')) {
       const m = CPU_LINE.exec(line);
@@ -56,7 +67,15 @@ export function parseProcStat(text: string): ProcStat {
       const v = Number(line.slice(6).trim());
       if (Number.isSafeInteger(v) && v > 0) bootTimeSec = v;
       else malformed++;
+    } else if (line.startsWith('p')) {
+      for (let k = 0; k < COUNT_LINES.length; k++) {
+        if (!line.startsWith(COUNT_LINES[k]!)) continue;
+        const raw = line.slice(COUNT_LINES[k]!.length).trim();
+        const v = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+        if (Number.isSafeInteger(v)) counts[k] = v;
+        else malformed++;
+      }
     }
   }
-  return { cpus, bootTimeSec, malformed };
+  return { cpus, bootTimeSec, processesCreated: counts[0], procsRunning: counts[1], procsBlocked: counts[2], malformed };
 }

@@ -1,0 +1,54 @@
+import { createRequire } from 'node:module';
+import type { Logger } from '../self/logger.js';
+import { NativeProcReader, type ProcBinding } from './addon.js';
+import { JsProcReader } from './fallback.js';
+import type { ProcReader } from './types.js';
+
+export { createProcessTable } from './types.js';
+export type { ProcessDetails, ProcessTable, ProcReader } from './types.js';
+export { clockTicks, pageSize } from './sysconf.js';
+export { JsProcReader } from './fallback.js';
+export { NativeProcReader } from './addon.js';
+
+/**
+ * Where native/build.js puts the addon, from this file: src/native/ under vitest and
+ * dist/native/ when built are both two levels below the package root.
+ */
+const ADDON_PATH = '../../build/Release/sextant_proc.node';
+
+export interface LoadProcReaderOptions {
+  /** Config key `native` (SEXTANT_NATIVE=0 sets it false): false forces the pure-JS reader. */
+  readonly native: boolean;
+  readonly logger: Logger;
+}
+
+/** Why the addon could not be loaded, in one short phrase (no stack). */
+function loadFailure(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'MODULE_NOT_FOUND') return 'addon not built: build/Release/sextant_proc.node is missing';
+  const first = String(e?.message ?? err).split('\n', 1)[0];
+  return `addon failed to load: ${first}`;
+}
+
+/**
+ * Picks the /proc reader once, at start: the addon when it loads and is allowed, otherwise the
+ * pure-TypeScript fallback (same results, slower). Logs one info line saying which and why.
+ */
+export function loadProcReader(options: LoadProcReaderOptions): ProcReader {
+  if (!options.native) {
+    options.logger.info({ implementation: 'js', reason: 'native disabled by config (native: false or SEXTANT_NATIVE=0)' }, 'proc reader: pure-JS fallback');
+    return new JsProcReader();
+  }
+  let binding: ProcBinding;
+  try {
+    binding = createRequire(import.meta.url)(ADDON_PATH) as ProcBinding;
+    if (typeof binding.scanProcesses !== 'function' || typeof binding.readProcessDetails !== 'function') {
+      throw new Error('addon exports neither scanProcesses nor readProcessDetails');
+    }
+  } catch (err) {
+    options.logger.info({ implementation: 'js', reason: loadFailure(err) }, 'proc reader: pure-JS fallback');
+    return new JsProcReader();
+  }
+  options.logger.info({ implementation: 'native', reason: 'addon loaded' }, 'proc reader: native addon');
+  return new NativeProcReader(binding);
+}

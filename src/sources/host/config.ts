@@ -1,0 +1,127 @@
+import { ConfigError } from '../../errors.js';
+import { DEFAULT_EXCLUDE_FS_TYPES, DEFAULT_EXCLUDE_MOUNT_POINTS } from './mount-filter.js';
+
+/**
+ * The host source's settings. Regexes are strings here (as they come from YAML/env) and are
+ * compiled once by `compileHostConfig`, which names the offending key when one is invalid.
+ */
+export interface HostSourceConfig {
+  /** Where the host's filesystem is mounted; /proc, /sys and /etc are read under it. */
+  readonly hostRoot: string;
+  readonly disk: {
+    /** Only devices whose name matches (empty: all). */
+    readonly include: string;
+    /** Devices whose name matches get no series. */
+    readonly exclude: string;
+    /** Report partitions too (their I/O is already in their disk's). */
+    readonly partitions: boolean;
+  };
+  readonly filesystem: {
+    readonly excludeFsTypes: readonly string[];
+    /** Regex on the mount point. */
+    readonly excludeMountPoints: string;
+    /** Deadline of one statfs(2); past it the mount counts as hung. */
+    readonly statfsTimeoutMs: number;
+    /**
+     * Hung statfs calls (each holds a libuv threadpool thread, of 4 by default) past which no
+     * statfs is issued on filesystems without a block device (NFS, CIFS, FUSE …).
+     */
+    readonly maxHungStatfs: number;
+  };
+  readonly network: {
+    readonly include: string;
+    /** Interfaces whose name matches get no series. Default: per-pod/per-container veths and tunnels. */
+    readonly exclude: string;
+    /** Count TCP sockets by state from /proc/net/tcp{,6} (cost grows with the socket count). */
+    readonly tcpConnections: boolean;
+  };
+  /** Emit `cpu.logical_number` per CPU (semconv opt-in); false sums CPUs per mode. */
+  readonly perCpu: boolean;
+}
+
+export const DEFAULT_HOST_CONFIG: HostSourceConfig = Object.freeze({
+  hostRoot: '/',
+  disk: Object.freeze({ include: '', exclude: '^(loop|ram)\\d+$', partitions: false }),
+  filesystem: Object.freeze({
+    excludeFsTypes: DEFAULT_EXCLUDE_FS_TYPES,
+    excludeMountPoints: DEFAULT_EXCLUDE_MOUNT_POINTS,
+    statfsTimeoutMs: 2000,
+    maxHungStatfs: 2,
+  }),
+  network: Object.freeze({
+    include: '',
+    exclude: '^(veth|cali|lxc|tap|flannel|cilium_|vxlan|genev_sys_|kube-ipvs|nodelocaldns)',
+    tcpConnections: true,
+  }),
+  perCpu: true,
+});
+
+/** Partial settings as a caller may give them; unset keys take `DEFAULT_HOST_CONFIG`'s. */
+export interface HostSourceOptions {
+  readonly hostRoot: string;
+  readonly disk?: Partial<HostSourceConfig['disk']>;
+  readonly filesystem?: Partial<HostSourceConfig['filesystem']>;
+  readonly network?: Partial<HostSourceConfig['network']>;
+  readonly perCpu?: boolean;
+}
+
+export interface CompiledHostConfig {
+  readonly hostRoot: string;
+  readonly diskInclude: RegExp | undefined;
+  readonly diskExclude: RegExp | undefined;
+  readonly diskPartitions: boolean;
+  readonly excludeFsTypes: ReadonlySet<string>;
+  readonly excludeMountPoints: RegExp | undefined;
+  readonly statfsTimeoutMs: number;
+  readonly maxHungStatfs: number;
+  readonly netInclude: RegExp | undefined;
+  readonly netExclude: RegExp | undefined;
+  readonly tcpConnections: boolean;
+  readonly perCpu: boolean;
+}
+
+export function resolveHostConfig(options: HostSourceOptions): HostSourceConfig {
+  const d = DEFAULT_HOST_CONFIG;
+  return {
+    hostRoot: options.hostRoot,
+    disk: { ...d.disk, ...options.disk },
+    filesystem: { ...d.filesystem, ...options.filesystem },
+    network: { ...d.network, ...options.network },
+    perCpu: options.perCpu ?? d.perCpu,
+  };
+}
+
+export function compileHostConfig(options: HostSourceOptions): CompiledHostConfig {
+  const c = resolveHostConfig(options);
+  const timeout = c.filesystem.statfsTimeoutMs;
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 60_000) {
+    throw new ConfigError('host.filesystem.statfsTimeout', `must be an integer from 1 to 60000, got ${String(timeout)}`);
+  }
+  const maxHung = c.filesystem.maxHungStatfs;
+  if (!Number.isInteger(maxHung) || maxHung < 0 || maxHung > 64) {
+    throw new ConfigError('host.filesystem.maxHungStatfs', `must be an integer from 0 to 64, got ${String(maxHung)}`);
+  }
+  return {
+    hostRoot: c.hostRoot,
+    diskInclude: regex('host.disk.include', c.disk.include),
+    diskExclude: regex('host.disk.exclude', c.disk.exclude),
+    diskPartitions: c.disk.partitions,
+    excludeFsTypes: new Set(c.filesystem.excludeFsTypes),
+    excludeMountPoints: regex('host.filesystem.excludeMountPoints', c.filesystem.excludeMountPoints),
+    statfsTimeoutMs: timeout,
+    maxHungStatfs: maxHung,
+    netInclude: regex('host.network.include', c.network.include),
+    netExclude: regex('host.network.exclude', c.network.exclude),
+    tcpConnections: c.network.tcpConnections,
+    perCpu: c.perCpu,
+  };
+}
+
+function regex(key: string, source: string): RegExp | undefined {
+  if (source === '') return undefined;
+  try {
+    return new RegExp(source);
+  } catch (err) {
+    throw new ConfigError(key, `not a valid regular expression: ${(err as Error).message}`, { cause: err });
+  }
+}
