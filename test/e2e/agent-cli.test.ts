@@ -78,7 +78,24 @@ describe('sextant agent --local (the quick start)', () => {
     expect(agent.logs().some((l) => l['msg'] === 'stopped: everything queued was exported')).toBe(true);
 
     const names = await metricNamesStored(path.join(cwd, 'data'));
-    for (const n of ['system.cpu.time', 'system.memory.usage', 'system.memory.limit', 'system.cpu.load_average.1m']) expect(names).toContain(n);
+    for (const n of [
+      'system.cpu.time',
+      'system.memory.usage',
+      'system.memory.limit',
+      'system.cpu.load_average.1m',
+      'system.network.io',
+      'system.filesystem.usage',
+      'system.uptime',
+      'process.cpu.time',
+      'process.memory.usage',
+      'sextant.process_group.count',
+    ]) {
+      expect(names).toContain(n);
+    }
+    // One line says which /proc reader runs; CI must prove the addon builds and loads.
+    const reader = agent.logs().filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('proc reader:'));
+    expect(reader).toHaveLength(1);
+    if (process.env.CI === 'true') expect(reader[0]!['msg']).toBe('proc reader: native addon');
     // last-seen counters kept for the next start's deltas
     expect((await stat(path.join(cwd, 'data/state/counters.json'))).size).toBeGreaterThan(0);
   }, 60_000);
