@@ -1,5 +1,6 @@
 import { type AttrValue, createResource, type Resource } from '../../model/index.js';
 import type { ProcessDetails } from '../../native/types.js';
+import { maskCommandLine } from './cmdline-mask.js';
 
 /**
  * Resources of a process and of a group, built once each (the exporter caches the encoded bytes
@@ -37,7 +38,8 @@ export function processResource(host: Resource, p: ProcessFacts, maxCmdlineBytes
   if (maxCmdlineBytes > 0 && cmdline !== undefined && cmdline.length > 0) {
     // A reader's byte cap can fall inside a character, which decodes to U+FFFD at the end.
     const whole = p.details.cmdlineTruncated && cmdline.endsWith('\ufffd') ? cmdline.slice(0, -1) : cmdline;
-    a['process.command_line'] = capUtf8(whole, maxCmdlineBytes);
+    // Masked before capping, so a secret cut by the cap cannot survive half-masked.
+    a['process.command_line'] = capUtf8(maskCommandLine(whole), maxCmdlineBytes);
   }
   if (p.owner !== undefined) a['process.owner'] = p.owner;
   if (p.containerId !== undefined) a['container.id'] = p.containerId;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import os from 'node:os';
@@ -212,5 +213,31 @@ describe.each(READERS)('live /proc, %s', (_, makeReader) => {
     const cpu = sink.one('process.cpu.time', 'process.pid', process.pid, { 'cpu.mode': 'user' });
     expect(cpu.value).toBeGreaterThan(0);
     expect(cpu.value).toBeLessThan(process.cpuUsage().user / 1e6 + 1);
+  });
+
+  it('masks secrets in a real command line before it leaves the node', async () => {
+    // A real process whose arguments carry a password flag, an env-style token and a URL password.
+    const child = spawn('/bin/sh', ['-c', 'sleep 30', 'sh', '--password=hunter2', 'API_TOKEN=abc', 'postgres://app:pa55@db/x'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const src = new ProcessSource(processSourceConfig({ topByMemory: 1000, topByCpu: 1000 }), {
+        reader: makeReader(),
+        hostRoot: '/',
+        resource: HOST,
+        registry: new Registry(),
+        logger: silentLogger(),
+        version: 't',
+        clockTicks: clockTicks(),
+        pageSize: pageSize(),
+        bootTimeUnixNano: () => BOOT,
+      });
+      const sink = new ArraySink();
+      await src.collect(sink);
+      const line = String(sink.one('process.memory.usage', 'process.pid', child.pid!).resource.attributes['process.command_line']);
+      expect(line).toBe('/bin/sh -c sleep 30 sh --password=[redacted] API_TOKEN=[redacted] postgres://app:[redacted]@db/x');
+      expect(line).not.toMatch(/hunter2|abc|pa55/);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
