@@ -1,7 +1,7 @@
 /*
  * sextant_proc: the hot /proc process reader of Sextant, as a Node-API addon.
  *
- * Two functions, with exactly the semantics of `ProcReader` in src/native/types.ts and of the
+ * Two process functions (and, from sextant_host.c, readHostFile and hostNames), with exactly the semantics of `ProcReader` in src/native/types.ts and of the
  * pure-TypeScript fallback in src/native/fallback.ts (a differential test holds them equal):
  *
  *   scanProcesses(procDir, capacity, pid, ppid, state, startTicks, utimeTicks, stimeTicks,
@@ -20,6 +20,8 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+
+#include "sextant_host.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -50,6 +52,8 @@ typedef struct {
   size_t cmd_cap;
   int32_t *pids;
   size_t pids_cap;
+  /* The whole-host file parsers' buffer and row names (sextant_host.c). */
+  host_state_t *host;
 } scratch_t;
 
 typedef struct {
@@ -213,6 +217,7 @@ static void free_scratch(napi_env env, void *data, void *hint) {
   scratch_t *s = data;
   free(s->cmd);
   free(s->pids);
+  host_state_free(s->host);
   free(s);
 }
 
@@ -594,20 +599,39 @@ fail:
   return NULL;
 }
 
+/* ---- whole-host files (sextant_host.c) --------------------------------------------------- */
+
+static napi_value read_host_file(napi_env env, napi_callback_info info) {
+  scratch_t *s = scratch(env);
+  return s == NULL ? NULL : host_read_file(env, info, s->host);
+}
+
+static napi_value read_host_names(napi_env env, napi_callback_info info) {
+  scratch_t *s = scratch(env);
+  return s == NULL ? NULL : host_names(env, info, s->host);
+}
+
 NAPI_MODULE_INIT() {
   scratch_t *s = calloc(1, sizeof *s);
+  if (s != NULL && (s->host = host_state_new()) == NULL) {
+    free(s);
+    s = NULL;
+  }
   if (s == NULL) {
     napi_throw_error(env, "ENOMEM", "sextant_proc: out of memory");
     return NULL;
   }
   if (napi_set_instance_data(env, s, free_scratch, NULL) != napi_ok) {
+    host_state_free(s->host);
     free(s);
     return NULL;
   }
   napi_property_descriptor props[] = {
     { "scanProcesses", NULL, scan_processes, NULL, NULL, NULL, napi_enumerable, NULL },
     { "readProcessDetails", NULL, read_process_details, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "readHostFile", NULL, read_host_file, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "hostNames", NULL, read_host_names, NULL, NULL, NULL, napi_enumerable, NULL },
   };
-  if (napi_define_properties(env, exports, 2, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 4, props) != napi_ok) return NULL;
   return exports;
 }

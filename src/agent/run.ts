@@ -193,6 +193,8 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
 async function createSources(config: SextantConfig, sink: Pipeline, deps: { registry: Registry; logger: Logger; version: string }): Promise<Source[]> {
   const identity = await HostIdentity.create(config.hostRoot);
   const h = config.host;
+  // One reader (native addon or JS fallback, chosen once) for the host files and the processes.
+  const reader = loadProcReader({ native: config.native, logger: deps.logger });
   const host = createHostSource(
     {
       hostRoot: config.hostRoot,
@@ -201,7 +203,7 @@ async function createSources(config: SextantConfig, sink: Pipeline, deps: { regi
       filesystem: { excludeFsTypes: h.filesystem.excludeFsTypes, excludeMountPoints: h.filesystem.excludeMountPoints, statfsTimeoutMs: h.filesystem.statfsTimeout, maxHungStatfs: h.filesystem.maxHungStatfs },
       network: { ...h.network },
     },
-    { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version },
+    { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, reader },
   );
   identity.onChange((r) => host.setResource(r));
   process.on('SIGHUP', () => {
@@ -211,7 +213,6 @@ async function createSources(config: SextantConfig, sink: Pipeline, deps: { regi
   // Also pins the boot time the process source dates process starts from.
   await host.detectReboot(config.stateDir, sink);
 
-  const reader = loadProcReader({ native: config.native, logger: deps.logger });
   const processes = createProcessSource(config.process, {
     reader,
     hostRoot: config.hostRoot,

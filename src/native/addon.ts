@@ -1,5 +1,6 @@
+import { HOST_KINDS, HOST_NAMES_GEN, type HostFileKind } from './host-layout.js';
 import type { ProcessDetails, ProcessTable, ProcReader } from './types.js';
-import { checkDetailsArgs, checkScanArgs } from './validate.js';
+import { checkDetailsArgs, checkHostArgs, checkHostKind, checkScanArgs } from './validate.js';
 
 /** What native/sextant_proc.c exports (see its header comment). */
 export interface ProcBinding {
@@ -20,6 +21,10 @@ export interface ProcBinding {
     counts: Int32Array,
   ): number;
   readProcessDetails(procDir: string, pid: number, maxCmdlineBytes: number): ProcessDetails | undefined;
+  /** -1 on a read error, with the errno name in error[0]; else as `ProcReader.readHostFile`. */
+  readHostFile(kind: number, path: string, out: Float64Array, error: string[]): number;
+  /** The committed row names of `kind`, as a new array. */
+  hostNames(kind: number): string[];
 }
 
 /** The addon behind the `ProcReader` interface: validates, hands the columns over, reads back. */
@@ -29,6 +34,12 @@ export class NativeProcReader implements ProcReader {
   malformed = 0;
   readonly #binding: ProcBinding;
   readonly #counts = new Int32Array(1);
+  hostError = '';
+  readonly #error: string[] = [''];
+  /** Per kind: the names array handed out and the generation it belongs to. */
+  readonly #names: (readonly string[])[] = Array.from({ length: HOST_KINDS }, () => []);
+  readonly #namesGen = new Float64Array(HOST_KINDS);
+  readonly #seenGen = new Float64Array(HOST_KINDS);
 
   constructor(binding: ProcBinding) {
     this.#binding = binding;
@@ -61,5 +72,23 @@ export class NativeProcReader implements ProcReader {
   readProcessDetails(procDir: string, pid: number, maxCmdlineBytes: number): ProcessDetails | undefined {
     checkDetailsArgs(procDir, pid, maxCmdlineBytes);
     return this.#binding.readProcessDetails(procDir, pid, maxCmdlineBytes);
+  }
+
+  readHostFile(kind: HostFileKind, path: string, out: Float64Array): number {
+    checkHostArgs(kind, path, out);
+    const need = this.#binding.readHostFile(kind, path, out, this.#error);
+    if (need < 0) this.hostError = this.#error[0]!;
+    else this.#seenGen[kind] = out[HOST_NAMES_GEN]!;
+    return need;
+  }
+
+  hostNames(kind: HostFileKind): readonly string[] {
+    checkHostKind(kind);
+    // Cross into C (and build strings) only when the set changed since we last asked.
+    if (this.#namesGen[kind] !== this.#seenGen[kind]) {
+      this.#names[kind] = Object.freeze(this.#binding.hostNames(kind));
+      this.#namesGen[kind] = this.#seenGen[kind]!;
+    }
+    return this.#names[kind]!;
   }
 }

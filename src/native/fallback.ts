@@ -1,6 +1,8 @@
 import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { HOST_FILE_CAP, HOST_KINDS, type HostFileKind } from './host-layout.js';
+import { NameList, parseHostBytes } from './host-parse.js';
 import type { ProcessDetails, ProcessTable, ProcReader } from './types.js';
-import { checkDetailsArgs, checkScanArgs, procDirError } from './validate.js';
+import { checkDetailsArgs, checkHostArgs, checkHostKind, checkScanArgs, procDirError } from './validate.js';
 
 /*
  * The pure-TypeScript /proc reader: the same parsing rules, byte for byte, as native/sextant_proc.c
@@ -242,10 +244,42 @@ function cgroupPath(buf: Buffer, n: number): string | undefined {
   return v1Start < 0 ? undefined : buf.toString('utf8', v1Start, v1End);
 }
 
+/**
+ * Reads a whole host file into buf (until EOF); a file larger than the buffer is refused with
+ * EFBIG rather than grown into. Returns the length, or the errno name on failure.
+ */
+function readHost(path: string, buf: Buffer, probe: Buffer): number | string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'EIO';
+  }
+  try {
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, buf, total, buf.length - total, null);
+      if (n === 0) return total;
+      total += n;
+      // Full: one more byte tells "exactly the size of the buffer" from "larger".
+      if (total === buf.length) return readSync(fd, probe, 0, 1, null) > 0 ? 'EFBIG' : total;
+    }
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'EIO';
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class JsProcReader implements ProcReader {
   readonly implementation = 'js' as const;
   /** Rows the last scan skipped because their stat did not parse. */
   malformed = 0;
+  /** The errno name of the last failed `readHostFile`. */
+  hostError = '';
+  #host: Buffer | undefined;
+  readonly #probe = Buffer.allocUnsafe(1);
+  readonly #names = Array.from({ length: HOST_KINDS }, () => new NameList());
   readonly #stat = Buffer.allocUnsafe(STAT_BUF);
   readonly #text = Buffer.allocUnsafe(TEXT_BUF);
   readonly #row = new StatRow();
@@ -361,5 +395,22 @@ export class JsProcReader implements ProcReader {
     }
 
     return { comm, cmdline, cmdlineTruncated: truncated, exe, uid, cgroup, io, openFds };
+  }
+
+  readHostFile(kind: HostFileKind, path: string, out: Float64Array): number {
+    checkHostArgs(kind, path, out);
+    // Allocated on first use: a reader that only scans processes does not carry 1 MiB.
+    const buf = (this.#host ??= Buffer.allocUnsafe(HOST_FILE_CAP));
+    const n = readHost(path, buf, this.#probe);
+    if (typeof n === 'string') {
+      this.hostError = n;
+      return -1;
+    }
+    return parseHostBytes(kind, buf, n, out, this.#names[kind]!);
+  }
+
+  hostNames(kind: HostFileKind): readonly string[] {
+    checkHostKind(kind);
+    return this.#names[kind]!.names();
   }
 }

@@ -5,6 +5,7 @@ import { JsProcReader } from './fallback.js';
 import type { ProcReader } from './types.js';
 
 export { createProcessTable } from './types.js';
+export * from './host-layout.js';
 export type { ProcessDetails, ProcessTable, ProcReader } from './types.js';
 export { clockTicks, pageSize } from './sysconf.js';
 export { JsProcReader } from './fallback.js';
@@ -42,8 +43,8 @@ export function loadProcReader(options: LoadProcReaderOptions): ProcReader {
   let binding: ProcBinding;
   try {
     binding = createRequire(import.meta.url)(ADDON_PATH) as ProcBinding;
-    if (typeof binding.scanProcesses !== 'function' || typeof binding.readProcessDetails !== 'function') {
-      throw new Error('addon exports neither scanProcesses nor readProcessDetails');
+    if (typeof binding.scanProcesses !== 'function' || typeof binding.readProcessDetails !== 'function' || typeof binding.readHostFile !== 'function') {
+      throw new Error('addon lacks scanProcesses, readProcessDetails or readHostFile (stale build?)');
     }
   } catch (err) {
     options.logger.info({ implementation: 'js', reason: loadFailure(err) }, 'proc reader: pure-JS fallback');

@@ -6,6 +6,8 @@
  * which it does when a (pid, starttime) is new or on a slower cadence.
  */
 
+import type { HostFileKind } from './host-layout.js';
+
 /** Column-major table filled by `scanProcesses`; allocate once with `createProcessTable`. */
 export interface ProcessTable {
   /** Rows filled by the last scan (≤ capacity). */
@@ -78,4 +80,20 @@ export interface ProcReader {
   scanProcesses(procDir: string, table: ProcessTable): number;
   /** Undefined when the process is gone. `maxCmdlineBytes` caps the cmdline read. */
   readProcessDetails(procDir: string, pid: number, maxCmdlineBytes: number): ProcessDetails | undefined;
+
+  /** The errno name (ENOENT, EACCES, EFBIG for a file over HOST_FILE_CAP …) of the last failed `readHostFile`. */
+  readonly hostError: string;
+  /**
+   * Reads one whole-host /proc file (`kind`: HOST_* of host-layout.ts) and parses it into `out`
+   * in that file's layout, allocating nothing. Returns the slots the whole result needs — when
+   * more than `out.length`, the rows past the end were not stored: grow `out` and read again —
+   * or -1 when the file cannot be read (the errno name is then in `hostError`). Malformed lines
+   * are counted in out[HOST_MALFORMED], never thrown.
+   */
+  readHostFile(kind: HostFileKind, path: string, out: Float64Array): number;
+  /**
+   * The row names (disks, interfaces) of the last `readHostFile` of `kind`, in row order. The
+   * same array until the set changes, which out[HOST_NAMES_GEN] announces: ask only then.
+   */
+  hostNames(kind: HostFileKind): readonly string[];
 }

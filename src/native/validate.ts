@@ -1,3 +1,4 @@
+import { HOST_KINDS, HOST_MIN_OUT } from './host-layout.js';
 import type { ProcessTable } from './types.js';
 
 /*
@@ -49,4 +50,14 @@ export function procDirError(procDir: string, code: string): Error & { code: str
   const err = new Error(`cannot read process directory ${procDir}: ${code}`) as Error & { code: string };
   err.code = code;
   return err;
+}
+
+export function checkHostKind(kind: number): void {
+  if (!Number.isInteger(kind) || kind < 0 || kind >= HOST_KINDS) throw new TypeError(`kind must be an integer from 0 to ${HOST_KINDS - 1}`);
+}
+
+export function checkHostArgs(kind: number, path: string, out: Float64Array): void {
+  checkHostKind(kind);
+  if (typeof path !== 'string' || path.includes('\0')) throw new TypeError('path must be a string without NUL bytes');
+  if (!(out instanceof Float64Array) || out.length < HOST_MIN_OUT) throw new TypeError(`out must be a Float64Array of at least ${HOST_MIN_OUT} elements`);
 }

@@ -1,4 +1,5 @@
-import { fieldEnd, lineEnd, readUints, skipBlanks } from './fields.js';
+import { DISK_ROW_SIZE, DISK_ROW_START, HOST_DISKSTATS, HOST_MALFORMED, HOST_ROWS } from '../../native/host-layout.js';
+import { parseHostText } from '../../native/host-parse.js';
 
 /**
  * `/proc/diskstats` (Documentation/admin-guide/iostats.rst): `major minor name` then 11 fields
@@ -33,32 +34,13 @@ export interface Diskstats {
   readonly malformed: number;
 }
 
+/** The string form of `ProcReader.readHostFile(HOST_DISKSTATS)` (one parser: src/native/host-parse.ts). */
 export function parseDiskstats(text: string): Diskstats {
+  const { values, names } = parseHostText(HOST_DISKSTATS, text);
   const disks: DiskStat[] = [];
-  let malformed = 0;
-  const head = new Float64Array(2);
-  for (let i = 0; i < text.length; ) {
-    const end = lineEnd(text, i);
-    const start = skipBlanks(text, i, end);
-    i = end + 1;
-    if (start >= end) continue;
-    if (readUints(text, start, end, head, 2) !== 2) {
-      malformed++;
-      continue;
-    }
-    // Past `major minor` to the name.
-    const p = skipBlanks(text, fieldEnd(text, skipBlanks(text, fieldEnd(text, start, end), end), end), end);
-    const nameEnd = fieldEnd(text, p, end);
-    if (nameEnd === p) {
-      malformed++;
-      continue;
-    }
-    const fields = new Float64Array(DISK_FIELDS);
-    if (readUints(text, nameEnd, end, fields) !== DISK_FIELDS) {
-      malformed++;
-      continue;
-    }
-    disks.push({ major: head[0]!, minor: head[1]!, name: text.slice(p, nameEnd), fields });
+  for (let r = 0; r < values[HOST_ROWS]!; r++) {
+    const at = DISK_ROW_START + r * DISK_ROW_SIZE;
+    disks.push({ major: values[at]!, minor: values[at + 1]!, name: names[r]!, fields: values.slice(at + 2, at + 2 + DISK_FIELDS) });
   }
-  return { disks, malformed };
+  return { disks, malformed: values[HOST_MALFORMED]! };
 }

@@ -4,6 +4,9 @@ import type { Attributes, MetricDescriptor, MetricPoint, Resource, Scope } from 
 import { createScope, nowUnixNano } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
 import type { BoundCounter, Registry } from '../../self/registry.js';
+import { JsProcReader } from '../../native/fallback.js';
+import * as L from '../../native/host-layout.js';
+import type { ProcReader } from '../../native/types.js';
 import { readCapped } from '../read-capped.js';
 import type { RecordSink, Source } from '../types.js';
 import { type CompiledHostConfig, type HostSourceOptions, compileHostConfig } from './config.js';
@@ -11,20 +14,18 @@ import { cpuUtilization } from './cpu-utilization.js';
 import { DiskFilter } from './disk-filter.js';
 import * as D from './diskstats.js';
 import { parseFileNr } from './file-nr.js';
-import { parseLoadavg } from './loadavg.js';
-import { memoryStates, parseMeminfo, swapStates } from './meminfo.js';
+import { memoryStatesOf, swapStatesOf } from './meminfo.js';
 import * as M from './metrics.js';
 import { selectMounts } from './mount-filter.js';
 import { type Mount, parseMountinfo } from './mountinfo.js';
 import * as N from './net-dev.js';
 import { TCP_STATES, TCP_STATE_SLOTS, countTcpStates } from './net-tcp.js';
-import { type PressureLine, parsePressure } from './pressure.js';
-import { CPU_MODES, parseProcStat } from './proc-stat.js';
+import { type PressureLine, pressureLine } from './pressure.js';
+import { CPU_MODES, defined } from './proc-stat.js';
 import { type RebootCheck, detectReboot } from './reboot.js';
 import { SeriesStarts } from './series-start.js';
 import { type StatfsFn, StatfsGuard } from './statfs-guard.js';
 import { parseUptime } from './uptime.js';
-import { parseVmstat } from './vmstat.js';
 
 export interface HostSourceDeps {
   readonly resource: Resource;
@@ -35,6 +36,12 @@ export interface HostSourceDeps {
   readonly clockTicks: number;
   /** statfs(2); Node's by default. Tests inject one that never resolves. */
   readonly statfs?: StatfsFn;
+  /**
+   * Reads and parses the every-cycle files (stat, meminfo, vmstat, diskstats, net/dev, loadavg,
+   * pressure): the agent passes the one `loadProcReader` chose (native or JS); the pure-JS reader
+   * when absent.
+   */
+  readonly reader?: ProcReader;
 }
 
 /** /proc/stat on a 1,024-CPU machine is ~150 KiB; 1 MiB leaves room and bounds a hostile file. */
@@ -121,6 +128,12 @@ export class HostSource implements Source {
   readonly #absent = new Set<HostFile>();
   readonly #statfs: StatfsGuard;
   readonly #statfsSkipped: BoundCounter;
+  readonly #reader: ProcReader;
+  /** One output array per file kind (host-layout.ts), grown when a host has more rows. */
+  readonly #out: Float64Array[] = Array.from({ length: L.HOST_KINDS }, () => new Float64Array(256));
+  /** Per kind with names: the generation of `#rowNames` (NaN: never asked). */
+  readonly #namesGen = new Float64Array(L.HOST_KINDS).fill(NaN);
+  readonly #rowNames: (readonly string[])[] = Array.from({ length: L.HOST_KINDS }, () => []);
 
   /** Boot time, pinned at the first read: btime jitters by a second as the clock is adjusted. */
   #bootTimeSec: number | undefined;
@@ -192,6 +205,7 @@ export class HostSource implements Source {
     this.#scope = createScope('sextant/host', deps.version);
     this.#logger = deps.logger;
     this.#ticks = deps.clockTicks;
+    this.#reader = deps.reader ?? new JsProcReader();
     this.#statfs = new StatfsGuard(deps.statfs ?? defaultStatfs, this.#config.statfsTimeoutMs);
     this.#diskFilter = new DiskFilter({
       include: this.#config.diskInclude,
@@ -244,8 +258,8 @@ export class HostSource implements Source {
    */
   async detectReboot(stateDir: string, sink: RecordSink): Promise<RebootCheck> {
     if (this.#bootTimeSec === undefined) {
-      const stat = await this.#read('stat');
-      if (stat !== undefined) this.#pinBootTime(parseProcStat(stat).bootTimeSec);
+      const stat = this.#readHost('stat', L.HOST_STAT);
+      if (stat !== undefined) this.#pinBootTime(defined(stat[L.STAT_BTIME]!));
     }
     return detectReboot(
       { hostRoot: this.#config.hostRoot, stateDir, resource: this.#resource, scope: this.#scope, logger: this.#logger, bootTimeSec: this.#bootTimeSec },
@@ -255,17 +269,17 @@ export class HostSource implements Source {
 
   async collect(sink: RecordSink): Promise<void> {
     const now = nowUnixNano();
-    const stat = await this.#read('stat');
+    const stat = this.#readHost('stat', L.HOST_STAT);
     if (stat !== undefined) this.#emitStat(sink, stat, now);
-    const meminfo = await this.#read('meminfo');
+    const meminfo = this.#readHost('meminfo', L.HOST_MEMINFO);
     if (meminfo !== undefined) this.#emitMemory(sink, meminfo, now);
-    const loadavg = await this.#read('loadavg');
+    const loadavg = this.#readHost('loadavg', L.HOST_LOADAVG);
     if (loadavg !== undefined) this.#emitLoad(sink, loadavg, now);
-    const vmstat = await this.#read('vmstat');
+    const vmstat = this.#readHost('vmstat', L.HOST_VMSTAT);
     if (vmstat !== undefined) this.#emitVmstat(sink, vmstat, now);
-    const diskstats = await this.#read('diskstats');
+    const diskstats = this.#readHost('diskstats', L.HOST_DISKSTATS);
     if (diskstats !== undefined) await this.#emitDisks(sink, diskstats, now);
-    const netdev = await this.#read('net/dev');
+    const netdev = this.#readHost('net/dev', L.HOST_NET_DEV);
     if (netdev !== undefined) this.#emitNetwork(sink, netdev, now);
     if (this.#config.tcpConnections) await this.#emitTcp(sink, now);
     const uptime = await this.#read('uptime');
@@ -273,8 +287,8 @@ export class HostSource implements Source {
     const fileNr = await this.#read('sys/fs/file-nr');
     if (fileNr !== undefined) this.#emitFileNr(sink, fileNr, now);
     for (const r of PSI_RESOURCES) {
-      const text = await this.#read(`pressure/${r}`);
-      if (text !== undefined) this.#emitPressure(sink, r, text, now);
+      const psi = this.#readHost(`pressure/${r}`, L.HOST_PRESSURE);
+      if (psi !== undefined) this.#emitPressure(sink, r, psi, now);
     }
     await this.#emitFilesystems(sink, now);
   }
@@ -299,6 +313,42 @@ export class HostSource implements Source {
       this.#readFailed(file, err);
       return undefined;
     }
+  }
+
+  /**
+   * Reads and parses one every-cycle file through the reader into this kind's output array
+   * (host-layout.ts), growing it when the host has more rows than fit. Failures as `#read`.
+   */
+  #readHost(file: HostFile, kind: L.HostFileKind): Float64Array | undefined {
+    const at = this.#path(file);
+    let out = this.#out[kind]!;
+    let need = this.#reader.readHostFile(kind, at, out);
+    // A file that grew between two reads (hot-plugged CPUs) is given a few chances, not a loop.
+    for (let tries = 0; need > out.length && tries < 3; tries++) {
+      out = this.#out[kind] = new Float64Array(need * 2);
+      need = this.#reader.readHostFile(kind, at, out);
+    }
+    if (need < 0 || need > out.length) {
+      const code = need < 0 ? this.#reader.hostError : 'EAGAIN';
+      const message = code === 'EFBIG' ? `${at} is larger than ${L.HOST_FILE_CAP} bytes` : `${code}: cannot read ${at}`;
+      this.#readFailed(file, { code, message });
+      return undefined;
+    }
+    if (this.#failing.delete(file)) this.#logger.info({ file }, 'host file readable again');
+    this.#absent.delete(file);
+    const malformed = out[L.HOST_MALFORMED]!;
+    if (malformed > 0) this.#malformed[file].inc(malformed);
+    return out;
+  }
+
+  /** The row names of the last read of `kind`, fetched from the reader only when they changed. */
+  #names(kind: L.HostFileKind, out: Float64Array): readonly string[] {
+    const gen = out[L.HOST_NAMES_GEN]!;
+    if (gen !== this.#namesGen[kind]) {
+      this.#rowNames[kind] = this.#reader.hostNames(kind);
+      this.#namesGen[kind] = gen;
+    }
+    return this.#rowNames[kind]!;
   }
 
   #readFailed(file: HostFile, err: unknown): void {
@@ -332,19 +382,20 @@ export class HostSource implements Source {
 
   // ---------------------------------------------------------------- /proc/stat
 
-  #emitStat(sink: RecordSink, text: string, now: bigint): void {
-    const stat = parseProcStat(text);
-    if (stat.malformed > 0) this.#malformed.stat.inc(stat.malformed);
-    this.#pinBootTime(stat.bootTimeSec);
+  #emitStat(sink: RecordSink, v: Float64Array, now: bigint): void {
+    this.#pinBootTime(defined(v[L.STAT_BTIME]!));
     const boot = this.#bootStartNs;
     const perCpu = this.#config.perCpu;
-    if (stat.cpus.length > 0) this.#cpuStarts.beginCycle(now);
+    const cpus = v[L.HOST_ROWS]!;
+    if (cpus > 0) this.#cpuStarts.beginCycle(now);
     const sum = this.#cpuSum;
     sum.fill(0);
-    for (const { cpu, ticks } of stat.cpus) {
+    for (let r = 0; r < cpus; r++) {
+      const row = L.STAT_ROW_START + r * L.STAT_ROW_SIZE;
+      const cpu = v[row]!;
       let prev = this.#cpuPrev.get(cpu);
       const cur = this.#cpuCur;
-      for (let m = 0; m < CPU_MODES.length; m++) cur[m] = ticks[m]!;
+      for (let m = 0; m < CPU_MODES.length; m++) cur[m] = v[row + 1 + m]!;
       if (perCpu) {
         const start = this.#cpuStarts.observe(`cpu${cpu}`, cur, boot);
         const attrs = this.#cpuAttributes(cpu);
@@ -358,7 +409,7 @@ export class HostSource implements Source {
         for (let m = 0; m < CPU_MODES.length; m++) sum[m]! += cur[m]!;
       }
     }
-    if (!perCpu && stat.cpus.length > 0) {
+    if (!perCpu && cpus > 0) {
       const start = this.#cpuStarts.observe('cpu', sum, boot);
       const attrs = this.#cpuTotalAttrs;
       for (let m = 0; m < CPU_MODES.length; m++) sink.offerMetric(this.#point(M.CPU_TIME, attrs[m]!, start, now, sum[m]! / this.#ticks));
@@ -367,18 +418,21 @@ export class HostSource implements Source {
       }
       (this.#cpuSumPrev ??= new Float64Array(CPU_MODES.length)).set(sum);
     }
-    if (stat.cpus.length > 0) {
-      sink.offerMetric(this.#point(M.CPU_LOGICAL_COUNT, EMPTY, 0n, now, stat.cpus.length));
+    if (cpus > 0) {
+      sink.offerMetric(this.#point(M.CPU_LOGICAL_COUNT, EMPTY, 0n, now, cpus));
       this.#cpuStarts.sweep();
     }
     if (this.#bootTimeSec !== undefined) sink.offerMetric(this.#point(M.BOOT_TIME, EMPTY, 0n, now, this.#bootTimeSec));
-    if (stat.procsRunning !== undefined) sink.offerMetric(this.#point(M.PROCESS_COUNT, this.#procAttrs.running, 0n, now, stat.procsRunning));
-    if (stat.procsBlocked !== undefined) sink.offerMetric(this.#point(M.PROCESS_COUNT, this.#procAttrs.blocked, 0n, now, stat.procsBlocked));
-    if (stat.processesCreated !== undefined) {
+    const running = v[L.STAT_PROCS_RUNNING]!;
+    const blocked = v[L.STAT_PROCS_BLOCKED]!;
+    const created = v[L.STAT_PROCESSES]!;
+    if (!Number.isNaN(running)) sink.offerMetric(this.#point(M.PROCESS_COUNT, this.#procAttrs.running, 0n, now, running));
+    if (!Number.isNaN(blocked)) sink.offerMetric(this.#point(M.PROCESS_COUNT, this.#procAttrs.blocked, 0n, now, blocked));
+    if (!Number.isNaN(created)) {
       this.#createdStarts.beginCycle(now);
-      this.#one[0] = stat.processesCreated;
+      this.#one[0] = created;
       const start = this.#createdStarts.observe('processes', this.#one, boot);
-      sink.offerMetric(this.#point(M.PROCESS_CREATED, EMPTY, start, now, stat.processesCreated));
+      sink.offerMetric(this.#point(M.PROCESS_CREATED, EMPTY, start, now, created));
     }
   }
 
@@ -393,10 +447,8 @@ export class HostSource implements Source {
 
   // ---------------------------------------------------------------- memory
 
-  #emitMemory(sink: RecordSink, text: string, now: bigint): void {
-    const info = parseMeminfo(text);
-    if (info.malformed > 0) this.#malformed.meminfo.inc(info.malformed);
-    const mem = memoryStates(info);
+  #emitMemory(sink: RecordSink, v: Float64Array, now: bigint): void {
+    const mem = memoryStatesOf(v);
     if (!mem) {
       this.#malformed.meminfo.inc();
       return;
@@ -407,7 +459,7 @@ export class HostSource implements Source {
     }
     sink.offerMetric(this.#point(M.MEMORY_LIMIT, EMPTY, 0n, now, mem.total));
     if (mem.available !== undefined) sink.offerMetric(this.#point(M.MEMORY_AVAILABLE, EMPTY, 0n, now, mem.available));
-    const swap = swapStates(info);
+    const swap = swapStatesOf(v);
     if (swap === undefined) return;
     const a = this.#swapAttrs;
     sink.offerMetric(this.#point(M.PAGING_USAGE, a.used, 0n, now, swap.used));
@@ -419,22 +471,24 @@ export class HostSource implements Source {
     }
   }
 
-  #emitLoad(sink: RecordSink, text: string, now: bigint): void {
-    const load = parseLoadavg(text);
-    if (!load) {
-      this.#malformed.loadavg.inc();
-      return;
-    }
-    sink.offerMetric(this.#point(M.LOAD_1M, EMPTY, 0n, now, load.m1));
-    sink.offerMetric(this.#point(M.LOAD_5M, EMPTY, 0n, now, load.m5));
-    sink.offerMetric(this.#point(M.LOAD_15M, EMPTY, 0n, now, load.m15));
+  #emitLoad(sink: RecordSink, v: Float64Array, now: bigint): void {
+    // Not parsed: out[HOST_MALFORMED] was 1 and is counted by #readHost.
+    if (v[L.HOST_ROWS] !== 1) return;
+    sink.offerMetric(this.#point(M.LOAD_1M, EMPTY, 0n, now, v[L.LOAD_START]!));
+    sink.offerMetric(this.#point(M.LOAD_5M, EMPTY, 0n, now, v[L.LOAD_START + 1]!));
+    sink.offerMetric(this.#point(M.LOAD_15M, EMPTY, 0n, now, v[L.LOAD_START + 2]!));
   }
 
-  #emitVmstat(sink: RecordSink, text: string, now: bigint): void {
-    const v = parseVmstat(text);
-    if (v.malformed > 0) this.#malformed.vmstat.inc(v.malformed);
-    const { pswpin, pswpout, pgpgin, pgpgout, pgfault, pgmajfault } = v;
-    if (pswpin === undefined || pswpout === undefined || pgpgin === undefined || pgpgout === undefined || pgfault === undefined || pgmajfault === undefined) {
+  #emitVmstat(sink: RecordSink, v: Float64Array, now: bigint): void {
+    // VMSTAT_KEYS order: pgpgin, pgpgout, pswpin, pswpout, pgfault, pgmajfault.
+    const at = L.VMSTAT_START;
+    const pgpgin = v[at]!;
+    const pgpgout = v[at + 1]!;
+    const pswpin = v[at + 2]!;
+    const pswpout = v[at + 3]!;
+    const pgfault = v[at + 4]!;
+    const pgmajfault = v[at + 5]!;
+    if (Number.isNaN(pswpin + pswpout + pgpgin + pgpgout + pgfault + pgmajfault)) {
       this.#malformed.vmstat.inc();
       return;
     }
@@ -459,38 +513,40 @@ export class HostSource implements Source {
 
   // ---------------------------------------------------------------- disks
 
-  async #emitDisks(sink: RecordSink, text: string, now: bigint): Promise<void> {
-    const parsed = D.parseDiskstats(text);
-    if (parsed.malformed > 0) this.#malformed.diskstats.inc(parsed.malformed);
-    if (parsed.disks.length === 0) return;
-    if (!this.#config.diskPartitions && (!this.#wholeDisksRead || parsed.disks.some((d) => this.#diskFilter.isNew(d.name)))) {
+  async #emitDisks(sink: RecordSink, v: Float64Array, now: bigint): Promise<void> {
+    const rows = v[L.HOST_ROWS]!;
+    if (rows === 0) return;
+    const diskNames = this.#names(L.HOST_DISKSTATS, v);
+    if (!this.#config.diskPartitions && (!this.#wholeDisksRead || diskNames.some((d) => this.#diskFilter.isNew(d)))) {
       // Re-list /sys/block only when a device we have not decided on appears.
       this.#wholeDisks = await this.#listWholeDisks();
       this.#wholeDisksRead = true;
     }
-    const names = this.#wholeDisks === undefined ? new Set(parsed.disks.map((d) => d.name)) : EMPTY_SET;
+    const names = this.#wholeDisks === undefined ? new Set(diskNames) : EMPTY_SET;
     this.#diskStarts.beginCycle(now);
     const next = new Map<string, DiskAttrs>();
-    for (const disk of parsed.disks) {
-      if (!this.#diskFilter.accepts(disk.name, this.#wholeDisks, names)) continue;
-      const attrs = this.#diskAttrs.get(disk.name) ?? diskAttributes(disk.name);
-      next.set(disk.name, attrs);
-      const f = disk.fields;
+    for (let r = 0; r < rows; r++) {
+      const name = diskNames[r]!;
+      if (!this.#diskFilter.accepts(name, this.#wholeDisks, names)) continue;
+      const attrs = this.#diskAttrs.get(name) ?? diskAttributes(name);
+      next.set(name, attrs);
+      // The 11 fields of the row, after major and minor (DISK_* indexes), read in place.
+      const at = L.DISK_ROW_START + r * L.DISK_ROW_SIZE + 2;
       // Field 9 (in flight) is a gauge: it must not count as a counter going backwards.
       const counters = this.#diskCounters;
-      counters.set(f.subarray(0, D.DISK_IN_PROGRESS));
-      counters.set(f.subarray(D.DISK_IO_MS, D.DISK_FIELDS), D.DISK_IN_PROGRESS);
-      const s = this.#diskStarts.observe(disk.name, counters, this.#bootStartNs);
-      sink.offerMetric(this.#point(M.DISK_IO, attrs.read, s, now, f[D.DISK_READ_SECTORS]! * 512));
-      sink.offerMetric(this.#point(M.DISK_IO, attrs.write, s, now, f[D.DISK_WRITE_SECTORS]! * 512));
-      sink.offerMetric(this.#point(M.DISK_OPERATIONS, attrs.read, s, now, f[D.DISK_READS]!));
-      sink.offerMetric(this.#point(M.DISK_OPERATIONS, attrs.write, s, now, f[D.DISK_WRITES]!));
-      sink.offerMetric(this.#point(M.DISK_MERGED, attrs.read, s, now, f[D.DISK_READS_MERGED]!));
-      sink.offerMetric(this.#point(M.DISK_MERGED, attrs.write, s, now, f[D.DISK_WRITES_MERGED]!));
-      sink.offerMetric(this.#point(M.DISK_OPERATION_TIME, attrs.read, s, now, f[D.DISK_READ_MS]! / 1000));
-      sink.offerMetric(this.#point(M.DISK_OPERATION_TIME, attrs.write, s, now, f[D.DISK_WRITE_MS]! / 1000));
-      sink.offerMetric(this.#point(M.DISK_IO_TIME, attrs.device, s, now, f[D.DISK_IO_MS]! / 1000));
-      sink.offerMetric(this.#point(M.DISK_PENDING, attrs.device, 0n, now, f[D.DISK_IN_PROGRESS]!));
+      for (let k = 0; k < D.DISK_IN_PROGRESS; k++) counters[k] = v[at + k]!;
+      for (let k = D.DISK_IO_MS; k < D.DISK_FIELDS; k++) counters[k - 1] = v[at + k]!;
+      const s = this.#diskStarts.observe(name, counters, this.#bootStartNs);
+      sink.offerMetric(this.#point(M.DISK_IO, attrs.read, s, now, v[at + D.DISK_READ_SECTORS]! * 512));
+      sink.offerMetric(this.#point(M.DISK_IO, attrs.write, s, now, v[at + D.DISK_WRITE_SECTORS]! * 512));
+      sink.offerMetric(this.#point(M.DISK_OPERATIONS, attrs.read, s, now, v[at + D.DISK_READS]!));
+      sink.offerMetric(this.#point(M.DISK_OPERATIONS, attrs.write, s, now, v[at + D.DISK_WRITES]!));
+      sink.offerMetric(this.#point(M.DISK_MERGED, attrs.read, s, now, v[at + D.DISK_READS_MERGED]!));
+      sink.offerMetric(this.#point(M.DISK_MERGED, attrs.write, s, now, v[at + D.DISK_WRITES_MERGED]!));
+      sink.offerMetric(this.#point(M.DISK_OPERATION_TIME, attrs.read, s, now, v[at + D.DISK_READ_MS]! / 1000));
+      sink.offerMetric(this.#point(M.DISK_OPERATION_TIME, attrs.write, s, now, v[at + D.DISK_WRITE_MS]! / 1000));
+      sink.offerMetric(this.#point(M.DISK_IO_TIME, attrs.device, s, now, v[at + D.DISK_IO_MS]! / 1000));
+      sink.offerMetric(this.#point(M.DISK_PENDING, attrs.device, 0n, now, v[at + D.DISK_IN_PROGRESS]!));
     }
     this.#diskAttrs = next;
     this.#diskStarts.sweep();
@@ -518,25 +574,26 @@ export class HostSource implements Source {
     return ok;
   }
 
-  #emitNetwork(sink: RecordSink, text: string, now: bigint): void {
-    const parsed = N.parseNetDev(text);
-    if (parsed.malformed > 0) this.#malformed['net/dev'].inc(parsed.malformed);
+  #emitNetwork(sink: RecordSink, v: Float64Array, now: bigint): void {
+    const rows = v[L.HOST_ROWS]!;
+    const nics = this.#names(L.HOST_NET_DEV, v);
     this.#netStarts.beginCycle(now);
     const next = new Map<string, NetAttrs>();
-    for (const nic of parsed.interfaces) {
-      if (!this.#netAccepts(nic.name)) continue;
-      const attrs = this.#netAttrs.get(nic.name) ?? netAttributes(nic.name);
-      next.set(nic.name, attrs);
-      const f = nic.fields;
-      const s = this.#netStarts.observe(nic.name, f, this.#bootStartNs);
-      sink.offerMetric(this.#point(M.NET_IO, attrs.receive, s, now, f[N.NET_RX_BYTES]!));
-      sink.offerMetric(this.#point(M.NET_IO, attrs.transmit, s, now, f[N.NET_TX_BYTES]!));
-      sink.offerMetric(this.#point(M.NET_PACKETS, attrs.receive, s, now, f[N.NET_RX_PACKETS]!));
-      sink.offerMetric(this.#point(M.NET_PACKETS, attrs.transmit, s, now, f[N.NET_TX_PACKETS]!));
-      sink.offerMetric(this.#point(M.NET_ERRORS, attrs.receive, s, now, f[N.NET_RX_ERRS]!));
-      sink.offerMetric(this.#point(M.NET_ERRORS, attrs.transmit, s, now, f[N.NET_TX_ERRS]!));
-      sink.offerMetric(this.#point(M.NET_DROPPED, attrs.receive, s, now, f[N.NET_RX_DROP]!));
-      sink.offerMetric(this.#point(M.NET_DROPPED, attrs.transmit, s, now, f[N.NET_TX_DROP]!));
+    for (let r = 0; r < rows; r++) {
+      const name = nics[r]!;
+      if (!this.#netAccepts(name)) continue;
+      const attrs = this.#netAttrs.get(name) ?? netAttributes(name);
+      next.set(name, attrs);
+      const at = L.NET_ROW_START + r * L.NET_ROW_SIZE;
+      const s = this.#netStarts.observe(name, v, this.#bootStartNs, at, at + L.NET_ROW_SIZE);
+      sink.offerMetric(this.#point(M.NET_IO, attrs.receive, s, now, v[at + N.NET_RX_BYTES]!));
+      sink.offerMetric(this.#point(M.NET_IO, attrs.transmit, s, now, v[at + N.NET_TX_BYTES]!));
+      sink.offerMetric(this.#point(M.NET_PACKETS, attrs.receive, s, now, v[at + N.NET_RX_PACKETS]!));
+      sink.offerMetric(this.#point(M.NET_PACKETS, attrs.transmit, s, now, v[at + N.NET_TX_PACKETS]!));
+      sink.offerMetric(this.#point(M.NET_ERRORS, attrs.receive, s, now, v[at + N.NET_RX_ERRS]!));
+      sink.offerMetric(this.#point(M.NET_ERRORS, attrs.transmit, s, now, v[at + N.NET_TX_ERRS]!));
+      sink.offerMetric(this.#point(M.NET_DROPPED, attrs.receive, s, now, v[at + N.NET_RX_DROP]!));
+      sink.offerMetric(this.#point(M.NET_DROPPED, attrs.transmit, s, now, v[at + N.NET_TX_DROP]!));
     }
     this.#netAttrs = next;
     this.#netStarts.sweep();
@@ -620,10 +677,8 @@ export class HostSource implements Source {
     sink.offerMetric(this.#point(M.FILE_DESCRIPTORS_MAX, EMPTY, 0n, now, f.max));
   }
 
-  #emitPressure(sink: RecordSink, resource: (typeof PSI_RESOURCES)[number], text: string, now: bigint): void {
-    const file = `pressure/${resource}` as const;
-    const p = parsePressure(text);
-    if (p.malformed > 0) this.#malformed[file].inc(p.malformed);
+  #emitPressure(sink: RecordSink, resource: (typeof PSI_RESOURCES)[number], v: Float64Array, now: bigint): void {
+    const p = { some: pressureLine(v, L.PSI_SOME), full: pressureLine(v, L.PSI_FULL) };
     if (p.some === undefined && p.full === undefined) return;
     const a = this.#psiAttrs[resource]!;
     const totals = this.#psiTotals;

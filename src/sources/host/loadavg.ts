@@ -1,3 +1,6 @@
+import { HOST_LOADAVG, HOST_ROWS, LOAD_START } from '../../native/host-layout.js';
+import { parseHostText } from '../../native/host-parse.js';
+
 /** `/proc/loadavg`: `0.14 0.03 0.01 1/204 423` — the 1, 5 and 15 minute load averages first. */
 export interface LoadAverage {
   readonly m1: number;
@@ -5,11 +8,9 @@ export interface LoadAverage {
   readonly m15: number;
 }
 
+/** The string form of `ProcReader.readHostFile(HOST_LOADAVG)` (one parser: src/native/host-parse.ts). */
 export function parseLoadavg(text: string): LoadAverage | undefined {
-  const f = text.trim().split(/\s+/);
-  const m1 = Number(f[0]);
-  const m5 = Number(f[1]);
-  const m15 = Number(f[2]);
-  if (f.length < 3 || !(m1 >= 0) || !(m5 >= 0) || !(m15 >= 0) || !Number.isFinite(m1 + m5 + m15)) return undefined;
-  return { m1, m5, m15 };
+  const { values: v } = parseHostText(HOST_LOADAVG, text);
+  if (v[HOST_ROWS] !== 1) return undefined;
+  return { m1: v[LOAD_START]!, m5: v[LOAD_START + 1]!, m15: v[LOAD_START + 2]! };
 }

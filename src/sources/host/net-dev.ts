@@ -1,4 +1,5 @@
-import { lineEnd, readUints, skipBlanks } from './fields.js';
+import { HOST_MALFORMED, HOST_NET_DEV, HOST_ROWS, NET_ROW_SIZE, NET_ROW_START } from '../../native/host-layout.js';
+import { parseHostText } from '../../native/host-parse.js';
 
 /**
  * `/proc/net/dev`: two header lines, then `  name: ` and 16 counters — 8 receive
@@ -28,27 +29,13 @@ export interface NetDev {
   readonly malformed: number;
 }
 
+/** The string form of `ProcReader.readHostFile(HOST_NET_DEV)` (one parser: src/native/host-parse.ts). */
 export function parseNetDev(text: string): NetDev {
+  const { values, names } = parseHostText(HOST_NET_DEV, text);
   const interfaces: NetDevStat[] = [];
-  let malformed = 0;
-  for (let i = 0; i < text.length; ) {
-    const end = lineEnd(text, i);
-    const start = skipBlanks(text, i, end);
-    i = end + 1;
-    if (start >= end) continue;
-    const colon = text.indexOf(':', start);
-    // The header lines have `|` and no `:` before the line's end.
-    if (colon === -1 || colon >= end) {
-      const bar = text.indexOf('|', start);
-      if (bar === -1 || bar >= end) malformed++;
-      continue;
-    }
-    const fields = new Float64Array(NET_FIELDS);
-    if (colon === start || readUints(text, colon + 1, end, fields) !== NET_FIELDS) {
-      malformed++;
-      continue;
-    }
-    interfaces.push({ name: text.slice(start, colon), fields });
+  for (let r = 0; r < values[HOST_ROWS]!; r++) {
+    const at = NET_ROW_START + r * NET_ROW_SIZE;
+    interfaces.push({ name: names[r]!, fields: values.slice(at, at + NET_FIELDS) });
   }
-  return { interfaces, malformed };
+  return { interfaces, malformed: values[HOST_MALFORMED]! };
 }

@@ -1,4 +1,5 @@
-import { fieldEnd, lineEnd, parseUint, skipBlanks } from './fields.js';
+import { HOST_MALFORMED, HOST_PRESSURE, PSI_FULL, PSI_SOME } from '../../native/host-layout.js';
+import { parseHostText } from '../../native/host-parse.js';
 
 /**
  * `/proc/pressure/{cpu,memory,io}` (Documentation/accounting/psi.rst, kernel ≥ 4.20):
@@ -22,53 +23,14 @@ export interface Pressure {
   readonly malformed: number;
 }
 
+/** The string form of `ProcReader.readHostFile(HOST_PRESSURE)` (one parser: src/native/host-parse.ts). */
 export function parsePressure(text: string): Pressure {
-  let some: PressureLine | undefined;
-  let full: PressureLine | undefined;
-  let malformed = 0;
-  for (let i = 0; i < text.length; ) {
-    const end = lineEnd(text, i);
-    const start = skipBlanks(text, i, end);
-    i = end + 1;
-    if (start >= end) continue;
-    const kindEnd = fieldEnd(text, start, end);
-    const kind = text.slice(start, kindEnd);
-    const line = kind === 'some' || kind === 'full' ? parseLine(text, kindEnd, end) : undefined;
-    if (line === undefined) malformed++;
-    else if (kind === 'some') some = line;
-    else full = line;
-  }
-  return { some, full, malformed };
+  const { values } = parseHostText(HOST_PRESSURE, text);
+  return { some: pressureLine(values, PSI_SOME), full: pressureLine(values, PSI_FULL), malformed: values[HOST_MALFORMED]! };
 }
 
-function parseLine(text: string, i: number, end: number): PressureLine | undefined {
-  let avg10 = NaN;
-  let avg60 = NaN;
-  let avg300 = NaN;
-  let totalUs = NaN;
-  while (i < end) {
-    i = skipBlanks(text, i, end);
-    if (i >= end) break;
-    const e = fieldEnd(text, i, end);
-    const eq = text.indexOf('=', i);
-    if (eq === -1 || eq >= e) return undefined;
-    const key = text.slice(i, eq);
-    if (key === 'total') totalUs = parseUint(text, eq + 1, e);
-    else {
-      const v = parsePercent(text.slice(eq + 1, e));
-      if (key === 'avg10') avg10 = v;
-      else if (key === 'avg60') avg60 = v;
-      else if (key === 'avg300') avg300 = v;
-    }
-    i = e;
-  }
-  if (Number.isNaN(avg10) || Number.isNaN(avg60) || Number.isNaN(avg300) || Number.isNaN(totalUs)) return undefined;
-  return { avg10, avg60, avg300, totalUs };
-}
-
-/** The kernel prints `%lu.%02lu`; accept any plain decimal in [0, 100]. */
-function parsePercent(s: string): number {
-  if (!/^\d{1,3}(\.\d{1,6})?$/.test(s)) return NaN;
-  const v = Number(s);
-  return v <= 100 ? v : NaN;
+/** One line of the reader's layout (host-layout.ts), undefined when the file lacked it. */
+export function pressureLine(v: Float64Array, at: number): PressureLine | undefined {
+  if (Number.isNaN(v[at + 3]!)) return undefined;
+  return { avg10: v[at]!, avg60: v[at + 1]!, avg300: v[at + 2]!, totalUs: v[at + 3]! };
 }

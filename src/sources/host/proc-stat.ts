@@ -1,3 +1,6 @@
+import { HOST_MALFORMED, HOST_ROWS, HOST_STAT, STAT_BTIME, STAT_PROCESSES, STAT_PROCS_BLOCKED, STAT_PROCS_RUNNING, STAT_ROW_SIZE, STAT_ROW_START } from '../../native/host-layout.js';
+import { parseHostText } from '../../native/host-parse.js';
+
 /**
  * `/proc/stat`: per-CPU time by mode (in USER_HZ ticks) and the boot time.
  * Kernel format (proc(5)): `cpu  user nice system idle iowait irq softirq steal guest guest_nice`
@@ -31,51 +34,29 @@ export interface ProcStat {
   readonly malformed: number;
 }
 
-const COUNT_LINES = ['processes ', 'procs_running ', 'procs_blocked '] as const;
-
-const CPU_LINE = /^cpu(\d+)\s+(.*)$/;
-
+/**
+ * The string form of `ProcReader.readHostFile(HOST_STAT)` (one parser: src/native/host-parse.ts,
+ * mirrored in C), for tests and one-off reads. Lines `cpuN` with fewer than 4 columns, a column
+ * that is not an integer ≤ 2^53 − 1, and bad `btime`/`processes`/`procs_*` values are malformed.
+ */
 export function parseProcStat(text: string): ProcStat {
+  const { values: v } = parseHostText(HOST_STAT, text);
   const cpus: CpuTimes[] = [];
-  let bootTimeSec: number | undefined;
-  let malformed = 0;
-  const counts: (number | undefined)[] = [undefined, undefined, undefined];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('cpu')) {
-      const m = CPU_LINE.exec(line);
-      if (!m) continue; // the aggregate `cpu ` line: we export per logical CPU only
-      const fields = m[2]!.trim().split(/\s+/);
-      // Kernels before 2.6.11 had 7 columns; anything shorter than user..softirq is not a CPU line.
-      if (fields.length < 4) {
-        malformed++;
-        continue;
-      }
-      const ticks: number[] = [];
-      let ok = true;
-      for (let i = 0; i < CPU_MODES.length; i++) {
-        const raw = fields[i];
-        const v = raw === undefined ? 0 : Number(raw);
-        if (!Number.isSafeInteger(v) || v < 0) {
-          ok = false;
-          break;
-        }
-        ticks.push(v);
-      }
-      if (ok) cpus.push({ cpu: Number(m[1]), ticks });
-      else malformed++;
-    } else if (line.startsWith('btime ')) {
-      const v = Number(line.slice(6).trim());
-      if (Number.isSafeInteger(v) && v > 0) bootTimeSec = v;
-      else malformed++;
-    } else if (line.startsWith('p')) {
-      for (let k = 0; k < COUNT_LINES.length; k++) {
-        if (!line.startsWith(COUNT_LINES[k]!)) continue;
-        const raw = line.slice(COUNT_LINES[k]!.length).trim();
-        const v = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
-        if (Number.isSafeInteger(v)) counts[k] = v;
-        else malformed++;
-      }
-    }
+  for (let r = 0; r < v[HOST_ROWS]!; r++) {
+    const at = STAT_ROW_START + r * STAT_ROW_SIZE;
+    cpus.push({ cpu: v[at]!, ticks: Array.from(v.subarray(at + 1, at + 1 + CPU_MODES.length)) });
   }
-  return { cpus, bootTimeSec, processesCreated: counts[0], procsRunning: counts[1], procsBlocked: counts[2], malformed };
+  return {
+    cpus,
+    bootTimeSec: defined(v[STAT_BTIME]!),
+    processesCreated: defined(v[STAT_PROCESSES]!),
+    procsRunning: defined(v[STAT_PROCS_RUNNING]!),
+    procsBlocked: defined(v[STAT_PROCS_BLOCKED]!),
+    malformed: v[HOST_MALFORMED]!,
+  };
+}
+
+/** NaN (absent or malformed in the layout) as undefined. */
+export function defined(v: number): number | undefined {
+  return Number.isNaN(v) ? undefined : v;
 }

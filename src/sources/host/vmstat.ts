@@ -1,4 +1,5 @@
-import { fieldEnd, lineEnd, parseUint, skipBlanks } from './fields.js';
+import { HOST_MALFORMED, HOST_VMSTAT, VMSTAT_KEYS, VMSTAT_START } from '../../native/host-layout.js';
+import { parseHostText } from '../../native/host-parse.js';
 
 /**
  * `/proc/vmstat`: `name value` lines, about 180 of them; we keep the paging counters.
@@ -16,24 +17,13 @@ export interface Vmstat {
   malformed: number;
 }
 
-const WANTED = new Set(['pgpgin', 'pgpgout', 'pswpin', 'pswpout', 'pgfault', 'pgmajfault']);
-
+/** The string form of `ProcReader.readHostFile(HOST_VMSTAT)` (one parser: src/native/host-parse.ts). */
 export function parseVmstat(text: string): Vmstat {
-  const out: Vmstat = { pgpgin: undefined, pgpgout: undefined, pswpin: undefined, pswpout: undefined, pgfault: undefined, pgmajfault: undefined, malformed: 0 };
-  for (let i = 0; i < text.length; ) {
-    const end = lineEnd(text, i);
-    const start = skipBlanks(text, i, end);
-    i = end + 1;
-    if (start >= end) continue;
-    // Every key we want starts with `p`; skip the other ~170 lines without making a string.
-    if (text.charCodeAt(start) !== 112) continue;
-    const keyEnd = fieldEnd(text, start, end);
-    const key = text.slice(start, keyEnd);
-    if (!WANTED.has(key)) continue;
-    const vs = skipBlanks(text, keyEnd, end);
-    const v = parseUint(text, vs, fieldEnd(text, vs, end));
-    if (Number.isNaN(v)) out.malformed++;
-    else out[key as 'pgpgin'] = v;
+  const { values } = parseHostText(HOST_VMSTAT, text);
+  const out: Vmstat = { pgpgin: undefined, pgpgout: undefined, pswpin: undefined, pswpout: undefined, pgfault: undefined, pgmajfault: undefined, malformed: values[HOST_MALFORMED]! };
+  for (let k = 0; k < VMSTAT_KEYS.length; k++) {
+    const v = values[VMSTAT_START + k]!;
+    if (!Number.isNaN(v)) out[VMSTAT_KEYS[k]!] = v;
   }
   return out;
 }
