@@ -4,38 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeltaConverter } from '../../../src/export/temporality.js';
-import { createResource, type LogRecord, type MetricPoint } from '../../../src/model/index.js';
+import { createResource, type MetricPoint } from '../../../src/model/index.js';
 import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
 import type { HostSourceOptions } from '../../../src/sources/host/config.js';
 import { HostSource } from '../../../src/sources/host/index.js';
 import type { StatfsFn } from '../../../src/sources/host/statfs-guard.js';
-import type { RecordSink } from '../../../src/sources/types.js';
+import { ArraySink } from '../../helpers/array-sink.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/hosts');
-
-class ArraySink implements RecordSink {
-  readonly metrics: MetricPoint[] = [];
-  readonly events: LogRecord[] = [];
-  offerMetric(p: MetricPoint): boolean {
-    this.metrics.push(p);
-    return true;
-  }
-  offerLog(): boolean {
-    return true;
-  }
-  offerEvent(e: LogRecord): boolean {
-    this.events.push(e);
-    return true;
-  }
-  onLogsDrain(): void {}
-  named(name: string): MetricPoint[] {
-    return this.metrics.filter((p) => p.descriptor.name === name);
-  }
-  one(name: string, attrs: Record<string, unknown>): MetricPoint | undefined {
-    return this.named(name).find((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v));
-  }
-}
 
 const tmpDirs: string[] = [];
 async function tmpRoot(): Promise<string> {
@@ -72,45 +49,45 @@ describe('HostSource on the captured hosts', () => {
     await source({ hostRoot: root }).collect(sink);
     const boot = 1795503032n * 1_000_000_000n;
     // diskstats vda: 1286322 sectors read × 512; 2107 ms reading; 1104 ms busy.
-    const readBytes = sink.one('system.disk.io', { 'system.device': 'vda', 'disk.io.direction': 'read' })!;
+    const readBytes = sink.point('system.disk.io', { 'system.device': 'vda', 'disk.io.direction': 'read' })!;
     expect(readBytes.value).toBe(1286322 * 512);
     expect(readBytes.startTimeUnixNano).toBe(boot);
-    expect(sink.one('system.disk.io', { 'system.device': 'vda', 'disk.io.direction': 'write' })!.value).toBe(496 * 512);
-    expect(sink.one('system.disk.operation_time', { 'system.device': 'vda', 'disk.io.direction': 'read' })!.value).toBe(2.107);
-    expect(sink.one('system.disk.io_time', { 'system.device': 'vda' })!.value).toBe(1.104);
-    expect(sink.one('system.disk.merged', { 'system.device': 'vda', 'disk.io.direction': 'read' })!.value).toBe(912);
-    expect(sink.one('system.disk.pending_operations', { 'system.device': 'vda' })!.value).toBe(0);
+    expect(sink.point('system.disk.io', { 'system.device': 'vda', 'disk.io.direction': 'write' })!.value).toBe(496 * 512);
+    expect(sink.point('system.disk.operation_time', { 'system.device': 'vda', 'disk.io.direction': 'read' })!.value).toBe(2.107);
+    expect(sink.point('system.disk.io_time', { 'system.device': 'vda' })!.value).toBe(1.104);
+    expect(sink.point('system.disk.merged', { 'system.device': 'vda', 'disk.io.direction': 'read' })!.value).toBe(912);
+    expect(sink.point('system.disk.pending_operations', { 'system.device': 'vda' })!.value).toBe(0);
     // loop devices skipped by default; no /sys/block in the fixture, so names decide partitions.
     const devices = new Set(sink.named('system.disk.io').map((p) => p.attributes['system.device']));
     expect([...devices].sort()).toEqual(['vda', 'vdb', 'zram0']);
     // net/dev eth0 read from /proc/1/net (the host's namespace) under a host root.
-    expect(sink.one('system.network.io', { 'network.interface.name': 'eth0', 'network.io.direction': 'transmit' })!.value).toBe(1473);
-    expect(sink.one('system.network.packet.count', { 'network.interface.name': 'eth0', 'network.io.direction': 'receive' })!.value).toBe(10);
+    expect(sink.point('system.network.io', { 'network.interface.name': 'eth0', 'network.io.direction': 'transmit' })!.value).toBe(1473);
+    expect(sink.point('system.network.packet.count', { 'network.interface.name': 'eth0', 'network.io.direction': 'receive' })!.value).toBe(10);
     // vmstat: minor faults = pgfault − pgmajfault.
-    expect(sink.one('system.paging.faults', { 'system.paging.fault.type': 'minor' })!.value).toBe(113266 - 396);
-    expect(sink.one('system.paging.faults', { 'system.paging.fault.type': 'major' })!.value).toBe(396);
-    expect(sink.one('system.paging.operations', { 'system.paging.fault.type': 'minor', 'system.paging.direction': 'in' })!.value).toBe(768113);
+    expect(sink.point('system.paging.faults', { 'system.paging.fault.type': 'minor' })!.value).toBe(113266 - 396);
+    expect(sink.point('system.paging.faults', { 'system.paging.fault.type': 'major' })!.value).toBe(396);
+    expect(sink.point('system.paging.operations', { 'system.paging.fault.type': 'minor', 'system.paging.direction': 'in' })!.value).toBe(768113);
     // No swap: usage 0/0, no utilization.
     expect(sink.named('system.paging.usage').map((p) => p.value)).toEqual([0, 0]);
     expect(sink.named('system.paging.utilization')).toHaveLength(0);
     // PSI: total µs → s; avg percent → ratio.
-    expect(sink.one('sextant.pressure.stall.time', { 'sextant.pressure.resource': 'io', 'sextant.pressure.scope': 'full' })!.value).toBe(0.974144);
-    expect(sink.one('sextant.pressure.stall.ratio', { 'sextant.pressure.resource': 'cpu', 'sextant.pressure.scope': 'some', 'sextant.pressure.window': '10s' })!.value).toBeCloseTo(0.0051, 12);
+    expect(sink.point('sextant.pressure.stall.time', { 'sextant.pressure.resource': 'io', 'sextant.pressure.scope': 'full' })!.value).toBe(0.974144);
+    expect(sink.point('sextant.pressure.stall.ratio', { 'sextant.pressure.resource': 'cpu', 'sextant.pressure.scope': 'some', 'sextant.pressure.window': '10s' })!.value).toBeCloseTo(0.0051, 12);
     expect(sink.named('sextant.pressure.stall.ratio')).toHaveLength(18);
     expect(sink.named('system.uptime')[0]!.value).toBe(22.52);
     expect(sink.named('sextant.host.boot_time')[0]!.value).toBe(1795503032);
-    expect(sink.one('system.process.count', { 'process.state': 'running' })!.value).toBe(1);
+    expect(sink.point('system.process.count', { 'process.state': 'running' })!.value).toBe(1);
     expect(sink.named('system.process.created')[0]!.value).toBe(432);
     // Filesystems: / (ext4) and the tmpfs kept; squashfs, cgroup2, /dev and /proc skipped.
     const mounts = new Set(sink.named('system.filesystem.usage').map((p) => p.attributes['system.filesystem.mountpoint']));
     expect([...mounts].sort()).toEqual(['/', '/mnt/sandboxing/model_tools_env/v1/python']);
-    const used = sink.one('system.filesystem.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'used' })!;
+    const used = sink.point('system.filesystem.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'used' })!;
     expect(used.value).toBe(700 * 4096);
     expect(used.attributes).toMatchObject({ 'system.device': '/dev/vda', 'system.filesystem.type': 'ext4', 'system.filesystem.mode': 'rw' });
-    expect(sink.one('system.filesystem.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'reserved' })!.value).toBe(50 * 4096);
-    expect(sink.one('system.filesystem.utilization', { 'system.filesystem.mountpoint': '/' })!.value).toBe(700 / 950);
-    expect(sink.one('sextant.filesystem.inodes.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'used' })!.value).toBe(40);
-    expect(sink.one('system.filesystem.usage', { 'system.filesystem.mountpoint': '/mnt/sandboxing/model_tools_env/v1/python', 'system.filesystem.state': 'used' })!.attributes['system.filesystem.mode']).toBe('ro');
+    expect(sink.point('system.filesystem.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'reserved' })!.value).toBe(50 * 4096);
+    expect(sink.point('system.filesystem.utilization', { 'system.filesystem.mountpoint': '/' })!.value).toBe(700 / 950);
+    expect(sink.point('sextant.filesystem.inodes.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'used' })!.value).toBe(40);
+    expect(sink.point('system.filesystem.usage', { 'system.filesystem.mountpoint': '/mnt/sandboxing/model_tools_env/v1/python', 'system.filesystem.state': 'used' })!.attributes['system.filesystem.mode']).toBe('ro');
     // No utilization on the first cycle: it needs two readings.
     expect(sink.named('system.cpu.utilization')).toHaveLength(0);
   });
@@ -122,7 +99,7 @@ describe('HostSource on the captured hosts', () => {
     await source({ hostRoot: root }, registry).collect(sink);
     const mounts = new Set(sink.named('system.filesystem.limit').map((p) => p.attributes['system.filesystem.mountpoint']));
     expect([...mounts].sort()).toEqual(['/', '/mnt/sandboxing/model_tools_env/v1/python']);
-    expect(sink.one('system.disk.operations', { 'system.device': 'vda', 'disk.io.direction': 'write' })!.value).toBe(18329);
+    expect(sink.point('system.disk.operations', { 'system.device': 'vda', 'disk.io.direction': 'write' })!.value).toBe(18329);
     // No PSI files on this host: skipped silently, not counted as read errors.
     expect(sink.named('sextant.pressure.stall.time')).toHaveLength(0);
     expect(registry.render()).not.toMatch(/read_errors_total\{file="pressure\/cpu",source="host"\} [1-9]/);
@@ -170,7 +147,7 @@ describe('disks', () => {
       await writeFile(file, DISK('sdz', f));
       const sink = new ArraySink();
       await s.collect(sink);
-      const p = sink.one('system.disk.operations', { 'system.device': 'sdz', 'disk.io.direction': 'read' })!;
+      const p = sink.point('system.disk.operations', { 'system.device': 'sdz', 'disk.io.direction': 'read' })!;
       return { start: p.startTimeUnixNano, time: p.timeUnixNano, deltas: delta.convert(sink.metrics).filter((x) => x.descriptor.name === 'system.disk.operations' && x.attributes['disk.io.direction'] === 'read') };
     };
     const one = await cycle([1000, 0, 8000, 10, 5, 0, 40, 1, 3, 11, 12]);
@@ -197,9 +174,9 @@ describe('disks', () => {
     await writeFile(file, DISK('sda', [1, 0, 8, 1, 1, 0, 8, 1, 0, 1, 2]) + DISK('sdb', [5, 0, 8, 1, 1, 0, 8, 1, 0, 1, 2]));
     const b = new ArraySink();
     await s.collect(b);
-    const sdb = b.one('system.disk.operations', { 'system.device': 'sdb', 'disk.io.direction': 'read' })!;
+    const sdb = b.point('system.disk.operations', { 'system.device': 'sdb', 'disk.io.direction': 'read' })!;
     expect(sdb.startTimeUnixNano).toBe(a.named('system.disk.operations')[0]!.timeUnixNano);
-    expect(b.one('system.disk.operations', { 'system.device': 'sda', 'disk.io.direction': 'read' })!.startTimeUnixNano).toBe(a.named('system.disk.operations')[0]!.startTimeUnixNano);
+    expect(b.point('system.disk.operations', { 'system.device': 'sda', 'disk.io.direction': 'read' })!.startTimeUnixNano).toBe(a.named('system.disk.operations')[0]!.startTimeUnixNano);
   });
 });
 
@@ -217,7 +194,7 @@ describe('network', () => {
     const registry = new Registry();
     const sink = new ArraySink();
     await source({ hostRoot: root }, registry).collect(sink);
-    const count = (state: string): number => sink.one('system.network.connection.count', { 'network.connection.state': state })!.value;
+    const count = (state: string): number => sink.point('system.network.connection.count', { 'network.connection.state': state })!.value;
     expect(count('listen') + count('established') + count('time_wait')).toBe(4000);
     expect(count('listen')).toBe(1334);
     expect(sink.named('system.network.connection.count')).toHaveLength(11);
@@ -281,8 +258,8 @@ describe('live /proc', () => {
     expect(b.named('sextant.host.file_descriptors.allocated')[0]!.value).toBeGreaterThan(0);
     // df -B1 / : used and available bytes (df's Used is blocks − free, Avail is bavail).
     const df = execFileSync('df', ['-B1', '--output=used,avail', '/'], { encoding: 'utf8' }).trim().split('\n')[1]!.trim().split(/\s+/).map(Number);
-    const used = b.one('system.filesystem.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'used' })!.value;
-    const free = b.one('system.filesystem.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'free' })!.value;
+    const used = b.point('system.filesystem.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'used' })!.value;
+    const free = b.point('system.filesystem.usage', { 'system.filesystem.mountpoint': '/', 'system.filesystem.state': 'free' })!.value;
     expect(Math.abs(used - df[0]!)).toBeLessThan(64 << 20); // other helpers write meanwhile
     expect(Math.abs(free - df[1]!)).toBeLessThan(64 << 20);
     // Interfaces and disks the kernel lists.

@@ -3,14 +3,19 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createResource, type MetricPoint } from '../../../src/model/index.js';
+import { createResource } from '../../../src/model/index.js';
 import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
 import { HostSource } from '../../../src/sources/host/index.js';
 import { DEFAULT_EXCLUDE_FS_TYPES, DEFAULT_EXCLUDE_MOUNT_POINTS, selectMounts } from '../../../src/sources/host/mount-filter.js';
 import { parseMountinfo } from '../../../src/sources/host/mountinfo.js';
 import { type StatfsNumbers, StatfsGuard } from '../../../src/sources/host/statfs-guard.js';
-import type { RecordSink } from '../../../src/sources/types.js';
+import { ArraySink } from '../../helpers/array-sink.js';
+
+/** The mount points a cycle reported, sorted. */
+function mounts(sink: ArraySink): string[] {
+  return [...new Set(sink.named('system.filesystem.limit').map((p) => String(p.attributes['system.filesystem.mountpoint'])))].sort();
+}
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/hosts');
 const STATS: StatfsNumbers = Object.freeze({ bsize: 4096, blocks: 100, bfree: 50, bavail: 40, files: 10, ffree: 5 });
@@ -90,24 +95,6 @@ describe('mount selection', () => {
   });
 });
 
-class Sink implements RecordSink {
-  readonly metrics: MetricPoint[] = [];
-  offerMetric(p: MetricPoint): boolean {
-    this.metrics.push(p);
-    return true;
-  }
-  offerLog(): boolean {
-    return true;
-  }
-  offerEvent(): boolean {
-    return true;
-  }
-  onLogsDrain(): void {}
-  mounts(): string[] {
-    return [...new Set(this.metrics.filter((p) => p.descriptor.name === 'system.filesystem.limit').map((p) => String(p.attributes['system.filesystem.mountpoint'])))].sort();
-  }
-}
-
 const tmpDirs: string[] = [];
 afterEach(async () => {
   await Promise.all(tmpDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
@@ -139,23 +126,23 @@ describe('HostSource filesystems', () => {
       { hostRoot: root, filesystem: { statfsTimeoutMs: 40 } },
       { resource: createResource({}), registry, logger: silentLogger(), version: '0', clockTicks: 100, statfs: fake.fn },
     );
-    const a = new Sink();
+    const a = new ArraySink();
     const t0 = performance.now();
     await s.collect(a);
     expect(performance.now() - t0).toBeLessThan(2000);
-    expect(a.mounts()).toEqual(['/', '/data', '/mnt/nfs2', '/mnt/nfs3']);
+    expect(mounts(a)).toEqual(['/', '/data', '/mnt/nfs2', '/mnt/nfs3']);
     expect(s.hungMounts).toBe(1);
-    const b = new Sink();
+    const b = new ArraySink();
     await s.collect(b);
-    expect(b.mounts()).toEqual(['/', '/data', '/mnt/nfs2', '/mnt/nfs3']);
+    expect(mounts(b)).toEqual(['/', '/data', '/mnt/nfs2', '/mnt/nfs3']);
     expect(fake.calls.filter((c) => c === nfs1)).toHaveLength(1);
     expect(registry.render()).toMatch(/sextant_host_statfs_skipped_total 1/);
     expect(registry.render()).toMatch(/read_errors_total\{file="statfs",source="host"\} 1/);
     fake.release();
     await tick();
-    const c = new Sink();
+    const c = new ArraySink();
     await s.collect(c);
-    expect(c.mounts()).toEqual(['/', '/data', '/mnt/nfs1', '/mnt/nfs2', '/mnt/nfs3']);
+    expect(mounts(c)).toEqual(['/', '/data', '/mnt/nfs1', '/mnt/nfs2', '/mnt/nfs3']);
     // Read-only by the superblock option.
     expect(c.metrics.find((p) => p.attributes['system.filesystem.mountpoint'] === '/data')!.attributes['system.filesystem.mode']).toBe('ro');
   });
@@ -169,9 +156,9 @@ describe('HostSource filesystems', () => {
       { resource: createResource({}), registry: new Registry(), logger: silentLogger(), version: '0', clockTicks: 100, statfs: fake.fn },
     );
     for (let i = 0; i < 4; i++) {
-      const sink = new Sink();
+      const sink = new ArraySink();
       await s.collect(sink);
-      expect(sink.mounts()).toEqual(['/', '/data']);
+      expect(mounts(sink)).toEqual(['/', '/data']);
     }
     expect(s.hungMounts).toBe(2);
     expect(fake.calls.filter((c) => c.includes('/mnt/nfs3'))).toHaveLength(0);
@@ -187,9 +174,9 @@ describe('HostSource filesystems', () => {
     );
     const fake = new FakeStatfs();
     const s = new HostSource({ hostRoot: root }, { resource: createResource({}), registry: new Registry(), logger: silentLogger(), version: '0', clockTicks: 100, statfs: fake.fn });
-    const sink = new Sink();
+    const sink = new ArraySink();
     await s.collect(sink);
-    expect(sink.mounts()).toEqual(['/', '/data']);
+    expect(mounts(sink)).toEqual(['/', '/data']);
     expect(fake.calls.sort()).toEqual([path.join(root, 'data'), root].sort());
   });
 });

@@ -2,28 +2,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createResource, type LogRecord } from '../../../src/model/index.js';
+import { createResource } from '../../../src/model/index.js';
 import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
 import { BOOT_ID_FILE, HostSource, REBOOT_EVENT } from '../../../src/sources/host/index.js';
-import type { RecordSink } from '../../../src/sources/types.js';
+import { ArraySink } from '../../helpers/array-sink.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/hosts');
-
-class EventSink implements RecordSink {
-  readonly events: LogRecord[] = [];
-  offerMetric(): boolean {
-    return true;
-  }
-  offerLog(): boolean {
-    return true;
-  }
-  offerEvent(e: LogRecord): boolean {
-    this.events.push(e);
-    return true;
-  }
-  onLogsDrain(): void {}
-}
 
 const tmpDirs: string[] = [];
 afterEach(async () => {
@@ -46,7 +31,7 @@ describe('reboot detection', () => {
   it('first run records the boot id; the same id emits nothing; a new id emits one event', async () => {
     const root = await hostWithBoot('h100-cgroup2');
     const state = path.join(root, 'state');
-    const sink = new EventSink();
+    const sink = new ArraySink();
     expect(await source(root).detectReboot(state, sink)).toEqual({ kind: 'first-run', bootId: '3756ced6-ad7a-473d-a31d-07c3d258dbc7' });
     expect(sink.events).toHaveLength(0);
     expect((await readFile(path.join(state, BOOT_ID_FILE), 'utf8')).trim()).toBe('3756ced6-ad7a-473d-a31d-07c3d258dbc7');
@@ -77,7 +62,7 @@ describe('reboot detection', () => {
     const state = path.join(root, 'state');
     await mkdir(state, { recursive: true });
     await writeFile(path.join(state, BOOT_ID_FILE), Buffer.from([0xff, 0x00, 0x41]));
-    const sink = new EventSink();
+    const sink = new ArraySink();
     expect((await source(root).detectReboot(state, sink)).kind).toBe('first-run');
     expect(sink.events).toHaveLength(0);
     const bare = await mkdtemp(path.join(os.tmpdir(), 'sextant-boot-'));
@@ -88,7 +73,7 @@ describe('reboot detection', () => {
   it('reads the live kernel boot id', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'sextant-boot-'));
     tmpDirs.push(dir);
-    const r = await source('/').detectReboot(dir, new EventSink());
+    const r = await source('/').detectReboot(dir, new ArraySink());
     expect(r.kind).toBe('first-run');
     expect((await readFile(path.join(dir, BOOT_ID_FILE), 'utf8')).trim()).toBe((await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim());
   });

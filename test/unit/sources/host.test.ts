@@ -2,35 +2,17 @@ import { mkdtemp, mkdir, readFile, rm, writeFile, cp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createResource, type LogRecord, type MetricPoint } from '../../../src/model/index.js';
+import { createResource } from '../../../src/model/index.js';
 import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
 import { HostSource } from '../../../src/sources/host/index.js';
 import { parseLoadavg } from '../../../src/sources/host/loadavg.js';
 import { memoryStates, parseMeminfo } from '../../../src/sources/host/meminfo.js';
 import { CPU_MODES, parseProcStat } from '../../../src/sources/host/proc-stat.js';
-import type { RecordSink } from '../../../src/sources/types.js';
+import { ArraySink } from '../../helpers/array-sink.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/hosts');
 const HOSTS = ['h100-cgroup2', 'vm-hybrid-docker'];
-
-class ArraySink implements RecordSink {
-  readonly metrics: MetricPoint[] = [];
-  offerMetric(p: MetricPoint): boolean {
-    this.metrics.push(p);
-    return true;
-  }
-  offerLog(_: LogRecord): boolean {
-    return true;
-  }
-  offerEvent(_: LogRecord): boolean {
-    return true;
-  }
-  onLogsDrain(): void {}
-  named(name: string): MetricPoint[] {
-    return this.metrics.filter((p) => p.descriptor.name === name);
-  }
-}
 
 const tmpDirs: string[] = [];
 async function tmpRoot(): Promise<string> {

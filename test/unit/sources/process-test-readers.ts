@@ -1,53 +1,12 @@
 /**
  * Test helpers for the process source (not a test file): an in-memory ProcReader for driving
- * scenarios cycle by cycle, a small file-reading ProcReader of our own over a /proc-shaped tree
- * (to compare with the real readers of src/native/), and an ArraySink.
+ * scenarios cycle by cycle and a small file-reading ProcReader of our own over a /proc-shaped tree
+ * (to compare with the real readers of src/native/); the sink is the shared test one.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import type { LogRecord, MetricPoint } from '../../../src/model/index.js';
 import type { ProcessDetails, ProcessTable, ProcReader } from '../../../src/native/types.js';
-import type { RecordSink } from '../../../src/sources/types.js';
 
-export class ArraySink implements RecordSink {
-  metrics: MetricPoint[] = [];
-  offerMetric(p: MetricPoint): boolean {
-    this.metrics.push(p);
-    return true;
-  }
-  offerLog(_: LogRecord): boolean {
-    return true;
-  }
-  offerEvent(_: LogRecord): boolean {
-    return true;
-  }
-  onLogsDrain(): void {}
-  clear(): void {
-    this.metrics = [];
-  }
-  named(name: string): MetricPoint[] {
-    return this.metrics.filter((p) => p.descriptor.name === name);
-  }
-  /** Points of `name` whose resource has `attr` = `value` (and point attributes ⊇ `attrs`). */
-  find(name: string, attr: string, value: unknown, attrs: Record<string, unknown> = {}): MetricPoint[] {
-    return this.named(name).filter(
-      (p) => p.resource.attributes[attr] === value && Object.entries(attrs).every(([k, v]) => p.attributes[k] === v),
-    );
-  }
-  one(name: string, attr: string, value: unknown, attrs: Record<string, unknown> = {}): MetricPoint {
-    const found = this.find(name, attr, value, attrs);
-    if (found.length !== 1) throw new Error(`${found.length} points of ${name} with ${attr}=${String(value)} ${JSON.stringify(attrs)}`);
-    return found[0]!;
-  }
-  /** The per-process resources (those with process.pid) that have points. */
-  pids(): number[] {
-    const s = new Set<number>();
-    for (const p of this.metrics) {
-      const pid = p.resource.attributes['process.pid'];
-      if (typeof pid === 'number') s.add(pid);
-    }
-    return [...s].sort((a, b) => a - b);
-  }
-}
+export { ArraySink } from '../../helpers/array-sink.js';
 
 export interface FakeProc {
   pid: number;
