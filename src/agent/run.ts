@@ -14,10 +14,10 @@ import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/
 import { createLogger, type Logger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
-import { clockTicks, loadProcReader, pageSize } from '../native/index.js';
+import { clockTicks, loadProcReader, pageSize, type ProcReader } from '../native/index.js';
 import { create as createHostSource } from '../sources/host/index.js';
 import { create as createProcessSource } from '../sources/process/index.js';
-import type { Source } from '../sources/types.js';
+import type { RecordSink, Source } from '../sources/types.js';
 import { packageVersion } from '../version.js';
 import { ReadinessTransport } from './readiness-transport.js';
 import { CollectionScheduler } from './scheduler.js';
@@ -167,7 +167,11 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   });
   pipeline.start();
 
-  const sources = await createSources(config, pipeline, { registry, logger, version });
+  const { sources, identity } = await createSources(config, pipeline, { registry, logger, version });
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reading the host identity and inventory again');
+    identity.reload().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'host identity reload failed'));
+  });
   const scheduler = new CollectionScheduler(sources, pipeline, config.interval, { registry, logger });
 
   const self = await startSelfServer(config.listen, { registry, readiness, logger });
@@ -190,7 +194,11 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
  * first cycle; the slower static inventory (systeminformation) joins the resource when it
  * arrives, and SIGHUP reads both again.
  */
-async function createSources(config: SextantConfig, sink: Pipeline, deps: { registry: Registry; logger: Logger; version: string }): Promise<Source[]> {
+export async function createSources(
+  config: SextantConfig,
+  sink: RecordSink,
+  deps: { registry: Registry; logger: Logger; version: string },
+): Promise<{ sources: Source[]; identity: HostIdentity; reader: ProcReader }> {
   const identity = await HostIdentity.create(config.hostRoot);
   const h = config.host;
   // One reader (native addon or JS fallback, chosen once) for the host files and the processes.
@@ -206,10 +214,6 @@ async function createSources(config: SextantConfig, sink: Pipeline, deps: { regi
     { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, reader },
   );
   identity.onChange((r) => host.setResource(r));
-  process.on('SIGHUP', () => {
-    deps.logger.info('SIGHUP: reading the host identity and inventory again');
-    identity.reload().catch((err: unknown) => deps.logger.warn({ err: (err as Error).message }, 'host identity reload failed'));
-  });
   // Also pins the boot time the process source dates process starts from.
   await host.detectReboot(config.stateDir, sink);
 
@@ -224,7 +228,7 @@ async function createSources(config: SextantConfig, sink: Pipeline, deps: { regi
     pageSize: pageSize(),
     bootTimeUnixNano: () => host.bootTimeUnixNano,
   });
-  return [host, processes];
+  return { sources: [host, processes], identity, reader };
 }
 
 async function stop(r: Running, config: SextantConfig, why: string): Promise<number> {

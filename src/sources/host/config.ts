@@ -51,7 +51,7 @@ export const DEFAULT_HOST_CONFIG: HostSourceConfig = Object.freeze({
   network: Object.freeze({
     include: '',
     exclude: '^(veth|cali|lxc|tap|flannel|cilium_|vxlan|genev_sys_|kube-ipvs|nodelocaldns)',
-    tcpConnections: true,
+    tcpConnections: false,
   }),
   perCpu: true,
 });
