@@ -2,7 +2,6 @@ import { ConfigError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { UsageError } from '../config/flags.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { renderCheckYaml } from '../config/render.js';
 import type { SextantConfig } from '../config/schema.js';
 import { COMMANDS, configHelp, USAGE, type Command } from './usage.js';
 
@@ -82,6 +81,8 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     switch (first) {
       case 'check': {
         const loaded = loadConfig({ argv: rest, env, cwd });
+        // Loaded here: the YAML writer is only needed to print the configuration.
+        const { renderCheckYaml } = await import('../config/render.js');
         stdout.write(renderCheckYaml(loaded));
         if (loaded.config.endpoint === undefined && !loaded.local) {
           stdout.write('# note: endpoint is not set; "sextant agent" needs it unless run with --local\n');

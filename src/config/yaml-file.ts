@@ -1,5 +1,16 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { isAlias, isMap, isScalar, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter, Node, YAMLMap } from 'yaml';
+
+type YamlLib = typeof import('yaml');
+let yamlLib: YamlLib | undefined;
+/**
+ * The YAML parser costs ~6 MB of resident memory (measured: BENCHMARKS.md), and most agents run
+ * on environment variables alone: load it when a config file is actually read.
+ */
+function yaml(): YamlLib {
+  return (yamlLib ??= createRequire(import.meta.url)('yaml') as YamlLib);
+}
 import { ConfigError } from '../errors.js';
 import { closest, printable } from './names.js';
 import { KEYS_BY_PATH, SECTIONS, type KeyInfo } from './schema.js';
@@ -104,7 +115,8 @@ function decode(file: string, bytes: Buffer): string {
  */
 export function readConfigFile(file: string): FileValue[] {
   const source = decode(file, readBounded(file));
-  const lines = new LineCounter();
+  const { LineCounter: Lines, parseDocument } = yaml();
+  const lines = new Lines();
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, schema: 'core' });
   const first = doc.errors[0];
   if (first !== undefined) {
@@ -112,14 +124,15 @@ export function readConfigFile(file: string): FileValue[] {
     throw fileError(file, `line ${pos.line}, column ${pos.col}: not valid YAML: ${YAML_PROBLEMS[first.code] ?? first.code.toLowerCase().replaceAll('_', ' ')}`);
   }
   const root = doc.contents;
-  if (root === null || (isScalar(root) && (root.value === null || root.value === undefined))) return [];
-  if (!isMap(root)) throw fileError(file, 'must be a YAML mapping of settings (key: value)');
+  if (root === null || (yaml().isScalar(root) && (root.value === null || root.value === undefined))) return [];
+  if (!yaml().isMap(root)) throw fileError(file, 'must be a YAML mapping of settings (key: value)');
   const out: FileValue[] = [];
   walk(doc, root, '', file, lines, out);
   return out;
 }
 
 function walk(doc: Document, map: YAMLMap, prefix: string, file: string, lines: LineCounter, out: FileValue[]): void {
+  const { isAlias, isMap, isScalar } = yaml();
   for (const pair of map.items) {
     const keyNode = pair.key as Node | null;
     const line = lines.linePos(keyNode?.range?.[0] ?? map.range?.[0] ?? 0).line;
