@@ -30,6 +30,9 @@ export interface RunAgentOptions {
   readonly loaded?: LoadedConfig;
 }
 
+/** Longest the agent waits at start for the host inventory (systeminformation) before collecting. */
+const INVENTORY_WAIT_MS = 2_000;
+
 /** Last-seen cumulative counters, so deltas continue across agent restarts without a gap. */
 const COUNTERS_FILE = 'counters.json';
 
@@ -200,6 +203,10 @@ export async function createSources(
   deps: { registry: Registry; logger: Logger; version: string },
 ): Promise<{ sources: Source[]; identity: HostIdentity; reader: ProcReader }> {
   const identity = await HostIdentity.create(config.hostRoot);
+  // Every source builds its resources on the host resource, and the process source builds them
+  // once per process: wait for the static inventory (~50 ms measured) so all series name the host
+  // alike from the first cycle. Past the deadline it still reaches the host source when it lands.
+  await Promise.race([identity.inventory(), new Promise((resolve) => setTimeout(resolve, INVENTORY_WAIT_MS).unref())]);
   const h = config.host;
   // One reader (native addon or JS fallback, chosen once) for the host files and the processes.
   const reader = loadProcReader({ native: config.native, logger: deps.logger });

@@ -181,7 +181,6 @@ export class HostSource implements Source {
   );
 
   // Whole-system counters
-  readonly #procAttrs = { running: freeze({ 'process.state': 'running' }), blocked: freeze({ 'process.state': 'blocked' }) };
   readonly #createdStarts = new SeriesStarts();
   readonly #one = new Float64Array(1);
   readonly #psiAttrs: Record<string, { some: Attributes; full: Attributes; someRatio: Attributes[]; fullRatio: Attributes[] }> = {};
@@ -423,11 +422,8 @@ export class HostSource implements Source {
       this.#cpuStarts.sweep();
     }
     if (this.#bootTimeSec !== undefined) sink.offerMetric(this.#point(M.BOOT_TIME, EMPTY, 0n, now, this.#bootTimeSec));
-    const running = v[L.STAT_PROCS_RUNNING]!;
-    const blocked = v[L.STAT_PROCS_BLOCKED]!;
+    // Process counts by state come from the process source, which reads every process's state.
     const created = v[L.STAT_PROCESSES]!;
-    if (!Number.isNaN(running)) sink.offerMetric(this.#point(M.PROCESS_COUNT, this.#procAttrs.running, 0n, now, running));
-    if (!Number.isNaN(blocked)) sink.offerMetric(this.#point(M.PROCESS_COUNT, this.#procAttrs.blocked, 0n, now, blocked));
     if (!Number.isNaN(created)) {
       this.#createdStarts.beginCycle(now);
       this.#one[0] = created;

@@ -270,15 +270,6 @@ export const BOOT_TIME = defineMetric({
   valueType: 'int',
 });
 
-export const PROCESS_COUNT = defineMetric({
-  name: 'system.process.count',
-  unit: '{process}',
-  description: 'Tasks runnable (running) and in uninterruptible sleep (blocked) now, as the kernel counts them (threads included).',
-  kind: 'sum',
-  monotonic: false,
-  valueType: 'int',
-});
-
 export const PROCESS_CREATED = defineMetric({
   name: 'system.process.created',
   unit: '{process}',

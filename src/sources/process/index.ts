@@ -16,6 +16,7 @@ import { processResource } from './process-resource.js';
 import { ProcessScanner } from './scanner.js';
 import { TopN } from './top-n.js';
 import { UserNames } from './users.js';
+import { countStates, PROCESS_STATES, STATE_ATTRIBUTES } from './process-states.js';
 
 export { type ProcessGroupBy, type ProcessSourceConfig, PROCESS_SOURCE_DEFAULTS, processSourceConfig } from './config.js';
 
@@ -66,6 +67,7 @@ export class ProcessSource implements Source {
   readonly #reader: ProcReader;
   readonly #procDir: string;
   readonly #host: Resource;
+  readonly #stateCounts = new Int32Array(PROCESS_STATES.length);
   readonly #scope: Scope;
   readonly #logger: Logger;
   readonly #clockTicks: number;
@@ -179,6 +181,7 @@ export class ProcessSource implements Source {
     this.#evictGone(scan);
     this.#groups.sweep();
     const elapsedSec = scan === 1 ? 0 : Number(now - this.#prevScanTime) / 1e9;
+    this.#emitStates(sink, table, now);
     this.#emitGroups(sink, now, elapsedSec);
     this.#emitTop(sink, table, scan, now, elapsedSec);
     this.#prevScanTime = now;
@@ -362,6 +365,14 @@ export class ProcessSource implements Source {
   #emit(sink: RecordSink, d: MetricDescriptor, resource: Resource, attributes: Attributes, start: bigint, now: bigint, value: number): void {
     this.#points++;
     sink.offerMetric({ descriptor: d, resource, scope: this.#scope, attributes, startTimeUnixNano: start, timeUnixNano: now, value });
+  }
+
+  /** Every state each cycle, zeros included, so a state that empties reads 0 instead of vanishing. */
+  #emitStates(sink: RecordSink, table: ProcessTable, now: bigint): void {
+    countStates(table.state, Math.min(table.count, table.capacity), this.#stateCounts);
+    for (let i = 0; i < PROCESS_STATES.length; i++) {
+      this.#emit(sink, M.PROCESS_COUNT, this.#host, STATE_ATTRIBUTES[i]!, 0n, now, this.#stateCounts[i]!);
+    }
   }
 
   #emitGroups(sink: RecordSink, now: bigint, elapsedSec: number): void {

@@ -98,6 +98,15 @@ export const GROUP_COUNT = defineMetric({
   valueType: 'int',
 });
 
+export const PROCESS_COUNT = defineMetric({
+  name: 'system.process.count',
+  unit: '{process}',
+  description: 'Processes on the host by state (the state letter of /proc/<pid>/stat).',
+  kind: 'sum',
+  monotonic: false,
+  valueType: 'int',
+});
+
 /** Point attributes, frozen once and shared by every point. */
 export const USER = Object.freeze({ 'cpu.mode': 'user' });
 export const SYSTEM = Object.freeze({ 'cpu.mode': 'system' });

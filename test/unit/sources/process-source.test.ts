@@ -372,6 +372,24 @@ describe('bad input', () => {
     expect(s.one('process.memory.usage', KEY, 'worker').value).toBe(300 * PAGE);
   });
 
+  it('counts every process by state on the host resource, zeros included', async () => {
+    const r = rig();
+    r.reader.add(
+      fakeProc(1, { comm: 'init', state: 'S' }),
+      fakeProc(2, { comm: 'busy', state: 'R' }),
+      fakeProc(3, { comm: 'io', state: 'D' }),
+      fakeProc(4, { comm: 'gone', state: 'Z', cmdline: undefined, exe: undefined }),
+      fakeProc(5, { comm: 'kworker', state: 'I' }),
+      fakeProc(6, { comm: 'traced', state: 't' }),
+      fakeProc(7, { comm: 'odd', state: 'X' }),
+      fakeProc(8, { comm: 'sleeper', state: 'S' }),
+    );
+    const s = await r.cycle();
+    const count = (state: string): number => s.point('system.process.count', { 'process.state': state })!.value;
+    expect([count('running'), count('sleeping'), count('blocked'), count('idle'), count('stopped'), count('defunct'), count('unknown')]).toEqual([1, 2, 1, 1, 1, 1, 1]);
+    for (const p of s.named('system.process.count')) expect(p.resource).toBe(HOST);
+  });
+
   it('a process gone between the scan and its details is skipped and counted, then retried', async () => {
     const r = rig();
     r.reader.add(fakeProc(1, { comm: 'a' }), fakeProc(2, { comm: 'b' }));
