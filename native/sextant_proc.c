@@ -1,7 +1,8 @@
 /*
  * sextant_proc: the hot /proc process reader of Sextant, as a Node-API addon.
  *
- * Two process functions (and, from sextant_host.c, readHostFile and hostNames), with exactly the semantics of `ProcReader` in src/native/types.ts and of the
+ * Two process functions (and, from sextant_host.c, readHostFile and hostNames; from sextant_tcp.c,
+ * countTcpStates), with exactly the semantics of `ProcReader` in src/native/types.ts and of the
  * pure-TypeScript fallback in src/native/fallback.ts (a differential test holds them equal):
  *
  *   scanProcesses(procDir, capacity, pid, ppid, state, startTicks, utimeTicks, stimeTicks,
@@ -22,6 +23,7 @@
 #include <node_api.h>
 
 #include "sextant_host.h"
+#include "sextant_tcp.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -54,6 +56,8 @@ typedef struct {
   size_t pids_cap;
   /* The whole-host file parsers' buffer and row names (sextant_host.c). */
   host_state_t *host;
+  /* The netlink TCP counter's receive buffer (sextant_tcp.c). */
+  tcp_state_t *tcp;
 } scratch_t;
 
 typedef struct {
@@ -218,6 +222,7 @@ static void free_scratch(napi_env env, void *data, void *hint) {
   free(s->cmd);
   free(s->pids);
   host_state_free(s->host);
+  tcp_state_free(s->tcp);
   free(s);
 }
 
@@ -611,9 +616,17 @@ static napi_value read_host_names(napi_env env, napi_callback_info info) {
   return s == NULL ? NULL : host_names(env, info, s->host);
 }
 
+/* ---- TCP states over netlink (sextant_tcp.c) --------------------------------------------- */
+
+static napi_value count_tcp_states(napi_env env, napi_callback_info info) {
+  scratch_t *s = scratch(env);
+  return s == NULL ? NULL : tcp_count_states(env, info, s->tcp);
+}
+
 NAPI_MODULE_INIT() {
   scratch_t *s = calloc(1, sizeof *s);
-  if (s != NULL && (s->host = host_state_new()) == NULL) {
+  if (s != NULL && ((s->host = host_state_new()) == NULL || (s->tcp = tcp_state_new()) == NULL)) {
+    host_state_free(s->host);
     free(s);
     s = NULL;
   }
@@ -623,6 +636,7 @@ NAPI_MODULE_INIT() {
   }
   if (napi_set_instance_data(env, s, free_scratch, NULL) != napi_ok) {
     host_state_free(s->host);
+    tcp_state_free(s->tcp);
     free(s);
     return NULL;
   }
@@ -631,7 +645,8 @@ NAPI_MODULE_INIT() {
     { "readProcessDetails", NULL, read_process_details, NULL, NULL, NULL, napi_enumerable, NULL },
     { "readHostFile", NULL, read_host_file, NULL, NULL, NULL, napi_enumerable, NULL },
     { "hostNames", NULL, read_host_names, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "countTcpStates", NULL, count_tcp_states, NULL, NULL, NULL, napi_enumerable, NULL },
   };
-  if (napi_define_properties(env, exports, 4, props) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }

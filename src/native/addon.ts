@@ -1,6 +1,6 @@
 import { HOST_KINDS, HOST_NAMES_GEN, type HostFileKind } from './host-layout.js';
-import type { ProcessDetails, ProcessTable, ProcReader } from './types.js';
-import { checkDetailsArgs, checkHostArgs, checkHostKind, checkScanArgs } from './validate.js';
+import { TCP_COUNT_UNSUPPORTED, type ProcessDetails, type ProcessTable, type ProcReader } from './types.js';
+import { checkDetailsArgs, checkHostArgs, checkHostKind, checkScanArgs, checkTcpOut } from './validate.js';
 
 /** What native/sextant_proc.c exports (see its header comment). */
 export interface ProcBinding {
@@ -25,6 +25,8 @@ export interface ProcBinding {
   readHostFile(kind: number, path: string, out: Float64Array, error: string[]): number;
   /** The committed row names of `kind`, as a new array. */
   hostNames(kind: number): string[];
+  /** 0 or -errno (sextant_tcp.c); absent from an addon built before it existed. */
+  countTcpStates?(out: Float64Array): number;
 }
 
 /** The addon behind the `ProcReader` interface: validates, hands the columns over, reads back. */
@@ -80,6 +82,12 @@ export class NativeProcReader implements ProcReader {
     if (need < 0) this.hostError = this.#error[0]!;
     else this.#seenGen[kind] = out[HOST_NAMES_GEN]!;
     return need;
+  }
+
+  countTcpStates(out: Float64Array): number {
+    checkTcpOut(out);
+    // An addon built from older sources lacks it: the caller falls back to the files.
+    return this.#binding.countTcpStates === undefined ? TCP_COUNT_UNSUPPORTED : this.#binding.countTcpStates(out);
   }
 
   hostNames(kind: HostFileKind): readonly string[] {

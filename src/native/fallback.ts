@@ -1,8 +1,8 @@
 import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { HOST_FILE_CAP, HOST_KINDS, type HostFileKind } from './host-layout.js';
 import { NameList, parseHostBytes } from './host-parse.js';
-import type { ProcessDetails, ProcessTable, ProcReader } from './types.js';
-import { checkDetailsArgs, checkHostArgs, checkHostKind, checkScanArgs, procDirError } from './validate.js';
+import { TCP_COUNT_UNSUPPORTED, type ProcessDetails, type ProcessTable, type ProcReader } from './types.js';
+import { checkDetailsArgs, checkHostArgs, checkHostKind, checkScanArgs, checkTcpOut, procDirError } from './validate.js';
 
 /*
  * The pure-TypeScript /proc reader: the same parsing rules, byte for byte, as native/sextant_proc.c
@@ -412,5 +412,11 @@ export class JsProcReader implements ProcReader {
   hostNames(kind: HostFileKind): readonly string[] {
     checkHostKind(kind);
     return this.#names[kind]!.names();
+  }
+
+  /** Node has no netlink sockets: the caller reads /proc/net/tcp{,6}. */
+  countTcpStates(out: Float64Array): number {
+    checkTcpOut(out);
+    return TCP_COUNT_UNSUPPORTED;
   }
 }

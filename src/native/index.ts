@@ -4,7 +4,7 @@ import { NativeProcReader, type ProcBinding } from './addon.js';
 import { JsProcReader } from './fallback.js';
 import type { ProcReader } from './types.js';
 
-export { createProcessTable } from './types.js';
+export { createProcessTable, TCP_COUNT_SLOTS, TCP_COUNT_UNSUPPORTED } from './types.js';
 export * from './host-layout.js';
 export type { ProcessDetails, ProcessTable, ProcReader } from './types.js';
 export { clockTicks, pageSize } from './sysconf.js';

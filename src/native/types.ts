@@ -8,6 +8,14 @@
 
 import type { HostFileKind } from './host-layout.js';
 
+/**
+ * Slots of `countTcpStates`'s output: out[s] for kernel TCP state s (include/net/tcp_states.h:
+ * 1 ESTABLISHED … 10 LISTEN, 11 CLOSING, 12 NEW_SYN_RECV); out[0] for any other state.
+ */
+export const TCP_COUNT_SLOTS = 13;
+/** `countTcpStates`'s answer when the reader cannot count over netlink: -EOPNOTSUPP. */
+export const TCP_COUNT_UNSUPPORTED = -95;
+
 /** Column-major table filled by `scanProcesses`; allocate once with `createProcessTable`. */
 export interface ProcessTable {
   /** Rows filled by the last scan (≤ capacity). */
@@ -96,4 +104,12 @@ export interface ProcReader {
    * same array until the set changes, which out[HOST_NAMES_GEN] announces: ask only then.
    */
   hostNames(kind: HostFileKind): readonly string[];
+
+  /**
+   * Counts the TCP sockets of the CALLER'S network namespace by state over NETLINK_SOCK_DIAG
+   * (IPv4 and IPv6 dumps) into out[0..TCP_COUNT_SLOTS), which it zeroes first. Returns 0, or a
+   * negative errno when the kernel refused or the reply was bad — TCP_COUNT_UNSUPPORTED from the
+   * pure-JS reader, which has no netlink — and then the caller reads /proc/net/tcp{,6} instead.
+   */
+  countTcpStates(out: Float64Array): number;
 }

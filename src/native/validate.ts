@@ -1,5 +1,5 @@
 import { HOST_KINDS, HOST_MIN_OUT } from './host-layout.js';
-import type { ProcessTable } from './types.js';
+import { TCP_COUNT_SLOTS, type ProcessTable } from './types.js';
 
 /*
  * Argument checks shared by both readers, so a bad call fails the same way whichever is loaded
@@ -60,4 +60,8 @@ export function checkHostArgs(kind: number, path: string, out: Float64Array): vo
   checkHostKind(kind);
   if (typeof path !== 'string' || path.includes('\0')) throw new TypeError('path must be a string without NUL bytes');
   if (!(out instanceof Float64Array) || out.length < HOST_MIN_OUT) throw new TypeError(`out must be a Float64Array of at least ${HOST_MIN_OUT} elements`);
+}
+
+export function checkTcpOut(out: Float64Array): void {
+  if (!(out instanceof Float64Array) || out.length < TCP_COUNT_SLOTS) throw new TypeError(`out must be a Float64Array of at least ${TCP_COUNT_SLOTS} elements`);
 }

@@ -4,7 +4,7 @@
 // 1. Sextant: the host and process sources built as the agent builds them (src/agent/run.ts
 //    createSources, default config), into a sink that discards records; CPU time per cycle from
 //    process.cpuUsage (user+system, every thread of this process: libuv pool and GC included),
-//    native addon vs JS fallback, TCP connection counting off (default) vs on, with 0 and 500
+//    native addon vs JS fallback, TCP connection counting on (default: netlink) vs off, with 0 and 500
 //    extra processes.
 // 2. node_exporter (Debian's prometheus-node-exporter, not installed by this bench): started on
 //    127.0.0.1, scraped back to back over loopback the way Prometheus scrapes (Accept-Encoding:

@@ -1,4 +1,5 @@
 import { open, readdir, statfs as fsStatfs } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import type { Attributes, MetricDescriptor, MetricPoint, Resource, Scope } from '../../model/index.js';
 import { createScope, nowUnixNano } from '../../model/index.js';
@@ -6,7 +7,7 @@ import type { Logger } from '../../self/logger.js';
 import type { BoundCounter, Registry } from '../../self/registry.js';
 import { JsProcReader } from '../../native/fallback.js';
 import * as L from '../../native/host-layout.js';
-import type { ProcReader } from '../../native/types.js';
+import { TCP_COUNT_UNSUPPORTED, type ProcReader } from '../../native/types.js';
 import { readCapped } from '../read-capped.js';
 import type { RecordSink, Source } from '../types.js';
 import { type CompiledHostConfig, type HostSourceOptions, compileHostConfig } from './config.js';
@@ -20,6 +21,7 @@ import { selectMounts } from './mount-filter.js';
 import { type Mount, parseMountinfo } from './mountinfo.js';
 import * as N from './net-dev.js';
 import { TCP_STATES, TCP_STATE_SLOTS, countTcpStates } from './net-tcp.js';
+import { type TcpCounter, chooseTcpCounter, namespaceId } from './tcp-counter.js';
 import { type PressureLine, pressureLine } from './pressure.js';
 import { CPU_MODES, defined } from './proc-stat.js';
 import { type RebootCheck, detectReboot } from './reboot.js';
@@ -116,6 +118,8 @@ export class HostSource implements Source {
   readonly #procDir: string;
   /** The host's network namespace: /proc/1/net under a host root, else /proc/net. */
   readonly #netDir: string;
+  /** The nsfs file of #netDir's namespace, compared with our own to allow netlink TCP counting. */
+  readonly #netNsFile: string;
   readonly #sysBlockDir: string;
   #resource: Resource;
   readonly #scope: Scope;
@@ -176,6 +180,8 @@ export class HostSource implements Source {
   readonly #netDecided = new Map<string, boolean>();
   readonly #netStarts = new SeriesStarts();
   readonly #tcpCounts = new Float64Array(TCP_STATE_SLOTS);
+  /** Decided at the first count (tcp-counter.ts); 'files' for good after netlink fails once. */
+  #tcpCounter: TcpCounter | undefined;
   readonly #tcpAttrs: (Attributes | undefined)[] = TCP_STATES.map((s) =>
     s === undefined ? undefined : freeze({ 'network.connection.state': s, 'network.transport': 'tcp' }),
   );
@@ -199,6 +205,8 @@ export class HostSource implements Source {
     const underRoot = path.resolve(root) !== '/';
     this.#procDir = path.join(root, 'proc');
     this.#netDir = underRoot ? path.join(root, 'proc/1/net') : path.join(root, 'proc/net');
+    // /proc/net is /proc/self/net: without a host root the files are our own namespace's too.
+    this.#netNsFile = underRoot ? path.join(root, 'proc/1/ns/net') : '/proc/self/ns/net';
     this.#sysBlockDir = path.join(root, 'sys/block');
     this.#resource = deps.resource;
     this.#scope = createScope('sextant/host', deps.version);
@@ -597,13 +605,40 @@ export class HostSource implements Source {
 
   async #emitTcp(sink: RecordSink, now: bigint): Promise<void> {
     const counts = this.#tcpCounts;
-    counts.fill(0);
-    const v4 = await this.#countTcp('net/tcp');
-    const v6 = await this.#countTcp('net/tcp6');
-    if (!v4 && !v6) return;
+    if (!this.#countTcpNetlink(counts)) {
+      counts.fill(0);
+      const v4 = await this.#countTcp('net/tcp');
+      const v6 = await this.#countTcp('net/tcp6');
+      if (!v4 && !v6) return;
+    }
     for (let st = 1; st < TCP_STATES.length; st++) {
       sink.offerMetric(this.#point(M.NET_CONNECTIONS, this.#tcpAttrs[st]!, 0n, now, counts[st]!));
     }
+  }
+
+  /**
+   * Counts over netlink when the agent is in the namespace reported on (decided once); false
+   * when the files must be read. A failure (no tcp_diag, EPERM, the JS reader's "not supported")
+   * switches to the files for good, with one log line: netlink would fail the same way again.
+   */
+  #countTcpNetlink(counts: Float64Array): boolean {
+    if (this.#tcpCounter === undefined) {
+      const choice = chooseTcpCounter(namespaceId('/proc/self/ns/net'), namespaceId(this.#netNsFile));
+      this.#tcpCounter = choice.counter;
+      this.#logger.debug({ counter: choice.counter, reason: choice.reason }, 'tcp connection counting');
+    }
+    if (this.#tcpCounter !== 'netlink') return false;
+    const rc = this.#reader.countTcpStates(counts);
+    if (rc < 0) {
+      this.#tcpCounter = 'files';
+      // The pure-JS reader never has netlink: expected, so not worth an info line.
+      const level = rc === TCP_COUNT_UNSUPPORTED ? 'debug' : 'info';
+      this.#logger[level]({ errno: errnoName(-rc), reader: this.#reader.implementation }, 'tcp connections not counted over netlink; reading /proc/net/tcp{,6} instead');
+      return false;
+    }
+    // The files count NEW_SYN_RECV (12, a request socket) as syn_recv; so does this.
+    counts[3]! += counts[12]!;
+    return true;
   }
 
   /** Streams one tcp file through the scratch buffer in chunks of whole lines. */
@@ -793,6 +828,12 @@ export class HostSource implements Source {
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
+
+/** `ENOENT` for 2; the number itself when Node does not name it. */
+function errnoName(errno: number): string {
+  for (const [name, n] of Object.entries(osConstants.errno)) if (n === errno) return name;
+  return String(errno);
+}
 
 function defaultStatfs(p: string): ReturnType<StatfsFn> {
   return fsStatfs(p);
