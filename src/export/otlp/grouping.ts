@@ -102,3 +102,17 @@ export function growFloat(a: Float64Array, min = 0): Float64Array<ArrayBuffer> {
   next.set(a);
   return next;
 }
+
+/**
+ * Stable counting sort of record indexes by group: `fill[k]` holds the first output slot of
+ * group `k` (and is advanced in place); `order` receives, slot by slot, the index of the record
+ * that goes there. Records keep their batch order within a group.
+ */
+export function placeByGroup(groupOf: Int32Array, n: number, fill: Int32Array, order: Int32Array): void {
+  for (let i = 0; i < n; i++) {
+    const g = groupOf[i] as number;
+    const p = fill[g] as number;
+    fill[g] = p + 1;
+    order[p] = i;
+  }
+}

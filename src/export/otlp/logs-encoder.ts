@@ -1,6 +1,6 @@
 import type { LogRecord, Resource, Scope } from '../../model/index.js';
 import { AttributeTable, encodeAttributes } from './attributes.js';
-import { ResourceScopeGroups, grow, growFloat } from './grouping.js';
+import { ResourceScopeGroups, grow, growFloat, placeByGroup } from './grouping.js';
 import { ProtoWriter, lenFieldSize, utf8Length, varintSize } from './proto-writer.js';
 import { encodeStringFields } from './string-fields.js';
 
@@ -211,16 +211,9 @@ export class LogsEncoder {
       this.#resourceBytes[ri] = rb;
       total += lenFieldSize(rb);
     }
-    // Counting sort into output order, stable within a group.
-    const order = this.#order;
     const fill = this.#groupFill;
     for (let g = 0; g < gc; g++) fill[g] = groupStart[g] as number;
-    for (let i = 0; i < n; i++) {
-      const g = group[i] as number;
-      const p = fill[g] as number;
-      fill[g] = p + 1;
-      order[p] = i;
-    }
+    placeByGroup(group, n, fill, this.#order);
     return total;
   }
 

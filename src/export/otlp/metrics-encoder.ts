@@ -1,6 +1,6 @@
 import type { MetricDescriptor, MetricPoint, Resource, Scope } from '../../model/index.js';
 import { AttributeTable } from './attributes.js';
-import { ResourceScopeGroups, grow, growFloat } from './grouping.js';
+import { ResourceScopeGroups, grow, growFloat, placeByGroup } from './grouping.js';
 import { encodedResource, encodedScope } from './logs-encoder.js';
 import { ProtoWriter, hi32, lenFieldSize, lo32, varintSize } from './proto-writer.js';
 import { encodeStringFields } from './string-fields.js';
@@ -264,15 +264,7 @@ export class MetricsEncoder {
       this.#resourceBytes[ri] = rb;
       total += lenFieldSize(rb);
     }
-    const order = this.#order;
-    const metric = this.#metric;
-    const fill = this.#metricFill;
-    for (let i = 0; i < n; i++) {
-      const m = metric[i] as number;
-      const p = fill[m] as number;
-      fill[m] = p + 1;
-      order[p] = i;
-    }
+    placeByGroup(this.#metric, n, this.#metricFill, this.#order);
     return total;
   }
 
