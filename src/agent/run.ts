@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import { DeltaConverter, HttpTransport, LogsEncoder, MetricsEncoder, RetryingTransport } from '../export/index.js';
 import type { Transport } from '../export/types.js';
 import type { Gateway } from '../gateway/index.js';
-import type { MetricPoint } from '../model/index.js';
+import { nowUnixNano, type MetricPoint } from '../model/index.js';
 import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/index.js';
 import { createLogger, type Logger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
@@ -32,6 +32,15 @@ export interface RunAgentOptions {
 
 /** Longest the agent waits at start for the host inventory (systeminformation) before collecting. */
 const INVENTORY_WAIT_MS = 2_000;
+
+/**
+ * A counter series not seen for this many intervals (at least DELTA_HORIZON_MIN_MS) is forgotten
+ * by the delta converter: top-N processes, containers and veths churn, and without eviction the
+ * converter's memory and counters.json grow for ever. A series that comes back after that starts
+ * from a new baseline.
+ */
+const DELTA_HORIZON_INTERVALS = 30;
+const DELTA_HORIZON_MIN_MS = 5 * 60_000;
 
 /** Last-seen cumulative counters, so deltas continue across agent restarts without a gap. */
 const COUNTERS_FILE = 'counters.json';
@@ -72,7 +81,8 @@ interface Running {
   readonly countersFile: string;
   readonly gateway: Gateway | undefined;
   readonly closeSelf: () => Promise<void>;
-  readonly summaryTimer: NodeJS.Timeout | undefined;
+  readonly deltaHorizonMs: number;
+  readonly timers: readonly (NodeJS.Timeout | undefined)[];
 }
 
 /**
@@ -151,6 +161,8 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
 
   const countersFile = path.join(config.stateDir, COUNTERS_FILE);
   const deltas = config.temporality === 'delta' ? await loadDeltas(countersFile, logger) : undefined;
+  const deltaHorizonMs = Math.max(config.interval * DELTA_HORIZON_INTERVALS, DELTA_HORIZON_MIN_MS);
+  const forgetTimer = deltas ? setInterval(() => forgetStale(deltas, deltaHorizonMs), deltaHorizonMs / 3).unref() : undefined;
   const metricsEncoder = new MetricsEncoder();
   const logsEncoder = new LogsEncoder();
   const temporality = config.temporality;
@@ -189,7 +201,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     summaryTimer = setInterval(() => process.stdout.write(`sextant: ${summary.render()}\n`), config.summaryInterval);
     summaryTimer.unref();
   }
-  return { logger, registry, pipeline, transport, scheduler, sources, deltas, countersFile, gateway, closeSelf: () => self.close(), summaryTimer };
+  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer] };
 }
 
 /**
@@ -240,13 +252,19 @@ export async function createSources(
 
 async function stop(r: Running, config: SextantConfig, why: string): Promise<number> {
   r.logger.info({ reason: why, deadlineMs: config.shutdownTimeout }, 'stopping: flushing queued records');
-  r.scheduler.stop();
-  if (r.summaryTimer) clearInterval(r.summaryTimer);
+  // The cycle running now (a slow statfs, say) may finish within half the deadline, so what it
+  // collects is flushed too rather than offered after the flush; the rest of the time flushes.
+  const t0 = Date.now();
+  await r.scheduler.stop(config.shutdownTimeout / 2);
+  for (const t of r.timers) if (t) clearInterval(t);
   await Promise.all(r.sources.map((s) => s.stop()));
-  const result = await r.pipeline.flush(config.shutdownTimeout);
+  const result = await r.pipeline.flush(Math.max(0, config.shutdownTimeout - (Date.now() - t0)));
   r.pipeline.stop();
   await r.transport.close();
-  if (r.deltas) await saveDeltas(r.deltas, r.countersFile, r.logger);
+  if (r.deltas) {
+    forgetStale(r.deltas, r.deltaHorizonMs);
+    await saveDeltas(r.deltas, r.countersFile, r.logger);
+  }
   if (r.gateway) await r.gateway.close();
   await r.closeSelf();
   if (result.flushed) r.logger.info('stopped: everything queued was exported');
@@ -260,6 +278,10 @@ async function stop(r: Running, config: SextantConfig, why: string): Promise<num
     return 1;
   }
   return 0;
+}
+
+function forgetStale(deltas: DeltaConverter, horizonMs: number): void {
+  deltas.forget(nowUnixNano() - BigInt(horizonMs) * 1_000_000n);
 }
 
 async function loadDeltas(file: string, logger: Logger): Promise<DeltaConverter> {

@@ -20,6 +20,8 @@ export class CollectionScheduler {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #cycles = 0;
+  /** The cycle running now, so stop() can let it finish before the pipeline is flushed. */
+  #current: Promise<void> | undefined;
 
   constructor(sources: readonly Source[], sink: RecordSink, intervalMs: number, deps: { registry: Registry; logger: Logger }) {
     this.#sources = sources.filter((s) => s.collect);
@@ -46,13 +48,25 @@ export class CollectionScheduler {
   /** One cycle of every source, concurrently; resolves when all are done. */
   async runOnce(): Promise<void> {
     this.#cycles++;
-    await Promise.all(this.#sources.map((s) => this.#collect(s)));
+    const cycle = Promise.all(this.#sources.map((s) => this.#collect(s))).then(() => undefined);
+    this.#current = cycle;
+    await cycle;
+    if (this.#current === cycle) this.#current = undefined;
   }
 
-  stop(): void {
+  /**
+   * No further cycles; resolves once the cycle running now has finished, or after `waitMs`,
+   * whichever comes first. Whatever it offers after that is offered after the flush began.
+   */
+  async stop(waitMs = 0): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    const running = this.#current;
+    if (running === undefined || waitMs <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([running, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
   }
 
   #arm(): void {

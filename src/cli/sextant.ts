@@ -17,5 +17,12 @@ if (major < 22) {
     if (err.code !== 'EPIPE') throw err;
   });
   const { main } = await import('./main.js');
-  process.exitCode = await main(process.argv.slice(2));
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // The agent and the gateway have finished their own shutdown when main resolves; exit rather
+  // than wait for an empty event loop, which a statfs stuck on a dead NFS server (a thread-pool
+  // request the kernel never completes) would hold open until SIGKILL. stdout and stderr are
+  // synchronous for files, pipes and terminals on Linux, so nothing written is lost.
+  const command = process.argv[2];
+  if (command === 'agent' || command === 'gateway') process.exit(code);
 }

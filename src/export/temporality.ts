@@ -70,9 +70,13 @@ export class DeltaConverter {
         continue;
       }
       if (p.timeUnixNano <= prev.time) continue;
-      const restarted =
-        p.value < prev.value ||
-        (p.startTimeUnixNano !== prev.start && p.startTimeUnixNano !== 0n && prev.start !== 0n);
+      // A counter restarted when it went backwards, or when its start moved to after our last
+      // reading (it began again since). A start that moved but still lies before the last reading
+      // is the same counter re-dated — an agent restart dating a device from boot instead of from
+      // when it was first seen, or btime read a second off — and a reset there would re-send
+      // everything counted since boot as one delta.
+      const s0 = p.startTimeUnixNano;
+      const restarted = p.value < prev.value || (s0 !== prev.start && s0 !== 0n && prev.start !== 0n && s0 >= prev.time);
       if (restarted) {
         // From the new start when the source reports one inside (previous time, time); else
         // from the previous reading, so reported intervals never overlap.

@@ -180,7 +180,14 @@ export class SignalStore {
         i++;
       }
       if (bytes === 0) {
-        await this.#rotate(file);
+        try {
+          await this.#rotate(file);
+        } catch {
+          // The next file cannot be opened (data dir gone, no inodes, EMFILE): the next turn goes
+          // through #fileFor, which tries once more and otherwise drops and counts this hour's
+          // lines, instead of an unhandled rejection taking the process down.
+          await this.#closeHandle(false);
+        }
         continue;
       }
       try {

@@ -55,6 +55,23 @@ describe('DeltaConverter', () => {
     expect(d).toMatchObject({ value: 150, startTimeUnixNano: 2_800n });
   });
 
+  test('a start moved to before the last reading is the same counter re-dated, not a reset', () => {
+    // An agent restart on the same boot dates a device from boot instead of from when the
+    // previous run first saw it; the counter itself went on counting.
+    const c = new DeltaConverter({ since: SINCE });
+    c.convert([p(2_000_000, 2_000n, 1_500n)]);
+    const restored = new DeltaConverter({ since: 10_000n });
+    restored.restore(JSON.parse(JSON.stringify(c.snapshot())));
+    expect(restored.convert([p(2_100_000, 20_000n, 500n)])).toMatchObject([{ value: 100_000, startTimeUnixNano: 2_000n }]);
+  });
+
+  test('boot time read a second off (btime jitter) is not a reset', () => {
+    const c = new DeltaConverter({ since: SINCE });
+    c.convert([p(5_000, 2_000n, 500n)]);
+    expect(c.convert([p(5_010, 3_000n, 499n)])).toMatchObject([{ value: 10 }]);
+    expect(c.convert([p(5_030, 4_000n, 501n)])).toMatchObject([{ value: 20 }]);
+  });
+
   test('duplicates and out-of-order readings emit nothing', () => {
     const c = new DeltaConverter({ since: SINCE });
     c.convert([p(100, 2_000n)]);

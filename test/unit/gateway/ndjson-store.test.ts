@@ -149,6 +149,29 @@ describe('SignalStore', () => {
     expect(s.accepting).toBe(false);
   });
 
+  it('counts the lines it cannot store when the next file of a rotation cannot be opened, and keeps going', async () => {
+    const s = new SignalStore(dir, 'logs', { maxFileBytes: 100, maxTotalBytes: 1 << 30, maxPendingBytes: 1 << 20 }, hooks);
+    await s.open();
+    s.append(line(1, 60), T0, 1);
+    await s.flush();
+    // A directory squats on the name of the hour's next file: opening it fails with EISDIR.
+    await mkdir(path.join(dir, 'logs', 'logs-2026-11-25T08.1.ndjson'));
+    s.append(line(2, 60), T0, 2); // does not fit beside line 1: rotation needed
+    await s.flush();
+    expect(failures).toContain('EISDIR');
+    expect(s.pendingBytes).toBe(0);
+    // Still alive and writing once the way is clear.
+    await rm(path.join(dir, 'logs', 'logs-2026-11-25T08.1.ndjson'), { recursive: true });
+    s.append(line(3, 60), T0, 1);
+    await s.close();
+    const names = (await readdir(path.join(dir, 'logs'))).sort();
+    let all = '';
+    for (const n of names) all += await readFile(path.join(dir, 'logs', n), 'utf8');
+    expect(all).toContain(line(1, 60));
+    expect(all).toContain(line(3, 60));
+    expect(all).not.toContain(line(2, 60));
+  });
+
   it('reports a failed write and keeps going', async () => {
     const s = new SignalStore(dir, 'logs', { maxFileBytes: 1 << 20, maxTotalBytes: 1 << 30, maxPendingBytes: 1 << 20 }, hooks);
     await s.open();
