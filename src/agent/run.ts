@@ -217,7 +217,7 @@ export async function createSources(
   const identity = await HostIdentity.create(config.hostRoot);
   // Every source builds its resources on the host resource, and the process source builds them
   // once per process: wait for the static inventory (~50 ms measured) so all series name the host
-  // alike from the first cycle. Past the deadline it still reaches the host source when it lands.
+  // alike from the first cycle. Past the deadline, onChange below rebases every source on it.
   await Promise.race([identity.inventory(), new Promise((resolve) => setTimeout(resolve, INVENTORY_WAIT_MS).unref())]);
   const h = config.host;
   // One reader (native addon or JS fallback, chosen once) for the host files and the processes.
@@ -232,7 +232,6 @@ export async function createSources(
     },
     { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, reader },
   );
-  identity.onChange((r) => host.setResource(r));
   // Also pins the boot time the process source dates process starts from.
   await host.detectReboot(config.stateDir, sink);
 
@@ -246,6 +245,10 @@ export async function createSources(
     clockTicks: clockTicks(),
     pageSize: pageSize(),
     bootTimeUnixNano: () => host.bootTimeUnixNano,
+  });
+  identity.onChange((r) => {
+    host.setResource(r);
+    processes.setHostResource(r);
   });
   return { sources: [host, processes], identity, reader };
 }

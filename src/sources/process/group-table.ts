@@ -1,6 +1,6 @@
 import type { Resource } from '../../model/index.js';
 import { ProcessGroup } from './process-group.js';
-import { groupResource, kernelGroupResource, otherGroupResource } from './process-resource.js';
+import { groupResource, kernelGroupResource, otherGroupResource, rebaseResource } from './process-resource.js';
 
 /**
  * Cycles an empty group is kept (still exported, with 0 members) before it is dropped, so a
@@ -16,7 +16,7 @@ export const GROUP_IDLE_CYCLES = 3;
  */
 export class GroupTable {
   readonly #named = new Map<string, ProcessGroup>();
-  readonly #host: Resource;
+  #host: Resource;
   readonly #max: number;
   #kernel: ProcessGroup | undefined;
   #other: ProcessGroup | undefined;
@@ -52,6 +52,12 @@ export class GroupTable {
   kernel(start: bigint, hasPrevious: boolean): ProcessGroup {
     this.#kernel ??= this.#add(new ProcessGroup('\u0000kernel', kernelGroupResource(this.#host), start, hasPrevious));
     return this.#kernel;
+  }
+
+  /** The host identity changed: groups made from now on, and every existing one, name the new host. */
+  setHost(host: Resource): void {
+    for (const g of this.#all) g.resource = rebaseResource(g.resource, this.#host, host);
+    this.#host = host;
   }
 
   isOther(g: ProcessGroup): boolean {

@@ -12,7 +12,7 @@ import { GroupTable } from './group-table.js';
 import * as M from './metrics.js';
 import { ProcessEntry } from './process-entry.js';
 import type { ProcessGroup } from './process-group.js';
-import { processResource } from './process-resource.js';
+import { processResource, rebaseResource } from './process-resource.js';
 import { ProcessScanner } from './scanner.js';
 import { TopN } from './top-n.js';
 import { UserNames } from './users.js';
@@ -66,7 +66,7 @@ export class ProcessSource implements Source {
   readonly #config: ProcessSourceConfig;
   readonly #reader: ProcReader;
   readonly #procDir: string;
-  readonly #host: Resource;
+  #host: Resource;
   readonly #stateCounts = new Int32Array(PROCESS_STATES.length);
   readonly #scope: Scope;
   readonly #logger: Logger;
@@ -188,6 +188,18 @@ export class ProcessSource implements Source {
     this.#seriesGauge.set(this.#points);
     this.#groupsGauge.set(this.#groups.size);
     this.#processesGauge.set(Math.min(table.count, table.capacity));
+  }
+
+  /**
+   * The host identity changed (the static inventory arrived late, or SIGHUP read a new
+   * hostname): every cached process and group resource is rebuilt on the new host resource, so
+   * process series keep naming the host exactly as the host source's series do.
+   */
+  setHostResource(host: Resource): void {
+    if (host === this.#host) return;
+    for (const e of this.#cache.values()) e.resource = rebaseResource(e.resource, this.#host, host);
+    this.#groups.setHost(host);
+    this.#host = host;
   }
 
   async stop(): Promise<void> {}

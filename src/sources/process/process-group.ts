@@ -14,7 +14,7 @@ import type { Resource } from '../../model/index.js';
  */
 export class ProcessGroup {
   readonly key: string;
-  readonly resource: Resource;
+  resource: Resource;
   readonly startUnixNano: bigint;
 
   // What members that left contributed (ticks, faults, bytes).

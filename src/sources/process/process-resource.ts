@@ -68,3 +68,15 @@ export function kernelGroupResource(host: Resource): Resource {
 export function otherGroupResource(host: Resource): Resource {
   return createResource({ ...host.attributes, [GROUP_KEY]: 'other' });
 }
+
+/**
+ * `resource` (built on `oldHost`) rebuilt on `newHost`: the host's attributes swapped, the
+ * process's or group's own kept. Used when the host identity changes after resources were built
+ * (a late inventory, a SIGHUP after a hostname change), so process series keep naming the host
+ * exactly as the host series do.
+ */
+export function rebaseResource(resource: Resource, oldHost: Resource, newHost: Resource): Resource {
+  const own: Record<string, AttrValue> = {};
+  for (const [k, v] of Object.entries(resource.attributes)) if (!(k in oldHost.attributes)) own[k] = v;
+  return createResource({ ...newHost.attributes, ...own });
+}

@@ -372,6 +372,20 @@ describe('bad input', () => {
     expect(s.one('process.memory.usage', KEY, 'worker').value).toBe(300 * PAGE);
   });
 
+  it('moves every process and group series to a new host identity, keeping their own attributes', async () => {
+    const r = rig({ topByMemory: 10 });
+    r.reader.add(fakeProc(10, { comm: 'web', rss: 500 }), fakeProc(11, { comm: 'db', rss: 900 }));
+    await r.cycle();
+    const richer = createResource({ ...HOST.attributes, 'host.cpu.model.name': 'EPYC' });
+    r.source.setHostResource(richer);
+    const s = await r.cycle();
+    expect(s.metrics.length).toBeGreaterThan(0);
+    for (const p of s.metrics) expect(p.resource.attributes['host.cpu.model.name']).toBe('EPYC');
+    expect(s.one('process.memory.usage', 'process.pid', 11).resource.attributes['process.executable.name']).toBe('db');
+    expect(s.one('sextant.process_group.count', KEY, 'web').value).toBe(1);
+    for (const p of s.named('system.process.count')) expect(p.resource).toBe(richer);
+  });
+
   it('counts every process by state on the host resource, zeros included', async () => {
     const r = rig();
     r.reader.add(
