@@ -14,6 +14,7 @@ import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/
 import { createLogger, type Logger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
+import { untilStopSignal } from '../self/stop-signal.js';
 import { clockTicks, loadProcReader, pageSize, type ProcReader } from '../native/index.js';
 import { create as createHostSource } from '../sources/host/index.js';
 import { create as createProcessSource } from '../sources/process/index.js';
@@ -101,17 +102,7 @@ export async function runAgent(config: SextantConfig, options: RunAgentOptions):
     return stop(running, config, 'once');
   }
   running.scheduler.start();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  // A second signal while flushing means "now": exit without waiting for the deadline.
-  const hurry = (s: NodeJS.Signals): void => {
-    logger.warn({ signal: s }, 'second signal during shutdown; exiting without finishing the flush');
-    process.exit(130);
-  };
-  process.once('SIGTERM', hurry);
-  process.once('SIGINT', hurry);
+  const signal = await untilStopSignal(logger);
   return stop(running, config, signal);
 }
 

@@ -5,6 +5,7 @@ import { formatListen } from '../config/values.js';
 import { createLogger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
+import { untilStopSignal } from '../self/stop-signal.js';
 import { packageVersion } from '../version.js';
 import { gatewayConfigFrom } from './from-config.js';
 import { startGateway } from './gateway.js';
@@ -32,12 +33,7 @@ export async function runGateway(config: SextantConfig, options: { loaded?: Load
     },
     'gateway started',
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  process.once('SIGTERM', () => process.exit(130));
-  process.once('SIGINT', () => process.exit(130));
+  const signal = await untilStopSignal(logger);
   logger.info({ signal }, 'gateway stopping');
   readiness.markNotReady('shutting down');
   await gateway.close();

@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/self');
+
+/** A real process: waits for the first signal, then "shuts down" for 5 s. */
+function child(): { proc: ReturnType<typeof spawn>; out: () => string } {
+  const script = `
+    const { untilStopSignal } = await import(${JSON.stringify(`${DIST}/stop-signal.js`)});
+    const { createLogger } = await import(${JSON.stringify(`${DIST}/logger.js`)});
+    setInterval(() => {}, 1000); // stands in for the servers that keep a real agent's loop alive
+    process.stdout.write('ready\\n');
+    const s = await untilStopSignal(createLogger('info'));
+    process.stdout.write('stopping on ' + s + '\\n');
+    setTimeout(() => process.exit(0), 5000);
+  `;
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  proc.stdout!.on('data', (d: Buffer) => (text += d));
+  proc.stderr!.on('data', (d: Buffer) => (text += d));
+  return { proc, out: () => text };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('untilStopSignal', () => {
+  it('resolves on the first signal and exits 130, with a log line, on the second', async () => {
+    const { proc, out } = child();
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    await until(() => out().includes('ready'));
+    proc.kill('SIGTERM');
+    await until(() => out().includes('stopping on SIGTERM'));
+    proc.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(out()).toMatch(/second signal during shutdown/);
+  });
+});
