@@ -51,3 +51,23 @@ export class ShutdownError extends SextantError {
     super('SEXTANT_ERR_SHUTDOWN', message);
   }
 }
+
+/**
+ * A container runtime call failed. `reason` is what the caller acts on:
+ *   absent      the socket does not exist (the runtime is not installed or not mounted);
+ *   unavailable the socket exists but refused or dropped the connection (restarting);
+ *   timeout     no answer before the call's deadline (a hung runtime);
+ *   protocol    an answer that is not what the API defines (wrong shape, undecodable);
+ *   failed      the runtime answered with an error.
+ */
+export type RuntimeErrorReason = 'absent' | 'unavailable' | 'timeout' | 'protocol' | 'failed';
+
+export class RuntimeError extends SextantError {
+  readonly reason: RuntimeErrorReason;
+  readonly runtime: string;
+  constructor(runtime: string, reason: RuntimeErrorReason, message: string, options?: { cause?: unknown }) {
+    super('SEXTANT_ERR_RUNTIME', `${runtime}: ${message}`, options);
+    this.runtime = runtime;
+    this.reason = reason;
+  }
+}

@@ -18,6 +18,7 @@ import { untilStopSignal } from '../self/stop-signal.js';
 import { clockTicks, loadProcReader, pageSize, type ProcReader } from '../native/index.js';
 import { create as createHostSource } from '../sources/host/index.js';
 import { create as createProcessSource } from '../sources/process/index.js';
+import { type ContainerSource, createContainerSource } from '../sources/container/index.js';
 import type { RecordSink, Source } from '../sources/types.js';
 import { packageVersion } from '../version.js';
 import { ReadinessTransport } from './readiness-transport.js';
@@ -237,11 +238,30 @@ export async function createSources(
     pageSize: pageSize(),
     bootTimeUnixNano: () => host.bootTimeUnixNano,
   });
+  const sources: Source[] = [host, processes];
+  let containers: ContainerSource | undefined;
+  if (config.containers.enabled) {
+    const c = config.containers;
+    const hostName = identity.resource.attributes['host.name'];
+    ({ source: containers } = await createContainerSource(
+      {
+        hostRoot: config.hostRoot,
+        dockerSockets: c.dockerSockets,
+        criSockets: c.criSockets,
+        callTimeoutMs: c.callTimeout,
+        resyncIntervalMs: c.resyncInterval,
+        nodeName: config.nodeName !== '' ? config.nodeName : typeof hostName === 'string' ? hostName : undefined,
+      },
+      { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, sink },
+    ));
+    sources.push(containers);
+  }
   identity.onChange((r) => {
     host.setResource(r);
     processes.setHostResource(r);
+    containers?.setHostResource(r);
   });
-  return { sources: [host, processes], identity, reader };
+  return { sources, identity, reader };
 }
 
 async function stop(r: Running, config: SextantConfig, why: string): Promise<number> {

@@ -4,8 +4,10 @@ import { envName, flagName } from './names.js';
 import {
   boolean,
   bytes,
+  dnsName,
   duration,
   headers,
+  hostPaths,
   integer,
   listen,
   oneOf,
@@ -165,6 +167,20 @@ export const schema = {
       min: PROCESS_LIMITS.maxCmdlineBytes[0],
       max: { value: PROCESS_LIMITS.maxCmdlineBytes[1] },
     }),
+  },
+  nodeName: dnsName({
+    description: "k8s.node.name on container and pod records: the Kubernetes node's name (in a DaemonSet, from the downward API's spec.nodeName). Empty: the host name.",
+    default: '',
+  }),
+  containers: {
+    enabled: boolean({ description: 'Collect container and pod metrics and container lifecycle events.', default: true }),
+    dockerSockets: hostPaths({ description: 'Docker Engine API sockets to try, under hostRoot (empty: Docker off).', default: ['/var/run/docker.sock'] }),
+    criSockets: hostPaths({
+      description: 'CRI v1 sockets to try, under hostRoot: containerd, CRI-O (empty: CRI off). Every one that exists is used.',
+      default: ['/run/containerd/containerd.sock', '/var/run/crio/crio.sock'],
+    }),
+    callTimeout: duration({ description: 'Deadline of one container runtime call; a hung runtime costs a cycle at most this.', default: '2s', min: '10ms', max: '1m' }),
+    resyncInterval: duration({ description: 'How often a runtime with an event stream (Docker) is listed in full anyway.', default: '60s', min: '1s', max: '1h' }),
   },
   pipeline: {
     metrics: queue('metric', 50_000, '16MiB'),

@@ -539,3 +539,30 @@ export function pattern(o: Common & { default: string }): KeySpec<string> {
     return source;
   });
 }
+
+/**
+ * Paths on the host, absolute, read under `hostRoot` (not resolved against the working
+ * directory: `/var/run/docker.sock` means the host's socket wherever the agent runs). Empty
+ * list allowed: it turns the feature off.
+ */
+export function hostPaths(o: Common & { default: readonly string[] }): KeySpec<readonly string[]> {
+  return spec('list of absolute host paths', { description: o.description, default: o.default }, (value, ctx) => {
+    const items = listItems(value, ctx, 'an absolute path');
+    items.forEach((p, i) => {
+      if (!p.startsWith('/')) throw new Problem(`item ${i + 1}: expected an absolute path (it is read under hostRoot)`);
+      if (p.includes('\0') || p.length > 4096) throw new Problem(`item ${i + 1}: not a usable path`);
+    });
+    return items;
+  });
+}
+
+/** A DNS-1123-style name (a Kubernetes node name): lower-case letters, digits, `-` and `.`; empty means "not set". */
+export function dnsName(o: Common & { default: string }): KeySpec<string> {
+  return spec('name', { description: o.description, default: o.default }, (value) => {
+    const s = text(value, 'a name').trim();
+    if (s.length > 253 || !/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$/.test(s)) {
+      throw new Problem('expected a DNS-1123 name: lower-case letters, digits, "-" and ".", at most 253 characters');
+    }
+    return s;
+  });
+}

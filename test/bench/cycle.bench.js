@@ -93,7 +93,15 @@ function discardingSink() {
 
 /** The agent's own createSources, with a fresh registry, the default config and the variant's switches. */
 async function buildSources(config, { native, tcpConnections }, stateDir) {
-  const variant = { ...config, native, stateDir, host: { ...config.host, network: { ...config.host.network, tcpConnections } } };
+  // Host and process sources only: the node_exporter comparison is about the same collectors on
+  // both sides (containers have their own bench, container-cycle.bench.js).
+  const variant = {
+    ...config,
+    native,
+    stateDir,
+    host: { ...config.host, network: { ...config.host.network, tcpConnections } },
+    containers: { ...config.containers, enabled: false },
+  };
   const { sources, reader } = await createSources(variant, discardingSink(), { registry: new Registry(), logger: silentLogger(), version: 'bench' });
   return { sources, implementation: reader.implementation };
 }

@@ -4,7 +4,8 @@ import { FileTooLargeError, readCapped } from '../read-capped.js';
  * Reads cgroup files for the parsers, turning every failure into `undefined` and a count.
  * A container can exit between listing and reading: its directory vanishes (ENOENT) or a file
  * still open reads as ENODEV. A PSI file of a cgroup with `cgroup.pressure` set to 0 reads as
- * EOPNOTSUPP. None of that is an error of the agent: the collector reports the counts once per
+ * EOPNOTSUPP on older kernels and is hidden (ENOENT) on newer ones (6.x), where CgroupStatsReader
+ * tells the two apart by whether the directory is still there. None of that is an error of the agent: the collector reports the counts once per
  * cycle (vector's "sum locally, emit once") instead of logging per file.
  *
  * One read at a time per reader: the scratch buffer is shared (await each read).
