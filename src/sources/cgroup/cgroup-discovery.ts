@@ -88,6 +88,14 @@ interface Frame {
   readonly enclosingPath: string | undefined;
 }
 
+/**
+ * A container directory is listed only to find a node nested in it (minikube, kind,
+ * docker-in-docker), which appears rarely and lives long: its listing is taken again every this
+ * many walks and the nested roots it showed are reused in between. That is most of a walk's
+ * cost on a node of many containers (each container directory holds ~40 files on v1).
+ */
+const CONTAINER_RELIST_EVERY = 6;
+
 export class CgroupDiscovery {
   /** The hierarchy walked; undefined on a host without cgroups (discover() then finds nothing). */
   readonly mount: CgroupMount | undefined;
@@ -97,6 +105,9 @@ export class CgroupDiscovery {
   readonly #roots: ReadonlySet<string>;
   readonly #maxDepth: number;
   readonly #maxDirs: number;
+  /** Container directory (relative path) → the walk that listed it and the nested roots it held. */
+  readonly #nested = new Map<string, { readonly walk: number; readonly dirs: Dirent[] }>();
+  #walks = 0;
 
   constructor(hostRoot: string, layout: CgroupLayout, options: CgroupDiscoveryOptions = {}) {
     const v1 = layout.mode === 'v1' || layout.mode === 'hybrid';
@@ -118,6 +129,8 @@ export class CgroupDiscovery {
     const mountDir = this.#mountDir;
     if (mountDir === undefined) return result();
 
+    const walkNo = ++this.#walks;
+    const containerDirs = new Set<string>();
     const stack: Frame[] = [];
     const top = await this.#list(mountDir, walk);
     if (!top) return result();
@@ -139,7 +152,11 @@ export class CgroupDiscovery {
       const isNew = containerId !== undefined && containerId !== f.enclosingId;
       // At the depth limit nothing is listed: the parent's listing has just seen the directory.
       let entries: Dirent[] | undefined;
-      if (f.depth < this.#maxDepth) {
+      const known = isNew ? this.#nested.get(f.rel) : undefined;
+      if (known !== undefined && walkNo - known.walk < CONTAINER_RELIST_EVERY && f.depth < this.#maxDepth) {
+        // Not listed this walk: a container gone since is found gone by whoever reads its files.
+        entries = known.dirs;
+      } else if (f.depth < this.#maxDepth) {
         if (walk.dirs >= this.#maxDirs) {
           walk.truncated = true;
           break;
@@ -147,7 +164,11 @@ export class CgroupDiscovery {
         const listed = await this.#list(mountDir + f.rel, walk);
         if (listed === null) continue; // gone: a container that exited is not reported
         entries = listed;
+        if (isNew && listed !== undefined) {
+          this.#nested.set(f.rel, { walk: walkNo, dirs: listed.filter((e) => e.isDirectory() && NESTED_ROOTS.has(e.name)) });
+        }
       }
+      if (isNew) containerDirs.add(f.rel);
       if (containerId === undefined && id?.podUid !== undefined && !pods.has(id.podUid)) {
         pods.set(id.podUid, { podUid: id.podUid, cgroupPath: path, qosClass: id.qosClass });
       }
@@ -165,6 +186,7 @@ export class CgroupDiscovery {
         stack.push({ rel: f.rel + '/' + e.name, depth: f.depth + 1, enclosingId, enclosingPath });
       }
     }
+    for (const rel of this.#nested.keys()) if (!containerDirs.has(rel)) this.#nested.delete(rel);
     return result();
   }
 

@@ -42,6 +42,10 @@ export class SyncCgroupFileReader extends CgroupFileReader {
         const n = readSync(fd, buf, filled, buf.length - filled, null);
         if (n === 0) break;
         filled += n;
+        // A short read is the end: cgroupfs and procfs files are seq_files, which hand over
+        // everything they generated that fits, and a regular file reads short only at its end.
+        // Not asking again for the 0 saves one syscall of four per file.
+        if (filled < buf.length) break;
         if (filled === buf.length) {
           // Full: one more byte tells "exactly the buffer's size" from "larger" (refused).
           if (readSync(fd, this.#probe, 0, 1, null) > 0) {

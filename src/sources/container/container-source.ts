@@ -2,20 +2,20 @@ import { readlink } from 'node:fs/promises';
 import { type Attributes, type MetricDescriptor, type MetricPoint, type Resource, type Scope, createScope, nowUnixNano } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
 import type { Counter, Gauge, Registry } from '../../self/registry.js';
-import { CgroupFileReader } from '../cgroup/cgroup-file.js';
 import { cgroupDir, type CgroupLayout, controllerMount } from '../cgroup/cgroup-mounts.js';
 import { type CgroupIdentity, parseCgroupPath } from '../cgroup/cgroup-path.js';
-import { firstPid, type PidCounts } from '../cgroup/cgroup-procs.js';
+import { firstPidSync, type PidCounts } from '../cgroup/cgroup-procs.js';
+import { SyncCgroupFileReader } from '../cgroup/cgroup-file-sync.js';
 import { type CgroupStats, type CgroupStatsReader, type ContainerCgroupPaths, pathsFromProcCgroup } from '../cgroup/cgroup-stats.js';
 import { parseProcCgroup } from '../cgroup/proc-cgroup.js';
 import { availableBytes } from '../cgroup/working-set.js';
-import { NET_RX_BYTES, NET_RX_DROP, NET_RX_ERRS, NET_RX_PACKETS, NET_TX_BYTES, NET_TX_DROP, NET_TX_ERRS, NET_TX_PACKETS, type NetDev } from '../host/net-dev.js';
+import { NET_RX_BYTES, NET_RX_DROP, NET_RX_ERRS, NET_RX_PACKETS, NET_TX_BYTES, NET_TX_DROP, NET_TX_ERRS, NET_TX_PACKETS, type NetDev, parseNetDev } from '../host/net-dev.js';
 import type { RecordSink, Source } from '../types.js';
 import { containerResource, podResource } from './container-resource.js';
 import { lifecycleRecord } from './lifecycle-records.js';
 import type { ContainerMetadataCache } from './metadata-cache.js';
 import { CONTAINER, POD } from './metrics.js';
-import { netNamespaceId, readNetDev } from './net-namespace.js';
+import { netNamespaceIdSync } from './net-namespace.js';
 import type { ContainerInfo } from './types.js';
 
 /** A container cgroup found on the host, with what its path says. */
@@ -44,6 +44,12 @@ export interface ContainerSourceDeps {
 }
 
 const NS_PER_S = 1e9;
+/**
+ * Limits (memory, CPU quota, pids: 4 of a v1 container's 16 files) change only when someone
+ * updates the container, so they are read on a container's first cycle and every this many
+ * cycles after (a minute at the default 10 s interval); in between the last reading is reported.
+ */
+const LIMITS_EVERY = 6;
 
 /** One container as the source follows it from cycle to cycle. */
 class Tracked {
@@ -55,6 +61,12 @@ class Tracked {
   lastUsage: number | undefined;
   lastAt = 0n;
   oomKills: number | undefined;
+  /** A process of the container (its network namespace's), kept while it lives. */
+  pid: number | undefined;
+  limitsCycle = Number.NEGATIVE_INFINITY;
+  memoryLimit: number | undefined;
+  cpuLimit: number | undefined;
+  pidsLimit: number | undefined;
   /** Last counters, handed to the pod's retired totals when the container goes. */
   readonly last = new Float64Array(RETIRED_FIELDS);
   constructor(
@@ -162,7 +174,16 @@ export class ContainerSource implements Source {
   readonly #deviceAttrs = new Map<string, readonly [Attributes, Attributes]>();
   readonly #ifaceAttrs = new Map<string, readonly [Attributes, Attributes]>();
   readonly #pidCounts: PidCounts = { gone: 0, failed: 0 };
-  readonly #netFiles = new CgroupFileReader(16 * 1024);
+  readonly #netFiles = new SyncCgroupFileReader(16 * 1024);
+  /** Sandboxes' first pids, by sandbox id, kept while the sandbox lives (its pid never changes). */
+  readonly #sandboxPidCache = new Map<string, number>();
+  /**
+   * Network namespace of each pid read through, kept while the pid is in use: a container's
+   * processes do not change namespace, and the readlink (a ptrace access check) is a third of
+   * the network read's cost. Entries not used in a cycle are dropped at its end.
+   */
+  readonly #netnsOf = new Map<number, number>();
+  readonly #netnsUsed = new Set<number>();
   #hostNetns: number | undefined | null = null;
   #cycle = 0;
   /** When this source began: a container started later had no OOM kill before we could see it. */
@@ -207,7 +228,7 @@ export class ContainerSource implements Source {
     const now = this.#now();
     const rebuild = this.#builtVersion !== this.#metadataVersion;
     this.#builtVersion = this.#metadataVersion;
-    if (this.#hostNetns === null) this.#hostNetns = await netNamespaceId(this.#hostRoot, 1);
+    if (this.#hostNetns === null) this.#hostNetns = netNamespaceIdSync(this.#hostRoot, 1);
 
     const where = new Map<string, { paths: ContainerCgroupPaths; identity: CgroupIdentity }>();
     for (const f of found) {
@@ -218,16 +239,19 @@ export class ContainerSource implements Source {
 
     for (const pod of this.#pods.values()) pod.reset();
     this.#sandboxPids.clear();
+    const sandboxesSeen = new Set<string>();
     let measured = 0;
     for (const [id, w] of where) {
       const info = this.#deps.cache.get(id);
       if (info?.sandbox) {
-        await this.#noteSandbox(info, w.paths);
+        this.#noteSandbox(info, w.paths);
+        sandboxesSeen.add(id);
         continue;
       }
-      const stats = await this.#deps.stats.read(w.paths);
-      if (stats === undefined) continue;
       let t = this.#tracked.get(id);
+      const readLimits = t === undefined || cycle - t.limitsCycle >= LIMITS_EVERY;
+      const stats = await this.#deps.stats.read(w.paths, readLimits);
+      if (stats === undefined) continue;
       if (t === undefined || (t.info !== info && info !== undefined) || rebuild) {
         const start = info?.startedAtUnixNano ?? t?.start ?? now;
         const resource = this.#containerResource(id, info, w.identity);
@@ -245,19 +269,32 @@ export class ContainerSource implements Source {
       }
       t.seenCycle = cycle;
       measured++;
+      if (readLimits) {
+        t.limitsCycle = cycle;
+        t.memoryLimit = stats.memoryLimitBytes;
+        t.cpuLimit = stats.cpuLimitCpus;
+        t.pidsLimit = stats.pidsLimit;
+      } else {
+        stats.memoryLimitBytes = t.memoryLimit;
+        stats.cpuLimitCpus = t.cpuLimit;
+        stats.pidsLimit = t.pidsLimit;
+      }
       if (stats.io.length > 0) await this.#resolveDevices(stats);
       this.#emitContainer(sink, t, stats, now);
       const podUid = t.info?.pod?.uid ?? w.identity.podUid;
-      if (podUid !== undefined) this.#addToPod(podUid, t, stats, now, cycle);
-      else await this.#containerNetwork(sink, t, w.paths, now);
+      if (podUid !== undefined) this.#addToPod(podUid, t, stats, now, cycle, w.paths);
+      else this.#containerNetwork(sink, t, w.paths, now);
     }
 
+    for (const id of this.#sandboxPidCache.keys()) if (!sandboxesSeen.has(id)) this.#sandboxPidCache.delete(id);
+    for (const pid of this.#netnsOf.keys()) if (!this.#netnsUsed.has(pid)) this.#netnsOf.delete(pid);
+    this.#netnsUsed.clear();
     this.#retireGone(cycle);
     let pods = 0;
     for (const pod of this.#pods.values()) {
       if (pod.seenCycle !== cycle) continue;
       pods++;
-      await this.#emitPod(sink, pod, now);
+      this.#emitPod(sink, pod, now);
     }
     for (const [uid, pod] of this.#pods) if (pod.seenCycle !== cycle && this.#deps.cache.podContainers(uid).length === 0) this.#pods.delete(uid);
 
@@ -286,10 +323,14 @@ export class ContainerSource implements Source {
     }
   }
 
-  async #noteSandbox(info: ContainerInfo, paths: ContainerCgroupPaths): Promise<void> {
+  #noteSandbox(info: ContainerInfo, paths: ContainerCgroupPaths): void {
     const uid = info.pod?.uid;
     if (uid === undefined) return;
-    const pid = info.pid ?? (await this.#firstPid(paths));
+    let pid = info.pid ?? this.#sandboxPidCache.get(info.id);
+    if (pid === undefined) {
+      pid = this.#firstPid(paths);
+      if (pid !== undefined) this.#sandboxPidCache.set(info.id, pid);
+    }
     if (pid !== undefined) this.#sandboxPids.set(uid, pid);
   }
 
@@ -371,7 +412,7 @@ export class ContainerSource implements Source {
     last[R_OOM] = s.memoryOomKills ?? 0;
   }
 
-  #addToPod(uid: string, t: Tracked, s: CgroupStats, now: bigint, cycle: number): void {
+  #addToPod(uid: string, t: Tracked, s: CgroupStats, now: bigint, cycle: number, paths: ContainerCgroupPaths): void {
     let pod = this.#pods.get(uid);
     const info = t.info?.pod;
     if (pod === undefined) {
@@ -398,10 +439,12 @@ export class ContainerSource implements Source {
     else pod.available += available;
     const started = t.info?.startedAtUnixNano;
     if (started !== undefined && (pod.earliestStart === undefined || started < pod.earliestStart)) pod.earliestStart = started;
-    if (pod.pid === undefined && t.info?.pid !== undefined) pod.pid = t.info.pid;
+    // Any container's process reaches the pod's network namespace when the sandbox's is unknown
+    // (no runtime): one lookup per pod per cycle at most, kept on the container while it lives.
+    if (pod.pid === undefined) pod.pid = t.info?.pid ?? (t.pid ??= this.#firstPid(paths));
   }
 
-  async #emitPod(sink: RecordSink, pod: PodTotals, now: bigint): Promise<void> {
+  #emitPod(sink: RecordSink, pod: PodTotals, now: bigint): void {
     const r = pod.resource;
     const start = pod.start;
     const P = POD;
@@ -428,20 +471,37 @@ export class ContainerSource implements Source {
     const began = pod.earliestStart;
     if (began !== undefined && now >= began) this.#gauge(sink, P.uptime, r, NONE, now, Number(now - began) / NS_PER_S);
     const pid = sandbox ?? pod.pid;
-    if (pid !== undefined) await this.#network(sink, r, pid, start, now, true);
+    if (pid !== undefined && !this.#network(sink, r, pid, start, now, true)) {
+      // Gone: look it up again next cycle.
+      for (const [id, p] of this.#sandboxPidCache) if (p === pid) this.#sandboxPidCache.delete(id);
+      for (const t of this.#tracked.values()) if (t.pid === pid) t.pid = undefined;
+    }
   }
 
-  async #containerNetwork(sink: RecordSink, t: Tracked, paths: ContainerCgroupPaths, now: bigint): Promise<void> {
-    const pid = t.info?.pid ?? (await this.#firstPid(paths));
-    if (pid !== undefined) await this.#network(sink, t.resource, pid, t.start, now, false);
+  #containerNetwork(sink: RecordSink, t: Tracked, paths: ContainerCgroupPaths, now: bigint): void {
+    // The runtime's pid, else the cgroup's first, kept until reading through it fails.
+    const pid = t.info?.pid ?? (t.pid ??= this.#firstPid(paths));
+    if (pid !== undefined && !this.#network(sink, t.resource, pid, t.start, now, false)) t.pid = undefined;
   }
 
-  async #network(sink: RecordSink, r: Resource, pid: number, start: bigint, now: bigint, pod: boolean): Promise<void> {
-    const ns = await netNamespaceId(this.#hostRoot, pid, this.#pidCounts);
+  /** False when the process is gone (the caller forgets it); true when read or skipped on purpose. */
+  #network(sink: RecordSink, r: Resource, pid: number, start: bigint, now: bigint, pod: boolean): boolean {
+    let ns = this.#netnsOf.get(pid);
+    if (ns === undefined) {
+      ns = netNamespaceIdSync(this.#hostRoot, pid, this.#pidCounts);
+      if (ns === undefined) return false;
+      this.#netnsOf.set(pid, ns);
+    }
+    this.#netnsUsed.add(pid);
     // The host's own namespace (host-network pods and containers): the host source reports it.
-    if (ns === undefined || (this.#hostNetns !== undefined && ns === this.#hostNetns)) return;
-    const dev: NetDev | undefined = await readNetDev(this.#hostRoot, pid, this.#netFiles);
-    if (dev === undefined) return;
+    if (this.#hostNetns !== undefined && ns === this.#hostNetns) return true;
+    const text = this.#netFiles.readSync(`${this.#hostRoot}/proc/${pid}/net/dev`);
+    if (text === undefined) {
+      // The pid is gone (or reused later by another process): forget what it told us.
+      this.#netnsOf.delete(pid);
+      return false;
+    }
+    const dev: NetDev = parseNetDev(text);
     const M = pod ? POD : CONTAINER;
     for (const i of dev.interfaces) {
       const [rx, tx] = this.#iface(i.name);
@@ -455,14 +515,15 @@ export class ContainerSource implements Source {
       this.#sum(sink, M.networkDropped, r, rx, start, now, f[NET_RX_DROP]);
       this.#sum(sink, M.networkDropped, r, tx, start, now, f[NET_TX_DROP]);
     }
+    return true;
   }
 
-  async #firstPid(paths: ContainerCgroupPaths): Promise<number | undefined> {
+  #firstPid(paths: ContainerCgroupPaths): number | undefined {
     const mount = controllerMount(this.#deps.layout, 'memory');
     if (mount === undefined) return undefined;
     const path = (mount.version === 2 ? paths.overrides?.unified : paths.overrides?.memory) ?? paths.path;
     const dir = cgroupDir(this.#hostRoot, mount, path);
-    return dir === undefined ? undefined : firstPid(dir, this.#pidCounts);
+    return dir === undefined ? undefined : firstPidSync(dir, this.#pidCounts);
   }
 
   /** Containers not seen this cycle are gone: their counters move into their pod's retired totals. */

@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import type { CgroupFileReader } from '../cgroup/cgroup-file.js';
 import type { PidCounts } from '../cgroup/cgroup-procs.js';
@@ -21,6 +22,23 @@ export async function netNamespaceId(hostRoot: string, pid: number, counts?: Pid
   let link: string;
   try {
     link = await readlink(procDir(hostRoot, pid) + '/ns/net');
+  } catch (err) {
+    if (counts !== undefined) {
+      const code = (err as NodeJS.ErrnoException | undefined)?.code;
+      if (code === 'ENOENT' || code === 'ESRCH') counts.gone++;
+      else counts.failed++;
+    }
+    return undefined;
+  }
+  return parseNamespaceLink(link, 'net');
+}
+
+/** netNamespaceId with a blocking readlink (~3 µs; procfs answers from memory). */
+export function netNamespaceIdSync(hostRoot: string, pid: number, counts?: PidCounts): number | undefined {
+  if (!validPid(pid)) return undefined;
+  let link: string;
+  try {
+    link = readlinkSync(procDir(hostRoot, pid) + '/ns/net');
   } catch (err) {
     if (counts !== undefined) {
       const code = (err as NodeJS.ErrnoException | undefined)?.code;

@@ -188,6 +188,36 @@ describe('CgroupDiscovery: bounds and a changing tree', () => {
     expect(r2.vanished).toBe(1);
   });
 
+  it('a container directory is listed again only every 6th walk; a node nested in it meanwhile is found within 6 walks', async () => {
+    const root = tree('sys/fs/cgroup/memory', [`/docker/${NODE}`, `/docker/${id('1')}`]);
+    const mount = join(root, 'sys/fs/cgroup/memory');
+    const listed: string[] = [];
+    class Counting extends CgroupDiscovery {
+      protected override listDir(dir: string): Dirent[] | Promise<Dirent[]> {
+        listed.push(dir.slice(mount.length));
+        return super.listDir(dir);
+      }
+    }
+    const d = new Counting(root, HYBRID);
+    expect((await d.discover()).containers).toHaveLength(2);
+    listed.length = 0;
+    // The node starts kubelet's tree inside it after the first walk.
+    mkdirSync(join(mount, `docker/${NODE}/kubepods/pod${POD2}/${id('4')}`), { recursive: true });
+    let walks = 0;
+    let found = false;
+    while (!found && walks < 6) {
+      walks++;
+      found = (await d.discover()).containers.some((c) => c.identity.containerId === id('4'));
+    }
+    expect(found).toBe(true);
+    expect(walks).toBeLessThanOrEqual(6);
+    // Between relistings a container directory costs no listing.
+    expect(listed.filter((p) => p === `/docker/${id('1')}`).length).toBeLessThanOrEqual(1);
+    // A container that exits is gone from its parent's listing at once: parents are listed every walk.
+    rmSync(join(mount, `docker/${id('1')}`), { recursive: true });
+    expect((await d.discover()).containers.some((c) => c.identity.containerId === id('1'))).toBe(false);
+  });
+
   it('a directory that cannot be listed is counted; the walk goes on', async () => {
     const root = tree('sys/fs/cgroup/memory', [`/docker/${id('1')}`, `/kubepods/pod${POD2}/${id('4')}`]);
     const mount = join(root, 'sys/fs/cgroup/memory');
