@@ -67,13 +67,16 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
   let d: Started;
   let pod: RunningPod;
   const podUid = randomUUID();
+  /** A pod the dockershim / cri-dockerd way: a sandbox container owning the network namespace, an app container joining it. */
+  const dockerPodUid = randomUUID();
+  let dockerPod: { sandbox: string; app: string };
 
-  async function run(name: string, cmd: string[], host: Docker.HostConfig): Promise<string> {
+  async function run(name: string, cmd: string[], host: Docker.HostConfig, labels: Record<string, string> = {}): Promise<string> {
     const c = await docker.createContainer({
       name: `${tag}-${name}`,
       Image: rt.busyboxImage,
       Cmd: cmd,
-      Labels: { [rt.testLabel]: '1' },
+      Labels: { [rt.testLabel]: '1', ...labels },
       HostConfig: { NetworkMode: 'none', ...host },
     });
     await c.start();
@@ -97,6 +100,18 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
       // dd's 64 MiB buffer exceeds the limit: the OOM killer kills dd, the shell lives on.
       oom: await run('oom', ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=64M count=1; exec sleep 3600'], { Memory: 32 * MiB, MemorySwap: 32 * MiB }),
       exiter: await run('exit', ['sh', '-c', 'sleep 1; exit 7'], {}),
+    };
+    const podLabels = { 'io.kubernetes.pod.name': `${tag}-dpod`, 'io.kubernetes.pod.namespace': 'web', 'io.kubernetes.pod.uid': dockerPodUid };
+    const sandbox = await run('dpod-sandbox', ['sleep', '3600'], {}, { ...podLabels, 'io.kubernetes.docker.type': 'podsandbox', 'io.kubernetes.container.name': 'POD' });
+    dockerPod = {
+      sandbox,
+      // Talks to itself over the pod's loopback, so the pod's network counters move.
+      app: await run('dpod-app', ['sh', '-c', 'while :; do ping -c 1 -W 1 127.0.0.1 >/dev/null 2>&1; sleep 0.2; done'], { NetworkMode: `container:${sandbox}` }, {
+        ...podLabels,
+        'io.kubernetes.docker.type': 'container',
+        'io.kubernetes.container.name': 'app',
+        'io.kubernetes.sandbox.id': sandbox,
+      }),
     };
     pod = await pods.runPod({
       name: `${tag}-pod`,
@@ -125,7 +140,7 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
 
   afterAll(async () => {
     await source?.stop();
-    for (const id of Object.values(d ?? {})) await docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined);
+    for (const id of [...Object.values(d ?? {}), ...Object.values(dockerPod ?? {})]) await docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined);
     if (pod) await pods.removePod(pod.podId).catch(() => undefined);
     await pods.close();
   }, 60_000);
@@ -253,6 +268,33 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
     }
     expect(pw.value).toBe(sum);
     expect(latest(sink.metrics, 'k8s.pod.cpu.time', 'k8s.pod.uid', podUid, { 'cpu.mode': 'user' })!.value).toBeGreaterThan(0);
+  });
+
+  it('every series of a container carries its names from its first cycle (no nameless series first)', () => {
+    for (const id of [d.hog, d.spinner, d.oom, dockerPod.app, ...pod.containerIds.slice(0, 3)]) {
+      const points = sink.metrics.filter((p) => attrs(p)['container.id'] === id);
+      expect(points.length, id).toBeGreaterThan(0);
+      expect(points.filter((p) => attrs(p)['container.name'] === undefined), id).toEqual([]);
+    }
+  });
+
+  it('network: per container for a container with its own namespace, once per pod for a shared one, never for host-network pods', () => {
+    // The hog has its own (empty, --network none) namespace: its loopback is reported on it.
+    expect(latest(sink.metrics, 'container.network.io', 'container.id', d.hog, { 'network.interface.name': 'lo', 'network.io.direction': 'receive' })).toBeDefined();
+    // The docker pod: one namespace, the sandbox's, reported on the pod; the app container joined it.
+    expect(sink.metrics.some((p) => p.descriptor.name === 'container.network.io' && attrs(p)['container.id'] === dockerPod.app)).toBe(false);
+    const podNet = sink.metrics.filter((p) => p.descriptor.name === 'k8s.pod.network.io' && attrs(p)['k8s.pod.uid'] === dockerPodUid && p.attributes['network.io.direction'] === 'receive');
+    expect(podNet.length).toBeGreaterThan(0);
+    expect(attrs(podNet[0]!)).toMatchObject({ 'k8s.pod.name': `${tag}-dpod`, 'k8s.namespace.name': 'web' });
+    // One point per interface and direction per cycle: the namespace was read once, not per container.
+    const perCycle = new Map<bigint, number>();
+    for (const p of podNet) perCycle.set(p.timeUnixNano, (perCycle.get(p.timeUnixNano) ?? 0) + 1);
+    expect(Math.max(...perCycle.values())).toBe(1);
+    expect(podNet.at(-1)!.value).toBeGreaterThan(0); // the pings
+    // The CRI pod runs in the host's network namespace: the host source reports those interfaces.
+    expect(sink.metrics.some((p) => p.descriptor.name === 'k8s.pod.network.io' && attrs(p)['k8s.pod.uid'] === podUid)).toBe(false);
+    // The sandbox itself is not a container of its own.
+    expect(sink.metrics.some((p) => attrs(p)['container.id'] === dockerPod.sandbox)).toBe(false);
   });
 
   it('knows which runtimes answered', () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { type Attributes, type MetricDescriptor, type MetricPoint, type Resource, type Scope, createScope, nowUnixNano } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
@@ -17,6 +18,24 @@ import type { ContainerMetadataCache } from './metadata-cache.js';
 import { CONTAINER, POD } from './metrics.js';
 import { netNamespaceIdSync } from './net-namespace.js';
 import type { ContainerInfo } from './types.js';
+
+/**
+ * The host's own network namespace: init's (pid 1), or where init's is not readable (a sandboxed
+ * init refusing even root's ptrace check, as on some VMs) kthreadd's: kernel threads always live
+ * in the initial namespaces. Undefined when neither can be read (then no pod is taken for a
+ * host-network one, and those pods' interfaces are reported on them).
+ */
+export function hostNetworkNamespace(hostRoot: string): number | undefined {
+  const init = netNamespaceIdSync(hostRoot, 1);
+  if (init !== undefined) return init;
+  try {
+    const root = hostRoot.endsWith('/') ? hostRoot.slice(0, -1) : hostRoot;
+    if (readFileSync(`${root}/proc/2/comm`, 'latin1').trim() !== 'kthreadd') return undefined;
+  } catch {
+    return undefined;
+  }
+  return netNamespaceIdSync(hostRoot, 2);
+}
 
 /** A container cgroup found on the host, with what its path says. */
 export interface FoundCgroup {
@@ -228,13 +247,15 @@ export class ContainerSource implements Source {
     const now = this.#now();
     const rebuild = this.#builtVersion !== this.#metadataVersion;
     this.#builtVersion = this.#metadataVersion;
-    if (this.#hostNetns === null) this.#hostNetns = netNamespaceIdSync(this.#hostRoot, 1);
+    if (this.#hostNetns === null) this.#hostNetns = hostNetworkNamespace(this.#hostRoot);
 
     const where = new Map<string, { paths: ContainerCgroupPaths; identity: CgroupIdentity }>();
     for (const f of found) {
       const id = f.identity.containerId;
       if (id !== undefined && !where.has(id)) where.set(id, { paths: { path: f.cgroupPath }, identity: f.identity });
     }
+    // New cgroups the runtimes have not named yet: ask before the first series goes out.
+    await this.#deps.cache.resolve(new Set(where.keys()));
     await this.#addFromPids(where);
 
     for (const pod of this.#pods.values()) pod.reset();

@@ -53,6 +53,8 @@ class RuntimeSlot {
   lastListAt = Number.NEGATIVE_INFINITY;
   /** True once a list succeeded: the containers of the first list started before us (no events). */
   synced = false;
+  /** Answered once: a socket that vanishes afterwards is a runtime restarting, not one that is not installed. */
+  everUp = false;
   watch: RuntimeWatch | undefined;
   /** Ids an event named since they were last inspected, with the events to report once they are. */
   readonly dirty = new Map<string, RuntimeEvent[]>();
@@ -96,6 +98,8 @@ export class ContainerMetadataCache {
   #stale = true;
   /** OOM events reported per container since it last started: an OOMKilled exit adds none then. */
   readonly #oomReported = new Map<string, number>();
+  /** Ids the cgroup walk found that no connected runtime knew when asked (asked again after a relist or a reconnect). */
+  readonly #unresolved = new Set<string>();
   readonly #calls;
   readonly #events;
   #stopped = false;
@@ -165,6 +169,44 @@ export class ContainerMetadataCache {
   }
 
   /**
+   * Names containers the cgroup walk found before any runtime told us about them: one started
+   * since the last list, or whose start event is still on its way. Each connected runtime is
+   * asked about each unknown id (one inspect, within the call deadline), so a new container's
+   * first series already carry its names rather than starting a nameless series that a later
+   * cycle replaces. An id no runtime knows is not asked about again until a runtime relists or
+   * reconnects (a container of a runtime without a socket, a node nested in a container).
+   * `current` is every container id the walk found; others are forgotten.
+   */
+  async resolve(current: ReadonlySet<string>): Promise<void> {
+    if (this.#stopped) return;
+    for (const id of this.#unresolved) if (!current.has(id)) this.#unresolved.delete(id);
+    const todo: string[] = [];
+    for (const id of current) if (!this.#unresolved.has(id) && this.get(id) === undefined) todo.push(id);
+    if (todo.length === 0) return;
+    const up = this.#slots.filter((s) => s.status === 'up');
+    await Promise.all(up.map((s) => this.#turnWith(s, () => this.#resolveIn(s, todo))));
+    for (const id of todo) if (this.get(id) === undefined) this.#unresolved.add(id);
+  }
+
+  async #resolveIn(slot: RuntimeSlot, ids: readonly string[]): Promise<void> {
+    try {
+      for (const id of ids) {
+        if (slot.containers.has(id) || this.get(id) !== undefined) continue;
+        const info = await slot.client.inspect(id, this.#deadline());
+        this.#count(slot, 'ok');
+        if (info === undefined) continue;
+        slot.containers.set(id, info);
+        this.#changed();
+        // A streaming runtime reports the start from its event (already queued or on its way);
+        // a listed one would not see a change at its next list, so it is reported from here.
+        if (!slot.client.watch && !slot.dirty.has(id)) this.#diff(slot, undefined, info);
+      }
+    } catch (err) {
+      this.#markDown(slot, err);
+    }
+  }
+
+  /**
    * Reports an OOM kill seen in a container's cgroup counters (the metrics source reads
    * `oom_kill`). Runtimes with their own OOM events (Docker) report those instead: this is for
    * the ones without, and for a child process killed while the container lives on.
@@ -187,10 +229,14 @@ export class ContainerMetadataCache {
   }
 
   /** One turn for one runtime; turns of a runtime never overlap (a second caller waits for the first). */
-  async #turn(slot: RuntimeSlot, full: boolean): Promise<void> {
+  #turn(slot: RuntimeSlot, full: boolean): Promise<void> {
+    return this.#turnWith(slot, () => this.#work(slot, full));
+  }
+
+  async #turnWith(slot: RuntimeSlot, fn: () => Promise<void>): Promise<void> {
     while (slot.busy) await slot.busy;
     if (this.#stopped) return;
-    const work = this.#work(slot, full).finally(() => {
+    const work = fn().finally(() => {
       slot.busy = undefined;
     });
     slot.busy = work;
@@ -210,6 +256,7 @@ export class ContainerMetadataCache {
         const listed = await slot.client.list(this.#deadline());
         this.#count(slot, 'ok');
         this.#applyList(slot, listed);
+        this.#unresolved.clear();
         slot.lastListAt = this.#clock();
       }
       if (slot.dirty.size > 0) await this.#inspectDirty(slot);
@@ -281,7 +328,8 @@ export class ContainerMetadataCache {
   #fromRuntimeEvent(e: RuntimeEvent, info: ContainerInfo, before: ContainerInfo | undefined): void {
     switch (e.kind) {
       case 'start': {
-        const again = before?.startedAtUnixNano !== undefined || info.restartCount > 0;
+        // Started before, at another time (a resolve() may already hold this very start).
+        const again = (before?.startedAtUnixNano !== undefined && before.startedAtUnixNano !== info.startedAtUnixNano) || info.restartCount > 0;
         this.#oomReported.delete(info.id);
         this.#emit(again ? 'restart' : 'start', info, e.timeUnixNano);
         return;
@@ -360,6 +408,8 @@ export class ContainerMetadataCache {
   #markUp(slot: RuntimeSlot): void {
     if (slot.status === 'up') return;
     const was = slot.status;
+    slot.everUp = true;
+    this.#unresolved.clear();
     slot.status = 'up';
     slot.downReason = '';
     slot.backoffMs = 0;
@@ -374,7 +424,9 @@ export class ContainerMetadataCache {
     this.#count(slot, reason);
     if (this.#stopped) return;
     const now = this.#clock();
-    if (reason === 'absent') {
+    // A daemon removes its socket while it restarts: retried with backoff like any other failure,
+    // where a socket never seen is looked for only every absentRetryMs.
+    if (reason === 'absent' && !slot.everUp) {
       if (slot.status !== 'absent') {
         this.#logger.info({ runtime, socket: socketPath }, `no ${runtime} socket: ${runtime} containers are named from their cgroups only`);
       }
@@ -387,7 +439,8 @@ export class ContainerMetadataCache {
     slot.backoffMs = slot.backoffMs === 0 ? this.#options.backoffInitialMs : Math.min(this.#options.backoffMaxMs, slot.backoffMs * 2);
     // Jitter by up to a quarter so agents on many nodes do not retry a shared runtime in step.
     slot.nextAttemptAt = now + slot.backoffMs * (0.75 + Math.random() * 0.25);
-    if (slot.status !== 'down' || slot.downReason !== reason) {
+    // One line per outage, whatever it goes through (reset, then no socket, then refused…).
+    if (slot.status !== 'down') {
       this.#logger.warn(
         { runtime, socket: socketPath, reason, err: (err as Error).message },
         `${runtime} unreachable; retrying with backoff, its last known containers kept meanwhile`,

@@ -8,7 +8,8 @@ import { Registry } from '../../../src/self/registry.js';
 import { CgroupDiscovery } from '../../../src/sources/cgroup/cgroup-discovery.js';
 import { parseCgroupMounts } from '../../../src/sources/cgroup/cgroup-mounts.js';
 import { CgroupStatsReader } from '../../../src/sources/cgroup/cgroup-stats.js';
-import { ContainerSource } from '../../../src/sources/container/container-source.js';
+import { ContainerSource, hostNetworkNamespace } from '../../../src/sources/container/container-source.js';
+import { netNamespaceIdSync } from '../../../src/sources/container/net-namespace.js';
 import { ContainerMetadataCache } from '../../../src/sources/container/metadata-cache.js';
 import type { ContainerInfo, RuntimeClient } from '../../../src/sources/container/types.js';
 import { ArraySink } from '../../helpers/array-sink.js';
@@ -238,5 +239,20 @@ describe('ContainerSource', () => {
     expect(exit.attributes['sextant.container.exit.reason']).toBe('Error');
     expect(exit.body).toBe('container shop/web-7d9/web exited with code 3 (Error)');
     expect(exit.timeUnixNano).toBe(9n);
+  });
+});
+
+describe('hostNetworkNamespace', () => {
+  it("is this machine's namespace (init's, or kthreadd's where init's link is refused)", () => {
+    // The test runs in the host's network namespace on the development VM and in CI.
+    expect(hostNetworkNamespace('/')).toBe(netNamespaceIdSync('/', process.pid));
+  });
+
+  it('is unknown, not guessed, when neither init nor kthreadd can be read', () => {
+    const root = join(tmp, 'no-proc');
+    mkdirSync(join(root, 'proc/2'), { recursive: true });
+    writeFileSync(join(root, 'proc/2/comm'), 'bash\n');
+    expect(hostNetworkNamespace(root)).toBeUndefined();
+    expect(hostNetworkNamespace(join(tmp, 'nothing-here'))).toBeUndefined();
   });
 });

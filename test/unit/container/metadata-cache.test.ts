@@ -299,3 +299,48 @@ async function vi_waitFor(cond: () => boolean, ms = 2000): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+describe('ContainerMetadataCache.resolve: names for cgroups found before the runtime said anything', () => {
+  it('asks the connected runtimes once per unknown id; a listed runtime reports the start from there, once', async () => {
+    const c = new ScriptedClient('containerd');
+    const { cache, events } = setup([c]);
+    await cache.refresh();
+    c.set(info(1));
+    await cache.resolve(new Set([ID(1), ID(2)]));
+    expect(cache.get(ID(1))?.name).toBe('c1');
+    expect(kinds(events)).toEqual(['start:c1']);
+    const inspects = c.inspects;
+    // ID(2) is known to no runtime: not asked again until a list.
+    await cache.resolve(new Set([ID(1), ID(2)]));
+    expect(c.inspects).toBe(inspects);
+    // The next list sees the same container: no second start.
+    await cache.refresh();
+    expect(kinds(events)).toEqual(['start:c1']);
+    // After that list, an id still unknown is asked about again.
+    await cache.resolve(new Set([ID(2)]));
+    expect(c.inspects).toBe(inspects + 1);
+  });
+
+  it('a streaming runtime: the event reports the start, as a start (not a restart), once', async () => {
+    const c = new ScriptedClient('docker', true);
+    const { cache, events } = setup([c]);
+    await cache.refresh();
+    c.set(info(1, { runtime: 'docker' }));
+    await cache.resolve(new Set([ID(1)]));
+    expect(cache.get(ID(1))).toBeDefined();
+    expect(events).toEqual([]);
+    c.onEvent!({ kind: 'start', runtime: 'docker', id: ID(1), timeUnixNano: 1n });
+    await vi_waitFor(() => events.length === 1);
+    expect(kinds(events)).toEqual(['start:c1']);
+  });
+
+  it('runtimes that are down are not asked', async () => {
+    const c = new ScriptedClient('containerd');
+    c.failWith = new RuntimeError('containerd', 'unavailable', 'refused');
+    const { cache } = setup([c]);
+    await cache.refresh();
+    const inspects = c.inspects;
+    await cache.resolve(new Set([ID(1)]));
+    expect(c.inspects).toBe(inspects);
+  });
+});
