@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -208,7 +210,12 @@ describe('export under faults (real gateway over loopback)', () => {
       },
     });
     await r.proxy.down();
-    globalThis.gc?.();
+    // Retained memory is what "bounded" means: garbage not yet collected (the million transient
+    // points) is not, and how much of it is around depends on the machine's load. Heap figures
+    // are taken right after a full GC (exposed at runtime; vitest's workers start without it).
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    gc();
     const heapBefore = process.memoryUsage().heapUsed;
     const rssBefore = process.memoryUsage.rss();
 
@@ -227,11 +234,13 @@ describe('export under faults (real gateway over loopback)', () => {
       r.pipeline.offerMetric(p);
       if (i % 50_000 === 0) {
         await new Promise((res) => setImmediate(res));
+        gc();
         peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
         peakRss = Math.max(peakRss, process.memoryUsage.rss());
       }
     }
     await new Promise((res) => setTimeout(res, 1_000));
+    gc();
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
 
@@ -244,7 +253,7 @@ describe('export under faults (real gateway over loopback)', () => {
     const heapGrowth = (peakHeap - heapBefore) / MiB;
     const rssGrowth = (peakRss - rssBefore) / MiB;
     console.log(`outage memory: heap +${heapGrowth.toFixed(1)} MiB, rss +${rssGrowth.toFixed(1)} MiB; offered ${logs.offered} of ${logs.count} log lines`);
-    expect(heapGrowth).toBeLessThan(64);
+    expect(heapGrowth).toBeLessThan(24); // retained: two 4 MiB rings plus in-flight batches
     expect(rssGrowth).toBeLessThan(128);
 
     await r.proxy.up();
