@@ -1,0 +1,227 @@
+import { type Dirent, type FSWatcher, watch } from 'node:fs';
+import { readdir, realpath } from 'node:fs/promises';
+
+/**
+ * Which log files exist now: kubelet's pod logs, Docker's json-file logs and configured plain
+ * files, found by a scan of the directories that hold them. A scan runs on an interval (the
+ * safety net: inotify drops events when its queue overflows, and a directory created between
+ * two watches is not watched yet) and soon after a watched directory changes (so a new
+ * container's log is picked up within moments, not a rescan interval later).
+ *
+ *   <root>/var/log/pods/<ns>_<pod>_<uid>/<container>/<restart>.log      CRI format
+ *   <root>/var/lib/docker/containers/<id>/<id>-json.log                  Docker json-file
+ *   configured globs (`*` within one path segment)                      plain text
+ *
+ * Rotated files (`0.log.20261125-101500`, `.gz`, `-json.log.1`) are not listed: the tailer
+ * finishes a rotated file through the handle it already holds; a rotated file it never held was
+ * rotated before it was read and is not picked up (the checkpointed identity says where it was).
+ *
+ * Symlinks: a listed path that is a link is resolved, and refused (counted) when it resolves
+ * outside the configured roots, so a planted link cannot make the agent ship `/etc/shadow`.
+ */
+
+export type LogFormat = 'cri' | 'docker-json' | 'plain';
+
+export interface LogFile {
+  /** As found (under the host root). */
+  readonly path: string;
+  /** The resolved path; equal to `path` unless a link was followed. */
+  readonly realPath: string;
+  readonly format: LogFormat;
+}
+
+export interface LogDiscoveryOptions {
+  readonly hostRoot: string;
+  /** Host paths of kubelet's pod log directories; default `/var/log/pods`. */
+  readonly podLogDirs?: readonly string[];
+  /** Host paths of Docker's container directories; default `/var/lib/docker/containers`. */
+  readonly dockerDirs?: readonly string[];
+  /** Host path globs of plain text files (`/var/log/app/*.log`): `*` matches within a segment. */
+  readonly globs?: readonly string[];
+  /** Most files listed per scan (a node with more is reported truncated, never unbounded). */
+  readonly maxFiles?: number;
+}
+
+export interface ScanResult {
+  readonly files: LogFile[];
+  /** Links that resolved outside every configured root. */
+  readonly refused: number;
+  /** Directories that could not be listed (permission, I/O), not counting ones that vanished. */
+  readonly unreadable: number;
+  readonly truncated: boolean;
+}
+
+const DEFAULT_MAX_FILES = 100_000;
+const CRI_FILE = /^\d+\.log$/;
+const DOCKER_ID = /^[0-9a-f]{64}$/;
+/** Changes are coalesced: a burst of container starts is one rescan. */
+const HINT_DELAY_MS = 100;
+
+export class LogDiscovery {
+  readonly #root: string;
+  readonly #podDirs: string[];
+  readonly #dockerDirs: string[];
+  readonly #globs: string[][];
+  /** Resolved paths a link may point into: the configured directories and the globs' fixed prefixes. */
+  readonly #allowed: string[];
+  readonly #maxFiles: number;
+  #watchers: FSWatcher[] = [];
+  #hintTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: LogDiscoveryOptions) {
+    this.#root = options.hostRoot.endsWith('/') ? options.hostRoot.slice(0, -1) : options.hostRoot;
+    const under = (p: string): string => this.#root + p;
+    this.#podDirs = (options.podLogDirs ?? ['/var/log/pods']).map(under);
+    this.#dockerDirs = (options.dockerDirs ?? ['/var/lib/docker/containers']).map(under);
+    this.#globs = (options.globs ?? []).map((g) => under(g).split('/'));
+    this.#allowed = [...this.#podDirs, ...this.#dockerDirs, ...this.#globs.map(fixedPrefix)];
+    this.#maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
+  }
+
+  /** The resolved roots links may point into (resolved once: a root may itself be a link, as /var/log often is). */
+  async #allowedRoots(): Promise<string[]> {
+    const out: string[] = [];
+    for (const a of this.#allowed) {
+      out.push(a);
+      try {
+        out.push(await realpath(a));
+      } catch {
+        // Not there (yet): its literal path is all there is.
+      }
+    }
+    return out;
+  }
+
+  async scan(): Promise<ScanResult> {
+    const files: LogFile[] = [];
+    const state = { refused: 0, unreadable: 0, truncated: false };
+    const allowed = await this.#allowedRoots();
+    const add = async (path: string, format: LogFormat, entry: Dirent): Promise<void> => {
+      if (files.length >= this.#maxFiles) {
+        state.truncated = true;
+        return;
+      }
+      if (entry.isFile()) {
+        files.push({ path, realPath: path, format });
+        return;
+      }
+      if (!entry.isSymbolicLink()) return;
+      let real: string;
+      try {
+        real = await realpath(path);
+      } catch {
+        return; // dangling: nothing to read
+      }
+      if (!allowed.some((root) => real === root || real.startsWith(root + '/'))) {
+        state.refused++;
+        return;
+      }
+      files.push({ path, realPath: real, format });
+    };
+
+    for (const dir of this.#podDirs) {
+      for (const pod of await this.#list(dir, state)) {
+        if (!pod.isDirectory()) continue;
+        const podDir = `${dir}/${pod.name}`;
+        for (const container of await this.#list(podDir, state)) {
+          if (!container.isDirectory()) continue;
+          const cDir = `${podDir}/${container.name}`;
+          for (const f of await this.#list(cDir, state)) if (CRI_FILE.test(f.name)) await add(`${cDir}/${f.name}`, 'cri', f);
+        }
+      }
+    }
+    for (const dir of this.#dockerDirs) {
+      for (const c of await this.#list(dir, state)) {
+        if (!c.isDirectory() || !DOCKER_ID.test(c.name)) continue;
+        const want = `${c.name}-json.log`;
+        for (const f of await this.#list(`${dir}/${c.name}`, state)) if (f.name === want) await add(`${dir}/${c.name}/${f.name}`, 'docker-json', f);
+      }
+    }
+    for (const glob of this.#globs) await this.#expand(glob, 1, '', state, add);
+    return { files, ...state };
+  }
+
+  /**
+   * Calls `onHint` soon after anything changes in the watched directories (the roots and the pod
+   * directories known at the last call; call again after a scan to watch new ones). A watch that
+   * cannot be set (inotify limit) is simply absent: the interval rescan covers it.
+   */
+  watch(dirs: readonly string[], onHint: () => void): void {
+    this.unwatch();
+    const hint = (): void => {
+      if (this.#hintTimer) return;
+      this.#hintTimer = setTimeout(() => {
+        this.#hintTimer = undefined;
+        onHint();
+      }, HINT_DELAY_MS);
+      this.#hintTimer.unref();
+    };
+    for (const d of [...this.#podDirs, ...this.#dockerDirs, ...dirs]) {
+      try {
+        const w = watch(d, { persistent: false }, hint);
+        w.on('error', () => w.close());
+        this.#watchers.push(w);
+      } catch {
+        // Missing or beyond the inotify limit: the rescan interval is the safety net.
+      }
+    }
+  }
+
+  unwatch(): void {
+    for (const w of this.#watchers) w.close();
+    this.#watchers = [];
+    if (this.#hintTimer) clearTimeout(this.#hintTimer);
+    this.#hintTimer = undefined;
+  }
+
+  async #expand(
+    segs: readonly string[],
+    i: number,
+    at: string,
+    state: { unreadable: number },
+    add: (path: string, format: LogFormat, entry: Dirent) => Promise<void>,
+  ): Promise<void> {
+    // Fixed segments are walked without listing; a wildcard segment lists its directory.
+    let dir = at;
+    while (i < segs.length - 1 && !segs[i]!.includes('*')) dir += '/' + segs[i++]!;
+    const seg = segs[i]!;
+    const last = i === segs.length - 1;
+    const match = segmentMatcher(seg);
+    for (const e of await this.#list(dir === '' ? '/' : dir, state)) {
+      if (!match(e.name)) continue;
+      const p = `${dir}/${e.name}`;
+      if (last) {
+        if (e.isFile() || e.isSymbolicLink()) await add(p, 'plain', e);
+      } else if (e.isDirectory()) {
+        await this.#expand(segs, i + 1, p, state, add);
+      }
+    }
+  }
+
+  async #list(dir: string, state: { unreadable: number }): Promise<Dirent[]> {
+    try {
+      return await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') state.unreadable++;
+      return [];
+    }
+  }
+}
+
+/** The directory part of a glob before its first wildcard segment. */
+function fixedPrefix(segs: readonly string[]): string {
+  const fixed: string[] = [];
+  for (const s of segs.slice(0, -1)) {
+    if (s.includes('*')) break;
+    fixed.push(s);
+  }
+  return fixed.join('/') || '/';
+}
+
+function segmentMatcher(seg: string): (name: string) => boolean {
+  if (!seg.includes('*')) return (name) => name === seg;
+  const re = new RegExp('^' + seg.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$');
+  // Hidden files only when the pattern asks for them, as shells do.
+  return (name) => (name.startsWith('.') && !seg.startsWith('.') ? false : re.test(name));
+}
