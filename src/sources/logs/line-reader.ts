@@ -1,0 +1,303 @@
+import type { FileHandle } from 'node:fs/promises';
+import { ConfigError } from '../../errors.js';
+import { compareIdentity, extendIdentity, FINGERPRINT_BYTES, probeFile, type FileIdentity } from './file-identity.js';
+
+/** Flags on a delivered piece. A complete line that fit in the buffer has flags 0. */
+/** More bytes of this line follow in later pieces (the line was longer than the buffer). */
+export const LINE_PARTIAL = 1;
+/** Earlier bytes of this line were delivered in previous pieces. */
+export const LINE_CONTINUED = 2;
+/** The file ended for good (deleted or rotated away) before this line's newline was written. */
+export const LINE_UNTERMINATED = 4;
+
+/**
+ * Receives lines without decoding: bytes `[start, end)` of `buf`, the `\n` excluded. `endOffset`
+ * is the file offset just past this piece (past its `\n` when it has one): the offset to
+ * acknowledge once the record ending here is delivered. `buf` is the reader's reused buffer —
+ * copy or decode what you need before returning.
+ *
+ * Return `false` to pause: the piece WAS taken, and the reader stops this turn right after it,
+ * keeping the rest of its buffer for the next turn. An interface with a method rather than a
+ * callback, so the hot loop makes no closure.
+ */
+export interface LineSink {
+  line(buf: Buffer, start: number, end: number, endOffset: number, flags: number): boolean;
+}
+
+/**
+ * What one turn ended with:
+ *   more       the turn's byte budget is spent and the file has more: call again (after the
+ *              other files had their turn);
+ *   paused     the sink returned false;
+ *   eof        caught up with the writer: poll again later;
+ *   truncated  the content under our offset was replaced (copytruncate) or cut: the reader now
+ *              stands at offset 0 of the new content, with a new identity; count it, call again;
+ *   gone       the file was deleted (or `retire()`d after a rename) and is read to its end;
+ *              close the reader.
+ */
+export type ReadStatus = 'more' | 'paused' | 'eof' | 'truncated' | 'gone';
+
+/**
+ * Buffers for readers that take one for a turn and give it back when they hold nothing, so a
+ * thousand idle files do not each pin a buffer. A reader holding an unfinished line keeps its
+ * buffer. Keeps at most `maxIdle` free buffers.
+ */
+export class BufferPool {
+  readonly bufferSize: number;
+  readonly #free: Buffer[] = [];
+  readonly #maxIdle: number;
+  #allocated = 0;
+
+  constructor(bufferSize = 64 * 1024, maxIdle = 8) {
+    if (!Number.isInteger(bufferSize) || bufferSize < 256) throw new ConfigError('logs.bufferSize', `must be an integer ≥ 256, got ${bufferSize}`);
+    this.bufferSize = bufferSize;
+    this.#maxIdle = maxIdle;
+  }
+
+  acquire(): Buffer {
+    const b = this.#free.pop();
+    if (b !== undefined) return b;
+    this.#allocated++;
+    return Buffer.allocUnsafe(this.bufferSize);
+  }
+
+  release(b: Buffer): void {
+    if (this.#free.length < this.#maxIdle) this.#free.push(b);
+    else this.#allocated--;
+  }
+
+  /** Buffers allocated and not dropped (in use + idle). */
+  get allocated(): number {
+    return this.#allocated;
+  }
+}
+
+export interface LineReaderOptions {
+  /** Size of the reader's own buffer when no pool is given (default 64 KiB). */
+  readonly bufferSize?: number;
+  /** Take buffers from this pool per turn instead of owning one. */
+  readonly pool?: BufferPool;
+  /** Bytes read from the file per turn at most (default 1 MiB), so one chatty file cannot starve others. */
+  readonly maxBytesPerTurn?: number;
+}
+
+const DEFAULT_BUFFER = 64 * 1024;
+const DEFAULT_TURN = 1024 * 1024;
+const NEWLINE = 0x0a;
+
+/**
+ * Reads one open log file from an offset and hands out its lines as byte ranges of one fixed,
+ * reused buffer. Memory is the buffer and nothing else: a line longer than the buffer goes out in
+ * buffer-sized pieces (LINE_PARTIAL / LINE_CONTINUED), so a 50 MB line without a newline costs
+ * no more than a short one. NUL and invalid UTF-8 are bytes like any other; decoding is the
+ * sink's business.
+ *
+ * The file may change under us between turns, and each turn starts with one fstat:
+ *   - shrunk below our offset, or grown after we were at EOF with a different head → 'truncated'
+ *     and restart at 0 of the new content (copytruncate). The unfinished line we held is
+ *     discarded (counted in `discardedBytes`): its rest went to the copy.
+ *   - deleted (no links left) → keep reading the open descriptor; at its end, deliver the
+ *     unfinished last line (LINE_UNTERMINATED) and report 'gone'.
+ *   - renamed away: the reader cannot see that; the caller, which watches the path, calls
+ *     `retire()`, and the reader then finishes the old file the same way.
+ * Backpressure is the caller not calling `readTurn()`; nothing is read ahead of the sink.
+ *
+ * Not safe for two overlapping `readTurn()` calls (one caller loop per reader).
+ */
+export class LineReader {
+  readonly #fh: FileHandle;
+  readonly #sink: LineSink;
+  readonly #pool: BufferPool | undefined;
+  readonly #maxBytesPerTurn: number;
+  readonly #bufferSize: number;
+  readonly #head = Buffer.allocUnsafe(FINGERPRINT_BYTES);
+  #identity: FileIdentity;
+  #buf: Buffer | undefined;
+  /** Undelivered bytes are buf[#start, #end); none of buf[#start, #scan) is a newline. */
+  #start = 0;
+  #scan = 0;
+  #end = 0;
+  /** File offset of buf[#end]: where the next read goes. */
+  #pos: number;
+  /** The line at #start already had pieces delivered. */
+  #continuing = false;
+  /** The last turn ended at EOF: growth after that is when a copytruncate shows. */
+  #atEof = false;
+  #retired = false;
+  #gone = false;
+  #truncations = 0;
+  #discarded = 0;
+
+  constructor(fh: FileHandle, identity: FileIdentity, offset: number, sink: LineSink, options: LineReaderOptions = {}) {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ConfigError('offset', `must be a non-negative integer, got ${offset}`);
+    const turn = options.maxBytesPerTurn ?? DEFAULT_TURN;
+    if (!Number.isInteger(turn) || turn < 1) throw new ConfigError('logs.maxBytesPerTurn', `must be a positive integer, got ${turn}`);
+    this.#fh = fh;
+    this.#identity = identity;
+    this.#pos = offset;
+    this.#sink = sink;
+    this.#pool = options.pool;
+    this.#maxBytesPerTurn = turn;
+    if (options.pool !== undefined) {
+      this.#bufferSize = options.pool.bufferSize;
+    } else {
+      const size = options.bufferSize ?? DEFAULT_BUFFER;
+      if (!Number.isInteger(size) || size < 256) throw new ConfigError('logs.bufferSize', `must be an integer ≥ 256, got ${size}`);
+      this.#bufferSize = size;
+      this.#buf = Buffer.allocUnsafe(size);
+    }
+  }
+
+  /** File offset of the first byte not yet handed to the sink: where a restart would resume. */
+  get offset(): number {
+    return this.#pos - (this.#end - this.#start);
+  }
+
+  /** The file's identity, its head completed as the file grew, renewed after a truncation. */
+  get identity(): FileIdentity {
+    return this.#identity;
+  }
+
+  /** Bytes read but not yet handed out (an unfinished line, or the rest after a pause). */
+  get heldBytes(): number {
+    return this.#end - this.#start;
+  }
+
+  get bufferSize(): number {
+    return this.#bufferSize;
+  }
+
+  /** True while the reader pins a buffer (always without a pool). */
+  get holdsBuffer(): boolean {
+    return this.#buf !== undefined;
+  }
+
+  /** Times the content was found truncated or replaced under our offset. */
+  get truncations(): number {
+    return this.#truncations;
+  }
+
+  /** Bytes of unfinished lines thrown away at truncations. */
+  get discardedBytes(): number {
+    return this.#discarded;
+  }
+
+  /** The path no longer names this file: read it to its end, then report 'gone'. */
+  retire(): void {
+    this.#retired = true;
+  }
+
+  get retired(): boolean {
+    return this.#retired;
+  }
+
+  /** Reads and delivers up to `maxBytesPerTurn` bytes. Throws only what fs throws (EIO, closed handle). */
+  async readTurn(): Promise<ReadStatus> {
+    if (this.#gone) return 'gone';
+    if (this.#buf === undefined) this.#buf = this.#pool!.acquire();
+    try {
+      return await this.#turn(this.#buf);
+    } finally {
+      if (this.#pool !== undefined && this.#end === this.#start && this.#buf !== undefined) {
+        this.#pool.release(this.#buf);
+        this.#buf = undefined;
+        this.#start = this.#scan = this.#end = 0;
+      }
+    }
+  }
+
+  async #turn(buf: Buffer): Promise<ReadStatus> {
+    const st = await this.#fh.stat();
+    const deleted = st.nlink === 0;
+    // Head checks cost a 256-byte pread and a hash, so only when they can tell something:
+    // the file shrank, it grew after we had caught up (a refilled copytruncate shows here),
+    // or its head is still shorter than a full fingerprint.
+    if (st.size < this.#pos || (st.size > this.#pos && (this.#atEof || this.#identity.headLength < FINGERPRINT_BYTES))) {
+      const probe = await probeFile(this.#fh, this.#head);
+      const verdict = compareIdentity(this.#identity, this.#pos, probe);
+      if (verdict !== 'same') {
+        this.#restart(probe.identity);
+        return 'truncated';
+      }
+      this.#identity = extendIdentity(this.#identity, probe);
+    }
+
+    let budget = this.#maxBytesPerTurn;
+    for (;;) {
+      if (!this.#deliver(buf)) return 'paused';
+      // Only an unfinished line is left: move it to the front to make room.
+      if (this.#start > 0) {
+        buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#scan -= this.#start;
+        this.#start = 0;
+      }
+      if (this.#end === buf.length) {
+        // A line longer than the buffer: hand out what we have as a piece and keep going.
+        const flags = LINE_PARTIAL | (this.#continuing ? LINE_CONTINUED : 0);
+        this.#continuing = true;
+        const endOffset = this.#pos;
+        this.#start = this.#scan = this.#end = 0;
+        if (!this.#sink.line(buf, 0, buf.length, endOffset, flags)) return 'paused';
+      }
+      if (budget <= 0) return 'more';
+      const { bytesRead } = await this.#fh.read(buf, this.#end, Math.min(buf.length - this.#end, budget), this.#pos);
+      if (bytesRead === 0) {
+        this.#atEof = true;
+        if (this.#retired || deleted) return this.#finish(buf);
+        return 'eof';
+      }
+      this.#atEof = false;
+      this.#end += bytesRead;
+      this.#pos += bytesRead;
+      budget -= bytesRead;
+    }
+  }
+
+  /** Hands out every complete line in the buffer; false when the sink asked to pause. */
+  #deliver(buf: Buffer): boolean {
+    const end = this.#end;
+    if (this.#scan >= end) return true;
+    // indexOf would search past #end into stale bytes: bound it with a view (one per read, not per line).
+    const view = end === buf.length ? buf : buf.subarray(0, end);
+    const sink = this.#sink;
+    const base = this.#pos - end; // file offset of buf[0]
+    let i = this.#scan;
+    for (;;) {
+      const nl = view.indexOf(NEWLINE, i);
+      if (nl === -1) {
+        this.#scan = end;
+        return true;
+      }
+      const start = this.#start;
+      const flags = this.#continuing ? LINE_CONTINUED : 0;
+      this.#continuing = false;
+      i = nl + 1;
+      this.#start = this.#scan = i;
+      if (!sink.line(buf, start, nl, base + i, flags)) return false;
+    }
+  }
+
+  /** End of a file that will not grow again: the unfinished last line goes out as it is. */
+  #finish(buf: Buffer): ReadStatus {
+    this.#gone = true;
+    if (this.#end > this.#start || this.#continuing) {
+      const flags = LINE_UNTERMINATED | (this.#continuing ? LINE_CONTINUED : 0);
+      const start = this.#start;
+      this.#start = this.#scan = this.#end;
+      this.#continuing = false;
+      this.#sink.line(buf, start, this.#end, this.#pos, flags);
+    }
+    return 'gone';
+  }
+
+  #restart(identity: FileIdentity): void {
+    this.#discarded += this.#end - this.#start;
+    this.#truncations++;
+    this.#identity = identity;
+    this.#pos = 0;
+    this.#start = this.#scan = this.#end = 0;
+    this.#continuing = false;
+    this.#atEof = false;
+  }
+}
