@@ -12,9 +12,10 @@ import { readdir, realpath } from 'node:fs/promises';
  *   <root>/var/lib/docker/containers/<id>/<id>-json.log                  Docker json-file
  *   configured globs (`*` within one path segment)                      plain text
  *
- * Rotated files (`0.log.20261125-101500`, `.gz`, `-json.log.1`) are not listed: the tailer
- * finishes a rotated file through the handle it already holds; a rotated file it never held was
- * rotated before it was read and is not picked up (the checkpointed identity says where it was).
+ * Rotated files (`0.log.20261125-101500`, `-json.log.1`) are listed marked `rotated`: the tailer
+ * finishes a file it holds through its handle, and reads a rotated file it never held only when
+ * its checkpoint (or its appearing after the first scan) says it has unread lines — a writer
+ * rotating twice between two scans loses nothing. Gzipped ones are never read.
  *
  * Symlinks: a listed path that is a link is resolved, and refused (counted) when it resolves
  * outside the configured roots, so a planted link cannot make the agent ship `/etc/shadow`.
@@ -28,6 +29,8 @@ export interface LogFile {
   /** The resolved path; equal to `path` unless a link was followed. */
   readonly realPath: string;
   readonly format: LogFormat;
+  /** A rotated file (`0.log.<timestamp>`, `-json.log.N`): read only when it holds lines not read yet. */
+  readonly rotated?: boolean;
 }
 
 export interface LogDiscoveryOptions {
@@ -53,6 +56,8 @@ export interface ScanResult {
 
 const DEFAULT_MAX_FILES = 100_000;
 const CRI_FILE = /^\d+\.log$/;
+/** kubelet's rotated name; the gzipped ones (`.gz`) are older still and never read. */
+const CRI_ROTATED = /^\d+\.log\.\d{8}-\d{6}$/;
 const DOCKER_ID = /^[0-9a-f]{64}$/;
 /** Changes are coalesced: a burst of container starts is one rescan. */
 const HINT_DELAY_MS = 100;
@@ -96,15 +101,16 @@ export class LogDiscovery {
     const files: LogFile[] = [];
     const state = { refused: 0, unreadable: 0, truncated: false };
     const allowed = await this.#allowedRoots();
-    const add = async (path: string, format: LogFormat, entry: Dirent): Promise<void> => {
+    const add = async (path: string, format: LogFormat, entry: Dirent, rotated = false): Promise<void> => {
       if (files.length >= this.#maxFiles) {
         state.truncated = true;
         return;
       }
       if (entry.isFile()) {
-        files.push({ path, realPath: path, format });
+        files.push(rotated ? { path, realPath: path, format, rotated } : { path, realPath: path, format });
         return;
       }
+      if (rotated) return; // a rotated link is not something a runtime writes
       if (!entry.isSymbolicLink()) return;
       let real: string;
       try {
@@ -126,7 +132,10 @@ export class LogDiscovery {
         for (const container of await this.#list(podDir, state)) {
           if (!container.isDirectory()) continue;
           const cDir = `${podDir}/${container.name}`;
-          for (const f of await this.#list(cDir, state)) if (CRI_FILE.test(f.name)) await add(`${cDir}/${f.name}`, 'cri', f);
+          for (const f of await this.#list(cDir, state)) {
+            if (CRI_FILE.test(f.name)) await add(`${cDir}/${f.name}`, 'cri', f);
+            else if (CRI_ROTATED.test(f.name)) await add(`${cDir}/${f.name}`, 'cri', f, true);
+          }
         }
       }
     }
@@ -134,7 +143,10 @@ export class LogDiscovery {
       for (const c of await this.#list(dir, state)) {
         if (!c.isDirectory() || !DOCKER_ID.test(c.name)) continue;
         const want = `${c.name}-json.log`;
-        for (const f of await this.#list(`${dir}/${c.name}`, state)) if (f.name === want) await add(`${dir}/${c.name}/${f.name}`, 'docker-json', f);
+        for (const f of await this.#list(`${dir}/${c.name}`, state)) {
+          if (f.name === want) await add(`${dir}/${c.name}/${f.name}`, 'docker-json', f);
+          else if (f.name.startsWith(want + '.') && /^\d{1,6}$/.test(f.name.slice(want.length + 1))) await add(`${dir}/${c.name}/${f.name}`, 'docker-json', f, true);
+        }
       }
     }
     for (const glob of this.#globs) await this.#expand(glob, 1, '', state, add);

@@ -24,10 +24,11 @@ function host(): { root: string; file: (p: string, text?: string) => string } {
   };
 }
 
-const rel = (root: string, files: { path: string; format: string }[]): string[] => files.map((f) => `${f.format} ${f.path.slice(root.length)}`).sort();
+const rel = (root: string, files: { path: string; format: string; rotated?: boolean }[]): string[] =>
+  files.map((f) => `${f.format}${f.rotated ? ' rotated' : ''} ${f.path.slice(root.length)}`).sort();
 
 describe('LogDiscovery.scan', () => {
-  it('finds live CRI and json-file logs, not rotated or compressed ones, nor other files', async () => {
+  it('finds live CRI and json-file logs, rotated ones marked as such, never compressed ones nor other files', async () => {
     const h = host();
     h.file(`var/log/pods/${POD}/web/0.log`);
     h.file(`var/log/pods/${POD}/web/1.log`);
@@ -45,7 +46,9 @@ describe('LogDiscovery.scan', () => {
         `cri /var/log/pods/${POD}/sidecar/0.log`,
         `cri /var/log/pods/${POD}/web/0.log`,
         `cri /var/log/pods/${POD}/web/1.log`,
+        `cri rotated /var/log/pods/${POD}/web/0.log.20261125-101500`,
         `docker-json /var/lib/docker/containers/${ID}/${ID}-json.log`,
+        `docker-json rotated /var/lib/docker/containers/${ID}/${ID}-json.log.1`,
       ].sort(),
     );
     expect([r.refused, r.unreadable, r.truncated]).toEqual([0, 0, false]);

@@ -1,0 +1,514 @@
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { type AttrValue, type Attributes, createResource, createScope, type LogRecord, nowUnixNano, type Resource, type Scope } from '../../model/index.js';
+import type { Logger } from '../../self/logger.js';
+import type { Counter, Registry } from '../../self/registry.js';
+import type { ContainerMetadataCache } from '../container/metadata-cache.js';
+import type { RecordSink, Source } from '../types.js';
+import { CheckpointStore, type FileCheckpoint } from './checkpoint-store.js';
+import { CriLine, parseCriLine } from './cri-line.js';
+import { DockerJsonLine, DockerJsonLineParser } from './docker-json-line.js';
+import { extendIdentity, type FileIdentity, probeFile } from './file-identity.js';
+import { BufferPool, LINE_CONTINUED, LINE_PARTIAL, LineReader, type LineSink, type ReadStatus } from './line-reader.js';
+import { LogDiscovery, type LogFile, type LogFormat } from './log-discovery.js';
+import { parseLogPath } from './log-path.js';
+import { type AssembledRecord, type LinePiece, type LogStream, RecordAssembler, TRUNCATED_ATTRIBUTE } from './record-assembler.js';
+import { detectSeverity, severityText } from './severity.js';
+
+export interface LogSourceConfig {
+  readonly hostRoot: string;
+  readonly stateDir: string;
+  /** Files present at the first start (no checkpoint) are read from their end unless 'beginning'. */
+  readonly readFrom: 'end' | 'beginning';
+  readonly maxRecordBytes: number;
+  readonly rescanIntervalMs: number;
+  readonly checkpointIntervalMs: number;
+  readonly globs: readonly string[];
+  readonly podLogDirs?: readonly string[];
+  readonly dockerDirs?: readonly string[];
+  /** Bytes read per file per turn (fairness). */
+  readonly maxBytesPerTurn?: number;
+  /** `k8s.node.name` on pod logs. */
+  readonly nodeName?: string;
+}
+
+export interface LogSourceDeps {
+  readonly resource: Resource;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly version: string;
+  /** The container metadata cache (M1.3): names beyond what the path gives. Optional: the path alone is enough. */
+  readonly cache?: ContainerMetadataCache;
+}
+
+/** Reader buffers: big enough that a Docker json line (16 KiB of log, escaped) is one piece. */
+const BUFFER_BYTES = 256 * 1024;
+/** An idle tailer waits this long for a file to grow before looking again (inotify hints come sooner for new files). */
+const IDLE_POLL_MS = 200;
+/** How far back from a file's end the start of its last whole line is looked for (readFrom end). */
+const TAIL_BACK_BYTES = 64 * 1024;
+
+const STREAM_ATTRS: Readonly<Record<LogStream, Attributes>> = {
+  stdout: Object.freeze({ 'log.iostream': 'stdout' }),
+  stderr: Object.freeze({ 'log.iostream': 'stderr' }),
+};
+const TRUNCATED_ATTRS: Readonly<Record<LogStream, Attributes>> = {
+  stdout: Object.freeze({ 'log.iostream': 'stdout', [TRUNCATED_ATTRIBUTE]: true }),
+  stderr: Object.freeze({ 'log.iostream': 'stderr', [TRUNCATED_ATTRIBUTE]: true }),
+};
+const NO_ATTRS: Attributes = Object.freeze({});
+const PLAIN_TRUNCATED: Attributes = Object.freeze({ [TRUNCATED_ATTRIBUTE]: true });
+
+/** A line piece made up by the tailer: a continuation of a long line, or a plain-text line. */
+class SyntheticPiece implements LinePiece {
+  kind: 'ok' | 'malformed' = 'ok';
+  stream: LogStream = 'stdout';
+  partial = false;
+  timeUnixNano = 0n;
+  content: Buffer = Buffer.alloc(0);
+  contentStart = 0;
+  contentEnd = 0;
+}
+
+/** One file being tailed. */
+class Tail implements LineSink {
+  reader!: LineReader;
+  checkpoint!: FileCheckpoint;
+  readonly assembler: RecordAssembler;
+  /** A record the pipeline refused (ring full), or that waits for a checkpoint slot: offered again first. */
+  held: LogRecord | undefined;
+  /** The held record's checkpoint offset, for a record still without an ack token. */
+  heldOffset = 0;
+  /** The path's file is now another one (renamed away): finish this one, then let it go. */
+  rotated = false;
+  done = false;
+  /** The header of a long line whose later pieces carry no header of their own. */
+  readonly longLine = new SyntheticPiece();
+  inLongLine = false;
+  /** The long line's own tag: P (true) or F. */
+  longTag = false;
+
+  constructor(
+    readonly source: LogSource,
+    readonly file: LogFile,
+    readonly fh: FileHandle,
+    public resource: Resource,
+    maxRecordBytes: number,
+  ) {
+    this.assembler = new RecordAssembler({ maxRecordBytes });
+  }
+
+  line(buf: Buffer, start: number, end: number, endOffset: number, flags: number): boolean {
+    return this.source.onLine(this, buf, start, end, endOffset, flags);
+  }
+}
+
+/**
+ * Pod and container log files, tailed at least once. Lines are parsed per format, pieces merged
+ * into records (CRI `P`, Docker 16 KiB partials, capped at `maxRecordBytes`), and each record is
+ * offered with this file's checkpoint as its AckTarget: the checkpoint moves only over records the
+ * endpoint acknowledged, and is written every `checkpointIntervalMs` and at stop. When the logs
+ * ring is full the record is held, reading stops (the files are the buffer) and resumes on
+ * `drain`. Each file gets a bounded number of bytes per turn, so one chatty container does not
+ * starve the others.
+ */
+export class LogSource implements Source {
+  readonly name = 'logs';
+  readonly #config: LogSourceConfig;
+  readonly #deps: LogSourceDeps;
+  readonly #scope: Scope;
+  readonly #discovery: LogDiscovery;
+  readonly #store: CheckpointStore;
+  readonly #pool = new BufferPool(BUFFER_BYTES, 4);
+  readonly #tails = new Map<string, Tail>();
+  readonly #cri = new CriLine();
+  readonly #docker = new DockerJsonLine();
+  readonly #dockerParser = new DockerJsonLineParser();
+  readonly #plain = new SyntheticPiece();
+  #sink: RecordSink | undefined;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #blocked = false;
+  #wake: (() => void) | undefined;
+  #rescanDue = true;
+  #firstScan = true;
+  #lastScanAt = 0;
+  readonly #records: Counter;
+  readonly #problems: Counter;
+
+  constructor(config: LogSourceConfig, deps: LogSourceDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#scope = createScope('sextant/logs', deps.version);
+    this.#discovery = new LogDiscovery({
+      hostRoot: config.hostRoot,
+      globs: config.globs,
+      ...(config.podLogDirs ? { podLogDirs: config.podLogDirs } : {}),
+      ...(config.dockerDirs ? { dockerDirs: config.dockerDirs } : {}),
+    });
+    this.#store = new CheckpointStore({ dir: config.stateDir, logger: deps.logger, intervalMs: config.checkpointIntervalMs });
+    this.#records = deps.registry.counter('sextant_logs_records_total', 'Log records offered to the pipeline, by format.');
+    this.#problems = deps.registry.counter(
+      'sextant_logs_problems_total',
+      'Log lines and files handled out of the ordinary, by kind (malformed, truncated, copytruncate, refused_link, unreadable).',
+    );
+  }
+
+  /** Files being tailed now (for /metrics and tests). */
+  get files(): number {
+    return this.#tails.size;
+  }
+
+  start(sink: RecordSink): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#sink = sink;
+    sink.onLogsDrain(() => {
+      this.#blocked = false;
+      this.#poke();
+    });
+    this.#loop = this.#run().catch((err: unknown) => {
+      this.#deps.logger.error({ err: (err as Error).message }, 'log tailing stopped on an unexpected error');
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#discovery.unwatch();
+    this.#poke();
+    await this.#loop;
+    // Frozen before the pipeline discards what it holds at shutdown: a discard must not advance.
+    await this.#store.close();
+    for (const t of this.#tails.values()) await this.#closeTail(t, false);
+  }
+
+  async #run(): Promise<void> {
+    await this.#store.load();
+    this.#store.start();
+    while (this.#running) {
+      const now = Date.now();
+      if (this.#rescanDue || now - this.#lastScanAt >= this.#config.rescanIntervalMs) await this.#rescan();
+      let progressed = false;
+      if (!this.#blocked) {
+        for (const t of [...this.#tails.values()]) {
+          if (!this.#running || this.#blocked) break;
+          if (t.held) {
+            if (!this.#retryHeld(t)) continue;
+            if (!this.#offer(t, t.held)) break;
+            t.held = undefined;
+          }
+          const status = await t.reader.readTurn();
+          if (await this.#after(t, status)) progressed = true;
+        }
+      }
+      if (!progressed && this.#running) await this.#idle();
+    }
+  }
+
+  /** True when the turn read something (another turn right away). */
+  async #after(t: Tail, status: ReadStatus): Promise<boolean> {
+    switch (status) {
+      case 'more':
+        return true;
+      case 'paused':
+        return false;
+      case 'truncated':
+        this.#problems.inc({ kind: 'copytruncate' });
+        t.assembler.reset(0);
+        t.checkpoint.reset(t.reader.identity, 0);
+        return true;
+      case 'gone':
+        this.#flushAssembler(t);
+        await this.#closeTail(t, true);
+        this.#rescanDue = true;
+        return true;
+      case 'eof':
+        if (t.rotated && !t.reader.retired) {
+          // Renamed away and read to its end: read what the writer may still add, then let go.
+          t.reader.retire();
+          return true;
+        }
+        return false;
+    }
+  }
+
+  async #idle(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, IDLE_POLL_MS);
+      timer.unref();
+      this.#wake = done;
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    this.#wake = undefined;
+  }
+
+  #poke(): void {
+    this.#wake?.();
+  }
+
+  async #rescan(): Promise<void> {
+    this.#rescanDue = false;
+    this.#lastScanAt = Date.now();
+    const first = this.#firstScan;
+    this.#firstScan = false;
+    const scan = await this.#discovery.scan();
+    if (scan.refused > 0) this.#problems.inc({ kind: 'refused_link' }, scan.refused);
+    if (scan.unreadable > 0) this.#problems.inc({ kind: 'unreadable' }, scan.unreadable);
+    const live = new Set<string>();
+    const held = new Set<string>();
+    for (const t of this.#tails.values()) held.add(t.reader.identity.key);
+    for (const f of scan.files) {
+      if (f.rotated) {
+        if (!first) await this.#openRotated(f, held);
+        continue;
+      }
+      live.add(f.path);
+      const t = this.#tails.get(f.path);
+      if (t !== undefined) {
+        if (!t.rotated && (await this.#renamedAway(t))) {
+          t.rotated = true;
+          // The path now names a new file: tail it too (from its start) once this one is done.
+          this.#tails.delete(f.path);
+          this.#tails.set(`${f.path}\u0000${t.reader.identity.key}`, t);
+          await this.#openTail(f, false);
+        }
+        continue;
+      }
+      await this.#openTail(f, first);
+    }
+    // A file no longer listed was deleted or renamed away: the reader reads it to its end.
+    for (const t of this.#tails.values()) if (!t.rotated && !live.has(t.file.path)) t.rotated = true;
+    const dirs = new Set<string>();
+    for (const t of this.#tails.values()) dirs.add(t.file.path.slice(0, t.file.path.lastIndexOf('/')));
+    this.#discovery.watch([...dirs], () => {
+      this.#rescanDue = true;
+      this.#poke();
+    });
+  }
+
+  /**
+   * A rotated file not held by any tail: read what of it was not read yet — from its checkpoint,
+   * or all of it when it appeared after the first scan (rotated twice between two scans).
+   */
+  async #openRotated(file: LogFile, held: ReadonlySet<string>): Promise<void> {
+    let key: string;
+    try {
+      const st = await stat(file.realPath, { bigint: true });
+      key = `${st.dev}:${st.ino}`;
+    } catch {
+      return;
+    }
+    if (held.has(key)) return;
+    await this.#openTail(file, false, true);
+  }
+
+  async #renamedAway(t: Tail): Promise<boolean> {
+    try {
+      const st = await stat(t.file.realPath, { bigint: true });
+      return `${st.dev}:${st.ino}` !== t.reader.identity.key;
+    } catch {
+      return true;
+    }
+  }
+
+  async #openTail(file: LogFile, firstScan: boolean, rotated = false): Promise<void> {
+    let fh: FileHandle;
+    try {
+      fh = await open(file.realPath, 'r');
+    } catch {
+      this.#problems.inc({ kind: 'unreadable' });
+      return;
+    }
+    try {
+      const probe = await probeFile(fh);
+      let identity: FileIdentity = probe.identity;
+      const match = this.#store.lookup(identity, probe.size, probe.head);
+      let offset = 0;
+      if (match.kind === 'resume') offset = match.offset;
+      // A rotated file read to its end before (its entry is kept a while after release): done.
+      if (rotated && offset >= probe.size) {
+        await fh.close();
+        return;
+      }
+      else if (match.kind === 'truncated') this.#problems.inc({ kind: 'copytruncate' });
+      else if (firstScan && this.#config.readFrom === 'end') offset = await lineStartBefore(fh, probe.size);
+      identity = extendIdentity(identity, probe);
+      const t = new Tail(this, file, fh, this.#resourceFor(file), this.#config.maxRecordBytes);
+      t.checkpoint = this.#store.open(identity, file.path, offset);
+      t.reader = new LineReader(fh, identity, offset, t, { pool: this.#pool, maxBytesPerTurn: this.#config.maxBytesPerTurn ?? 1024 * 1024 });
+      t.assembler.reset(offset);
+      if (rotated) t.rotated = true;
+      this.#tails.set(rotated ? `${file.path}\u0000${identity.key}` : file.path, t);
+    } catch (err) {
+      this.#problems.inc({ kind: 'unreadable' });
+      this.#deps.logger.debug({ path: file.path, err: (err as Error).message }, 'cannot open log file');
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  async #closeTail(t: Tail, gone: boolean): Promise<void> {
+    if (t.done) return;
+    t.done = true;
+    for (const [k, v] of this.#tails) if (v === t) this.#tails.delete(k);
+    if (gone) this.#store.release(t.checkpoint);
+    await t.fh.close().catch(() => undefined);
+  }
+
+  /** The line reader's callback: parse, assemble, offer. False pauses the reader (ring full). */
+  onLine(t: Tail, buf: Buffer, start: number, end: number, endOffset: number, flags: number): boolean {
+    const lineStart = endOffset - (end - start) - ((flags & LINE_PARTIAL) === 0 ? 1 : 0);
+    const piece = this.#piece(t, buf, start, end, flags);
+    const observed = nowUnixNano();
+    const rec = t.assembler.add(piece, Math.max(0, lineStart), endOffset, observed);
+    if (rec === null) return true;
+    const record = this.#record(t, rec, observed);
+    if (record.ackToken === -1) {
+      t.held = record;
+      t.heldOffset = rec.checkpointOffset;
+      return false;
+    }
+    if (!this.#offer(t, record)) {
+      t.held = record;
+      return false;
+    }
+    return true;
+  }
+
+  /** A held record without a token gets one once acks have freed a slot; false while they have not. */
+  #retryHeld(t: Tail): boolean {
+    const held = t.held!;
+    if (held.ackToken !== -1) return true;
+    const token = t.checkpoint.track(t.heldOffset);
+    if (token < 0) return false;
+    t.held = { ...held, ackToken: token };
+    return true;
+  }
+
+  #piece(t: Tail, buf: Buffer, start: number, end: number, flags: number): LinePiece {
+    const more = (flags & LINE_PARTIAL) !== 0;
+    if ((flags & LINE_CONTINUED) !== 0 && t.inLongLine) {
+      // The next piece of a line longer than the reader's buffer: no header of its own.
+      const p = t.longLine;
+      p.content = buf;
+      p.contentStart = start;
+      p.contentEnd = end;
+      p.partial = more || t.longTag; // its last piece carries the line's own P/F
+      if (!more) t.inLongLine = false;
+      return p;
+    }
+    if (t.file.format === 'plain') {
+      const p = this.#plain;
+      p.stream = 'stdout';
+      p.timeUnixNano = 0n;
+      p.content = buf;
+      p.contentStart = start;
+      p.contentEnd = end;
+      p.partial = more;
+      return p;
+    }
+    const parsed: LinePiece = t.file.format === 'cri' ? parseCriLine(buf, start, end, this.#cri) : this.#dockerParser.parse(buf, start, end, this.#docker);
+    if (!more || parsed.kind !== 'ok') return parsed;
+    // The first piece of a long line: remember its header for the pieces that follow.
+    const h = t.longLine;
+    t.inLongLine = true;
+    t.longTag = parsed.partial;
+    h.kind = 'ok';
+    h.stream = parsed.stream;
+    h.timeUnixNano = parsed.timeUnixNano;
+    h.content = parsed.content;
+    h.contentStart = parsed.contentStart;
+    h.contentEnd = parsed.contentEnd;
+    h.partial = true;
+    return h;
+  }
+
+  /** The record to offer; its ackToken is -1 when the file has too many records in flight (held until acks free a slot). */
+  #record(t: Tail, rec: AssembledRecord, observed: bigint): LogRecord {
+    const token = t.checkpoint.track(rec.checkpointOffset);
+    // Plain files have no stream; a malformed line's stream is unknown.
+    const stream = t.file.format === 'plain' ? undefined : rec.stream;
+    const attributes = stream === undefined ? (rec.truncated ? PLAIN_TRUNCATED : NO_ATTRS) : rec.truncated ? TRUNCATED_ATTRS[stream] : STREAM_ATTRS[stream];
+    const severity = detectSeverity(rec.body);
+    this.#records.inc({ format: t.file.format });
+    if (rec.malformed) this.#problems.inc({ kind: 'malformed' });
+    if (rec.truncated) this.#problems.inc({ kind: 'truncated' });
+    return {
+      resource: t.resource,
+      scope: this.#scope,
+      timeUnixNano: rec.timeUnixNano === 0n ? observed : rec.timeUnixNano,
+      observedTimeUnixNano: observed,
+      severityNumber: severity,
+      severityText: severityText(severity),
+      body: rec.body,
+      attributes,
+      eventName: '',
+      ack: t.checkpoint,
+      ackToken: token,
+    };
+  }
+
+  #offer(_t: Tail, record: LogRecord): boolean {
+    if (this.#sink!.offerLog(record)) return true;
+    this.#blocked = true;
+    return false;
+  }
+
+  /** A file that ended with an unfinished record: emit what there is. */
+  #flushAssembler(t: Tail): void {
+    for (;;) {
+      const rec = t.assembler.flush();
+      if (rec === null) return;
+      const record = this.#record(t, rec, nowUnixNano());
+      if (record.ackToken === -1 || !this.#offer(t, record)) return;
+    }
+  }
+
+  #resourceFor(file: LogFile): Resource {
+    const a: Record<string, AttrValue> = { ...this.#deps.resource.attributes, 'log.file.path': file.path };
+    const id = parseLogPath(file.path);
+    const cache = this.#deps.cache;
+    if (id?.kind === 'pod') {
+      a['k8s.namespace.name'] = id.namespace;
+      a['k8s.pod.name'] = id.podName;
+      a['k8s.pod.uid'] = id.podUid;
+      a['k8s.container.name'] = id.containerName;
+      a['k8s.container.restart_count'] = id.restartCount;
+      if (this.#config.nodeName !== undefined) a['k8s.node.name'] = this.#config.nodeName;
+      const info = cache?.podContainers(id.podUid).find((c) => !c.sandbox && c.name === id.containerName && c.restartCount === id.restartCount);
+      if (info) {
+        a['container.id'] = info.id;
+        a['container.runtime.name'] = info.runtime;
+        if (info.imageName !== undefined) a['container.image.name'] = info.imageName;
+      }
+    } else if (id?.kind === 'docker') {
+      a['container.id'] = id.containerId;
+      a['container.runtime.name'] = 'docker';
+      const info = cache?.get(id.containerId);
+      if (info) {
+        if (info.name.length > 0) a['container.name'] = info.name;
+        if (info.imageName !== undefined) a['container.image.name'] = info.imageName;
+        if (info.pod) {
+          a['k8s.namespace.name'] = info.pod.namespace;
+          a['k8s.pod.name'] = info.pod.name;
+          a['k8s.pod.uid'] = info.pod.uid;
+          a['k8s.container.name'] = info.name;
+        }
+      }
+    }
+    return createResource(a);
+  }
+}
+
+/** Where the last whole line before `size` starts, so reading from the end never begins mid-line. */
+async function lineStartBefore(fh: FileHandle, size: number): Promise<number> {
+  if (size === 0) return 0;
+  const from = Math.max(0, size - TAIL_BACK_BYTES);
+  const buf = Buffer.allocUnsafe(size - from);
+  const { bytesRead } = await fh.read(buf, 0, buf.length, from);
+  const nl = buf.lastIndexOf(0x0a, bytesRead - 1);
+  // No newline in the window: one long unfinished line; start at the end (it is the writer's, in progress).
+  return nl === -1 ? size : from + nl + 1;
+}
+

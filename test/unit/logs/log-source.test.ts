@@ -1,0 +1,251 @@
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createResource, type LogRecord, type MetricPoint } from '../../../src/model/index.js';
+import { silentLogger } from '../../../src/self/logger.js';
+import { Registry } from '../../../src/self/registry.js';
+import { LogSource } from '../../../src/sources/logs/log-source.js';
+import type { RecordSink } from '../../../src/sources/types.js';
+
+/**
+ * The log source end to end on real files: kubelet-style CRI files written, rotated by rename
+ * and copytruncated while the source runs, into a sink that acknowledges like the pipeline does
+ * (or refuses, like a full ring). Real writers (containers) are in test/integration/.
+ */
+
+const tmp = mkdtempSync(join(tmpdir(), 'sextant-logsrc-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+let n = 0;
+const UID = '5f0c6a3e-2b1d-4c8e-9f7a-0123456789ab';
+const DIR = `var/log/pods/shop_web-7d9_${UID}/web`;
+
+/** A sink that acknowledges every record at once, or refuses while `full` (then drains on demand). */
+class AckingSink implements RecordSink {
+  logs: LogRecord[] = [];
+  full = false;
+  capacity = Number.POSITIVE_INFINITY;
+  ack = true;
+  #drain: (() => void)[] = [];
+  offerMetric(_p: MetricPoint): boolean {
+    return true;
+  }
+  offerEvent(): boolean {
+    return true;
+  }
+  offerLog(r: LogRecord): boolean {
+    if (this.full || this.logs.length >= this.capacity) {
+      this.full = true;
+      return false;
+    }
+    this.logs.push(r);
+    if (this.ack) r.ack?.settle(r.ackToken!, true);
+    return true;
+  }
+  onLogsDrain(l: () => void): void {
+    this.#drain.push(l);
+  }
+  drain(): void {
+    this.full = false;
+    this.capacity = Number.POSITIVE_INFINITY;
+    for (const l of this.#drain) l();
+  }
+  numbers(): number[] {
+    return this.logs.map((r) => Number(/n=(\d+)/.exec(r.body)?.[1] ?? -1));
+  }
+}
+
+function criLine(i: number, stream = 'stdout'): string {
+  const ns = String(i % 1_000_000_000).padStart(9, '0');
+  return `2026-11-25T10:00:00.${ns}Z ${stream} F {"level":"info","msg":"line","n=${i}":1}\n`;
+}
+
+function setup(over: { readFrom?: 'end' | 'beginning'; maxRecordBytes?: number } = {}) {
+  const root = join(tmp, `h${n++}`);
+  mkdirSync(join(root, DIR), { recursive: true });
+  const state = join(root, 'state');
+  mkdirSync(state);
+  const make = () =>
+    new LogSource(
+      { hostRoot: root, stateDir: state, readFrom: over.readFrom ?? 'beginning', maxRecordBytes: over.maxRecordBytes ?? 1024 * 1024, rescanIntervalMs: 200, checkpointIntervalMs: 100, globs: [], nodeName: 'node-1' },
+      { resource: createResource({ 'host.name': 'node-1' }), registry: new Registry(), logger: silentLogger(), version: 't' },
+    );
+  return { root, file: join(root, DIR, '0.log'), make };
+}
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
+
+describe('LogSource', () => {
+  it('reads a CRI file: every line once, with the CRI time, the stream, the pod from the path, severity from the body', async () => {
+    const h = setup();
+    let text = '';
+    for (let i = 0; i < 1000; i++) text += criLine(i, i % 10 === 0 ? 'stderr' : 'stdout');
+    // A record split in P pieces.
+    text += '2026-11-25T10:00:01.000000000Z stdout P {"level":"error","n=1000":1,\n2026-11-25T10:00:01.000000001Z stdout F "rest":true}\n';
+    writeFileSync(h.file, text);
+    const sink = new AckingSink();
+    const src = h.make();
+    src.start(sink);
+    try {
+      await until(() => sink.logs.length === 1001);
+      expect(sink.numbers()).toEqual(range(0, 1001));
+      const r0 = sink.logs[0]!;
+      expect(r0.attributes['log.iostream']).toBe('stderr');
+      expect(r0.timeUnixNano).toBe(1795600800000000000n);
+      expect(r0.severityText).toBe('INFO');
+      expect(r0.resource.attributes).toMatchObject({
+        'k8s.namespace.name': 'shop',
+        'k8s.pod.name': 'web-7d9',
+        'k8s.pod.uid': UID,
+        'k8s.container.name': 'web',
+        'k8s.container.restart_count': 0,
+        'k8s.node.name': 'node-1',
+        'log.file.path': h.file,
+      });
+      const merged = sink.logs[1000]!;
+      expect(merged.body).toBe('{"level":"error","n=1000":1,"rest":true}');
+      expect(merged.severityText).toBe('ERROR');
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it('rotation by rename while writing and copytruncate: every line arrives, none twice', async () => {
+    const h = setup();
+    writeFileSync(h.file, '');
+    const sink = new AckingSink();
+    const src = h.make();
+    src.start(sink);
+    try {
+      let i = 0;
+      for (let round = 0; round < 5; round++) {
+        for (let k = 0; k < 300; k++) appendFileSync(h.file, criLine(i++));
+        await new Promise((r) => setTimeout(r, 50));
+        // kubelet's rotation: rename, then the runtime opens a new file.
+        renameSync(h.file, `${h.file}.20261125-10000${round}`);
+        writeFileSync(h.file, '');
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      for (let k = 0; k < 300; k++) appendFileSync(h.file, criLine(i++));
+      await until(() => sink.logs.length >= i, 15_000).catch(() => undefined);
+      const got = sink.numbers().sort((a, b) => a - b);
+      const missing = range(0, i).filter((x) => !got.includes(x));
+      expect({ missing: missing.length, first: missing.slice(0, 5), doubled: got.length - new Set(got).size }).toEqual({ missing: 0, first: [], doubled: 0 });
+    } finally {
+      await src.stop();
+    }
+  }, 30_000);
+
+  it('copytruncate: the content after the truncation is read from its start', async () => {
+    const h = setup();
+    writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    const src = h.make();
+    src.start(sink);
+    try {
+      await until(() => sink.logs.length === 100);
+      truncateSync(h.file, 0);
+      appendFileSync(h.file, range(100, 150).map((i) => criLine(i)).join(''));
+      await until(() => sink.logs.length === 150);
+      expect(sink.numbers()).toEqual(range(0, 150));
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it('a full ring stops the reading and drain resumes it: nothing lost, nothing doubled', async () => {
+    const h = setup();
+    writeFileSync(h.file, range(0, 5000).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    sink.capacity = 700;
+    const src = h.make();
+    src.start(sink);
+    try {
+      await until(() => sink.full);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(sink.logs.length).toBe(700); // stopped, not dropping
+      sink.drain();
+      await until(() => sink.logs.length === 5000);
+      expect(sink.numbers()).toEqual(range(0, 5000));
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it('restart: resumes at the acknowledged checkpoint; unacknowledged records are read again, acknowledged ones are not', async () => {
+    const h = setup();
+    writeFileSync(h.file, range(0, 1000).map((i) => criLine(i)).join(''));
+    const first = new AckingSink();
+    first.ack = false;
+    const src1 = h.make();
+    src1.start(first);
+    await until(() => first.logs.length === 1000);
+    // The endpoint acknowledged the first 600 only.
+    for (const r of first.logs.slice(0, 600)) r.ack!.settle(r.ackToken!, true);
+    await new Promise((r) => setTimeout(r, 250)); // a checkpoint interval
+    await src1.stop();
+    appendFileSync(h.file, range(1000, 1100).map((i) => criLine(i)).join(''));
+    const second = new AckingSink();
+    const src2 = h.make();
+    src2.start(second);
+    try {
+      await until(() => second.logs.length === 500);
+      expect(second.numbers()).toEqual(range(600, 1100));
+    } finally {
+      await src2.stop();
+    }
+  });
+
+  it('first start with readFrom=end: existing lines are skipped, new ones are read', async () => {
+    const h = setup({ readFrom: 'end' });
+    writeFileSync(h.file, range(0, 50).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    const src = h.make();
+    src.start(sink);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      appendFileSync(h.file, range(50, 60).map((i) => criLine(i)).join(''));
+      await until(() => sink.logs.length === 10);
+      expect(sink.numbers()).toEqual(range(50, 60));
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it('bad bytes — malformed lines, invalid UTF-8, NUL, a record over the cap — are delivered, marked or counted, never lost', async () => {
+    const h = setup({ maxRecordBytes: 64 });
+    const big = 'x'.repeat(200);
+    writeFileSync(
+      h.file,
+      Buffer.concat([
+        Buffer.from('not a cri line n=1\n'),
+        Buffer.from('2026-11-25T10:00:00.000000002Z stdout F bad \xff\xfe utf8 n=2\n', 'latin1'),
+        Buffer.from('2026-11-25T10:00:00.000000003Z stdout F nul \u0000 byte n=3\n'),
+        Buffer.from(`2026-11-25T10:00:00.000000004Z stdout F n=4 ${big}\n`),
+        Buffer.from(criLine(5)),
+      ]),
+    );
+    const sink = new AckingSink();
+    const src = h.make();
+    src.start(sink);
+    try {
+      await until(() => sink.logs.length === 5);
+      expect(sink.numbers()).toEqual([1, 2, 3, 4, 5]);
+      expect(sink.logs[0]!.body).toBe('not a cri line n=1');
+      expect(sink.logs[1]!.body).toContain('\ufffd');
+      expect(sink.logs[2]!.body).toContain('\u0000');
+      expect(sink.logs[3]!.attributes['sextant.log.truncated']).toBe(true);
+      expect(Buffer.byteLength(sink.logs[3]!.body)).toBeLessThanOrEqual(64);
+    } finally {
+      await src.stop();
+    }
+  });
+});
