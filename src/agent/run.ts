@@ -18,7 +18,8 @@ import { untilStopSignal } from '../self/stop-signal.js';
 import { clockTicks, loadProcReader, pageSize, type ProcReader } from '../native/index.js';
 import { create as createHostSource } from '../sources/host/index.js';
 import { create as createProcessSource } from '../sources/process/index.js';
-import { type ContainerSource, createContainerSource } from '../sources/container/index.js';
+import { type ContainerMetadataCache, type ContainerSource, createContainerSource } from '../sources/container/index.js';
+import { LogSource } from '../sources/logs/log-source.js';
 import type { RecordSink, Source } from '../sources/types.js';
 import { packageVersion } from '../version.js';
 import { ReadinessTransport } from './readiness-transport.js';
@@ -103,6 +104,8 @@ export async function runAgent(config: SextantConfig, options: RunAgentOptions):
     return stop(running, config, 'once');
   }
   running.scheduler.start();
+  // Streaming sources (logs) run between cycles; --once above is one collection cycle only.
+  for (const s of running.sources) s.start?.(running.pipeline);
   const signal = await untilStopSignal(logger);
   return stop(running, config, signal);
 }
@@ -240,26 +243,47 @@ export async function createSources(
   });
   const sources: Source[] = [host, processes];
   let containers: ContainerSource | undefined;
+  let cache: ContainerMetadataCache | undefined;
+  const hostName = identity.resource.attributes['host.name'];
+  const nodeName = config.nodeName !== '' ? config.nodeName : typeof hostName === 'string' ? hostName : undefined;
   if (config.containers.enabled) {
     const c = config.containers;
-    const hostName = identity.resource.attributes['host.name'];
-    ({ source: containers } = await createContainerSource(
+    ({ source: containers, cache } = await createContainerSource(
       {
         hostRoot: config.hostRoot,
         dockerSockets: c.dockerSockets,
         criSockets: c.criSockets,
         callTimeoutMs: c.callTimeout,
         resyncIntervalMs: c.resyncInterval,
-        nodeName: config.nodeName !== '' ? config.nodeName : typeof hostName === 'string' ? hostName : undefined,
+        nodeName,
       },
       { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, sink },
     ));
     sources.push(containers);
   }
+  let logs: LogSource | undefined;
+  if (config.logs.enabled) {
+    const l = config.logs;
+    logs = new LogSource(
+      {
+        hostRoot: config.hostRoot,
+        stateDir: config.stateDir,
+        readFrom: l.readFrom,
+        maxRecordBytes: l.maxRecordBytes,
+        rescanIntervalMs: l.rescanInterval,
+        checkpointIntervalMs: l.checkpointInterval,
+        globs: l.globs,
+        ...(nodeName === undefined ? {} : { nodeName }),
+      },
+      { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, ...(cache ? { cache } : {}) },
+    );
+    sources.push(logs);
+  }
   identity.onChange((r) => {
     host.setResource(r);
     processes.setHostResource(r);
     containers?.setHostResource(r);
+    logs?.setHostResource(r);
   });
   return { sources, identity, reader };
 }
@@ -274,6 +298,8 @@ async function stop(r: Running, config: SextantConfig, why: string): Promise<num
   await Promise.all(r.sources.map((s) => s.stop()));
   const result = await r.pipeline.flush(Math.max(0, config.shutdownTimeout - (Date.now() - t0)));
   r.pipeline.stop();
+  // After the flush: log checkpoints now hold every ack the endpoint gave, and no discard.
+  await Promise.all(r.sources.map((s) => s.afterFlush?.()));
   await r.transport.close();
   if (r.deltas) {
     forgetStale(r.deltas, r.deltaHorizonMs);

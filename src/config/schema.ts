@@ -182,6 +182,18 @@ export const schema = {
     callTimeout: duration({ description: 'Deadline of one container runtime call; a hung runtime costs a cycle at most this.', default: '2s', min: '10ms', max: '1m' }),
     resyncInterval: duration({ description: 'How often a runtime with an event stream (Docker) is listed in full anyway.', default: '60s', min: '1s', max: '1h' }),
   },
+  logs: {
+    enabled: boolean({ description: 'Tail pod and container logs (kubelet CRI files, Docker json-file) and logs.globs, at least once.', default: true }),
+    readFrom: oneOf({
+      description: 'Where files present at the first start (no checkpoint yet) are read from; files created later are always read from their start, known files from their checkpoint.',
+      values: ['end', 'beginning'],
+      default: 'end',
+    }),
+    maxRecordBytes: bytes({ description: 'Largest log record; a longer one (merged CRI P pieces, Docker partials) is cut and marked sextant.log.truncated.', default: '1MiB', min: 1024, max: { value: 64 * 1024 * 1024 } }),
+    globs: hostPaths({ description: 'Extra plain-text log files under hostRoot (`*` within one path segment: /var/log/app/*.log).', default: [] }),
+    checkpointInterval: duration({ description: 'How often acknowledged read positions are written (the bound on lines repeated after a crash).', default: '1s', min: '100ms', max: '1m' }),
+    rescanInterval: duration({ description: 'Full rescan of the log directories (new files are also noticed at once through directory watches).', default: '10s', min: '1s', max: '10m' }),
+  },
   pipeline: {
     metrics: queue('metric', 50_000, '16MiB'),
     logs: queue('log', 20_000, '16MiB'),

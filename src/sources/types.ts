@@ -22,4 +22,6 @@ export interface Source {
   collect?(sink: RecordSink): Promise<void>;
   start?(sink: RecordSink): void;
   stop(): Promise<void>;
+  /** Called once the pipeline has flushed at shutdown (or given up): final state writes (log checkpoints). */
+  afterFlush?(): Promise<void>;
 }

@@ -162,8 +162,9 @@ export class FileCheckpoint implements AckTarget {
    * advances too — re-reading a line the endpoint refuses would fail forever; the pipeline counts
    * the drop. Shutdown discards must not advance: the store is frozen (`close`) before them.
    */
-  settle(token: number, _ok: boolean): void {
+  settle(token: number, ok: boolean): void {
     if (this.#frozen || token < this.#head || token >= this.#tail) return;
+    if (!ok && this.#store.keepingFailed) return;
     this.#acked[token & this.#mask] = 1;
     if (token !== this.#head) return;
     let end = this.#committed;
@@ -268,6 +269,8 @@ export class CheckpointStore {
   #writing: Promise<void> | undefined;
   #closed = false;
   #writeFailures = 0;
+  /** Shutting down: a record settled not-ok was discarded, not rejected, and must be read again. */
+  #keepFailed = false;
 
   constructor(options: CheckpointStoreOptions) {
     const intervalMs = options.intervalMs ?? 1_000;
@@ -289,6 +292,20 @@ export class CheckpointStore {
   /** Epoch ms from the store's clock. */
   now(): number {
     return this.#now();
+  }
+
+  /**
+   * From now on a record settled with `ok` false holds its file's checkpoint back instead of
+   * being passed over: at shutdown the pipeline discards what it could not deliver, and those
+   * lines must be read again after the restart. Acknowledged records still advance.
+   */
+  keepFailedAcks(): void {
+    this.#keepFailed = true;
+  }
+
+  /** @internal */
+  get keepingFailed(): boolean {
+    return this.#keepFailed;
   }
 
   /** @internal — a FileCheckpoint changed. */

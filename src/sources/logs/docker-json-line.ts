@@ -163,6 +163,8 @@ export class DockerJsonLineParser {
     out.contentStart = contentStart;
     out.contentEnd = contentEnd;
     out.partial = contentEnd - contentStart === DOCKER_PARTIAL_BYTES && content[contentEnd - 1] !== C_NL;
+    // The newline Docker keeps at the end of a complete line ends the record; it is not content.
+    if (!out.partial && contentEnd > contentStart && content[contentEnd - 1] === C_NL) out.contentEnd = contentEnd - 1;
     return true;
   }
 
@@ -288,6 +290,7 @@ export class DockerJsonLineParser {
     out.contentStart = 0;
     out.contentEnd = n;
     out.partial = n === DOCKER_PARTIAL_BYTES && this.#scratch[n - 1] !== C_NL;
+    if (!out.partial && n > 0 && this.#scratch[n - 1] === C_NL) out.contentEnd = n - 1;
     return out;
   }
 }

@@ -66,10 +66,13 @@ function tail(path: string, count: number): string[] | undefined {
 }
 
 export function parsePodLogPath(path: string): PodLogPath | undefined {
-  const p = tail(path, 6);
+  // kubelet's pod log directory is /var/log/pods by default and configurable (podLogsDir), so
+  // only its last component is required; the strict `<ns>_<pod>_<uid>` below carries the weight.
+  if (!path.startsWith('/')) return undefined;
+  const p = tail(path, 4);
   if (p === undefined) return undefined;
-  const [v, log, pods, dir, container, file] = p as [string, string, string, string, string, string];
-  if (v !== 'var' || log !== 'log' || pods !== 'pods') return undefined;
+  const [pods, dir, container, file] = p as [string, string, string, string];
+  if (pods !== 'pods') return undefined;
   const f = POD_LOG_FILE.exec(file);
   if (f === null) return undefined;
   const parts = dir.split('_');
@@ -90,6 +93,7 @@ export function parsePodLogPath(path: string): PodLogPath | undefined {
 }
 
 export function parseContainerLinkLogPath(path: string): ContainerLinkLogPath | undefined {
+  if (!path.startsWith('/')) return undefined;
   const p = tail(path, 4);
   if (p === undefined) return undefined;
   const [v, log, containers, file] = p as [string, string, string, string];

@@ -86,6 +86,8 @@ class Tail implements LineSink {
   inLongLine = false;
   /** The long line's own tag: P (true) or F. */
   longTag = false;
+  /** The metadata version its resource was built from. */
+  resourceVersion = 0;
 
   constructor(
     readonly source: LogSource,
@@ -116,6 +118,7 @@ export class LogSource implements Source {
   readonly #config: LogSourceConfig;
   readonly #deps: LogSourceDeps;
   readonly #scope: Scope;
+  #host: Resource;
   readonly #discovery: LogDiscovery;
   readonly #store: CheckpointStore;
   readonly #pool = new BufferPool(BUFFER_BYTES, 4);
@@ -125,6 +128,7 @@ export class LogSource implements Source {
   readonly #dockerParser = new DockerJsonLineParser();
   readonly #plain = new SyntheticPiece();
   #sink: RecordSink | undefined;
+  #metadataVersion = 0;
   #running = false;
   #loop: Promise<void> | undefined;
   #blocked = false;
@@ -139,6 +143,10 @@ export class LogSource implements Source {
     this.#config = config;
     this.#deps = deps;
     this.#scope = createScope('sextant/logs', deps.version);
+    this.#host = deps.resource;
+    // A container the runtime names after its file was opened (the usual order: the file appears
+    // with the container's first line): its records get the names from then on.
+    deps.cache?.onChange(() => this.#metadataVersion++);
     this.#discovery = new LogDiscovery({
       hostRoot: config.hostRoot,
       globs: config.globs,
@@ -151,6 +159,12 @@ export class LogSource implements Source {
       'sextant_logs_problems_total',
       'Log lines and files handled out of the ordinary, by kind (malformed, truncated, copytruncate, refused_link, unreadable).',
     );
+  }
+
+  /** A later host identity: every file's next record carries it. */
+  setHostResource(host: Resource): void {
+    this.#host = host;
+    this.#metadataVersion++;
   }
 
   /** Files being tailed now (for /metrics and tests). */
@@ -171,14 +185,23 @@ export class LogSource implements Source {
     });
   }
 
+  /**
+   * Stops reading. Records already offered keep their acks: the ones the pipeline still delivers
+   * advance the checkpoints; the ones it discards at its deadline hold them back (read again
+   * after the restart). Call `afterFlush` once the pipeline has flushed.
+   */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#store.keepFailedAcks();
     this.#discovery.unwatch();
     this.#poke();
     await this.#loop;
-    // Frozen before the pipeline discards what it holds at shutdown: a discard must not advance.
+  }
+
+  /** The pipeline has flushed (or given up): write the checkpoints a last time and let the files go. */
+  async afterFlush(): Promise<void> {
     await this.#store.close();
-    for (const t of this.#tails.values()) await this.#closeTail(t, false);
+    for (const t of [...this.#tails.values()]) await this.#closeTail(t, false);
   }
 
   async #run(): Promise<void> {
@@ -336,6 +359,7 @@ export class LogSource implements Source {
       else if (firstScan && this.#config.readFrom === 'end') offset = await lineStartBefore(fh, probe.size);
       identity = extendIdentity(identity, probe);
       const t = new Tail(this, file, fh, this.#resourceFor(file), this.#config.maxRecordBytes);
+      t.resourceVersion = this.#metadataVersion;
       t.checkpoint = this.#store.open(identity, file.path, offset);
       t.reader = new LineReader(fh, identity, offset, t, { pool: this.#pool, maxBytesPerTurn: this.#config.maxBytesPerTurn ?? 1024 * 1024 });
       t.assembler.reset(offset);
@@ -426,6 +450,10 @@ export class LogSource implements Source {
 
   /** The record to offer; its ackToken is -1 when the file has too many records in flight (held until acks free a slot). */
   #record(t: Tail, rec: AssembledRecord, observed: bigint): LogRecord {
+    if (t.resourceVersion !== this.#metadataVersion) {
+      t.resource = this.#resourceFor(t.file);
+      t.resourceVersion = this.#metadataVersion;
+    }
     const token = t.checkpoint.track(rec.checkpointOffset);
     // Plain files have no stream; a malformed line's stream is unknown.
     const stream = t.file.format === 'plain' ? undefined : rec.stream;
@@ -466,7 +494,7 @@ export class LogSource implements Source {
   }
 
   #resourceFor(file: LogFile): Resource {
-    const a: Record<string, AttrValue> = { ...this.#deps.resource.attributes, 'log.file.path': file.path };
+    const a: Record<string, AttrValue> = { ...this.#host.attributes, 'log.file.path': file.path };
     const id = parseLogPath(file.path);
     const cache = this.#deps.cache;
     if (id?.kind === 'pod') {

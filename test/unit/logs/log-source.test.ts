@@ -115,6 +115,7 @@ describe('LogSource', () => {
       expect(merged.severityText).toBe('ERROR');
     } finally {
       await src.stop();
+      await src.afterFlush();
     }
   });
 
@@ -141,6 +142,7 @@ describe('LogSource', () => {
       expect({ missing: missing.length, first: missing.slice(0, 5), doubled: got.length - new Set(got).size }).toEqual({ missing: 0, first: [], doubled: 0 });
     } finally {
       await src.stop();
+      await src.afterFlush();
     }
   }, 30_000);
 
@@ -158,6 +160,7 @@ describe('LogSource', () => {
       expect(sink.numbers()).toEqual(range(0, 150));
     } finally {
       await src.stop();
+      await src.afterFlush();
     }
   });
 
@@ -177,6 +180,7 @@ describe('LogSource', () => {
       expect(sink.numbers()).toEqual(range(0, 5000));
     } finally {
       await src.stop();
+      await src.afterFlush();
     }
   });
 
@@ -192,6 +196,7 @@ describe('LogSource', () => {
     for (const r of first.logs.slice(0, 600)) r.ack!.settle(r.ackToken!, true);
     await new Promise((r) => setTimeout(r, 250)); // a checkpoint interval
     await src1.stop();
+    await src1.afterFlush();
     appendFileSync(h.file, range(1000, 1100).map((i) => criLine(i)).join(''));
     const second = new AckingSink();
     const src2 = h.make();
@@ -201,6 +206,32 @@ describe('LogSource', () => {
       expect(second.numbers()).toEqual(range(600, 1100));
     } finally {
       await src2.stop();
+      await src2.afterFlush();
+    }
+  });
+
+  it('shutdown: records the pipeline discards hold the checkpoint back, delivered ones still advance it', async () => {
+    const h = setup();
+    writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    sink.ack = false;
+    const src = h.make();
+    src.start(sink);
+    await until(() => sink.logs.length === 100);
+    await src.stop();
+    // The flush delivers 0..39, then the deadline discards the rest (settled not ok).
+    for (const r of sink.logs.slice(0, 40)) r.ack!.settle(r.ackToken!, true);
+    for (const r of sink.logs.slice(40)) r.ack!.settle(r.ackToken!, false);
+    await src.afterFlush();
+    const again = new AckingSink();
+    const src2 = h.make();
+    src2.start(again);
+    try {
+      await until(() => again.logs.length === 60);
+      expect(again.numbers()).toEqual(range(40, 100));
+    } finally {
+      await src2.stop();
+      await src2.afterFlush();
     }
   });
 
@@ -217,6 +248,7 @@ describe('LogSource', () => {
       expect(sink.numbers()).toEqual(range(50, 60));
     } finally {
       await src.stop();
+      await src.afterFlush();
     }
   });
 
@@ -246,6 +278,7 @@ describe('LogSource', () => {
       expect(Buffer.byteLength(sink.logs[3]!.body)).toBeLessThanOrEqual(64);
     } finally {
       await src.stop();
+      await src.afterFlush();
     }
   });
 });

@@ -198,11 +198,11 @@ describe('RecordAssembler', () => {
     ];
     const recs = run(Buffer.from(lines.join('\n') + '\n'), new RecordAssembler(), 'docker');
     expect(recs.map((r) => [r.body.length, r.stream, r.malformed])).toEqual([
-      [6, 'stderr', false],
-      [a.length + b.length + 4, 'stdout', false],
+      [5, 'stderr', false], // Docker's line-ending \n is not content
+      [a.length + b.length + 3, 'stdout', false],
       [8, undefined, true],
     ]);
-    expect(recs[1]?.body).toBe(`${a}${b}end\n`);
+    expect(recs[1]?.body).toBe(`${a}${b}end`);
   });
 
   it('rejects a bad maxRecordBytes', () => {

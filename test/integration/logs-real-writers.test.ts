@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createResource, type LogRecord } from '../../src/model/index.js';
+import { silentLogger } from '../../src/self/logger.js';
+import { Registry } from '../../src/self/registry.js';
+import { ContainerMetadataCache } from '../../src/sources/container/metadata-cache.js';
+import { DockerClient } from '../../src/sources/container/docker-client.js';
+import { LogSource } from '../../src/sources/logs/log-source.js';
+import type { RecordSink } from '../../src/sources/types.js';
+import { CriPods, type RunningPod } from '../helpers/cri-pods.js';
+import { runtimesOrSkip } from '../helpers/runtimes.js';
+
+/**
+ * Real writers: a Docker container (json-file driver) and a CRI pod through containerd, each
+ * writing numbered lines as fast as the shell can; the log source reads the files the runtimes
+ * wrote and every number must arrive exactly once, with the container or pod on it.
+ */
+
+const rt = await runtimesOrSkip('docker', 'cri');
+const LINES = 5000;
+const tag = `sx-logs-${process.pid}`;
+const writer = (prefix: string): string[] => ['sh', '-c', `i=0; while [ $i -lt ${LINES} ]; do echo "${prefix} n=$i"; i=$((i+1)); done; echo "${prefix} n=err" >&2; exec sleep 600`];
+
+class AckingSink implements RecordSink {
+  logs: LogRecord[] = [];
+  offerMetric(): boolean {
+    return true;
+  }
+  offerEvent(): boolean {
+    return true;
+  }
+  offerLog(r: LogRecord): boolean {
+    this.logs.push(r);
+    r.ack?.settle(r.ackToken!, true);
+    return true;
+  }
+  onLogsDrain(): void {}
+  numbers(prefix: string): number[] {
+    const out: number[] = [];
+    for (const r of this.logs) {
+      const m = new RegExp(`^${prefix} n=(\\d+)$`).exec(r.body);
+      if (m) out.push(Number(m[1]));
+    }
+    return out;
+  }
+}
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const t0 = Date.now();
+  while (!cond() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 100));
+}
+
+describe.skipIf(!rt.available)('log source with real writers (Docker json-file, containerd CRI)', () => {
+  const docker = new Docker({ socketPath: rt.dockerSock });
+  const pods = new CriPods({ socketPath: rt.criSock, criRoot: rt.criRoot });
+  const sink = new AckingSink();
+  const state = mkdtempSync(join(tmpdir(), 'sextant-logs-rw-'));
+  const cache = new ContainerMetadataCache([new DockerClient({ socketPath: rt.dockerSock })], { callTimeoutMs: 5000, resyncIntervalMs: 60_000, logger: silentLogger() });
+  let source: LogSource;
+  let dockerId = '';
+  let pod: RunningPod;
+  const podUid = randomUUID();
+
+  beforeAll(async () => {
+    source = new LogSource(
+      // Only new files are read from their start (readFrom end): the machine's older logs are not re-sent.
+      { hostRoot: '/', stateDir: state, readFrom: 'end', maxRecordBytes: 1024 * 1024, rescanIntervalMs: 1000, checkpointIntervalMs: 200, globs: [], podLogDirs: [`${rt.criRoot}/pods`], nodeName: 'node-x' },
+      { resource: createResource({ 'host.name': 'h' }), registry: new Registry(), logger: silentLogger(), version: 't', cache },
+    );
+    source.start(sink);
+    await new Promise((r) => setTimeout(r, 500)); // the first scan is done before the writers start
+    const c = await docker.createContainer({ name: `${tag}-d`, Image: rt.busyboxImage, Cmd: writer('docker'), Labels: { [rt.testLabel]: '1' }, HostConfig: { NetworkMode: 'none', LogConfig: { Type: 'json-file', Config: {} } } });
+    dockerId = c.id;
+    await c.start();
+    await cache.refresh();
+    pod = await pods.runPod({ name: `${tag}-pod`, namespace: 'logs', uid: podUid, containers: [{ name: 'writer', command: writer('cri') }] });
+    await until(() => sink.numbers('docker').length >= LINES && sink.numbers('cri').length >= LINES, 30_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    await source?.stop();
+    await source?.afterFlush();
+    await cache.stop();
+    if (dockerId) await docker.getContainer(dockerId).remove({ force: true }).catch(() => undefined);
+    if (pod) await pods.removePod(pod.podId).catch(() => undefined);
+    await pods.close();
+    rmSync(state, { recursive: true, force: true });
+  }, 60_000);
+
+  it('Docker json-file: every line exactly once, in order, with the container on it', () => {
+    expect(sink.numbers('docker')).toEqual(Array.from({ length: LINES }, (_, i) => i));
+    const r = sink.logs.find((l) => l.body === 'docker n=0')!;
+    expect(r.resource.attributes).toMatchObject({ 'container.id': dockerId, 'container.runtime.name': 'docker', 'container.name': `${tag}-d` });
+    expect(r.attributes['log.iostream']).toBe('stdout');
+    expect(r.timeUnixNano).toBeGreaterThan(0n);
+    const err = sink.logs.find((l) => l.body === 'docker n=err');
+    expect(err?.attributes['log.iostream']).toBe('stderr');
+  });
+
+  it('CRI pod: every line exactly once, in order, with the pod from the path', () => {
+    expect(sink.numbers('cri')).toEqual(Array.from({ length: LINES }, (_, i) => i));
+    const r = sink.logs.find((l) => l.body === 'cri n=0')!;
+    expect(r.resource.attributes).toMatchObject({
+      'k8s.namespace.name': 'logs',
+      'k8s.pod.name': `${tag}-pod`,
+      'k8s.pod.uid': podUid,
+      'k8s.container.name': 'writer',
+      'k8s.container.restart_count': 0,
+      'k8s.node.name': 'node-x',
+    });
+    expect(sink.logs.find((l) => l.body === 'cri n=err')?.attributes['log.iostream']).toBe('stderr');
+  });
+});
