@@ -287,12 +287,14 @@ async function measureBigFile(tmp, hostRoot, gateway, compression, fileBytes) {
     const tReady = performance.now();
     let exported = atReady;
     let text = '';
+    let maxHeap = 0;
     while (exported < LINES && performance.now() - tReady < DEADLINE_MS) {
       if (!alive(agent.child)) break;
       await sleep(200);
       try {
         text = (await httpGet(selfPort, '/metrics')).text;
         exported = metricSum(text, 'sextant_export_records_total', 'logs');
+        maxHeap = Math.max(maxHeap, metricSum(text, 'process_heap_bytes'));
       } catch {
         // a slow answer under load: ask again
       }
@@ -306,6 +308,12 @@ async function measureBigFile(tmp, hostRoot, gateway, compression, fileBytes) {
     const gwDelta = (name) => metricSum(gwText, name, 'logs') - metricSum(gwMetrics0, name, 'logs');
     const gwRecords = gwDelta('sextant_gateway_received_records_total');
     const gwWireBytes = gwDelta('sextant_gateway_received_bytes_total');
+    // Answers other than 200 (a retry on the agent's side has one of these, or a timeout, behind it).
+    const gwRefused = gwText
+      .split('\n')
+      .filter((l) => (l.startsWith('sextant_gateway_requests_total{') || l.startsWith('sextant_gateway_rejected_total{')) && !l.includes('"200"') && !l.endsWith(' 0'))
+      .map((l) => l.replace(/^sextant_gateway_/, ''))
+      .join('; ');
     const result = {
       compression,
       ok: exported >= LINES,
@@ -317,6 +325,7 @@ async function measureBigFile(tmp, hostRoot, gateway, compression, fileBytes) {
       wallS,
       peakKb,
       hwmKb,
+      maxHeap,
       fileBytes,
       requests: metricSum(text, 'sextant_export_requests_total', 'logs'),
       wireBytes: metricSum(text, 'sextant_export_bytes_total', 'logs'),
@@ -326,6 +335,7 @@ async function measureBigFile(tmp, hostRoot, gateway, compression, fileBytes) {
       gwCpu,
       gwRecords,
       gwWireBytes,
+      gwRefused,
       stderr: '',
     };
     if (!result.ok) {
@@ -374,7 +384,14 @@ async function measureTailing(tmp, hostRoot, gateway) {
     }, 100);
     const c0 = cpuSeconds(pid);
     const w0 = performance.now();
-    await sleep(TAIL_SECONDS * 1000);
+    // RSS and V8 heap every 10 s (one /metrics request each: negligible CPU), to tell growth from a plateau.
+    const trajectory = [];
+    const step = Math.min(10, TAIL_SECONDS);
+    for (let t = step; t <= TAIL_SECONDS; t += step) {
+      await sleep(w0 + t * 1000 - performance.now());
+      const heap = await httpGet(selfPort, '/metrics').then((r) => metricSum(r.text, 'process_heap_bytes')).catch(() => NaN);
+      trajectory.push(`${t}s ${fmt(statusKb(pid, 'VmRSS') / 1024)}/${fmt(heap / MB)}`);
+    }
     const cpuS = cpuSeconds(pid) - c0;
     const wallS = (performance.now() - w0) / 1000;
     clearInterval(timer);
@@ -392,7 +409,7 @@ async function measureTailing(tmp, hostRoot, gateway) {
     const peakKb = rss.stop();
     const samples = rss.samples;
     const medianKb = [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
-    return { cpuS, wallS, idleKb, peakKb, medianKb, hwmKb: statusKb(pid, 'VmHWM'), expected, exported, catchUpS, stderr: exported >= expected ? '' : agent.stderrTail() };
+    return { cpuS, wallS, trajectory, idleKb, peakKb, medianKb, hwmKb: statusKb(pid, 'VmHWM'), expected, exported, catchUpS, stderr: exported >= expected ? '' : agent.stderrTail() };
   } finally {
     if (timer) clearInterval(timer);
     for (const fd of fds) closeSync(fd);
@@ -447,7 +464,7 @@ export async function run() {
         'peak RSS MB': fmt(r.peakKb / 1024),
         ratio: `${(rate / baseRate).toFixed(3)}× baseline`,
         detail:
-          `${r.exported.toLocaleString('en-US')} exported (${r.atReady} at ready ${fmt(r.readyS)} s); CPU incl. start-up ${fmt(r.cpuTotalS)} s; VmHWM ${fmt(r.hwmKb / 1024)} MB; ` +
+          `${r.exported.toLocaleString('en-US')} exported (${r.atReady} at ready ${fmt(r.readyS)} s); CPU incl. start-up ${fmt(r.cpuTotalS)} s; VmHWM ${fmt(r.hwmKb / 1024)} MB; V8 heap used ≤ ${fmt(r.maxHeap / MB)} MiB (200 ms polls); ` +
           `${r.requests} requests, ${fmt(r.wireBytes / MB)} MiB of OTLP before compression, ${fmt(r.gwWireBytes / MB)} MiB on the wire, ${r.retries} retries, ${r.dropped} dropped`,
       });
       rows.push({
@@ -458,7 +475,7 @@ export async function run() {
         'wall s': '',
         'peak RSS MB': '',
         ratio: '',
-        detail: `${r.gwRecords.toLocaleString('en-US')} records received; decodes and stores NDJSON (not the agent's cost)`,
+        detail: `${r.gwRecords.toLocaleString('en-US')} records received; decodes and stores NDJSON (not the agent's cost); non-200 since start: ${r.gwRefused || 'none'}`,
       });
     }
     const off = runs[0];
@@ -496,7 +513,7 @@ export async function run() {
         'peak RSS MB': fmt(tail.peakKb / 1024),
         ratio: `CPU ${fmt((tail.cpuS / tail.wallS) * 100)}% of one core`,
         detail:
-          `RSS idle before writing ${fmt(tail.idleKb / 1024)} MB, median ${fmt(tail.medianKb / 1024)} MB, VmHWM ${fmt(tail.hwmKb / 1024)} MB (since start); ` +
+          `RSS idle before writing ${fmt(tail.idleKb / 1024)} MB, median ${fmt(tail.medianKb / 1024)} MB, VmHWM ${fmt(tail.hwmKb / 1024)} MB (since start); RSS MB/heap MiB ${tail.trajectory.join(', ')}; ` +
           `${tail.exported.toLocaleString('en-US')} of ${tail.expected.toLocaleString('en-US')} exported, last ${fmt(tail.catchUpS)} s after the writers stopped` +
           (tail.exported >= tail.expected ? '' : ` (INCOMPLETE; stderr: ${tail.stderr.slice(-300)})`),
       });

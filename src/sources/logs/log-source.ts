@@ -129,6 +129,12 @@ export class LogSource implements Source {
   readonly #plain = new SyntheticPiece();
   #sink: RecordSink | undefined;
   #metadataVersion = 0;
+  /**
+   * Files read to their end and let go this run (dev:ino): a rotated file never grows again, so
+   * one finished is not opened again — its checkpoint may still wait for acks, and reopening it
+   * would read those lines twice.
+   */
+  #finished = new Set<string>();
   #running = false;
   #loop: Promise<void> | undefined;
   #blocked = false;
@@ -240,6 +246,7 @@ export class LogSource implements Source {
         t.checkpoint.reset(t.reader.identity, 0);
         return true;
       case 'gone':
+        this.#finished.add(t.reader.identity.key);
         this.#flushAssembler(t);
         await this.#closeTail(t, true);
         this.#rescanDue = true;
@@ -282,9 +289,10 @@ export class LogSource implements Source {
     const live = new Set<string>();
     const held = new Set<string>();
     for (const t of this.#tails.values()) held.add(t.reader.identity.key);
+    const rotatedNow = new Set<string>();
     for (const f of scan.files) {
       if (f.rotated) {
-        if (!first) await this.#openRotated(f, held);
+        if (!first) await this.#openRotated(f, held, rotatedNow);
         continue;
       }
       live.add(f.path);
@@ -301,6 +309,11 @@ export class LogSource implements Source {
       }
       await this.#openTail(f, first);
     }
+    if (!first) {
+      const keep = new Set<string>();
+      for (const k of this.#finished) if (rotatedNow.has(k)) keep.add(k);
+      this.#finished = keep;
+    }
     // A file no longer listed was deleted or renamed away: the reader reads it to its end.
     for (const t of this.#tails.values()) if (!t.rotated && !live.has(t.file.path)) t.rotated = true;
     const dirs = new Set<string>();
@@ -315,7 +328,7 @@ export class LogSource implements Source {
    * A rotated file not held by any tail: read what of it was not read yet — from its checkpoint,
    * or all of it when it appeared after the first scan (rotated twice between two scans).
    */
-  async #openRotated(file: LogFile, held: ReadonlySet<string>): Promise<void> {
+  async #openRotated(file: LogFile, held: ReadonlySet<string>, seen: Set<string>): Promise<void> {
     let key: string;
     try {
       const st = await stat(file.realPath, { bigint: true });
@@ -323,7 +336,8 @@ export class LogSource implements Source {
     } catch {
       return;
     }
-    if (held.has(key)) return;
+    seen.add(key);
+    if (held.has(key) || this.#finished.has(key)) return;
     await this.#openTail(file, false, true);
   }
 

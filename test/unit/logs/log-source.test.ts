@@ -146,6 +146,26 @@ describe('LogSource', () => {
     }
   }, 30_000);
 
+  it('a rotated file finished while its acks are pending is not read again at the next scans', async () => {
+    const h = setup();
+    writeFileSync(h.file, range(0, 200).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    sink.ack = false; // the endpoint is slow: nothing acknowledged during the test
+    const src = h.make();
+    src.start(sink);
+    try {
+      await until(() => sink.logs.length === 200);
+      renameSync(h.file, `${h.file}.20261125-100000`);
+      writeFileSync(h.file, range(200, 300).map((i) => criLine(i)).join(''));
+      await until(() => sink.logs.length >= 300);
+      await new Promise((r) => setTimeout(r, 700)); // several rescans (200 ms) and watch hints
+      expect(sink.numbers()).toEqual(range(0, 300));
+    } finally {
+      await src.stop();
+      await src.afterFlush();
+    }
+  });
+
   it('copytruncate: the content after the truncation is read from its start', async () => {
     const h = setup();
     writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
