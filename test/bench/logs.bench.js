@@ -308,11 +308,22 @@ async function measureBigFile(tmp, hostRoot, gateway, compression, fileBytes) {
     const gwDelta = (name) => metricSum(gwText, name, 'logs') - metricSum(gwMetrics0, name, 'logs');
     const gwRecords = gwDelta('sextant_gateway_received_records_total');
     const gwWireBytes = gwDelta('sextant_gateway_received_bytes_total');
-    // Answers other than 200 (a retry on the agent's side has one of these, or a timeout, behind it).
-    const gwRefused = gwText
-      .split('\n')
-      .filter((l) => (l.startsWith('sextant_gateway_requests_total{') || l.startsWith('sextant_gateway_rejected_total{')) && !l.includes('"200"') && !l.endsWith(' 0'))
-      .map((l) => l.replace(/^sextant_gateway_/, ''))
+    // Answers other than 200 during this run (a retry on the agent's side has one of these, or a timeout, behind it).
+    const refusals = (text) => {
+      const m = new Map();
+      for (const l of text.split('\n')) {
+        if ((l.startsWith('sextant_gateway_requests_total{') && !l.includes('"200"')) || l.startsWith('sextant_gateway_rejected_total{')) {
+          const sp = l.lastIndexOf(' ');
+          m.set(l.slice('sextant_gateway_'.length, sp), Number(l.slice(sp + 1)));
+        }
+      }
+      return m;
+    };
+    const before = refusals(gwMetrics0);
+    const gwRefused = [...refusals(gwText)]
+      .map(([k, v]) => [k, v - (before.get(k) ?? 0)])
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k} ${v}`)
       .join('; ');
     const result = {
       compression,
@@ -475,7 +486,7 @@ export async function run() {
         'wall s': '',
         'peak RSS MB': '',
         ratio: '',
-        detail: `${r.gwRecords.toLocaleString('en-US')} records received; decodes and stores NDJSON (not the agent's cost); non-200 since start: ${r.gwRefused || 'none'}`,
+        detail: `${r.gwRecords.toLocaleString('en-US')} records received; decodes and stores NDJSON (not the agent's cost); non-200 answers: ${r.gwRefused || 'none'}`,
       });
     }
     const off = runs[0];

@@ -1,7 +1,7 @@
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { type AttrValue, type Attributes, createResource, createScope, type LogRecord, nowUnixNano, type Resource, type Scope } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
-import type { Counter, Registry } from '../../self/registry.js';
+import type { BoundCounter, Counter, Registry } from '../../self/registry.js';
 import type { ContainerMetadataCache } from '../container/metadata-cache.js';
 import type { RecordSink, Source } from '../types.js';
 import { CheckpointStore, type FileCheckpoint } from './checkpoint-store.js';
@@ -142,7 +142,8 @@ export class LogSource implements Source {
   #rescanDue = true;
   #firstScan = true;
   #lastScanAt = 0;
-  readonly #records: Counter;
+  /** Bound once per format: no label lookup per record. */
+  readonly #records: Readonly<Record<LogFormat, BoundCounter>>;
   readonly #problems: Counter;
 
   constructor(config: LogSourceConfig, deps: LogSourceDeps) {
@@ -160,7 +161,8 @@ export class LogSource implements Source {
       ...(config.dockerDirs ? { dockerDirs: config.dockerDirs } : {}),
     });
     this.#store = new CheckpointStore({ dir: config.stateDir, logger: deps.logger, intervalMs: config.checkpointIntervalMs });
-    this.#records = deps.registry.counter('sextant_logs_records_total', 'Log records offered to the pipeline, by format.');
+    const records = deps.registry.counter('sextant_logs_records_total', 'Log records offered to the pipeline, by format.');
+    this.#records = { cri: records.bind({ format: 'cri' }), 'docker-json': records.bind({ format: 'docker-json' }), plain: records.bind({ format: 'plain' }) };
     this.#problems = deps.registry.counter(
       'sextant_logs_problems_total',
       'Log lines and files handled out of the ordinary, by kind (malformed, truncated, copytruncate, refused_link, unreadable).',
@@ -473,7 +475,7 @@ export class LogSource implements Source {
     const stream = t.file.format === 'plain' ? undefined : rec.stream;
     const attributes = stream === undefined ? (rec.truncated ? PLAIN_TRUNCATED : NO_ATTRS) : rec.truncated ? TRUNCATED_ATTRS[stream] : STREAM_ATTRS[stream];
     const severity = detectSeverity(rec.body);
-    this.#records.inc({ format: t.file.format });
+    this.#records[t.file.format].inc();
     if (rec.malformed) this.#problems.inc({ kind: 'malformed' });
     if (rec.truncated) this.#problems.inc({ kind: 'truncated' });
     return {
