@@ -23,7 +23,13 @@ import { runtimesOrSkip } from '../helpers/runtimes.js';
 const rt = await runtimesOrSkip('docker', 'cri');
 const LINES = 5000;
 const tag = `sx-logs-${process.pid}`;
-const writer = (prefix: string): string[] => ['sh', '-c', `i=0; while [ $i -lt ${LINES} ]; do echo "${prefix} n=$i"; i=$((i+1)); done; echo "${prefix} n=err" >&2; exec sleep 600`];
+/** Numbered lines, one to stderr, then one 40,000-byte line (the runtimes split it: Docker into 16 KiB partials, containerd into P pieces). */
+const LONG = 40_000;
+const writer = (prefix: string): string[] => [
+  'sh',
+  '-c',
+  `i=0; while [ $i -lt ${LINES} ]; do echo "${prefix} n=$i"; i=$((i+1)); done; echo "${prefix} n=err" >&2; printf '${prefix} long:'; head -c ${LONG} /dev/zero | tr '\\0' a; echo; exec sleep 600`,
+];
 
 class AckingSink implements RecordSink {
   logs: LogRecord[] = [];
@@ -78,7 +84,8 @@ describe.skipIf(!rt.available)('log source with real writers (Docker json-file, 
     await c.start();
     await cache.refresh();
     pod = await pods.runPod({ name: `${tag}-pod`, namespace: 'logs', uid: podUid, containers: [{ name: 'writer', command: writer('cri') }] });
-    await until(() => sink.numbers('docker').length >= LINES && sink.numbers('cri').length >= LINES, 30_000);
+    const long = (p: string): boolean => sink.logs.some((l) => l.body.startsWith(`${p} long:`));
+    await until(() => long('docker') && long('cri'), 30_000);
   }, 60_000);
 
   afterAll(async () => {
@@ -99,6 +106,15 @@ describe.skipIf(!rt.available)('log source with real writers (Docker json-file, 
     expect(r.timeUnixNano).toBeGreaterThan(0n);
     const err = sink.logs.find((l) => l.body === 'docker n=err');
     expect(err?.attributes['log.iostream']).toBe('stderr');
+  });
+
+  it('a 40,000-byte line comes out as one record from both runtimes (16 KiB partials and P pieces merged)', () => {
+    for (const p of ['docker', 'cri']) {
+      const recs = sink.logs.filter((l) => l.body.startsWith(`${p} long:`));
+      expect(recs, p).toHaveLength(1);
+      expect(recs[0]!.body).toBe(`${p} long:${'a'.repeat(LONG)}`);
+      expect(recs[0]!.attributes['sextant.log.truncated']).toBeUndefined();
+    }
   });
 
   it('CRI pod: every line exactly once, in order, with the pod from the path', () => {
