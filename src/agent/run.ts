@@ -273,6 +273,8 @@ export async function createSources(
         rescanIntervalMs: l.rescanInterval,
         checkpointIntervalMs: l.checkpointInterval,
         globs: l.globs,
+        multilineStart: l.multilineStart,
+        multilineContainers: l.multilineContainers,
         ...(nodeName === undefined ? {} : { nodeName }),
       },
       { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, ...(cache ? { cache } : {}) },

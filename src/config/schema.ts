@@ -191,6 +191,11 @@ export const schema = {
     }),
     maxRecordBytes: bytes({ description: 'Largest log record; a longer one (merged CRI P pieces, Docker partials) is cut and marked sextant.log.truncated.', default: '1MiB', min: 1024, max: { value: 64 * 1024 * 1024 } }),
     globs: hostPaths({ description: 'Extra plain-text log files under hostRoot (`*` within one path segment: /var/log/app/*.log).', default: [] }),
+    multilineStart: pattern({
+      description: 'Joins multiline entries (stack traces): a record matching this regular expression starts an entry, the records after it that do not match are appended to it. Empty: off.',
+      default: '',
+    }),
+    multilineContainers: list({ description: 'Container names (`*` wildcards) multilineStart applies to; empty: all files.', default: [] }),
     checkpointInterval: duration({ description: 'How often acknowledged read positions are written (the bound on lines repeated after a crash).', default: '1s', min: '100ms', max: '1m' }),
     rescanInterval: duration({ description: 'Full rescan of the log directories (new files are also noticed at once through directory watches).', default: '10s', min: '1s', max: '10m' }),
   },

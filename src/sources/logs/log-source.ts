@@ -11,7 +11,8 @@ import { extendIdentity, type FileIdentity, probeFile } from './file-identity.js
 import { BufferPool, LINE_CONTINUED, LINE_PARTIAL, LineReader, type LineSink, type ReadStatus } from './line-reader.js';
 import { LogDiscovery, type LogFile, type LogFormat } from './log-discovery.js';
 import { parseLogPath } from './log-path.js';
-import { type AssembledRecord, type LinePiece, type LogStream, RecordAssembler, TRUNCATED_ATTRIBUTE } from './record-assembler.js';
+import { type JoinedEntry, MultilineJoiner } from './multiline-joiner.js';
+import { type LinePiece, type LogStream, RecordAssembler, TRUNCATED_ATTRIBUTE } from './record-assembler.js';
 import { detectSeverity, severityText } from './severity.js';
 
 export interface LogSourceConfig {
@@ -29,6 +30,10 @@ export interface LogSourceConfig {
   readonly maxBytesPerTurn?: number;
   /** `k8s.node.name` on pod logs. */
   readonly nodeName?: string;
+  /** A record matching this starts a multiline entry (stack traces); undefined or empty: off. */
+  readonly multilineStart?: string;
+  /** Container names (`*` wildcards) multiline joining applies to; empty: every file. */
+  readonly multilineContainers?: readonly string[];
 }
 
 export interface LogSourceDeps {
@@ -88,6 +93,8 @@ class Tail implements LineSink {
   longTag = false;
   /** The metadata version its resource was built from. */
   resourceVersion = 0;
+  /** Set when multiline joining applies to this file. */
+  joiner: MultilineJoiner | undefined;
 
   constructor(
     readonly source: LogSource,
@@ -135,6 +142,8 @@ export class LogSource implements Source {
    * would read those lines twice.
    */
   #finished = new Set<string>();
+  readonly #multilineStart: RegExp | undefined;
+  readonly #multilineContainers: RegExp[];
   #running = false;
   #loop: Promise<void> | undefined;
   #blocked = false;
@@ -151,6 +160,8 @@ export class LogSource implements Source {
     this.#deps = deps;
     this.#scope = createScope('sextant/logs', deps.version);
     this.#host = deps.resource;
+    this.#multilineStart = config.multilineStart ? new RegExp(config.multilineStart) : undefined;
+    this.#multilineContainers = (config.multilineContainers ?? []).map(globToRegExp);
     // A container the runtime names after its file was opened (the usual order: the file appears
     // with the container's first line): its records get the names from then on.
     deps.cache?.onChange(() => this.#metadataVersion++);
@@ -250,10 +261,13 @@ export class LogSource implements Source {
       case 'gone':
         this.#finished.add(t.reader.identity.key);
         this.#flushAssembler(t);
+        if (t.joiner !== undefined) this.#flushJoiner(t);
         await this.#closeTail(t, true);
         this.#rescanDue = true;
         return true;
       case 'eof':
+        // Nothing more to read for now: a multiline entry in progress is complete.
+        if (t.joiner !== undefined && !this.#flushJoiner(t)) return false;
         if (t.rotated && !t.reader.retired) {
           // Renamed away and read to its end: read what the writer may still add, then let go.
           t.reader.retire();
@@ -376,6 +390,7 @@ export class LogSource implements Source {
       identity = extendIdentity(identity, probe);
       const t = new Tail(this, file, fh, this.#resourceFor(file), this.#config.maxRecordBytes);
       t.resourceVersion = this.#metadataVersion;
+      t.joiner = this.#joinerFor(file, t.resource);
       t.checkpoint = this.#store.open(identity, file.path, offset);
       t.reader = new LineReader(fh, identity, offset, t, { pool: this.#pool, maxBytesPerTurn: this.#config.maxBytesPerTurn ?? 1024 * 1024 });
       t.assembler.reset(offset);
@@ -403,10 +418,21 @@ export class LogSource implements Source {
     const observed = nowUnixNano();
     const rec = t.assembler.add(piece, Math.max(0, lineStart), endOffset, observed);
     if (rec === null) return true;
-    const record = this.#record(t, rec, observed);
+    let out: Emit = rec;
+    if (t.joiner !== undefined) {
+      const entry = t.joiner.add({ body: rec.body, timeUnixNano: rec.timeUnixNano === 0n ? observed : rec.timeUnixNano, stream: rec.stream, startOffset: rec.startOffset, checkpointOffset: rec.checkpointOffset, truncated: rec.truncated });
+      if (entry === undefined) return true;
+      out = joined(entry, t.joiner.holdBack());
+    }
+    return this.#emit(t, out, observed);
+  }
+
+  /** Offers one record; false pauses the reader (held for the next turn). */
+  #emit(t: Tail, out: Emit, observed: bigint): boolean {
+    const record = this.#record(t, out, observed);
     if (record.ackToken === -1) {
       t.held = record;
-      t.heldOffset = rec.checkpointOffset;
+      t.heldOffset = out.checkpointOffset;
       return false;
     }
     if (!this.#offer(t, record)) {
@@ -465,10 +491,12 @@ export class LogSource implements Source {
   }
 
   /** The record to offer; its ackToken is -1 when the file has too many records in flight (held until acks free a slot). */
-  #record(t: Tail, rec: AssembledRecord, observed: bigint): LogRecord {
+  #record(t: Tail, rec: Emit, observed: bigint): LogRecord {
     if (t.resourceVersion !== this.#metadataVersion) {
       t.resource = this.#resourceFor(t.file);
       t.resourceVersion = this.#metadataVersion;
+      // A container named only now (Docker's name from the cache) may be one that joins lines.
+      t.joiner ??= this.#joinerFor(t.file, t.resource);
     }
     const token = t.checkpoint.track(rec.checkpointOffset);
     // Plain files have no stream; a malformed line's stream is unknown.
@@ -499,14 +527,39 @@ export class LogSource implements Source {
     return false;
   }
 
+  /** Gives out the held multiline entries; false when the pipeline pushed back (the rest stay held). */
+  #flushJoiner(t: Tail): boolean {
+    const j = t.joiner!;
+    for (let e = j.flushOne(); e !== undefined; e = j.flushOne()) {
+      if (!this.#emit(t, joined(e, j.holdBack()), nowUnixNano())) return false;
+    }
+    return true;
+  }
+
   /** A file that ended with an unfinished record: emit what there is. */
   #flushAssembler(t: Tail): void {
     for (;;) {
       const rec = t.assembler.flush();
       if (rec === null) return;
+      if (t.joiner !== undefined) {
+        const e = t.joiner.add({ body: rec.body, timeUnixNano: rec.timeUnixNano, stream: rec.stream, startOffset: rec.startOffset, checkpointOffset: rec.checkpointOffset, truncated: rec.truncated });
+        if (e !== undefined && !this.#emit(t, joined(e, t.joiner.holdBack()), nowUnixNano())) return;
+        continue;
+      }
       const record = this.#record(t, rec, nowUnixNano());
       if (record.ackToken === -1 || !this.#offer(t, record)) return;
     }
+  }
+
+  #joinerFor(file: LogFile, resource: Resource): MultilineJoiner | undefined {
+    const start = this.#multilineStart;
+    if (start === undefined) return undefined;
+    const only = this.#multilineContainers;
+    if (only.length > 0) {
+      const name = resource.attributes['k8s.container.name'] ?? resource.attributes['container.name'];
+      if (typeof name !== 'string' || !only.some((re) => re.test(name))) return undefined;
+    }
+    return new MultilineJoiner(start, this.#config.maxRecordBytes);
   }
 
   #resourceFor(file: LogFile): Resource {
@@ -543,6 +596,32 @@ export class LogSource implements Source {
     }
     return createResource(a);
   }
+}
+
+/** What a record is made from: an assembled record, or a joined multiline entry. */
+interface Emit {
+  readonly body: string;
+  readonly stream: LogStream | undefined;
+  readonly timeUnixNano: bigint;
+  readonly truncated: boolean;
+  readonly malformed: boolean;
+  readonly checkpointOffset: number;
+}
+
+/** A joined entry as a record; its checkpoint never passes an entry still held on the other stream. */
+function joined(e: JoinedEntry, holdBack: number): Emit {
+  return {
+    body: e.body,
+    stream: e.stream,
+    timeUnixNano: e.timeUnixNano,
+    truncated: e.truncated,
+    malformed: false,
+    checkpointOffset: holdBack >= 0 ? Math.min(e.checkpointOffset, holdBack) : e.checkpointOffset,
+  };
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp('^' + glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
 }
 
 /** Where the last whole line before `size` starts, so reading from the end never begins mid-line. */

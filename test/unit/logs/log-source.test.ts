@@ -60,14 +60,14 @@ function criLine(i: number, stream = 'stdout'): string {
   return `2026-11-25T10:00:00.${ns}Z ${stream} F {"level":"info","msg":"line","n=${i}":1}\n`;
 }
 
-function setup(over: { readFrom?: 'end' | 'beginning'; maxRecordBytes?: number } = {}) {
+function setup(over: { readFrom?: 'end' | 'beginning'; maxRecordBytes?: number; multilineStart?: string; multilineContainers?: string[] } = {}) {
   const root = join(tmp, `h${n++}`);
   mkdirSync(join(root, DIR), { recursive: true });
   const state = join(root, 'state');
   mkdirSync(state);
   const make = () =>
     new LogSource(
-      { hostRoot: root, stateDir: state, readFrom: over.readFrom ?? 'beginning', maxRecordBytes: over.maxRecordBytes ?? 1024 * 1024, rescanIntervalMs: 200, checkpointIntervalMs: 100, globs: [], nodeName: 'node-1' },
+      { hostRoot: root, stateDir: state, readFrom: over.readFrom ?? 'beginning', maxRecordBytes: over.maxRecordBytes ?? 1024 * 1024, rescanIntervalMs: 200, checkpointIntervalMs: 100, globs: [], nodeName: 'node-1', multilineStart: over.multilineStart ?? '', multilineContainers: over.multilineContainers ?? [] },
       { resource: createResource({ 'host.name': 'node-1' }), registry: new Registry(), logger: silentLogger(), version: 't' },
     );
   return { root, file: join(root, DIR, '0.log'), make };
@@ -252,6 +252,31 @@ describe('LogSource', () => {
     } finally {
       await src2.stop();
       await src2.afterFlush();
+    }
+  });
+
+  it('multiline: a stack trace becomes one record on the containers it is configured for', async () => {
+    const cri = (t: number, body: string): string => `2026-11-25T10:00:00.${String(t).padStart(9, '0')}Z stdout F ${body}\n`;
+    const text =
+      cri(1, '2026-11-25 ERROR boom n=1') + cri(2, 'java.lang.IllegalStateException: x') + cri(3, '\tat a.b(C.java:1)') + cri(4, '2026-11-25 INFO fine n=2');
+    for (const [containers, want] of [
+      [['we*'], ['2026-11-25 ERROR boom n=1\njava.lang.IllegalStateException: x\n\tat a.b(C.java:1)', '2026-11-25 INFO fine n=2']],
+      [['other'], ['2026-11-25 ERROR boom n=1', 'java.lang.IllegalStateException: x', '\tat a.b(C.java:1)', '2026-11-25 INFO fine n=2']],
+    ] as const) {
+      const h = setup({ multilineStart: '^\\d{4}-\\d{2}-\\d{2} ', multilineContainers: [...containers] });
+      writeFileSync(h.file, text);
+      const sink = new AckingSink();
+      const src = h.make();
+      src.start(sink);
+      try {
+        await until(() => sink.logs.length === want.length);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(sink.logs.map((l) => l.body)).toEqual(want);
+        expect(sink.logs[0]!.timeUnixNano).toBe(1795600800000000001n);
+      } finally {
+        await src.stop();
+        await src.afterFlush();
+      }
     }
   });
 
