@@ -166,6 +166,27 @@ describe('LogSource', () => {
     }
   });
 
+  it('a file deleted while being read is read to its end through the open handle, then let go', async () => {
+    const h = setup();
+    writeFileSync(h.file, range(0, 3000).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    sink.capacity = 100; // it stops early: most of the file is still unread when it is deleted
+    const src = h.make();
+    src.start(sink);
+    try {
+      await until(() => sink.full);
+      rmSync(h.file);
+      sink.drain();
+      await until(() => sink.logs.length === 3000);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(sink.numbers()).toEqual(range(0, 3000));
+      expect(src.files).toBe(0);
+    } finally {
+      await src.stop();
+      await src.afterFlush();
+    }
+  });
+
   it('copytruncate: the content after the truncation is read from its start', async () => {
     const h = setup();
     writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
