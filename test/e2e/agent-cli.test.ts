@@ -1,8 +1,9 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { storedRequests } from './helpers/gateway-store.js';
 import { BIN, SextantProcess } from './helpers/sextant-process.js';
 
 /**
@@ -36,15 +37,10 @@ function start(args: string[], cwd: string, env: Record<string, string>): Sextan
   return p;
 }
 
-async function metricNamesStored(dataDir: string): Promise<Set<string>> {
+function metricNamesStored(dataDir: string): Set<string> {
   const names = new Set<string>();
-  const dir = path.join(dataDir, 'metrics');
-  for (const f of await readdir(dir)) {
-    for (const line of (await readFile(path.join(dir, f), 'utf8')).split('\n')) {
-      if (!line) continue;
-      const req = JSON.parse(line).request as { resourceMetrics: { scopeMetrics: { metrics: { name: string }[] }[] }[] };
-      for (const rm of req.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) names.add(m.name);
-    }
+  for (const req of storedRequests(dataDir, 'metrics') as { resourceMetrics: { scopeMetrics: { metrics: { name: string }[] }[] }[] }[]) {
+    for (const rm of req.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) names.add(m.name);
   }
   return names;
 }
@@ -77,7 +73,7 @@ describe('sextant agent --local (the quick start)', () => {
     expect(code).toBe(0);
     expect(agent.logs().some((l) => l['msg'] === 'stopped: everything queued was exported')).toBe(true);
 
-    const names = await metricNamesStored(path.join(cwd, 'data'));
+    const names = metricNamesStored(path.join(cwd, 'data'));
     for (const n of [
       'system.cpu.time',
       'system.memory.usage',
@@ -118,7 +114,7 @@ describe('sextant gateway + sextant agent --once', () => {
     expect(code, agent.stderr).toBe(0);
     gw.kill('SIGTERM');
     expect((await gw.exited).code).toBe(0);
-    const names = await metricNamesStored(path.join(cwd, 'gw'));
+    const names = metricNamesStored(path.join(cwd, 'gw'));
     expect(names).toContain('system.memory.usage');
     for (const out of [agent.stdout, agent.stderr, gw.stdout, gw.stderr]) expect(out).not.toContain('E2ETOKEN');
   }, 60_000);

@@ -1,9 +1,10 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
+import { storedRequests } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
 
 /**
@@ -20,29 +21,15 @@ const attrValue = (attrs: Attr[] | undefined, key: string): unknown => {
   return a === undefined ? undefined : Object.values(a.value)[0];
 };
 
-async function storedLines(dir: string): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  let files: string[] = [];
-  try {
-    files = await readdir(dir);
-  } catch {
-    return out;
-  }
-  for (const f of files) {
-    for (const line of (await readFile(path.join(dir, f), 'utf8')).split('\n')) if (line) out.push(JSON.parse(line).request as Record<string, unknown>);
-  }
-  return out;
-}
-
 interface StoredEvent {
   eventName: string;
   attributes: Attr[];
   resource: Attr[];
 }
 
-async function storedEvents(dataDir: string): Promise<StoredEvent[]> {
+function storedEvents(dataDir: string): StoredEvent[] {
   const events: StoredEvent[] = [];
-  for (const req of await storedLines(path.join(dataDir, 'logs'))) {
+  for (const req of storedRequests(dataDir, 'logs')) {
     for (const rl of (req['resourceLogs'] ?? []) as { resource: { attributes: Attr[] }; scopeLogs: { logRecords: StoredEvent[] }[] }[]) {
       for (const sl of rl.scopeLogs) for (const r of sl.logRecords) if (r.eventName) events.push({ ...r, resource: rl.resource.attributes });
     }
@@ -94,21 +81,21 @@ describe.skipIf(!rt.available)('sextant agent --local with real container runtim
     let found: StoredEvent | undefined;
     const deadline = Date.now() + 30_000;
     while (found === undefined && Date.now() < deadline) {
-      found = (await storedEvents(dataDir)).find((e) => e.eventName === 'container.exit' && attrValue(e.resource, 'container.id') === c.id);
+      found = storedEvents(dataDir).find((e) => e.eventName === 'container.exit' && attrValue(e.resource, 'container.id') === c.id);
       if (found === undefined) await new Promise((r) => setTimeout(r, 250));
     }
     expect(found, 'container.exit event stored by the gateway').toBeDefined();
     expect(Number(attrValue(found!.attributes, 'process.exit.code'))).toBe(3);
     expect(attrValue(found!.resource, 'container.name')).toBe(name);
     expect(attrValue(found!.resource, 'container.runtime.name')).toBe('docker');
-    const events = await storedEvents(dataDir);
+    const events = storedEvents(dataDir);
     expect(events.some((e) => e.eventName === 'container.start' && attrValue(e.resource, 'container.id') === c.id)).toBe(true);
 
     agent.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
     // The container lived ~3 s at a 1 s interval: its metrics were stored under its name.
     let sawMemory = false;
-    for (const req of await storedLines(path.join(dataDir, 'metrics'))) {
+    for (const req of storedRequests(dataDir, 'metrics')) {
       for (const rm of (req['resourceMetrics'] ?? []) as { resource: { attributes: Attr[] }; scopeMetrics: { metrics: { name: string }[] }[] }[]) {
         if (attrValue(rm.resource.attributes, 'container.id') !== c.id) continue;
         // Process groups carry the container id too; the container's own series have no process.

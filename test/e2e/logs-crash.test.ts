@@ -1,8 +1,8 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, storedLogNumbers } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
 
 /**
@@ -19,40 +19,9 @@ const RATE = 1_000;
 const KILLS = 10;
 const ROTATE_EVERY = 6_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function line(i: number): string {
   const ns = String(i).padStart(9, '0');
   return `2026-11-25T11:00:00.${ns}Z stdout F {"msg":"crash test","n":${i}}\n`;
-}
-
-/** Every `n` the gateway stored, with repeats. */
-function storedNumbers(dataDir: string): number[] {
-  const out: number[] = [];
-  let files: string[] = [];
-  try {
-    files = readdirSync(join(dataDir, 'logs'));
-  } catch {
-    return out;
-  }
-  for (const f of files) {
-    for (const l of readFileSync(join(dataDir, 'logs', f), 'utf8').split('\n')) {
-      if (!l) continue;
-      const req = JSON.parse(l).request as { resourceLogs: { scopeLogs: { logRecords: { body?: { stringValue?: string } }[] }[] }[] };
-      for (const rl of req.resourceLogs) for (const sl of rl.scopeLogs) for (const r of sl.logRecords) {
-        const m = /"n":(\d+)/.exec(r.body?.stringValue ?? '');
-        if (m) out.push(Number(m[1]));
-      }
-    }
-  }
-  return out;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -123,7 +92,7 @@ describe('sextant agent tailing logs, killed with SIGKILL 10 times', () => {
     const deadline = Date.now() + 60_000;
     let got: number[] = [];
     for (;;) {
-      got = storedNumbers(gwData);
+      got = storedLogNumbers(gwData);
       if (new Set(got).size >= LINES || Date.now() > deadline) break;
       await sleep(250);
     }

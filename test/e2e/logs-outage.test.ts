@@ -1,9 +1,9 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../integration/helpers/fault-proxy.js';
+import { freePort, storedLogNumbers } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
 
 /**
@@ -16,36 +16,6 @@ import { SextantProcess } from './helpers/sextant-process.js';
 const UID = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 const RATE = 500; // lines per second
 const OUTAGE_MS = 60_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function storedNumbers(dataDir: string): number[] {
-  const out: number[] = [];
-  let files: string[] = [];
-  try {
-    files = readdirSync(join(dataDir, 'logs'));
-  } catch {
-    return out;
-  }
-  for (const f of files) {
-    for (const l of readFileSync(join(dataDir, 'logs', f), 'utf8').split('\n')) {
-      if (!l) continue;
-      const req = JSON.parse(l).request as { resourceLogs: { scopeLogs: { logRecords: { body?: { stringValue?: string } }[] }[] }[] };
-      for (const rl of req.resourceLogs) for (const sl of rl.scopeLogs) for (const r of sl.logRecords) {
-        const m = /"n":(\d+)/.exec(r.body?.stringValue ?? '');
-        if (m) out.push(Number(m[1]));
-      }
-    }
-  }
-  return out;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -120,7 +90,7 @@ describe('sextant agent tailing logs through a 60 s endpoint outage and 503/429 
     const deadline = Date.now() + 60_000;
     let got: number[] = [];
     for (;;) {
-      got = storedNumbers(gwData);
+      got = storedLogNumbers(gwData);
       if (new Set(got).size >= written || Date.now() > deadline) break;
       await sleep(500);
     }

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CgroupDiscovery } from '../../src/sources/cgroup/cgroup-discovery.js';
-import { CgroupFileReader } from '../../src/sources/cgroup/cgroup-file.js';
+import { SyncCgroupFileReader } from '../../src/sources/cgroup/cgroup-file-sync.js';
 import { cgroupDir, parseCgroupMounts, type CgroupLayout } from '../../src/sources/cgroup/cgroup-mounts.js';
 import { firstPid } from '../../src/sources/cgroup/cgroup-procs.js';
 import { CgroupStatsReader, pathsFromProcCgroup, type CgroupStats } from '../../src/sources/cgroup/cgroup-stats.js';
@@ -185,7 +185,7 @@ describe.skipIf(!isRoot)('CgroupStatsReader on cgroups this test makes (real ker
     const ns = await netNamespaceId('/', pid!);
     expect(ns).toBeGreaterThan(0);
     expect(ns).toBe(await netNamespaceId('/', process.pid)); // the child shares ours
-    const dev = await readNetDev('/', pid!, new CgroupFileReader());
+    const dev = await readNetDev('/', pid!, new SyncCgroupFileReader());
     expect(dev?.interfaces.map((i) => i.name)).toContain('lo');
   });
 
@@ -232,7 +232,7 @@ describe.skipIf(!rt.available || !isRoot)('a real Docker container, found withou
     const ns = await netNamespaceId('/', pid!);
     expect(ns).toBeGreaterThan(0);
     expect(ns).not.toBe(await netNamespaceId('/', process.pid)); // --network none: a namespace of its own
-    const dev = await readNetDev('/', pid!, new CgroupFileReader());
+    const dev = await readNetDev('/', pid!, new SyncCgroupFileReader());
     expect(dev?.interfaces.map((i) => i.name)).toEqual(['lo']);
   }, 20_000);
 });

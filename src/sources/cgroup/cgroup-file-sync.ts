@@ -32,7 +32,7 @@ export class SyncCgroupFileReader extends CgroupFileReader {
     try {
       fd = openSync(file, 'r');
     } catch (err) {
-      this.#count(err);
+      this.count(err);
       return undefined;
     }
     try {
@@ -46,38 +46,19 @@ export class SyncCgroupFileReader extends CgroupFileReader {
         // everything they generated that fits, and a regular file reads short only at its end.
         // Not asking again for the 0 saves one syscall of four per file.
         if (filled < buf.length) break;
-        if (filled === buf.length) {
-          // Full: one more byte tells "exactly the buffer's size" from "larger" (refused).
-          if (readSync(fd, this.#probe, 0, 1, null) > 0) {
-            this.failed++;
-            return undefined;
-          }
-          break;
+        // Full: one more byte tells "exactly the buffer's size" from "larger" (refused).
+        if (readSync(fd, this.#probe, 0, 1, null) > 0) {
+          this.failed++;
+          return undefined;
         }
+        break;
       }
       return buf.toString('utf8', 0, filled);
     } catch (err) {
-      this.#count(err);
+      this.count(err);
       return undefined;
     } finally {
       closeSync(fd);
-    }
-  }
-
-  #count(err: unknown): void {
-    switch ((err as NodeJS.ErrnoException | undefined)?.code) {
-      case 'ENOENT':
-      case 'ENOTDIR':
-      case 'ENODEV':
-      case 'ESRCH':
-        this.gone++;
-        return;
-      case 'EOPNOTSUPP':
-      case 'ENOTSUP':
-        this.unsupported++;
-        return;
-      default:
-        this.failed++;
     }
   }
 }

@@ -31,7 +31,7 @@ export class CgroupFileReader {
     try {
       return await readCapped(file, this.#scratch);
     } catch (err) {
-      this.#count(err);
+      this.count(err);
       return undefined;
     } finally {
       this.#busy = false;
@@ -45,7 +45,8 @@ export class CgroupFileReader {
     this.failed = 0;
   }
 
-  #count(err: unknown): void {
+  /** Counts a failed read by what it means (shared with the blocking reader). */
+  protected count(err: unknown): void {
     if (err instanceof FileTooLargeError) {
       this.failed++;
       return;

@@ -35,7 +35,7 @@ function notAboveU64(text: string, s: number): boolean {
 }
 
 /** Bounds of the one value in a single-value file, trailing newline and blanks dropped. */
-function valueEnd(text: string): number {
+export function valueEnd(text: string): number {
   let e = text.length;
   while (e > 0) {
     const c = text.charCodeAt(e - 1);

@@ -5,7 +5,7 @@ import { parseBlkioStat, type BlkioStat } from './blkio-stat.js';
 import type { CgroupFileReader } from './cgroup-file.js';
 import { SyncCgroupFileReader } from './cgroup-file-sync.js';
 import { cgroupDir, type CgroupLayout, type CgroupMount } from './cgroup-mounts.js';
-import { parseLimit, parseValue, readUnsigned } from './cgroup-number.js';
+import { parseLimit, parseValue, readUnsigned, valueEnd } from './cgroup-number.js';
 import { USER_HZ } from './cpu-stat.js';
 import { parseIoStat } from './io-stat.js';
 import { readKeyed } from './keyed-file.js';
@@ -463,7 +463,7 @@ export class CgroupStatsReader {
 
   /** v1 `cpu.cfs_quota_us`: microseconds per period, `-1` for none. */
   #quota(text: string): number | undefined {
-    const e = trimmedEnd(text);
+    const e = valueEnd(text);
     if (e === 2 && text.startsWith('-1')) return undefined;
     const v = readUnsigned(text, 0, e);
     if (Number.isNaN(v)) {
@@ -475,7 +475,7 @@ export class CgroupStatsReader {
 
   /** v2 `cpu.max`: `$MAX $PERIOD`, `max` for none. */
   #cpuMax(text: string): number | undefined {
-    const e = trimmedEnd(text);
+    const e = valueEnd(text);
     const sp = text.indexOf(' ');
     if (sp <= 0 || sp >= e) {
       this.malformed++;
@@ -520,16 +520,6 @@ function scaled(v: number, per: number): number | undefined {
 
 function either(a: number, b: number): number {
   return Number.isNaN(a) ? b : a;
-}
-
-function trimmedEnd(text: string): number {
-  let e = text.length;
-  while (e > 0) {
-    const c = text.charCodeAt(e - 1);
-    if (c !== 10 && c !== 32 && c !== 9) break;
-    e--;
-  }
-  return e;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -10,13 +10,13 @@ import { SyncCgroupFileReader } from '../cgroup/cgroup-file-sync.js';
 import { type CgroupStats, type CgroupStatsReader, type ContainerCgroupPaths, pathsFromProcCgroup } from '../cgroup/cgroup-stats.js';
 import { parseProcCgroup } from '../cgroup/proc-cgroup.js';
 import { availableBytes } from '../cgroup/working-set.js';
-import { NET_RX_BYTES, NET_RX_DROP, NET_RX_ERRS, NET_RX_PACKETS, NET_TX_BYTES, NET_TX_DROP, NET_TX_ERRS, NET_TX_PACKETS, type NetDev, parseNetDev } from '../host/net-dev.js';
+import { NET_RX_BYTES, NET_RX_DROP, NET_RX_ERRS, NET_RX_PACKETS, NET_TX_BYTES, NET_TX_DROP, NET_TX_ERRS, NET_TX_PACKETS, } from '../host/net-dev.js';
 import type { RecordSink, Source } from '../types.js';
 import { containerResource, podResource } from './container-resource.js';
 import { lifecycleRecord } from './lifecycle-records.js';
 import type { ContainerMetadataCache } from './metadata-cache.js';
 import { CONTAINER, POD } from './metrics.js';
-import { netNamespaceIdSync } from './net-namespace.js';
+import { netNamespaceId, readNetDev } from './net-namespace.js';
 import type { ContainerInfo } from './types.js';
 
 /**
@@ -26,7 +26,7 @@ import type { ContainerInfo } from './types.js';
  * host-network one, and those pods' interfaces are reported on them).
  */
 export function hostNetworkNamespace(hostRoot: string): number | undefined {
-  const init = netNamespaceIdSync(hostRoot, 1);
+  const init = netNamespaceId(hostRoot, 1);
   if (init !== undefined) return init;
   try {
     const root = hostRoot.endsWith('/') ? hostRoot.slice(0, -1) : hostRoot;
@@ -34,7 +34,7 @@ export function hostNetworkNamespace(hostRoot: string): number | undefined {
   } catch {
     return undefined;
   }
-  return netNamespaceIdSync(hostRoot, 2);
+  return netNamespaceId(hostRoot, 2);
 }
 
 /** A container cgroup found on the host, with what its path says. */
@@ -377,13 +377,7 @@ export class ContainerSource implements Source {
     this.#sum(sink, C.cpuTime, r, MODE_USER, start, now, s.cpuUserSeconds);
     this.#sum(sink, C.cpuTime, r, MODE_SYSTEM, start, now, s.cpuSystemSeconds);
     const usage = s.cpuUsageSeconds ?? (s.cpuUserSeconds !== undefined && s.cpuSystemSeconds !== undefined ? s.cpuUserSeconds + s.cpuSystemSeconds : undefined);
-    if (usage !== undefined) {
-      if (t.lastUsage !== undefined && now > t.lastAt && usage >= t.lastUsage) {
-        this.#gauge(sink, C.cpuUsage, r, NONE, now, (usage - t.lastUsage) / (Number(now - t.lastAt) / NS_PER_S));
-      }
-      t.lastUsage = usage;
-      t.lastAt = now;
-    }
+    if (usage !== undefined) this.#usage(sink, C.cpuUsage, r, now, usage, t);
     this.#sum(sink, C.cpuLimit, r, NONE, start, now, s.cpuLimitCpus);
     this.#sum(sink, C.cpuPeriods, r, NONE, start, now, s.cpuPeriods);
     this.#sum(sink, C.cpuThrottledPeriods, r, NONE, start, now, s.cpuThrottledPeriods);
@@ -472,12 +466,7 @@ export class ContainerSource implements Source {
     const v = (i: number): number => pod.retired[i]! + pod.sum[i]!;
     if (pod.has[R_USER]) this.#sum(sink, P.cpuTime, r, MODE_USER, start, now, v(R_USER));
     if (pod.has[R_SYSTEM]) this.#sum(sink, P.cpuTime, r, MODE_SYSTEM, start, now, v(R_SYSTEM));
-    const usage = v(R_USAGE);
-    if (pod.lastUsage !== undefined && now > pod.lastAt && usage >= pod.lastUsage) {
-      this.#gauge(sink, P.cpuUsage, r, NONE, now, (usage - pod.lastUsage) / (Number(now - pod.lastAt) / NS_PER_S));
-    }
-    pod.lastUsage = usage;
-    pod.lastAt = now;
+    this.#usage(sink, P.cpuUsage, r, now, v(R_USAGE), pod);
     this.#sum(sink, P.memoryUsage, r, NONE, start, now, pod.memoryUsage);
     this.#sum(sink, P.memoryWorkingSet, r, NONE, start, now, pod.workingSet);
     this.#sum(sink, P.memoryRss, r, NONE, start, now, pod.rss);
@@ -509,20 +498,19 @@ export class ContainerSource implements Source {
   #network(sink: RecordSink, r: Resource, pid: number, start: bigint, now: bigint, pod: boolean): boolean {
     let ns = this.#netnsOf.get(pid);
     if (ns === undefined) {
-      ns = netNamespaceIdSync(this.#hostRoot, pid, this.#pidCounts);
+      ns = netNamespaceId(this.#hostRoot, pid, this.#pidCounts);
       if (ns === undefined) return false;
       this.#netnsOf.set(pid, ns);
     }
     this.#netnsUsed.add(pid);
     // The host's own namespace (host-network pods and containers): the host source reports it.
     if (this.#hostNetns !== undefined && ns === this.#hostNetns) return true;
-    const text = this.#netFiles.readSync(`${this.#hostRoot}/proc/${pid}/net/dev`);
-    if (text === undefined) {
+    const dev = readNetDev(this.#hostRoot, pid, this.#netFiles);
+    if (dev === undefined) {
       // The pid is gone (or reused later by another process): forget what it told us.
       this.#netnsOf.delete(pid);
       return false;
     }
-    const dev: NetDev = parseNetDev(text);
     const M = pod ? POD : CONTAINER;
     for (const i of dev.interfaces) {
       const [rx, tx] = this.#iface(i.name);
@@ -623,6 +611,15 @@ export class ContainerSource implements Source {
     if (value === undefined || !Number.isFinite(value)) return;
     const p: MetricPoint = { descriptor: d, resource: r, scope: this.#scope, attributes, startTimeUnixNano: start, timeUnixNano: now, value };
     sink.offerMetric(p);
+  }
+
+  /** CPUs used since the last reading (none on the first, nor when the counter went back); remembers this one. */
+  #usage(sink: RecordSink, d: MetricDescriptor, r: Resource, now: bigint, usage: number, last: { lastUsage: number | undefined; lastAt: bigint }): void {
+    if (last.lastUsage !== undefined && now > last.lastAt && usage >= last.lastUsage) {
+      this.#gauge(sink, d, r, NONE, now, (usage - last.lastUsage) / (Number(now - last.lastAt) / NS_PER_S));
+    }
+    last.lastUsage = usage;
+    last.lastAt = now;
   }
 
   #gauge(sink: RecordSink, d: MetricDescriptor, r: Resource, attributes: Attributes, now: bigint, value: number): void {

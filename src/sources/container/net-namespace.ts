@@ -1,6 +1,5 @@
 import { readlinkSync } from 'node:fs';
-import { readlink } from 'node:fs/promises';
-import type { CgroupFileReader } from '../cgroup/cgroup-file.js';
+import type { SyncCgroupFileReader } from '../cgroup/cgroup-file-sync.js';
 import type { PidCounts } from '../cgroup/cgroup-procs.js';
 import { parseNetDev, type NetDev } from '../host/net-dev.js';
 
@@ -16,25 +15,9 @@ import { parseNetDev, type NetDev } from '../host/net-dev.js';
  * The inode of the process's network namespace (`net:[4026531992]` → 4026531992), the key two
  * processes share exactly when they share the namespace. Undefined when the process is gone
  * (counted in `counts.gone`) or the link cannot be read (no ptrace right over it: `failed`).
+ * A blocking readlink (~3 µs): procfs answers from memory.
  */
-export async function netNamespaceId(hostRoot: string, pid: number, counts?: PidCounts): Promise<number | undefined> {
-  if (!validPid(pid)) return undefined;
-  let link: string;
-  try {
-    link = await readlink(procDir(hostRoot, pid) + '/ns/net');
-  } catch (err) {
-    if (counts !== undefined) {
-      const code = (err as NodeJS.ErrnoException | undefined)?.code;
-      if (code === 'ENOENT' || code === 'ESRCH') counts.gone++;
-      else counts.failed++;
-    }
-    return undefined;
-  }
-  return parseNamespaceLink(link, 'net');
-}
-
-/** netNamespaceId with a blocking readlink (~3 µs; procfs answers from memory). */
-export function netNamespaceIdSync(hostRoot: string, pid: number, counts?: PidCounts): number | undefined {
+export function netNamespaceId(hostRoot: string, pid: number, counts?: PidCounts): number | undefined {
   if (!validPid(pid)) return undefined;
   let link: string;
   try {
@@ -66,12 +49,12 @@ export function parseNamespaceLink(link: string, type: string): number | undefin
 
 /**
  * The interfaces of the process's network namespace with their 16 counters (all of them, `lo`
- * included: which to report is the caller's choice). Read through `files`, which counts a
- * vanished process as gone; undefined then.
+ * included: which to report is the caller's choice). Read through `files` (blocking: procfs),
+ * which counts a vanished process as gone; undefined then.
  */
-export async function readNetDev(hostRoot: string, pid: number, files: CgroupFileReader): Promise<NetDev | undefined> {
+export function readNetDev(hostRoot: string, pid: number, files: SyncCgroupFileReader): NetDev | undefined {
   if (!validPid(pid)) return undefined;
-  const text = await files.read(procDir(hostRoot, pid) + '/net/dev');
+  const text = files.readSync(procDir(hostRoot, pid) + '/net/dev');
   return text === undefined ? undefined : parseNetDev(text);
 }
 

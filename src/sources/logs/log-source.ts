@@ -2,6 +2,7 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { type AttrValue, type Attributes, createResource, createScope, type LogRecord, nowUnixNano, type Resource, type Scope } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
 import type { BoundCounter, Counter, Registry } from '../../self/registry.js';
+import { containerResource } from '../container/container-resource.js';
 import type { ContainerMetadataCache } from '../container/metadata-cache.js';
 import type { RecordSink, Source } from '../types.js';
 import { CheckpointStore, type FileCheckpoint } from './checkpoint-store.js';
@@ -235,7 +236,7 @@ export class LogSource implements Source {
           if (!this.#running || this.#blocked) break;
           if (t.held) {
             if (!this.#retryHeld(t)) continue;
-            if (!this.#offer(t, t.held)) break;
+            if (!this.#offer(t.held)) break;
             t.held = undefined;
           }
           const status = await t.reader.readTurn();
@@ -435,7 +436,7 @@ export class LogSource implements Source {
       t.heldOffset = out.checkpointOffset;
       return false;
     }
-    if (!this.#offer(t, record)) {
+    if (!this.#offer(record)) {
       t.held = record;
       return false;
     }
@@ -521,7 +522,7 @@ export class LogSource implements Source {
     };
   }
 
-  #offer(_t: Tail, record: LogRecord): boolean {
+  #offer(record: LogRecord): boolean {
     if (this.#sink!.offerLog(record)) return true;
     this.#blocked = true;
     return false;
@@ -547,7 +548,7 @@ export class LogSource implements Source {
         continue;
       }
       const record = this.#record(t, rec, nowUnixNano());
-      if (record.ackToken === -1 || !this.#offer(t, record)) return;
+      if (record.ackToken === -1 || !this.#offer(record)) return;
     }
   }
 
@@ -562,40 +563,37 @@ export class LogSource implements Source {
     return new MultilineJoiner(start, this.#config.maxRecordBytes);
   }
 
+  /**
+   * A file's resource: the container's as the metrics carry it (container-resource.ts) when the
+   * metadata cache knows it, else what the path says; plus `log.file.path`.
+   */
   #resourceFor(file: LogFile): Resource {
-    const a: Record<string, AttrValue> = { ...this.#host.attributes, 'log.file.path': file.path };
     const id = parseLogPath(file.path);
     const cache = this.#deps.cache;
+    const nodeName = this.#config.nodeName;
+    let a: Record<string, AttrValue>;
     if (id?.kind === 'pod') {
-      a['k8s.namespace.name'] = id.namespace;
-      a['k8s.pod.name'] = id.podName;
-      a['k8s.pod.uid'] = id.podUid;
-      a['k8s.container.name'] = id.containerName;
-      a['k8s.container.restart_count'] = id.restartCount;
-      if (this.#config.nodeName !== undefined) a['k8s.node.name'] = this.#config.nodeName;
       const info = cache?.podContainers(id.podUid).find((c) => !c.sandbox && c.name === id.containerName && c.restartCount === id.restartCount);
       if (info) {
-        a['container.id'] = info.id;
-        a['container.runtime.name'] = info.runtime;
-        if (info.imageName !== undefined) a['container.image.name'] = info.imageName;
+        a = { ...containerResource(this.#host, info.id, info, undefined, nodeName).attributes };
+      } else {
+        a = { ...this.#host.attributes };
+        a['k8s.namespace.name'] = id.namespace;
+        a['k8s.pod.name'] = id.podName;
+        a['k8s.pod.uid'] = id.podUid;
+        a['k8s.container.name'] = id.containerName;
+        a['k8s.container.restart_count'] = id.restartCount;
+        if (nodeName !== undefined) a['k8s.node.name'] = nodeName;
       }
     } else if (id?.kind === 'docker') {
-      a['container.id'] = id.containerId;
-      a['container.runtime.name'] = 'docker';
-      const info = cache?.get(id.containerId);
-      if (info) {
-        if (info.name.length > 0) a['container.name'] = info.name;
-        if (info.imageName !== undefined) a['container.image.name'] = info.imageName;
-        if (info.pod) {
-          a['k8s.namespace.name'] = info.pod.namespace;
-          a['k8s.pod.name'] = info.pod.name;
-          a['k8s.pod.uid'] = info.pod.uid;
-          a['k8s.container.name'] = info.name;
-        }
-      }
+      a = { ...containerResource(this.#host, id.containerId, cache?.get(id.containerId), { containerId: id.containerId, runtime: 'docker' }, nodeName).attributes };
+    } else {
+      a = { ...this.#host.attributes };
     }
+    a['log.file.path'] = file.path;
     return createResource(a);
   }
+
 }
 
 /** What a record is made from: an assembled record, or a joined multiline entry. */

@@ -9,7 +9,7 @@ import { CgroupDiscovery } from '../../../src/sources/cgroup/cgroup-discovery.js
 import { parseCgroupMounts } from '../../../src/sources/cgroup/cgroup-mounts.js';
 import { CgroupStatsReader } from '../../../src/sources/cgroup/cgroup-stats.js';
 import { ContainerSource, hostNetworkNamespace } from '../../../src/sources/container/container-source.js';
-import { netNamespaceIdSync } from '../../../src/sources/container/net-namespace.js';
+import { netNamespaceId } from '../../../src/sources/container/net-namespace.js';
 import { ContainerMetadataCache } from '../../../src/sources/container/metadata-cache.js';
 import type { ContainerInfo, RuntimeClient } from '../../../src/sources/container/types.js';
 import { ArraySink } from '../../helpers/array-sink.js';
@@ -245,7 +245,7 @@ describe('ContainerSource', () => {
 describe('hostNetworkNamespace', () => {
   it("is this machine's namespace (init's, or kthreadd's where init's link is refused)", () => {
     // The test runs in the host's network namespace on the development VM and in CI.
-    expect(hostNetworkNamespace('/')).toBe(netNamespaceIdSync('/', process.pid));
+    expect(hostNetworkNamespace('/')).toBe(netNamespaceId('/', process.pid));
   });
 
   it('is unknown, not guessed, when neither init nor kthreadd can be read', () => {

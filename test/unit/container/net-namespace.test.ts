@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CgroupFileReader } from '../../../src/sources/cgroup/cgroup-file.js';
+import { SyncCgroupFileReader } from '../../../src/sources/cgroup/cgroup-file-sync.js';
 import { netNamespaceId, parseNamespaceLink, readNetDev } from '../../../src/sources/container/net-namespace.js';
 import { NET_RX_BYTES } from '../../../src/sources/host/net-dev.js';
 
@@ -67,19 +67,19 @@ describe('readNetDev', () => {
   it('every interface of the captured host, lo included', async () => {
     const root = host(201, undefined, undefined);
     cpSync(join(HOSTS, 'vm-hybrid-docker/proc/net/dev'), join(root, 'proc/201/net/dev'));
-    const dev = (await readNetDev(root, 201, new CgroupFileReader()))!;
+    const dev = (await readNetDev(root, 201, new SyncCgroupFileReader()))!;
     expect(dev.malformed).toBe(0);
     expect(dev.interfaces.map((i) => i.name)).toContain('lo');
     expect(dev.interfaces.every((i) => i.fields.length === 16 && !Number.isNaN(i.fields[NET_RX_BYTES]!))).toBe(true);
   });
 
   it('of this process, on the real /proc', async () => {
-    const dev = (await readNetDev('/', process.pid, new CgroupFileReader()))!;
+    const dev = (await readNetDev('/', process.pid, new SyncCgroupFileReader()))!;
     expect(dev.interfaces.map((i) => i.name)).toContain('lo');
   });
 
   it('a vanished pid: undefined, counted as gone', async () => {
-    const files = new CgroupFileReader();
+    const files = new SyncCgroupFileReader();
     expect(await readNetDev(tmp, 999_999, files)).toBeUndefined();
     expect(await readNetDev(tmp, 0, files)).toBeUndefined();
     expect([files.gone, files.failed]).toEqual([1, 0]);
@@ -89,7 +89,7 @@ describe('readNetDev', () => {
     const junk = Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 7919 + 3) % 256)).toString('latin1');
     const good = 'Inter-|   Receive |  Transmit\n face |bytes packets|bytes\n    lo: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n';
     for (const [pid, text] of [[301, ''], [302, junk], [303, good.slice(0, good.length - 10)], [304, good]] as const) {
-      const dev = (await readNetDev(host(pid, undefined, text), pid, new CgroupFileReader()))!;
+      const dev = (await readNetDev(host(pid, undefined, text), pid, new SyncCgroupFileReader()))!;
       expect(dev).toBeDefined();
       if (pid === 303) expect([dev.interfaces.length, dev.malformed]).toEqual([0, 1]);
       if (pid === 304) expect(dev.interfaces.map((i) => [i.name, i.fields[NET_RX_BYTES]])).toEqual([['lo', 1]]);
