@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, storedLogNumbers } from './helpers/gateway-store.js';
+import { startGateway, storedLogNumbers } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
 
 /**
@@ -42,11 +42,8 @@ describe('sextant agent tailing logs, killed with SIGKILL 10 times', () => {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, '0.log');
     writeFileSync(file, '');
-    const gwData = join(tmp, 'gw');
-    const gwPort = await freePort();
-    const gateway = new SextantProcess(['gateway'], { cwd: tmp, env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${gwPort}`, SEXTANT_GATEWAY_DATA_DIR: gwData, SEXTANT_LISTEN: '127.0.0.1:0' } });
+    const { gateway, port: gwPort, dataDir: gwData } = await startGateway(tmp);
     procs.push(gateway);
-    await gateway.waitForLog('gateway listening');
     const env = {
       SEXTANT_ENDPOINT: `http://127.0.0.1:${gwPort}`,
       SEXTANT_HOST_ROOT: join(tmp, 'host'),

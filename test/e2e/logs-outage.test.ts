@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../integration/helpers/fault-proxy.js';
-import { freePort, storedLogNumbers } from './helpers/gateway-store.js';
+import { startGateway, storedLogNumbers } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
 
 /**
@@ -37,11 +37,8 @@ describe('sextant agent tailing logs through a 60 s endpoint outage and 503/429 
     mkdirSync(dir, { recursive: true });
     const file = join(dir, '0.log');
     writeFileSync(file, '');
-    const gwData = join(tmp, 'gw');
-    const gwPort = await freePort();
-    const gateway = new SextantProcess(['gateway'], { cwd: tmp, env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${gwPort}`, SEXTANT_GATEWAY_DATA_DIR: gwData, SEXTANT_LISTEN: '127.0.0.1:0' } });
+    const { gateway, port: gwPort, dataDir: gwData } = await startGateway(tmp);
     procs.push(gateway);
-    await gateway.waitForLog('gateway listening');
     proxy = await startFaultProxy(`http://127.0.0.1:${gwPort}`);
     const agent = new SextantProcess(['agent'], {
       cwd: tmp,

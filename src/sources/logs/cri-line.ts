@@ -20,7 +20,7 @@
  * and a pending partial record on either stream is neither ended nor joined by it.
  */
 import { parseRfc3339Nano } from '../../model/rfc3339.js';
-import type { LinePiece, LogStream, MalformedReason } from './record-assembler.js';
+import { type LogStream, MutablePiece } from './record-assembler.js';
 
 const C_SPACE = 0x20;
 const C_COLON = 0x3a;
@@ -36,20 +36,7 @@ const MAX_TIMESTAMP_BYTES = 40;
 const MAX_TAGS_BYTES = 32;
 
 /** The result of parseCriLine; one instance per reader, overwritten by every call. */
-export class CriLine implements LinePiece {
-  kind: 'ok' | 'malformed' = 'malformed';
-  /** Why the line is malformed; `''` when it is not. */
-  reason: MalformedReason | '' = '';
-  stream: LogStream = 'stdout';
-  /** True for a `P` piece: the record continues on the next line of this stream. */
-  partial = false;
-  /** The CRI timestamp in Unix nanoseconds; 0n for a malformed line. */
-  timeUnixNano = 0n;
-  /** The buffer the content lies in: always the buffer passed in. */
-  content: Buffer = EMPTY;
-  contentStart = 0;
-  contentEnd = 0;
-
+export class CriLine extends MutablePiece {
   /**
    * The last whole-second prefix (`YYYY-MM-DDTHH:MM:SS`) seen and its Unix time in ns.
    * Consecutive lines nearly always share it, so only the fraction is read for them: measured
@@ -62,7 +49,6 @@ export class CriLine implements LinePiece {
   secondValid = false;
 }
 
-const EMPTY = Buffer.alloc(0);
 const SECOND_PREFIX_BYTES = 19;
 /** 10^(9 - digits): scales a fraction of n digits to nanoseconds. */
 const FRACTION_SCALE = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
@@ -104,18 +90,6 @@ function timestamp(buf: Buffer, start: number, end: number, out: CriLine): bigin
   return time;
 }
 
-function malformed(out: CriLine, reason: MalformedReason, buf: Buffer, start: number, end: number): CriLine {
-  out.kind = 'malformed';
-  out.reason = reason;
-  out.stream = 'stdout';
-  out.partial = false;
-  out.timeUnixNano = 0n;
-  out.content = buf;
-  out.contentStart = start;
-  out.contentEnd = end;
-  return out;
-}
-
 /** True when `buf[i, i + 6)` is `stdout` (1), `stderr` (2); else 0. */
 function streamWord(buf: Buffer, i: number): 0 | 1 | 2 {
   // 's','t','d' then 'out' or 'err'.
@@ -141,25 +115,25 @@ export function parseCriLine(buf: Buffer, start: number, end: number, out: CriLi
   const limit = Math.min(end, start + MAX_TIMESTAMP_BYTES + 1);
   let sp = start;
   while (sp < limit && buf[sp] !== C_SPACE) sp++;
-  if (sp >= limit || sp === start) return malformed(out, 'timestamp', buf, start, end);
+  if (sp >= limit || sp === start) return out.setMalformed('timestamp', buf, start, end);
   const time = timestamp(buf, start, sp, out);
-  if (time === undefined) return malformed(out, 'timestamp', buf, start, end);
+  if (time === undefined) return out.setMalformed('timestamp', buf, start, end);
 
   // Stream word and the space after it.
   let i = sp + 1;
-  if (i + 7 > end || buf[i + 6] !== C_SPACE) return malformed(out, 'stream', buf, start, end);
+  if (i + 7 > end || buf[i + 6] !== C_SPACE) return out.setMalformed('stream', buf, start, end);
   const word = streamWord(buf, i);
-  if (word === 0) return malformed(out, 'stream', buf, start, end);
+  if (word === 0) return out.setMalformed('stream', buf, start, end);
   i += 7;
 
   // Tags: the first is P or F; further `:`-separated tags are allowed and ignored.
   const tag = buf[i];
-  if (i >= end || (tag !== C_P && tag !== C_F)) return malformed(out, 'tag', buf, start, end);
+  if (i >= end || (tag !== C_P && tag !== C_F)) return out.setMalformed('tag', buf, start, end);
   let t = i + 1;
   if (t < end && buf[t] === C_COLON) {
     const tagLimit = Math.min(end, i + MAX_TAGS_BYTES);
     while (t < tagLimit && buf[t] !== C_SPACE) t++;
-    if (t < end && buf[t] !== C_SPACE) return malformed(out, 'tag', buf, start, end);
+    if (t < end && buf[t] !== C_SPACE) return out.setMalformed('tag', buf, start, end);
   }
   let contentStart: number;
   if (t === end) {
@@ -167,7 +141,7 @@ export function parseCriLine(buf: Buffer, start: number, end: number, out: CriLi
   } else if (buf[t] === C_SPACE) {
     contentStart = t + 1;
   } else {
-    return malformed(out, 'tag', buf, start, end); // `FX ...`: not a tag.
+    return out.setMalformed('tag', buf, start, end); // `FX ...`: not a tag.
   }
 
   out.kind = 'ok';

@@ -23,7 +23,7 @@
  * a record of its own with the observed time.
  */
 import { parseRfc3339Nano } from '../../model/rfc3339.js';
-import type { LinePiece, LogStream, MalformedReason } from './record-assembler.js';
+import { type LogStream, MutablePiece } from './record-assembler.js';
 
 /** Docker's partial-message size: a `log` of exactly this many bytes without `\n` is a piece. */
 export const DOCKER_PARTIAL_BYTES = 16 * 1024;
@@ -44,23 +44,13 @@ const MAX_TIMESTAMP_BYTES = 40;
 /** Scratch space kept between lines; above it the buffer shrinks back when lines are short. */
 const SCRATCH_KEEP_BYTES = 256 * 1024;
 
-const EMPTY = Buffer.alloc(0);
 
 /** The result of a parse; one instance per reader, overwritten by every call. */
-export class DockerJsonLine implements LinePiece {
-  kind: 'ok' | 'malformed' = 'malformed';
-  reason: MalformedReason | '' = '';
-  stream: LogStream = 'stdout';
-  partial = false;
-  timeUnixNano = 0n;
-  /**
-   * Where the unescaped `log` bytes lie: the input line itself (no escapes), or the parser's
-   * scratch buffer, valid until the next parse.
-   */
-  content: Buffer = EMPTY;
-  contentStart = 0;
-  contentEnd = 0;
-}
+/**
+ * Its `content` is the input line itself (no escapes) or the parser's scratch buffer (valid until
+ * the next parse).
+ */
+export class DockerJsonLine extends MutablePiece {}
 
 /** `buf[i, i + lit.length)` equals `lit`. */
 function matches(buf: Buffer, i: number, end: number, lit: Buffer): boolean {
@@ -266,20 +256,20 @@ export class DockerJsonLineParser {
     try {
       value = JSON.parse(buf.toString('utf8', start, end));
     } catch {
-      return malformed(out, 'json', buf, start, end);
+      return out.setMalformed('json', buf, start, end);
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      return malformed(out, 'json', buf, start, end);
+      return out.setMalformed('json', buf, start, end);
     }
     const rec = value as Record<string, unknown>;
     const log = rec['log'];
     const stream = rec['stream'];
     const time = rec['time'];
     if (typeof log !== 'string' || (stream !== 'stdout' && stream !== 'stderr') || typeof time !== 'string') {
-      return malformed(out, 'field', buf, start, end);
+      return out.setMalformed('field', buf, start, end);
     }
     const t = parseRfc3339Nano(time);
-    if (t === undefined) return malformed(out, 'field', buf, start, end);
+    if (t === undefined) return out.setMalformed('field', buf, start, end);
     // Lone surrogates from JSON.parse encode as U+FFFD here, as in the fast path.
     const n = this.#ensureScratch(log.length * 3).write(log, 0, 'utf8');
     out.kind = 'ok';
@@ -293,16 +283,4 @@ export class DockerJsonLineParser {
     if (!out.partial && n > 0 && this.#scratch[n - 1] === C_NL) out.contentEnd = n - 1;
     return out;
   }
-}
-
-function malformed(out: DockerJsonLine, reason: MalformedReason, buf: Buffer, start: number, end: number): DockerJsonLine {
-  out.kind = 'malformed';
-  out.reason = reason;
-  out.stream = 'stdout';
-  out.partial = false;
-  out.timeUnixNano = 0n;
-  out.content = buf;
-  out.contentStart = start;
-  out.contentEnd = end;
-  return out;
 }

@@ -13,7 +13,7 @@ import { BufferPool, LINE_CONTINUED, LINE_PARTIAL, LineReader, type LineSink, ty
 import { LogDiscovery, type LogFile, type LogFormat } from './log-discovery.js';
 import { parseLogPath } from './log-path.js';
 import { type JoinedEntry, MultilineJoiner } from './multiline-joiner.js';
-import { type LinePiece, type LogStream, RecordAssembler, TRUNCATED_ATTRIBUTE } from './record-assembler.js';
+import { type LinePiece, type LogStream, MutablePiece, RecordAssembler, TRUNCATED_ATTRIBUTE } from './record-assembler.js';
 import { detectSeverity, severityText } from './severity.js';
 
 export interface LogSourceConfig {
@@ -64,17 +64,6 @@ const TRUNCATED_ATTRS: Readonly<Record<LogStream, Attributes>> = {
 const NO_ATTRS: Attributes = Object.freeze({});
 const PLAIN_TRUNCATED: Attributes = Object.freeze({ [TRUNCATED_ATTRIBUTE]: true });
 
-/** A line piece made up by the tailer: a continuation of a long line, or a plain-text line. */
-class SyntheticPiece implements LinePiece {
-  kind: 'ok' | 'malformed' = 'ok';
-  stream: LogStream = 'stdout';
-  partial = false;
-  timeUnixNano = 0n;
-  content: Buffer = Buffer.alloc(0);
-  contentStart = 0;
-  contentEnd = 0;
-}
-
 /** One file being tailed. */
 class Tail implements LineSink {
   reader!: LineReader;
@@ -88,7 +77,7 @@ class Tail implements LineSink {
   rotated = false;
   done = false;
   /** The header of a long line whose later pieces carry no header of their own. */
-  readonly longLine = new SyntheticPiece();
+  readonly longLine = new MutablePiece();
   inLongLine = false;
   /** The long line's own tag: P (true) or F. */
   longTag = false;
@@ -134,7 +123,7 @@ export class LogSource implements Source {
   readonly #cri = new CriLine();
   readonly #docker = new DockerJsonLine();
   readonly #dockerParser = new DockerJsonLineParser();
-  readonly #plain = new SyntheticPiece();
+  readonly #plain = new MutablePiece();
   #sink: RecordSink | undefined;
   #metadataVersion = 0;
   /**

@@ -41,6 +41,39 @@ export interface LinePiece {
   readonly contentEnd: number;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * The reusable LinePiece the parsers fill (one instance per reader, overwritten by every call)
+ * and the tailer makes up for the headerless rest of a long line.
+ */
+export class MutablePiece implements LinePiece {
+  kind: 'ok' | 'malformed' = 'malformed';
+  /** Why the line is malformed; `''` when it is not. */
+  reason: MalformedReason | '' = '';
+  stream: LogStream = 'stdout';
+  /** True when more pieces of the same record follow on this stream. */
+  partial = false;
+  /** The line's own timestamp in Unix nanoseconds; 0n for a malformed line. */
+  timeUnixNano = 0n;
+  content: Buffer = NO_BYTES;
+  contentStart = 0;
+  contentEnd = 0;
+
+  /** The whole raw line as the content of a malformed piece (never lose user bytes). */
+  setMalformed(reason: MalformedReason, buf: Buffer, start: number, end: number): this {
+    this.kind = 'malformed';
+    this.reason = reason;
+    this.stream = 'stdout';
+    this.partial = false;
+    this.timeUnixNano = 0n;
+    this.content = buf;
+    this.contentStart = start;
+    this.contentEnd = end;
+    return this;
+  }
+}
+
 /** The attribute a truncated record carries (value `true`). */
 export const TRUNCATED_ATTRIBUTE = 'sextant.log.truncated';
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;

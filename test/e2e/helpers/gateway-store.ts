@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { SextantProcess } from './sextant-process.js';
 
 /**
  * What a real `sextant gateway` stored: its NDJSON files under `<dataDir>/<signal>/`, one
@@ -50,4 +51,18 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** A real `sextant gateway` on a free loopback port, storing under `<cwd>/gw`, listening when this resolves. */
+export async function startGateway(cwd: string): Promise<{ gateway: SextantProcess; port: number; dataDir: string }> {
+  const port = await freePort();
+  const dataDir = join(cwd, 'gw');
+  const gateway = new SextantProcess(['gateway'], { cwd, env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${port}`, SEXTANT_GATEWAY_DATA_DIR: dataDir, SEXTANT_LISTEN: '127.0.0.1:0' } });
+  try {
+    await gateway.waitForLog('gateway listening');
+  } catch (err) {
+    gateway.kill('SIGKILL');
+    throw err;
+  }
+  return { gateway, port, dataDir };
 }
