@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { SextantConfig } from '../config/schema.js';
+import { wantsApplicationReceiver } from '../config/modes.js';
 import { Secret } from '../config/secret.js';
 import { HostIdentity } from '../enrich/host-identity.js';
 import { ConfigError } from '../errors.js';
@@ -94,9 +95,16 @@ interface Running {
  */
 export async function runAgent(config: SextantConfig, options: RunAgentOptions): Promise<number> {
   const logger = createLogger(config.logLevel);
-  for (const w of options.loaded?.warnings ?? []) logger.warn({ key: w.key }, w.message);
+  for (const w of options.loaded?.warnings ?? []) {
+    // A plain agent runs no gateway: its gateway.* warnings are about a process not started here.
+    if (options.local || !w.key.startsWith('gateway.')) logger.warn({ key: w.key }, w.message);
+  }
   if (!options.local && config.endpoint === undefined) {
     throw new ConfigError('endpoint', 'is required (set SEXTANT_ENDPOINT, or run with --local for the in-process gateway)');
+  }
+  checkSomethingToRun(config);
+  if (wantsApplicationReceiver(config.mode)) {
+    logger.warn({ mode: config.mode }, 'the application receiver (OTLP from applications) is not built yet; collecting the node sources only');
   }
   const running = await start(config, options, logger);
   if (options.once) {
@@ -108,6 +116,21 @@ export async function runAgent(config: SextantConfig, options: RunAgentOptions):
   for (const s of running.sources) s.start?.(running.pipeline);
   const signal = await untilStopSignal(logger);
   return stop(running, config, signal);
+}
+
+/**
+ * `application` mode (and any config that switches every node source off) has nothing to run
+ * until the application receiver exists: say so and exit 2, rather than idle and look healthy.
+ */
+export function checkSomethingToRun(config: SextantConfig): void {
+  if (config.host.enabled || config.process.enabled || config.containers.enabled || config.logs.enabled) return;
+  if (config.mode === 'application') {
+    throw new ConfigError(
+      'mode',
+      'is application: the application receiver (OTLP from applications) is not built yet and this mode switches every node source off, so there is nothing to run; use fullstack, cloudnative or host, or switch a source on (host.enabled, process.enabled, containers.enabled, logs.enabled)',
+    );
+  }
+  throw new ConfigError('mode', `is ${config.mode}, but host.enabled, process.enabled, containers.enabled and logs.enabled are all false: there is nothing to collect`);
 }
 
 async function start(config: SextantConfig, options: RunAgentOptions, logger: Logger): Promise<Running> {
@@ -241,7 +264,10 @@ export async function createSources(
     pageSize: pageSize(),
     bootTimeUnixNano: () => host.bootTimeUnixNano,
   });
-  const sources: Source[] = [host, processes];
+  // The host source is built even when switched off: it pins the boot time processes date from.
+  const sources: Source[] = [];
+  if (config.host.enabled) sources.push(host);
+  if (config.process.enabled) sources.push(processes);
   let containers: ContainerSource | undefined;
   let cache: ContainerMetadataCache | undefined;
   const hostName = identity.resource.attributes['host.name'];

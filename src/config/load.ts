@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { parseFlags, type FlagValue } from './flags.js';
+import { MODE_PRESETS, SOURCE_SWITCHES, type Mode } from './modes.js';
 import { closest, printable } from './names.js';
 import {
   CONFIG_FILE_ENV,
@@ -16,8 +17,8 @@ import { Secret } from './secret.js';
 import { readConfigFile, type FileValue } from './yaml-file.js';
 import { checkToken, errnoText, Problem, type ParseContext } from './values.js';
 
-/** Where a key's effective value came from. */
-export type Source = 'default' | 'file' | 'env' | 'flag';
+/** Where a key's effective value came from; `mode` = the preset of the configured mode. */
+export type Source = 'default' | 'mode' | 'file' | 'env' | 'flag';
 
 export interface LoadOptions {
   /** Arguments after the command: config flags, `--config FILE`, `--local`. */
@@ -202,6 +203,14 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       wrap(f.key, `flag ${f.flag}`, err);
     }
     sources[f.key.path] = 'flag';
+  }
+
+  // 4b. the mode presets the source switches nobody set explicitly.
+  const preset = MODE_PRESETS[values.get('mode') as Mode];
+  for (const path of SOURCE_SWITCHES) {
+    if (sources[path] !== 'default') continue;
+    values.set(path, preset[path]);
+    sources[path] = 'mode';
   }
 
   /** Where the effective value of `key` was set, for messages about it. */

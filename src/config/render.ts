@@ -29,7 +29,7 @@ export function redactedConfig(config: SextantConfig): Record<string, unknown> {
   return root;
 }
 
-function sourceComment(key: KeyInfo, source: Source, file: string | undefined, value: unknown): string {
+function sourceComment(key: KeyInfo, source: Source, file: string | undefined, value: unknown, mode: string): string {
   if (key.spec.secret && source !== 'default') {
     // A secret knows where it was read from: its own file, the env, or the config file.
     const first: unknown = Array.isArray(value) ? value[0] : value;
@@ -38,6 +38,8 @@ function sourceComment(key: KeyInfo, source: Source, file: string | undefined, v
   switch (source) {
     case 'default':
       return 'default';
+    case 'mode':
+      return `mode ${mode}`;
     case 'env':
       return `env ${key.env}`;
     case 'flag':
@@ -60,7 +62,7 @@ function inline(v: unknown): string {
 export function renderCheckYaml(loaded: LoadedConfig): string {
   const lines: string[] = ['# sextant: effective configuration (secrets redacted)'];
   if (loaded.file !== undefined) lines.push(`# config file: ${loaded.file}`);
-  if (loaded.local) lines.push('# mode: --local');
+  if (loaded.local) lines.push('# --local: agent and in-process gateway');
   for (const w of loaded.warnings) lines.push(`# warning: ${w.key}: ${w.message}`);
   let openSections: string[] = [];
   for (const key of KEYS) {
@@ -71,7 +73,7 @@ export function renderCheckYaml(loaded: LoadedConfig): string {
     for (let i = common; i < sections.length; i++) lines.push(`${'  '.repeat(i)}${sections[i]}:`);
     openSections = sections;
     const value = get(loaded.config, key.path);
-    const comment = sourceComment(key, loaded.sources[key.path] ?? 'default', loaded.file, value);
+    const comment = sourceComment(key, loaded.sources[key.path] ?? 'default', loaded.file, value, loaded.config.mode);
     lines.push(`${'  '.repeat(sections.length)}${parts[parts.length - 1]}: ${inline(shown(key, value))}  # ${comment}`);
   }
   return lines.join('\n') + '\n';

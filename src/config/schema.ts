@@ -1,5 +1,6 @@
 import { DEFAULT_HOST_CONFIG as HOST } from '../sources/host/config.js';
 import { PROCESS_GROUP_BY, PROCESS_LIMITS, PROCESS_SOURCE_DEFAULTS as PROC } from '../sources/process/config.js';
+import { MODES } from './modes.js';
 import { envName, flagName } from './names.js';
 import {
   boolean,
@@ -69,6 +70,12 @@ function batch(signal: string, items: number, size: string, linger: string, maxI
 }
 
 export const schema = {
+  mode: oneOf({
+    description:
+      'Deployment mode, a preset of the source switches (host.enabled, process.enabled, containers.enabled, logs.enabled) that explicit settings still override: fullstack (host, processes, containers, logs), host (host and processes), application (no node collection: the application receiver is not built yet, so this mode alone has nothing to run), cloudnative (fullstack; plus the application receiver when it exists).',
+    values: MODES,
+    default: 'fullstack',
+  }),
   endpoint: url({
     description:
       'OTLP/HTTP base URL; the agent posts to <endpoint>/v1/metrics, /v1/logs and /v1/traces (https://HOST/e/ENV/api/v2/otlp for Dynatrace, http://collector:4318 for an OpenTelemetry Collector).',
@@ -117,6 +124,7 @@ export const schema = {
   }),
   native: boolean({ description: 'Use the native addon when it loads (SEXTANT_NATIVE=0 forces the pure-JS fallback).', default: true }),
   host: {
+    enabled: boolean({ description: 'Collect host metrics (CPU, memory, disks, filesystems, network). Default from mode.', default: true }),
     // Defaults are the host source's own (src/sources/host/config.ts).
     perCpu: boolean({ description: 'Report CPU time per logical CPU (false: summed over CPUs, per mode).', default: HOST.perCpu }),
     disk: {
@@ -145,6 +153,7 @@ export const schema = {
     },
   },
   process: {
+    enabled: boolean({ description: 'Collect process and process-group metrics. Default from mode.', default: true }),
     // Defaults and bounds are the process source's own (src/sources/process/config.ts).
     groupBy: oneOf({
       description: 'How processes are aggregated into process groups: by executable, by executable and container, or by executable and owner.',
@@ -173,7 +182,7 @@ export const schema = {
     default: '',
   }),
   containers: {
-    enabled: boolean({ description: 'Collect container and pod metrics and container lifecycle events.', default: true }),
+    enabled: boolean({ description: 'Collect container and pod metrics and container lifecycle events. Default from mode.', default: true }),
     dockerSockets: hostPaths({ description: 'Docker Engine API sockets to try, under hostRoot (empty: Docker off).', default: ['/var/run/docker.sock'] }),
     criSockets: hostPaths({
       description: 'CRI v1 sockets to try, under hostRoot: containerd, CRI-O (empty: CRI off). Every one that exists is used.',
@@ -183,7 +192,7 @@ export const schema = {
     resyncInterval: duration({ description: 'How often a runtime with an event stream (Docker) is listed in full anyway.', default: '60s', min: '1s', max: '1h' }),
   },
   logs: {
-    enabled: boolean({ description: 'Tail pod and container logs (kubelet CRI files, Docker json-file) and logs.globs, at least once.', default: true }),
+    enabled: boolean({ description: 'Tail pod and container logs (kubelet CRI files, Docker json-file) and logs.globs, at least once. Default from mode.', default: true }),
     readFrom: oneOf({
       description: 'Where files present at the first start (no checkpoint yet) are read from; files created later are always read from their start, known files from their checkpoint.',
       values: ['end', 'beginning'],

@@ -153,6 +153,31 @@ describe('sextant gateway + sextant agent --once', () => {
     expect(took).toBeLessThan(6_000);
   }, 30_000);
 
+  it('mode host ships host and process metrics only; the agent log names its sources', async () => {
+    const cwd = await workdir();
+    const { gw, url } = await gateway(cwd);
+    const agent = start(['agent', '--once'], cwd, { ...QUIET, SEXTANT_LOG_LEVEL: 'info', SEXTANT_MODE: 'host', SEXTANT_ENDPOINT: url, SEXTANT_API_TOKEN: TOKEN, SEXTANT_STATE_DIR: path.join(cwd, 'state') });
+    const { code } = await agent.exited;
+    expect(code, agent.stderr).toBe(0);
+    gw.kill('SIGTERM');
+    await gw.exited;
+    const started = agent.logs().find((l) => l['msg'] === 'agent started');
+    expect(started?.['sources']).toEqual(['host', 'process']);
+    const names = [...metricNamesStored(path.join(cwd, 'gw'))];
+    expect(names).toContain('system.memory.usage');
+    expect(names.some((n) => n.startsWith('process.'))).toBe(true);
+    expect(names.filter((n) => n.startsWith('container.') || n.startsWith('k8s.'))).toEqual([]);
+  }, 60_000);
+
+  it('mode application has nothing to run yet: exit 2 naming mode, on one line', async () => {
+    const cwd = await workdir();
+    const agent = start(['agent'], cwd, { ...QUIET, SEXTANT_MODE: 'application', SEXTANT_ENDPOINT: 'http://127.0.0.1:9' });
+    const { code } = await agent.exited;
+    expect(code).toBe(2);
+    expect(agent.stderr.trim().split('\n')).toHaveLength(1);
+    expect(agent.stderr).toMatch(/mode: is application: the application receiver .* not built yet/);
+  }, 30_000);
+
   it('refuses to start without an endpoint: exit 2 naming the key', async () => {
     const cwd = await workdir();
     const agent = start(['agent'], cwd, QUIET);

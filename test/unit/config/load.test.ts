@@ -78,7 +78,10 @@ describe('defaults', () => {
     expect(config.gateway.maxDecompressedBytes).toBe(32 * 2 ** 20);
     expect(config.gateway.store).toEqual({ maxFileBytes: 64 * 2 ** 20, maxTotalBytes: 2 ** 30 });
     expect(config.gateway.forward).toEqual({ maxQueueBytes: 64 * 2 ** 20, maxQueueItems: 1024 });
-    expect(Object.values(sources).every((s) => s === 'default')).toBe(true);
+    expect(config.mode).toBe('fullstack');
+    expect([config.host.enabled, config.process.enabled, config.containers.enabled, config.logs.enabled]).toEqual([true, true, true, true]);
+    const switches = ['host.enabled', 'process.enabled', 'containers.enabled', 'logs.enabled'];
+    expect(Object.entries(sources).every(([k, s]) => s === (switches.includes(k) ? 'mode' : 'default'))).toBe(true);
     expect(Object.keys(sources).sort()).toEqual(KEYS.map((k) => k.path).sort());
   });
 
@@ -160,6 +163,44 @@ describe('precedence: defaults < file < env < flags', () => {
   it('accepts an empty file and comments only', () => {
     expect(load({ argv: ['--config', file('')] }).config.interval).toBe(10_000);
     expect(load({ argv: ['--config', file('# nothing\n')] }).config.interval).toBe(10_000);
+  });
+});
+
+describe('modes', () => {
+  const switches = (c: ReturnType<typeof load>['config']) => [c.host.enabled, c.process.enabled, c.containers.enabled, c.logs.enabled];
+
+  it.each([
+    ['fullstack', [true, true, true, true]],
+    ['host', [true, true, false, false]],
+    ['application', [false, false, false, false]],
+    ['cloudnative', [true, true, true, true]],
+  ] as const)('%s presets host, process, containers, logs = %j', (mode, expected) => {
+    const { config, sources } = load({ env: { SEXTANT_MODE: mode } });
+    expect(config.mode).toBe(mode);
+    expect(switches(config)).toEqual(expected);
+    expect(sources['containers.enabled']).toBe('mode');
+  });
+
+  it('an explicit switch wins over the preset, from any layer', () => {
+    const cfg = file('mode: host\nlogs:\n  enabled: true\n');
+    const { config, sources } = load({ argv: ['--config', cfg, '--no-process-enabled'], env: { SEXTANT_CONTAINERS_ENABLED: 'true' } });
+    expect(switches(config)).toEqual([true, false, true, true]);
+    expect(sources['logs.enabled']).toBe('file');
+    expect(sources['containers.enabled']).toBe('env');
+    expect(sources['process.enabled']).toBe('flag');
+    expect(sources['host.enabled']).toBe('mode');
+  });
+
+  it('check shows which switches came from the mode', () => {
+    const text = renderCheckYaml(load({ env: { SEXTANT_MODE: 'host', SEXTANT_LOGS_ENABLED: 'true' } }));
+    expect(text).toMatch(/^mode: host {2}# env SEXTANT_MODE$/m);
+    expect(text).toMatch(/^ {2}enabled: false {2}# mode host$/m);
+    expect(text).toMatch(/^ {2}enabled: true {2}# env SEXTANT_LOGS_ENABLED$/m);
+  });
+
+  it('an unknown mode exits 2 naming the key and the choices', () => {
+    expect(() => load({ env: { SEXTANT_MODE: 'classicFullStack' } })).toThrow(ConfigError);
+    expect(() => load({ env: { SEXTANT_MODE: 'classicFullStack' } })).toThrow(/mode: .*fullstack.*host.*application.*cloudnative/);
   });
 });
 
