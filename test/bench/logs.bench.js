@@ -43,6 +43,13 @@ const TARGET_RSS_MB = 90;
 const FLUENT_BIT = { linesPerCpuS: 112_000, rssMb: 46 };
 /** Extra node flags for the agent, e.g. SEXTANT_BENCH_AGENT_FLAGS=--cpu-prof. */
 const AGENT_FLAGS = (process.env.SEXTANT_BENCH_AGENT_FLAGS ?? '').split(' ').filter(Boolean);
+/** Extra environment for the agent, e.g. SEXTANT_BENCH_AGENT_ENV='SEXTANT_PIPELINE_LOGS_MAX_ITEMS=4000 MALLOC_ARENA_MAX=2'. */
+const AGENT_ENV = Object.fromEntries(
+  (process.env.SEXTANT_BENCH_AGENT_ENV ?? '')
+    .split(' ')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 
 const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -247,6 +254,7 @@ function startAgent(tmp, stateName, gatewayPort, selfPort, compression, nodeFlag
       SEXTANT_LOG_LEVEL: 'warn',
       SEXTANT_LISTEN: `127.0.0.1:${selfPort}`,
       SEXTANT_SUMMARY_INTERVAL: '0',
+      ...AGENT_ENV,
     },
     nodeFlags,
     tmp,
