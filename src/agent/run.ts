@@ -19,8 +19,8 @@ import { untilStopSignal } from '../self/stop-signal.js';
 import { clockTicks, loadProcReader, pageSize, type ProcReader } from '../native/index.js';
 import { create as createHostSource } from '../sources/host/index.js';
 import { create as createProcessSource } from '../sources/process/index.js';
-import { type ContainerMetadataCache, type ContainerSource, createContainerSource } from '../sources/container/index.js';
-import { LogSource } from '../sources/logs/log-source.js';
+import type { ContainerMetadataCache, ContainerSource } from '../sources/container/index.js';
+import type { LogSource } from '../sources/logs/log-source.js';
 import type { RecordSink, Source } from '../sources/types.js';
 import { packageVersion } from '../version.js';
 import { ReadinessTransport } from './readiness-transport.js';
@@ -274,6 +274,8 @@ export async function createSources(
   const nodeName = config.nodeName !== '' ? config.nodeName : typeof hostName === 'string' ? hostName : undefined;
   if (config.containers.enabled) {
     const c = config.containers;
+    // Loaded only when on: the Docker and CRI clients (dockerode with ssh2, grpc-js) cost a host-mode agent ~10 MB it never uses.
+    const { createContainerSource } = await import('../sources/container/index.js');
     ({ source: containers, cache } = await createContainerSource(
       {
         hostRoot: config.hostRoot,
@@ -290,6 +292,7 @@ export async function createSources(
   let logs: LogSource | undefined;
   if (config.logs.enabled) {
     const l = config.logs;
+    const { LogSource } = await import('../sources/logs/log-source.js');
     logs = new LogSource(
       {
         hostRoot: config.hostRoot,
