@@ -808,13 +808,34 @@ export class HostSource implements Source {
       mounts = strip;
     }
     const old = new Map(this.#mounts.map((s) => [fsKey(s.mount), s.attrs]));
+    const base = source === 'host' && root !== '/' ? await this.#hostInitRoot(root) : root;
     this.#mounts = selectMounts(mounts, { excludeFsTypes: this.#config.excludeFsTypes, excludeMountPoints: this.#config.excludeMountPoints }).map(
       (mount) => ({
         mount,
-        statPath: root === '/' ? mount.mountPoint : mount.mountPoint === '/' ? root : path.join(root, mount.mountPoint),
+        statPath: base === '/' ? mount.mountPoint : mount.mountPoint === '/' ? base : path.join(base, mount.mountPoint),
         attrs: old.get(fsKey(mount)) ?? fsAttributes(mount),
       }),
     );
+  }
+
+  /**
+   * Where the host's mounts are statfs'd from inside a container. The mount table is init's, but
+   * a DaemonSet mounts only some host paths under the root (not `/`, so the agent cannot read
+   * every host file through it), and `<root>/` would then be the container's own filesystem,
+   * reported as the host's. `<root>/proc/1/root` is init's view of the filesystem (the host's,
+   * with hostPID), every mount in that table included; reaching it needs ptrace-read access to
+   * init (CAP_SYS_PTRACE, which the process source needs anyway). Without it: the mounts under
+   * the root, as before.
+   */
+  async #hostInitRoot(root: string): Promise<string> {
+    const initRoot = path.join(root, 'proc/1/root');
+    try {
+      await fsStatfs(initRoot);
+      return initRoot;
+    } catch (err) {
+      this.#logger.debug({ err: (err as Error).message }, "init's root is not reachable; filesystems are read under the host root");
+      return root;
+    }
   }
 
   /** A read whose failure is not an error (the caller has a fallback). */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -164,6 +164,20 @@ describe('HostSource filesystems', () => {
     expect(fake.calls.filter((c) => c.includes('/mnt/nfs3'))).toHaveLength(0);
     fake.release();
     await tick();
+  });
+
+  it("in a container, statfs goes through init's root (<root>/proc/1/root), not the container's own filesystem", async () => {
+    const root = await rootWith(MOUNTS);
+    const hostFs = await mkdtemp(path.join(os.tmpdir(), 'sextant-initroot-'));
+    tmpDirs.push(hostFs);
+    await symlink(hostFs, path.join(root, 'proc/1/root'));
+    const fake = new FakeStatfs();
+    const s = new HostSource({ hostRoot: root }, { resource: createResource({}), registry: new Registry(), logger: silentLogger(), version: '0', clockTicks: 100, statfs: fake.fn });
+    const sink = new ArraySink();
+    await s.collect(sink);
+    const initRoot = path.join(root, 'proc/1/root');
+    expect(fake.calls.sort()).toEqual([initRoot, ...['data', 'mnt/nfs1', 'mnt/nfs2', 'mnt/nfs3'].map((m) => path.join(initRoot, m))].sort());
+    expect(mounts(sink)).toEqual(['/', '/data', '/mnt/nfs1', '/mnt/nfs2', '/mnt/nfs3']);
   });
 
   it('falls back to our own mountinfo and names host mounts as the host does', async () => {
