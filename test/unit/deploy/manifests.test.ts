@@ -1,0 +1,214 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.js';
+import { CONFIG_FILE_ENV, KEYS_BY_ENV } from '../../../src/config/schema.js';
+import { MODES } from '../../../src/config/modes.js';
+import { containersOf, podSpecOf, renderKustomization, sortObjects, type K8sObject } from '../../helpers/kustomize.js';
+import { checkPolicy, readDocumentedPrivileges, STATE_DIR } from '../../helpers/kustomize-policy.js';
+import { findKubectl, kubectlKustomize, validateObject } from '../../helpers/kustomize-validate.js';
+
+// Every kustomization under deploy/kubernetes/ rendered offline (test/helpers/kustomize.ts),
+// cross-checked against `kubectl kustomize` where a kubectl exists, validated against the
+// Kubernetes API schemas (kubernetes-models), and held to the security properties of issue 6.
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const kube = path.join(repo, 'deploy/kubernetes');
+const OVERLAYS = ['fullstack', 'host', 'application', 'cloudnative', 'minikube'] as const;
+const DIRS: Record<string, string> = { base: path.join(kube, 'base') };
+for (const o of OVERLAYS) DIRS[o] = path.join(kube, 'overlays', o);
+
+const rendered = new Map<string, K8sObject[]>(Object.entries(DIRS).map(([name, dir]) => [name, renderKustomization(dir)]));
+const docs = readDocumentedPrivileges(path.join(repo, 'docs/security.md'));
+const kubectl = findKubectl();
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'sextant-deploy-'));
+const tokenFile = path.join(tmp, 'token');
+writeFileSync(tokenFile, 'test-token-not-real\n');
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+type Obj = Record<string, any>;
+
+function find(objects: K8sObject[], kind: string, name: string): Obj {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (o === undefined) throw new Error(`no ${kind}/${name}`);
+  return o as Obj;
+}
+
+/** The environment a container starts with: its envFrom ConfigMaps, then its env values. */
+function containerEnv(objects: K8sObject[], container: Obj): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const from of (container['envFrom'] ?? []) as Obj[]) {
+    const cm = find(objects, 'ConfigMap', from['configMapRef'].name);
+    Object.assign(env, cm['data']);
+  }
+  for (const e of (container['env'] ?? []) as Obj[]) env[e['name']] = e['value'] ?? `<${Object.keys(e['valueFrom'] ?? {}).join()}>`;
+  return env;
+}
+
+function mainContainer(objects: K8sObject[], kind: string, name: string): { pod: Obj; container: Obj; env: Record<string, string> } {
+  const o = find(objects, kind, name) as K8sObject;
+  const pod = podSpecOf(o) as Obj;
+  const container = (pod['containers'] as Obj[])[0]!;
+  return { pod, container, env: containerEnv(objects, container) };
+}
+
+/** The effective config the agent/gateway would load from that environment (real parser). */
+function effectiveConfig(env: Record<string, string>, command: 'agent' | 'gateway') {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    // Token files are mounted from a Secret in the cluster; here a temp file stands in.
+    if (k.endsWith('_TOKEN_FILE') || k.endsWith('_TOKENS_FILE')) e[k] = tokenFile;
+    else if (k === 'SEXTANT_NODE_NAME') e[k] = 'node-1';
+    else e[k] = v;
+  }
+  return loadConfig({ env: e, allowLocal: command === 'agent', cwd: tmp }).config;
+}
+
+describe.each([...rendered.keys()])('deploy/kubernetes %s', (name) => {
+  const objects = rendered.get(name)!;
+
+  it.skipIf(kubectl === undefined)('renders the same objects as kubectl kustomize', () => {
+    const real = kubectlKustomize(kubectl!, DIRS[name]!);
+    expect(sortObjects(objects)).toEqual(sortObjects(real));
+  });
+
+  it('validates against the Kubernetes API schemas', async () => {
+    expect(objects.length).toBeGreaterThan(0);
+    for (const o of objects) await validateObject(o);
+  });
+
+  it('has the security properties of issue 6', () => {
+    expect(checkPolicy(objects, docs)).toEqual([]);
+  });
+
+  it('contains no Secret (only a reference to the token Secret)', () => {
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    for (const o of objects) {
+      for (const v of ((podSpecOf(o) as Obj | undefined)?.['volumes'] ?? []) as Obj[]) {
+        if (v['secret'] !== undefined) expect(v['secret'].secretName).toBe('sextant-token');
+      }
+    }
+  });
+
+  it('sets only SEXTANT_* variables the config schema knows, with values it accepts', () => {
+    for (const o of objects) {
+      for (const c of containersOf(o) as Obj[]) {
+        const env = containerEnv(objects, c);
+        for (const key of Object.keys(env).filter((k) => k.startsWith('SEXTANT_'))) {
+          expect(KEYS_BY_ENV.has(key) || key === CONFIG_FILE_ENV, `${o.metadata.name}/${c['name']}: ${key}`).toBe(true);
+        }
+      }
+    }
+    const agent = mainContainer(objects, 'DaemonSet', 'sextant-agent');
+    const gateway = mainContainer(objects, 'Deployment', 'sextant-gateway');
+    expect(() => effectiveConfig(agent.env, 'agent')).not.toThrow();
+    expect(() => effectiveConfig(gateway.env, 'gateway')).not.toThrow();
+  });
+
+  it('gives each pod a grace period longer than its flush deadline', () => {
+    for (const [kind, n, cmd] of [['DaemonSet', 'sextant-agent', 'agent'], ['Deployment', 'sextant-gateway', 'gateway']] as const) {
+      const { pod, env } = mainContainer(objects, kind, n);
+      const config = effectiveConfig(env, cmd);
+      expect(pod['terminationGracePeriodSeconds'] * 1000, `${n}`).toBeGreaterThan(config.shutdownTimeout);
+    }
+  });
+
+  it('wires the agent: node name from the downward API, state dir on the writable hostPath, probes on its listen port', () => {
+    const { pod, container, env } = mainContainer(objects, 'DaemonSet', 'sextant-agent');
+    const nodeName = (container['env'] as Obj[]).find((e) => e['name'] === 'SEXTANT_NODE_NAME');
+    expect(nodeName?.['valueFrom']).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
+    expect(env['SEXTANT_STATE_DIR']).toBe(STATE_DIR);
+    const stateMount = (container['volumeMounts'] as Obj[]).find((m) => m['mountPath'] === STATE_DIR);
+    const stateVolume = (pod['volumes'] as Obj[]).find((v) => v['name'] === stateMount?.['name']);
+    expect(stateVolume?.['hostPath']?.path).toBe(STATE_DIR);
+    const port = (container['ports'] as Obj[]).find((p) => p['name'] === 'self');
+    expect(env['SEXTANT_LISTEN']).toBe(`0.0.0.0:${port?.['containerPort']}`);
+    // Every host mount is under the configured host root.
+    for (const m of container['volumeMounts'] as Obj[]) {
+      const v = (pod['volumes'] as Obj[]).find((x) => x['name'] === m['name']);
+      if (v?.['hostPath'] !== undefined && m['mountPath'] !== STATE_DIR) expect(m['mountPath']).toBe(path.join(env['SEXTANT_HOST_ROOT']!, v['hostPath'].path));
+    }
+  });
+
+  it('grants the agent read-only Kubernetes API access to what owner resolution needs', () => {
+    const role = find(objects, 'ClusterRole', 'sextant-agent');
+    const granted = new Set<string>();
+    for (const rule of role['rules'] as Obj[]) {
+      expect(rule['verbs']).toEqual(['get', 'list', 'watch']);
+      expect(rule['resourceNames']).toBeUndefined();
+      for (const g of rule['apiGroups'] as string[]) for (const r of rule['resources'] as string[]) granted.add(`${g}/${r}`);
+    }
+    expect([...granted].sort()).toEqual(['/namespaces', '/nodes', '/pods', 'apps/replicasets', 'batch/jobs']);
+    const binding = find(objects, 'ClusterRoleBinding', 'sextant-agent');
+    expect(binding['subjects']).toEqual([{ kind: 'ServiceAccount', name: 'sextant-agent', namespace: 'sextant' }]);
+    expect(find(objects, 'ServiceAccount', 'sextant-gateway')['automountServiceAccountToken']).toBe(false);
+  });
+});
+
+describe('overlays', () => {
+  it('set the mode each is named for (minikube: fullstack)', () => {
+    for (const mode of MODES) expect(find(rendered.get(mode)!, 'ConfigMap', 'sextant-agent')['data'].SEXTANT_MODE).toBe(mode);
+    expect(find(rendered.get('minikube')!, 'ConfigMap', 'sextant-agent')['data'].SEXTANT_MODE).toBe('fullstack');
+  });
+
+  it('host mounts no logs or runtime sockets; application mounts nothing of the host and adds no capability', () => {
+    const hostPaths = (name: string) =>
+      ((podSpecOf(find(rendered.get(name)!, 'DaemonSet', 'sextant-agent') as K8sObject) as Obj)['volumes'] as Obj[]).filter((v) => v['hostPath']).map((v) => v['hostPath'].path);
+    expect(hostPaths('host').sort()).toEqual(['/etc/hostname', '/etc/machine-id', '/etc/os-release', '/etc/passwd', '/proc', '/sys', STATE_DIR].sort());
+    expect(hostPaths('application')).toEqual([STATE_DIR]);
+    const app = mainContainer(rendered.get('application')!, 'DaemonSet', 'sextant-agent');
+    expect(app.pod['hostPID']).toBe(false);
+    expect(app.container['securityContext'].capabilities.add).toEqual([]);
+    expect(mainContainer(rendered.get('host')!, 'DaemonSet', 'sextant-agent').pod['securityContext'].supplementalGroups).toEqual([]);
+  });
+
+  it('minikube uses the image built into its Docker and never pulls', () => {
+    for (const o of rendered.get('minikube')!) {
+      for (const c of containersOf(o) as Obj[]) {
+        expect(c['image']).toBe('sextant:dev');
+        expect(c['imagePullPolicy']).toBe('Never');
+      }
+    }
+  });
+});
+
+describe('the policy check catches what it is for', () => {
+  const base = rendered.get('fullstack')!;
+  const mutate = (edit: (agent: Obj, pod: Obj) => void): string[] => {
+    const copy = structuredClone(base);
+    const ds = find(copy, 'DaemonSet', 'sextant-agent') as K8sObject;
+    const pod = podSpecOf(ds) as Obj;
+    edit((pod['containers'] as Obj[])[0]!, pod);
+    return checkPolicy(copy, docs);
+  };
+
+  it('flags privileged, escalation, undocumented capabilities, root, writable host paths and missing pieces', () => {
+    expect(mutate((c) => (c['securityContext'].privileged = true))).toEqual([expect.stringMatching(/privileged$/)]);
+    expect(mutate((c) => (c['securityContext'].allowPrivilegeEscalation = true))).toEqual([expect.stringMatching(/allowPrivilegeEscalation/)]);
+    expect(mutate((c) => c['securityContext'].capabilities.add.push('SYS_ADMIN'))).toEqual([expect.stringMatching(/SYS_ADMIN is not documented/)]);
+    // CHOWN is documented for the init container only.
+    expect(mutate((c) => c['securityContext'].capabilities.add.push('CHOWN'))).toEqual([expect.stringMatching(/CHOWN is not documented/)]);
+    expect(mutate((c) => (c['securityContext'].runAsUser = 0))).toEqual([expect.stringMatching(/uid 0 without a documented reason/)]);
+    expect(mutate((c) => delete c['securityContext'].readOnlyRootFilesystem)).toEqual([expect.stringMatching(/readOnlyRootFilesystem/)]);
+    expect(mutate((c) => delete c['resources'].limits)).toHaveLength(2);
+    expect(mutate((c) => delete c['readinessProbe'])).toEqual([expect.stringMatching(/readinessProbe/)]);
+    expect(mutate((c) => (c['securityContext'].capabilities.drop = []))).toEqual([expect.stringMatching(/drop lacks ALL/)]);
+    expect(mutate((c) => delete (c['volumeMounts'] as Obj[]).find((m) => m['mountPath'] === '/host/var/log/pods')!['readOnly'])).toEqual([
+      expect.stringMatching(/hostPath \/var\/log\/pods is mounted writable/),
+    ]);
+    expect(mutate((_c, pod) => (pod['tolerations'] = [{ operator: 'Exists', effect: 'NoSchedule' }]))).toEqual([expect.stringMatching(/every taint/)]);
+    expect(mutate((_c, pod) => (pod['hostNetwork'] = true))).toEqual([expect.stringMatching(/hostNetwork/)]);
+    expect(mutate((_c, pod) => delete pod['priorityClassName'])).toEqual([expect.stringMatching(/priorityClassName/)]);
+  });
+
+  it('rejects an object the API schema rejects', async () => {
+    const copy = structuredClone(find(base, 'DaemonSet', 'sextant-agent')) as Obj;
+    copy['spec'].template.spec.containers[0].ports[0].containerPort = 'self';
+    await expect(validateObject(copy as K8sObject)).rejects.toThrow(/containerPort must be integer/);
+    delete copy['spec'].template.spec.containers;
+    await expect(validateObject(copy as K8sObject)).rejects.toThrow(/containers/);
+  });
+});
