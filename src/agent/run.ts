@@ -15,12 +15,15 @@ import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/
 import { createLogger, type Logger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
+import { agentStatus } from '../self/agent-status.js';
+import { startSelfTraces, type SelfTraces } from '../self/tracing/self-traces.js';
 import { untilStopSignal } from '../self/stop-signal.js';
 import { clockTicks, loadProcReader, pageSize, type ProcReader } from '../native/index.js';
 import { create as createHostSource } from '../sources/host/index.js';
 import { create as createProcessSource } from '../sources/process/index.js';
 import type { ContainerMetadataCache, ContainerSource } from '../sources/container/index.js';
 import type { LogSource } from '../sources/logs/log-source.js';
+import type { KubernetesMetadata } from '../enrich/k8s/index.js';
 import type { RecordSink, Source } from '../sources/types.js';
 import { packageVersion } from '../version.js';
 import { ReadinessTransport } from './readiness-transport.js';
@@ -87,6 +90,8 @@ interface Running {
   readonly closeSelf: () => Promise<void>;
   readonly deltaHorizonMs: number;
   readonly timers: readonly (NodeJS.Timeout | undefined)[];
+  readonly selfTraces: SelfTraces | undefined;
+  readonly kubernetes: KubernetesMetadata | undefined;
 }
 
 /**
@@ -113,7 +118,7 @@ export async function runAgent(config: SextantConfig, options: RunAgentOptions):
   }
   running.scheduler.start();
   // Streaming sources (logs) run between cycles; --once above is one collection cycle only.
-  for (const s of running.sources) s.start?.(running.pipeline);
+  for (const s of running.sources) s.start?.(running.scheduler.sinkFor(s));
   const signal = await untilStopSignal(logger);
   return stop(running, config, signal);
 }
@@ -138,6 +143,11 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   const registry = new Registry();
   registerProcessMetrics(registry);
   const readiness = new Readiness();
+  // Off unless selfTraces.endpoint is set; only then is the OpenTelemetry SDK imported.
+  const selfTraces =
+    config.selfTraces.endpoint === undefined
+      ? undefined
+      : await startSelfTraces({ endpoint: config.selfTraces.endpoint, apiToken: config.apiToken, serviceName: 'sextant-agent', version, logger });
 
   let gateway: Gateway | undefined;
   let endpoint = config.endpoint;
@@ -174,7 +184,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
       multiplier: 2,
       maxElapsedMs: config.export.retryMaxElapsed,
     },
-    { onRetry: (signal, _result, _attempt, _delay, sendOptions) => pipeline?.noteRetry(signal, sendOptions) },
+    { onRetry: (signal, _result, _attempt, _delay, sendOptions) => pipeline?.noteRetry(signal, sendOptions), observer: selfTraces?.exports },
   );
 
   const countersFile = path.join(config.stateDir, COUNTERS_FILE);
@@ -200,14 +210,20 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   });
   pipeline.start();
 
-  const { sources, identity } = await createSources(config, pipeline, { registry, logger, version });
+  const { sources, identity, kubernetes } = await createSources(config, pipeline, { registry, logger, version });
+  if (kubernetes !== undefined) {
+    readiness.addDetail('kubernetes metadata', () => {
+      const k = kubernetes.status();
+      return `${k.state}${k.detail ? ` (${k.detail})` : ''}, ${k.pods} pods, ${k.namespaces} namespaces`;
+    });
+  }
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reading the host identity and inventory again');
     identity.reload().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'host identity reload failed'));
   });
-  const scheduler = new CollectionScheduler(sources, pipeline, config.interval, { registry, logger });
+  const scheduler = new CollectionScheduler(sources, pipeline, config.interval, { registry, logger, tracer: selfTraces?.cycles });
 
-  const self = await startSelfServer(config.listen, { registry, readiness, logger });
+  const self = await startSelfServer(config.listen, { registry, readiness, logger, status: agentStatus(sources) });
   logger.info(
     { version, endpoint: options.local ? 'local gateway' : endpoint, interval: config.interval, self: self.url, temporality, sources: sources.map((s) => s.name) },
     'agent started',
@@ -219,7 +235,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     summaryTimer = setInterval(() => process.stdout.write(`sextant: ${summary.render()}\n`), config.summaryInterval);
     summaryTimer.unref();
   }
-  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer] };
+  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer], selfTraces, kubernetes };
 }
 
 /**
@@ -231,7 +247,7 @@ export async function createSources(
   config: SextantConfig,
   sink: RecordSink,
   deps: { registry: Registry; logger: Logger; version: string },
-): Promise<{ sources: Source[]; identity: HostIdentity; reader: ProcReader }> {
+): Promise<{ sources: Source[]; identity: HostIdentity; reader: ProcReader; kubernetes: KubernetesMetadata | undefined }> {
   const identity = await HostIdentity.create(config.hostRoot);
   // Every source builds its resources on the host resource, and the process source builds them
   // once per process: wait for the static inventory (~50 ms measured) so all series name the host
@@ -310,13 +326,24 @@ export async function createSources(
     );
     sources.push(logs);
   }
+  // Pod metadata from the Kubernetes API, for the records of pods (containers, logs, events).
+  let kubernetes: KubernetesMetadata | undefined;
+  if (containers !== undefined || logs !== undefined) {
+    const { createKubernetesMetadata } = await import('../enrich/k8s/kubernetes-metadata.js');
+    kubernetes = createKubernetesMetadata(config.kubernetes, { logger: deps.logger, registry: deps.registry, version: deps.version, nodeName });
+    if (kubernetes.index !== undefined) {
+      containers?.setPodMetadata(kubernetes.index);
+      logs?.setPodMetadata(kubernetes.index);
+    }
+    kubernetes.start();
+  }
   identity.onChange((r) => {
     host.setResource(r);
     processes.setHostResource(r);
     containers?.setHostResource(r);
     logs?.setHostResource(r);
   });
-  return { sources, identity, reader };
+  return { sources, identity, reader, kubernetes };
 }
 
 async function stop(r: Running, config: SextantConfig, why: string): Promise<number> {
@@ -327,11 +354,14 @@ async function stop(r: Running, config: SextantConfig, why: string): Promise<num
   await r.scheduler.stop(config.shutdownTimeout / 2);
   for (const t of r.timers) if (t) clearInterval(t);
   await Promise.all(r.sources.map((s) => s.stop()));
+  await r.kubernetes?.stop();
   const result = await r.pipeline.flush(Math.max(0, config.shutdownTimeout - (Date.now() - t0)));
   r.pipeline.stop();
   // After the flush: log checkpoints now hold every ack the endpoint gave, and no discard.
   await Promise.all(r.sources.map((s) => s.afterFlush?.()));
   await r.transport.close();
+  // After the last export request, so its span goes out too.
+  await r.selfTraces?.shutdown(Math.max(1000, config.shutdownTimeout - (Date.now() - t0)));
   if (r.deltas) {
     forgetStale(r.deltas, r.deltaHorizonMs);
     await saveDeltas(r.deltas, r.countersFile, r.logger);

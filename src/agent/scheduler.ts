@@ -1,5 +1,7 @@
 import type { Logger } from '../self/logger.js';
 import type { BoundCounter, Histogram, Registry } from '../self/registry.js';
+import { SourceTally } from '../self/source-tally.js';
+import type { CycleSpan, CycleTracer } from '../self/tracing/hooks.js';
 import type { RecordSink, Source } from '../sources/types.js';
 
 /**
@@ -17,15 +19,21 @@ export class CollectionScheduler {
   readonly #failed: Map<string, BoundCounter>;
   readonly #duration: Histogram;
   readonly #running = new Set<string>();
+  /** Per source (streaming ones too): the sink that counts what it offers. */
+  readonly #tallies: Map<string, SourceTally>;
+  /** Self-traces (SEXTANT_SELF_TRACES_ENDPOINT); undefined when off. */
+  readonly #tracer: CycleTracer | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #cycles = 0;
   /** The cycle running now, so stop() can let it finish before the pipeline is flushed. */
   #current: Promise<void> | undefined;
 
-  constructor(sources: readonly Source[], sink: RecordSink, intervalMs: number, deps: { registry: Registry; logger: Logger }) {
+  constructor(sources: readonly Source[], sink: RecordSink, intervalMs: number, deps: { registry: Registry; logger: Logger; tracer?: CycleTracer | undefined }) {
     this.#sources = sources.filter((s) => s.collect);
     this.#sink = sink;
+    this.#tallies = new Map(sources.map((s) => [s.name, new SourceTally(sink, s.name, deps.registry)]));
+    this.#tracer = deps.tracer;
     this.#intervalMs = intervalMs;
     this.#logger = deps.logger;
     const skipped = deps.registry.counter('sextant_collect_skipped_total', 'Collection cycles skipped because the previous one was still running, by source.');
@@ -39,6 +47,11 @@ export class CollectionScheduler {
     return this.#cycles;
   }
 
+  /** The counting sink of `source` (for `start` of a streaming source); the pipeline for an unknown one. */
+  sinkFor(source: Source): RecordSink {
+    return this.#tallies.get(source.name) ?? this.#sink;
+  }
+
   /** Collects once now, then on every aligned tick. */
   start(): void {
     void this.runOnce();
@@ -48,9 +61,11 @@ export class CollectionScheduler {
   /** One cycle of every source, concurrently; resolves when all are done. */
   async runOnce(): Promise<void> {
     this.#cycles++;
-    const cycle = Promise.all(this.#sources.map((s) => this.#collect(s))).then(() => undefined);
+    const span = this.#tracer?.startCycle(this.#cycles);
+    const cycle = Promise.all(this.#sources.map((s) => this.#collect(s, span))).then(() => undefined);
     this.#current = cycle;
     await cycle;
+    span?.end();
     if (this.#current === cycle) this.#current = undefined;
   }
 
@@ -79,21 +94,29 @@ export class CollectionScheduler {
     }, delay);
   }
 
-  async #collect(source: Source): Promise<void> {
+  async #collect(source: Source, span: CycleSpan | undefined): Promise<void> {
     if (this.#running.has(source.name)) {
       this.#skipped.get(source.name)!.inc();
+      span?.startSource(source.name).end({ records: 0, bytes: 0, skipped: true });
       return;
     }
     this.#running.add(source.name);
+    const tally = this.#tallies.get(source.name)!;
+    tally.cycleRecords = 0;
+    tally.cycleBytes = 0;
+    const child = span?.startSource(source.name);
+    let error: Error | undefined;
     const t0 = process.hrtime.bigint();
     try {
-      await source.collect!(this.#sink);
+      await source.collect!(tally);
     } catch (err) {
+      error = err as Error;
       this.#failed.get(source.name)!.inc();
       this.#logger.warn({ source: source.name, err: (err as Error).message }, 'collection cycle failed');
     } finally {
       this.#running.delete(source.name);
       this.#duration.observe(Number(process.hrtime.bigint() - t0) / 1e9, { source: source.name });
+      child?.end({ records: tally.cycleRecords, bytes: tally.cycleBytes, error });
     }
   }
 }

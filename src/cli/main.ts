@@ -97,6 +97,15 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
         const runAgent = await importRunner<RunAgent>(AGENT_MODULE, 'runAgent');
         return await runAgent(loaded.config, { once: loaded.switches.has('--once'), local: loaded.local, loaded });
       }
+      case 'top': {
+        // Loaded only here; reads an agent's /metrics, no config file.
+        const { runTopCommand } = await import('./top.js');
+        return await runTopCommand(rest, env, {
+          stdout,
+          stderr,
+          stdin: process.stdin,
+        });
+      }
       case 'gateway': {
         const loaded = loadConfig({ argv: rest, env, cwd, allowLocal: false });
         const runGateway = await importRunner<RunGateway>(GATEWAY_MODULE, 'runGateway');

@@ -1,7 +1,7 @@
 import { KEYS } from '../config/schema.js';
 import { formatDuration } from '../config/values.js';
 
-export const COMMANDS = ['agent', 'gateway', 'check', 'version', 'help'] as const;
+export const COMMANDS = ['agent', 'gateway', 'check', 'top', 'version', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: sextant <command> [options]
@@ -13,6 +13,9 @@ Commands:
               [--config FILE] [config flags]
   check     print the effective configuration (secrets redacted) and exit
               [--config FILE] [--local] [config flags]
+  top       live view of a running agent: rates per source, rings, drops, export
+            latency, checkpoint lag, CPU and memory (one table when not on a terminal)
+              [--target URL (default: SEXTANT_LISTEN, 127.0.0.1:9464)] [--interval 1s]
   version   print the sextant and Node.js versions
   help      print this text; "sextant help config" lists every setting
 

@@ -1,5 +1,6 @@
 import { DEFAULT_HOST_CONFIG as HOST } from '../sources/host/config.js';
 import { PROCESS_GROUP_BY, PROCESS_LIMITS, PROCESS_SOURCE_DEFAULTS as PROC } from '../sources/process/config.js';
+import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8s/config-values.js';
 import { MODES } from './modes.js';
 import { envName, flagName } from './names.js';
 import {
@@ -123,6 +124,11 @@ export const schema = {
     zero: 'off',
   }),
   native: boolean({ description: 'Use the native addon when it loads (SEXTANT_NATIVE=0 forces the pure-JS fallback).', default: true }),
+  selfTraces: {
+    endpoint: url({
+      description: "OTLP/gRPC endpoint (http://host:4317 plaintext, https:// TLS) for the agent's own traces: a span per collection cycle, per source and per export request. Unset: off, and no tracing SDK is loaded.",
+    }),
+  },
   host: {
     enabled: boolean({ description: 'Collect host metrics (CPU, memory, disks, filesystems, network). Default from mode.', default: true }),
     // Defaults are the host source's own (src/sources/host/config.ts).
@@ -208,6 +214,25 @@ export const schema = {
     checkpointInterval: duration({ description: 'How often acknowledged read positions are written (the bound on lines repeated after a crash).', default: '1s', min: '100ms', max: '1m' }),
     rescanInterval: duration({ description: 'Full rescan of the log directories (new files are also noticed at once through directory watches).', default: '10s', min: '1s', max: '10m' }),
   },
+  kubernetes: {
+    enabled: autoSwitch({
+      description: "Pod metadata from the Kubernetes API (workloads, labels, cost allocation) on container, pod and log records. auto: on when running in a pod (KUBERNETES_SERVICE_HOST is set) or kubernetes.apiServer is set.",
+      default: 'auto',
+    }),
+    apiServer: url({ description: 'Kubernetes API server URL, for running outside the cluster (https://host:6443, or http://127.0.0.1:8001 behind kubectl proxy). Empty: the in-cluster service.' }),
+    tokenFile: path({ description: "Bearer token file, read again whenever it changes (bound tokens rotate hourly). Empty: the pod's service account token.", file: true }),
+    caFile: path({ description: "CA certificate (PEM) of the API server. Empty: the pod's service account ca.crt (with apiServer: the system CAs).", file: true }),
+    clusterName: text({ description: 'k8s.cluster.name on every pod record (the API does not know the cluster name). Empty: not set.', default: '', maxChars: 256 }),
+    podLabels: keyPatterns({ description: 'Pod labels added as k8s.pod.label.<key> (keys, or prefixes ending in *: app.kubernetes.io/*).' }),
+    podAnnotations: keyPatterns({ description: 'Pod annotations added as k8s.pod.annotation.<key>.' }),
+    namespaceLabels: keyPatterns({ description: 'Namespace labels added as k8s.namespace.label.<key> on its pods\' records.' }),
+    namespaceAnnotations: keyPatterns({ description: 'Namespace annotations added as k8s.namespace.annotation.<key> on its pods\' records.' }),
+    costCenterFrom: sourceRefs({
+      description:
+        'Where dt.cost.costcenter comes from when the pod has no metadata.dynatrace.com/dt.cost.costcenter annotation, tried in order (pod-label:team,namespace-label:team); the namespace annotation of that name comes last.',
+    }),
+    productFrom: sourceRefs({ description: 'Where dt.cost.product comes from, as costCenterFrom (metadata.dynatrace.com/dt.cost.product annotations first).' }),
+  },
   pipeline: {
     metrics: queue('metric', 50_000, '16MiB'),
     logs: queue('log', 20_000, '16MiB'),
@@ -221,6 +246,7 @@ export const schema = {
   },
   gateway: {
     listen: listen({ description: 'Address the gateway serves OTLP/HTTP on.', default: '127.0.0.1:14318' }),
+    grpcListen: listen({ description: 'Address the gateway serves OTLP/gRPC on (trace, metrics and logs Export; same tokens). Port 0: no gRPC listener.', default: '127.0.0.1:0' }),
     tokens: secretList({ description: 'Accepted tokens (comma-separated). Empty: no authentication, with a warning.' }),
     tokensFile: secretFile({ description: 'File holding the accepted tokens, one per line or comma-separated.', fills: 'gateway.tokens' }),
     dataDir: path({ description: 'Where the gateway stores what it receives.', default: './data' }),

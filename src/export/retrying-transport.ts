@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { MAX_RETRY_AFTER_MS } from './http-transport.js';
+import type { ExportObserver, ExportSpan } from '../self/tracing/hooks.js';
 import type { ExportResult, OtlpSignal, SendOptions, Transport } from './types.js';
 
 /**
@@ -29,6 +30,8 @@ export interface RetryHooks {
    * which request is being retried.
    */
   onRetry?(signal: OtlpSignal, result: ExportResult, attempt: number, delayMs: number, options: SendOptions): void;
+  /** Self-traces: a span per request (all its attempts). Absent: nothing is called. */
+  observer?: ExportObserver | undefined;
 }
 
 export class RetryingTransport implements Transport {
@@ -51,23 +54,31 @@ export class RetryingTransport implements Transport {
 
   async send(signal: OtlpSignal, body: Uint8Array, options: SendOptions): Promise<ExportResult> {
     const policy = this.#policy;
+    const span = this.#hooks.observer?.start(signal, body.byteLength);
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       const result = await this.#inner.send(signal, body, options);
-      if (result.kind !== 'retryable' || options.signal?.aborted) return result;
+      if (result.kind !== 'retryable' || options.signal?.aborted) return done(span, result, attempt);
       const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.multiplier ** attempt);
       let delay = this.#random() * ceiling;
       if (result.retryAfterMs !== undefined) delay = Math.max(delay, Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS));
       delay = Math.round(delay);
-      if (policy.maxElapsedMs > 0 && performance.now() - started + delay > policy.maxElapsedMs) return result;
+      if (policy.maxElapsedMs > 0 && performance.now() - started + delay > policy.maxElapsedMs) return done(span, result, attempt);
+      span?.retry(result, attempt + 1, delay);
       this.#hooks.onRetry?.(signal, result, attempt + 1, delay, options);
-      if (!(await sleep(delay, options.signal))) return result;
+      if (!(await sleep(delay, options.signal))) return done(span, result, attempt);
     }
   }
 
   close(): Promise<void> {
     return this.#inner.close();
   }
+}
+
+/** Ends the request's span (when traced) after attempt number `attempt` (0-based). */
+function done(span: ExportSpan | undefined, result: ExportResult, attempt: number): ExportResult {
+  span?.end(result, attempt + 1);
+  return result;
 }
 
 function checkNonNegative(key: string, v: number): void {

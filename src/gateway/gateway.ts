@@ -18,9 +18,21 @@ import { bodyFormat, isGzip, routeSignal, SIGNALS, type BodyFormat } from './rou
 import { statusBody } from './status-body.js';
 import { createUpstreamTransport } from './upstream-transport.js';
 
+/** What became of one request body handed to `Gateway.ingest`. */
+export type IngestOutcome =
+  | { readonly ok: true; readonly records: number }
+  /** `status` in HTTP terms (400 malformed, 503 busy); `retryAfterSeconds` with 503. */
+  | { readonly ok: false; readonly status: number; readonly reason: string; readonly message: string; readonly retryAfterSeconds?: number | undefined };
+
 export interface Gateway {
   /** Base URL of the bound listener, with the real port when `listen` asked for port 0. */
   readonly url: string;
+  /**
+   * Decodes, stores and forwards one request that came by another transport (OTLP/gRPC), and
+   * counts it as the HTTP listener counts its requests. The caller has authenticated it and
+   * bounded its size. Never throws for a bad body: that is an outcome.
+   */
+  ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): IngestOutcome;
   /** Stops accepting, finishes requests in flight, flushes the store and the forward queues (within `shutdownTimeoutMs`). */
   close(): Promise<void>;
 }
@@ -275,6 +287,23 @@ class GatewayServer implements Gateway {
       throw err;
     }
 
+    const outcome = this.#ingest(signal, format, body, wireBytes);
+    if (!outcome.ok) {
+      if (outcome.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
+      return this.#reject(req, res, signal, format, outcome.status, outcome.reason, outcome.message);
+    }
+    if (format === 'protobuf') this.#send(res, 200, 'application/x-protobuf', EMPTY);
+    else this.#send(res, 200, 'application/json', EMPTY_JSON_RESPONSE);
+  }
+
+  ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): IngestOutcome {
+    const outcome = this.#ingest(signal, format, body, wireBytes);
+    if (!outcome.ok) this.#count(signal, outcome.status, outcome.reason);
+    return outcome;
+  }
+
+  /** Decode, store, forward; counts a success (a refusal is counted by the caller's answer). */
+  #ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): IngestOutcome {
     let message;
     let line: string;
     let records: number;
@@ -284,7 +313,7 @@ class GatewayServer implements Gateway {
       records = this.#codec.countRecords(signal, message);
       line = records === 0 ? '' : storedLine(receivedAt, this.#codec.toStoredObject(signal, message));
     } catch (err) {
-      if (err instanceof IngestError) return this.#reject(req, res, signal, format, err.status, 'malformed', err.message);
+      if (err instanceof IngestError) return { ok: false, status: err.status, reason: 'malformed', message: err.message };
       throw err;
     }
 
@@ -292,10 +321,7 @@ class GatewayServer implements Gateway {
       // Both capacity checks come before either commit: a request refused with 503 is neither
       // stored nor forwarded, so the sender's retry is the only copy that lands (no duplicates).
       const store = this.#stores[signal];
-      if (!store.accepting) {
-        res.setHeader('Retry-After', '1');
-        return this.#reject(req, res, signal, format, 503, 'store_busy', 'local store is behind; retry later');
-      }
+      if (!store.accepting) return { ok: false, status: 503, reason: 'store_busy', message: 'local store is behind; retry later', retryAfterSeconds: 1 };
       const forwarder = this.#forwarders?.[signal];
       if (forwarder !== undefined) {
         let out: Uint8Array = format === 'protobuf' ? body : this.#codec.encode(signal, message);
@@ -303,8 +329,7 @@ class GatewayServer implements Gateway {
         // count is the memory it really holds.
         if (out.byteLength !== out.buffer.byteLength) out = new Uint8Array(out);
         if (!forwarder.offer(out)) {
-          res.setHeader('Retry-After', String(forwarder.retryAfterSeconds()));
-          return this.#reject(req, res, signal, format, 503, 'queue_full', 'forward queue is full; retry later');
+          return { ok: false, status: 503, reason: 'queue_full', message: 'forward queue is full; retry later', retryAfterSeconds: forwarder.retryAfterSeconds() };
         }
       }
       store.append(line, receivedAt, records);
@@ -312,8 +337,7 @@ class GatewayServer implements Gateway {
     this.#metrics.receivedRecords[signal].inc(records);
     this.#metrics.receivedBytes[signal].inc(wireBytes);
     this.#metrics.request(signal, 200);
-    if (format === 'protobuf') this.#send(res, 200, 'application/x-protobuf', EMPTY);
-    else this.#send(res, 200, 'application/json', EMPTY_JSON_RESPONSE);
+    return { ok: true, records };
   }
 
   #send(res: ServerResponse, status: number, contentType: string, body: Buffer): void {

@@ -1,2 +1,2 @@
-export { startGateway, type Gateway, type GatewayDeps } from './gateway.js';
+export { startGateway, type Gateway, type GatewayDeps, type IngestOutcome } from './gateway.js';
 export { DEFAULT_GATEWAY_CONFIG, parseListen, validateGatewayConfig, type GatewayConfig, type SecretValue } from './config.js';

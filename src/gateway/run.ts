@@ -21,6 +21,16 @@ export async function runGateway(config: SextantConfig, options: { loaded?: Load
   registerProcessMetrics(registry);
   const readiness = new Readiness();
   const gateway = await startGateway(gatewayConfigFrom(config), { registry, logger });
+  let grpc: { close(): Promise<void> } | undefined;
+  if (config.gateway.grpcListen.port !== 0) {
+    // Loaded only when configured: grpc-js is a large module graph.
+    const { startGrpcIngest } = await import('./grpc-ingest.js');
+    const g = config.gateway;
+    grpc = await startGrpcIngest(gateway, { listen: formatListen(g.grpcListen), tokens: g.tokens, maxMessageBytes: g.maxDecompressedBytes, shutdownTimeoutMs: config.shutdownTimeout }, { registry, logger }).catch(async (err: unknown) => {
+      await gateway.close();
+      throw err;
+    });
+  }
   readiness.markReady();
   const self = await startSelfServer(config.listen, { registry, readiness, logger });
   logger.info(
@@ -36,6 +46,8 @@ export async function runGateway(config: SextantConfig, options: { loaded?: Load
   const signal = await untilStopSignal(logger);
   logger.info({ signal }, 'gateway stopping');
   readiness.markNotReady('shutting down');
+  // gRPC first: its calls end in the gateway's store, which closes next.
+  await grpc?.close();
   await gateway.close();
   await self.close();
   logger.info('gateway stopped');

@@ -11,6 +11,22 @@ import type { Registry } from './registry.js';
 export class Readiness {
   #ready = false;
   #reason = 'no export attempted yet';
+  readonly #details = new Map<string, () => string>();
+
+  /**
+   * A line shown under the verdict that does not change it (Kubernetes metadata: records flow
+   * without the API, so losing it must not take the agent out of service).
+   */
+  addDetail(name: string, describe: () => string): void {
+    this.#details.set(name, describe);
+  }
+
+  /** `name: text` lines of every detail. */
+  details(): string {
+    let out = '';
+    for (const [name, describe] of this.#details) out += `${name}: ${describe()}\n`;
+    return out;
+  }
 
   markReady(): void {
     this.#ready = true;
@@ -51,7 +67,7 @@ export function registerProcessMetrics(registry: Registry): void {
 /** `/healthz`, `/readyz` and `/metrics` on the self listen address. */
 export async function startSelfServer(
   listen: { readonly host: string; readonly port: number },
-  deps: { registry: Registry; readiness: Readiness; logger: Logger },
+  deps: { registry: Registry; readiness: Readiness; logger: Logger; status?: (() => Promise<unknown>) | undefined },
 ): Promise<SelfServer> {
   const { host, port } = listen;
   const server = http.createServer((req, res) => {
@@ -66,15 +82,22 @@ export async function startSelfServer(
         return;
       case '/readyz': {
         const r = deps.readiness;
-        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${r.ready ? 'ready' : 'not ready'}: ${r.reason}\n`);
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${r.ready ? 'ready' : 'not ready'}: ${r.reason}\n${r.details()}`);
         return;
       }
       case '/metrics':
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(deps.registry.render());
         return;
-      default:
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      case '/status':
+        // What /metrics cannot carry (per-file checkpoint lag: paths are no label values), as JSON for `sextant top`.
+        if (deps.status === undefined) break;
+        deps.status().then(
+          (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+          () => res.writeHead(500, { 'content-type': 'text/plain' }).end('status unavailable\n'),
+        );
+        return;
     }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {

@@ -1,3 +1,4 @@
+import type { PodMetadataLookup } from '../../enrich/k8s/pod-metadata-index.js';
 import { type AttrValue, createResource, type Resource } from '../../model/index.js';
 import type { CgroupIdentity } from '../cgroup/cgroup-path.js';
 import type { ContainerInfo, PodInfo } from './types.js';
@@ -7,9 +8,21 @@ import type { ContainerInfo, PodInfo } from './types.js';
  * wins; without it (no socket, or a container the runtime does not list) the cgroup path still
  * gives the container id, the pod uid and often the runtime, so the series exist and join later
  * data by id.
+ *
+ * With Kubernetes metadata (`pods`, src/enrich/k8s/), the pod's attributes from the API are added
+ * — workload, cluster, labels, cost allocation — under what the runtime and the cgroup path say:
+ * they never replace an id or a name the runtime gave. Callers cache the resource and build it
+ * again when the lookup's version moves.
  */
 
-export function containerResource(host: Resource, id: string, info: ContainerInfo | undefined, cgroup: CgroupIdentity | undefined, nodeName: string | undefined): Resource {
+export function containerResource(
+  host: Resource,
+  id: string,
+  info: ContainerInfo | undefined,
+  cgroup: CgroupIdentity | undefined,
+  nodeName: string | undefined,
+  pods?: PodMetadataLookup,
+): Resource {
   const a: Record<string, AttrValue> = { ...host.attributes };
   a['container.id'] = id;
   const runtime = info?.runtime ?? cgroup?.runtime;
@@ -28,17 +41,28 @@ export function containerResource(host: Resource, id: string, info: ContainerInf
     a['k8s.pod.uid'] = cgroup.podUid;
     if (nodeName !== undefined) a['k8s.node.name'] = nodeName;
   }
+  const uid = pod?.uid ?? cgroup?.podUid;
+  if (uid !== undefined) addPodMetadata(a, pods, uid);
   return createResource(a);
 }
 
-export function podResource(host: Resource, podUid: string, pod: PodInfo | undefined, nodeName: string | undefined): Resource {
+export function podResource(host: Resource, podUid: string, pod: PodInfo | undefined, nodeName: string | undefined, pods?: PodMetadataLookup): Resource {
   const a: Record<string, AttrValue> = { ...host.attributes };
   if (pod) addPod(a, pod, nodeName);
   else {
     a['k8s.pod.uid'] = podUid;
     if (nodeName !== undefined) a['k8s.node.name'] = nodeName;
   }
+  addPodMetadata(a, pods, podUid);
   return createResource(a);
+}
+
+/** Adds the API's attributes of pod `uid` that `a` does not have yet (what is there wins). */
+export function addPodMetadata(a: Record<string, AttrValue>, pods: PodMetadataLookup | undefined, uid: string): void {
+  const meta = pods?.byUid(uid);
+  if (meta === undefined) return;
+  const m = meta.attributes;
+  for (const k in m) if (!(k in a)) a[k] = m[k]!;
 }
 
 function addPod(a: Record<string, AttrValue>, pod: PodInfo, nodeName: string | undefined): void {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
+import type { PodMetadataLookup } from '../../enrich/k8s/pod-metadata-index.js';
 import { type Attributes, type MetricDescriptor, type MetricPoint, type Resource, type Scope, createScope, nowUnixNano } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
 import type { Counter, Gauge, Registry } from '../../self/registry.js';
@@ -59,6 +60,8 @@ export interface ContainerSourceDeps {
   readonly sink: RecordSink;
   /** `k8s.node.name`; undefined leaves it off. */
   readonly nodeName?: string;
+  /** Pod metadata from the Kubernetes API (src/enrich/k8s/); also settable later with setPodMetadata. */
+  readonly pods?: PodMetadataLookup;
   readonly now?: () => bigint;
 }
 
@@ -113,6 +116,8 @@ const RETIRED_FIELDS = 6;
 /** A pod, summed from its containers each cycle. */
 class PodTotals {
   resource: Resource;
+  /** The source's metadata version the resource was built at. */
+  builtVersion = -1;
   info: ContainerInfo['pod'];
   start: bigint;
   seenCycle = 0;
@@ -209,6 +214,7 @@ export class ContainerSource implements Source {
   readonly #since: bigint;
   #metadataVersion = 0;
   #builtVersion = 0;
+  #podMeta: PodMetadataLookup | undefined;
   readonly #seenGauge: Gauge;
   readonly #podsGauge: Gauge;
   readonly #readProblems: Counter;
@@ -227,9 +233,11 @@ export class ContainerSource implements Source {
       'Cgroup and /proc files of containers that could not be read, by reason (gone: the container exited mid-read; unsupported; failed; malformed).',
     );
     deps.cache.onChange(() => this.#metadataVersion++);
+    if (deps.pods !== undefined) this.setPodMetadata(deps.pods);
     deps.cache.onLifecycle((e) => {
       const t = this.#tracked.get(e.info.id);
-      const resource = t && t.info === e.info ? t.resource : this.#containerResource(e.info.id, e.info, t?.identity);
+      // The cached resource only while it is current: pod metadata may have arrived since the cycle built it.
+      const resource = t && t.info === e.info && this.#builtVersion === this.#metadataVersion ? t.resource : this.#containerResource(e.info.id, e.info, t?.identity);
       deps.sink.offerEvent(lifecycleRecord(e, resource, this.#scope));
     });
   }
@@ -237,6 +245,17 @@ export class ContainerSource implements Source {
   /** A later host identity (inventory, SIGHUP): every resource is rebuilt on it. */
   setHostResource(host: Resource): void {
     this.#host = host;
+    this.#metadataVersion++;
+  }
+
+  /**
+   * Kubernetes pod metadata (workload, labels, dt.cost.*) for container and pod resources. A change
+   * to any pod's attributes moves the version: resources are rebuilt at the next cycle, once.
+   */
+  setPodMetadata(pods: PodMetadataLookup): void {
+    if (this.#podMeta === pods) return;
+    this.#podMeta = pods;
+    pods.onChange(() => this.#metadataVersion++);
     this.#metadataVersion++;
   }
 
@@ -356,7 +375,7 @@ export class ContainerSource implements Source {
   }
 
   #containerResource(id: string, info: ContainerInfo | undefined, identity: CgroupIdentity | undefined): Resource {
-    return containerResource(this.#host, id, info, identity, this.#deps.nodeName);
+    return containerResource(this.#host, id, info, identity, this.#deps.nodeName, this.#podMeta);
   }
 
   /** The same id started again (Docker restart): its cgroup counters began again from zero. */
@@ -431,11 +450,13 @@ export class ContainerSource implements Source {
     let pod = this.#pods.get(uid);
     const info = t.info?.pod;
     if (pod === undefined) {
-      pod = new PodTotals(uid, podResource(this.#host, uid, info, this.#deps.nodeName), info, now);
+      pod = new PodTotals(uid, podResource(this.#host, uid, info, this.#deps.nodeName, this.#podMeta), info, now);
+      pod.builtVersion = this.#metadataVersion;
       this.#pods.set(uid, pod);
-    } else if ((info !== undefined && pod.info !== info) || pod.seenCycle === 0) {
+    } else if ((info !== undefined && pod.info !== info) || pod.seenCycle === 0 || pod.builtVersion !== this.#metadataVersion) {
       pod.info = info ?? pod.info;
-      pod.resource = podResource(this.#host, uid, pod.info, this.#deps.nodeName);
+      pod.resource = podResource(this.#host, uid, pod.info, this.#deps.nodeName, this.#podMeta);
+      pod.builtVersion = this.#metadataVersion;
     }
     pod.seenCycle = cycle;
     pod.containers++;

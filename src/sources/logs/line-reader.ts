@@ -94,8 +94,9 @@ const NEWLINE = 0x0a;
  *
  * The file may change under us between turns, and each turn starts with one fstat:
  *   - shrunk below our offset, or grown after we were at EOF with a different head → 'truncated'
- *     and restart at 0 of the new content (copytruncate). The unfinished line we held is
- *     discarded (counted in `discardedBytes`): its rest went to the copy.
+ *     and restart at 0 of the new content (copytruncate). Whole lines still buffered (a pause)
+ *     are delivered first; the unfinished line we held is discarded (counted in
+ *     `discardedBytes`): its rest went to the copy.
  *   - deleted (no links left) → keep reading the open descriptor; at its end, deliver the
  *     unfinished last line (LINE_UNTERMINATED) and report 'gone'.
  *   - renamed away: the reader cannot see that; the caller, which watches the path, calls
@@ -123,6 +124,8 @@ export class LineReader {
   #continuing = false;
   /** The last turn ended at EOF: growth after that is when a copytruncate shows. */
   #atEof = false;
+  /** The last turn ended paused (the pipeline full): the file may have been cut and refilled since. */
+  #wasPaused = false;
   #retired = false;
   #gone = false;
   #truncations = 0;
@@ -196,7 +199,9 @@ export class LineReader {
     if (this.#gone) return 'gone';
     if (this.#buf === undefined) this.#buf = this.#pool!.acquire();
     try {
-      return await this.#turn(this.#buf);
+      const status = await this.#turn(this.#buf);
+      this.#wasPaused = status === 'paused';
+      return status;
     } finally {
       if (this.#pool !== undefined && this.#end === this.#start && this.#buf !== undefined) {
         this.#pool.release(this.#buf);
@@ -207,12 +212,17 @@ export class LineReader {
   }
 
   async #turn(buf: Buffer): Promise<ReadStatus> {
+    // Whole lines a pause left in the buffer were read from the content we knew: they go out
+    // before the file is looked at again, or a copytruncate found now would discard them (they
+    // are in the copy, never to be read again). Only an unfinished last line is discarded then.
+    if (!this.#deliver(buf)) return 'paused';
     const st = await this.#fh.stat();
     const deleted = st.nlink === 0;
     // Head checks cost a 256-byte pread and a hash, so only when they can tell something:
-    // the file shrank, it grew after we had caught up (a refilled copytruncate shows here),
-    // or its head is still shorter than a full fingerprint.
-    if (st.size < this.#pos || (st.size > this.#pos && (this.#atEof || this.#identity.headLength < FINGERPRINT_BYTES))) {
+    // the file shrank, it grew after we had caught up or had paused (time enough for a
+    // copytruncate to be refilled past our offset: it shows here), or its head is still shorter
+    // than a full fingerprint. Back-to-back turns of a file being read skip it.
+    if (st.size < this.#pos || (st.size > this.#pos && (this.#atEof || this.#wasPaused || this.#identity.headLength < FINGERPRINT_BYTES))) {
       const probe = await probeFile(this.#fh, this.#head);
       const verdict = compareIdentity(this.#identity, this.#pos, probe);
       if (verdict !== 'same') {

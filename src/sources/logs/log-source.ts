@@ -1,8 +1,9 @@
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import type { PodMetadataLookup } from '../../enrich/k8s/pod-metadata-index.js';
 import { type AttrValue, type Attributes, createResource, createScope, type LogRecord, nowUnixNano, type Resource, type Scope } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
 import type { BoundCounter, Counter, Registry } from '../../self/registry.js';
-import { containerResource } from '../container/container-resource.js';
+import { addPodMetadata, containerResource } from '../container/container-resource.js';
 import type { ContainerMetadataCache } from '../container/metadata-cache.js';
 import type { RecordSink, Source } from '../types.js';
 import { CheckpointStore, type FileCheckpoint } from './checkpoint-store.js';
@@ -44,6 +45,8 @@ export interface LogSourceDeps {
   readonly version: string;
   /** The container metadata cache (M1.3): names beyond what the path gives. Optional: the path alone is enough. */
   readonly cache?: ContainerMetadataCache;
+  /** Pod metadata from the Kubernetes API (src/enrich/k8s/); also settable later with setPodMetadata. */
+  readonly pods?: PodMetadataLookup;
 }
 
 /** Reader buffers: big enough that a Docker json line (16 KiB of log, escaped) is one piece. */
@@ -126,12 +129,15 @@ export class LogSource implements Source {
   readonly #plain = new MutablePiece();
   #sink: RecordSink | undefined;
   #metadataVersion = 0;
+  #pods: PodMetadataLookup | undefined;
   /**
-   * Files read to their end and let go this run (dev:ino): a rotated file never grows again, so
-   * one finished is not opened again — its checkpoint may still wait for acks, and reopening it
-   * would read those lines twice.
+   * Files read to their end and let go this run (dev:ino → size and mtime then): a rotated file
+   * never grows again, so one finished is not opened again — its checkpoint may still wait for
+   * acks, and reopening it would read those lines twice. The stamp tells it from a new file that
+   * got the same inode after it was deleted (Docker's max-file deletes the oldest and the next
+   * -json.log takes its inode at once): that one is read.
    */
-  #finished = new Set<string>();
+  #finished = new Map<string, string>();
   readonly #multilineStart: RegExp | undefined;
   readonly #multilineContainers: RegExp[];
   #running = false;
@@ -155,6 +161,7 @@ export class LogSource implements Source {
     // A container the runtime names after its file was opened (the usual order: the file appears
     // with the container's first line): its records get the names from then on.
     deps.cache?.onChange(() => this.#metadataVersion++);
+    if (deps.pods !== undefined) this.setPodMetadata(deps.pods);
     this.#discovery = new LogDiscovery({
       hostRoot: config.hostRoot,
       globs: config.globs,
@@ -176,9 +183,38 @@ export class LogSource implements Source {
     this.#metadataVersion++;
   }
 
+  /**
+   * Kubernetes pod metadata (workload, labels, dt.cost.*) on pod log records. When any pod's
+   * attributes change, each file's resource is rebuilt at its next record, once.
+   */
+  setPodMetadata(pods: PodMetadataLookup): void {
+    if (this.#pods === pods) return;
+    this.#pods = pods;
+    pods.onChange(() => this.#metadataVersion++);
+    this.#metadataVersion++;
+  }
+
   /** Files being tailed now (for /metrics and tests). */
   get files(): number {
     return this.#tails.size;
+  }
+
+  /**
+   * The `limit` files furthest behind: size now against the acknowledged (checkpoint) offset,
+   * for `sextant top`. Stats every open file, so it is for an on-demand status page, not a loop.
+   */
+  async checkpointLag(limit: number): Promise<{ path: string; size: number; committed: number }[]> {
+    const out: { path: string; size: number; committed: number }[] = [];
+    for (const t of [...this.#tails.values()]) {
+      if (t.checkpoint === undefined) continue;
+      try {
+        out.push({ path: t.file.path, size: (await t.fh.stat()).size, committed: t.checkpoint.committed });
+      } catch {
+        // Closed meanwhile: nothing behind any more.
+      }
+    }
+    out.sort((a, b) => b.size - b.committed - (a.size - a.committed));
+    return out.slice(0, limit);
   }
 
   start(sink: RecordSink): void {
@@ -223,12 +259,20 @@ export class LogSource implements Source {
       if (!this.#blocked) {
         for (const t of [...this.#tails.values()]) {
           if (!this.#running || this.#blocked) break;
+          // A directory change seen during the round is scanned before the next file's turn,
+          // not after the round: a runtime writing at full speed renames and (max-file) deletes
+          // a file within a second, and a file opened before it is deleted is never lost.
+          if (this.#rescanDue) await this.#rescan();
           if (t.held) {
             if (!this.#retryHeld(t)) continue;
             if (!this.#offer(t.held)) break;
             t.held = undefined;
           }
           const status = await t.reader.readTurn();
+          // The reader completes the head fingerprint as a file opened short (a new, empty
+          // -json.log or 0.log) grows; the checkpoint must carry it too, or its entry's empty
+          // head matches whatever file takes the inode next and resumes there at this offset.
+          if (status !== 'truncated') t.checkpoint.update(t.reader.identity, t.file.path);
           if (await this.#after(t, status)) progressed = true;
         }
       }
@@ -249,7 +293,7 @@ export class LogSource implements Source {
         t.checkpoint.reset(t.reader.identity, 0);
         return true;
       case 'gone':
-        this.#finished.add(t.reader.identity.key);
+        this.#finished.set(t.reader.identity.key, await finishedStamp(t.fh));
         this.#flushAssembler(t);
         if (t.joiner !== undefined) this.#flushJoiner(t);
         await this.#closeTail(t, true);
@@ -316,8 +360,8 @@ export class LogSource implements Source {
       await this.#openTail(f, first);
     }
     if (!first) {
-      const keep = new Set<string>();
-      for (const k of this.#finished) if (rotatedNow.has(k)) keep.add(k);
+      const keep = new Map<string, string>();
+      for (const [k, v] of this.#finished) if (rotatedNow.has(k)) keep.set(k, v);
       this.#finished = keep;
     }
     // A file no longer listed was deleted or renamed away: the reader reads it to its end.
@@ -336,14 +380,16 @@ export class LogSource implements Source {
    */
   async #openRotated(file: LogFile, held: ReadonlySet<string>, seen: Set<string>): Promise<void> {
     let key: string;
+    let stamp: string;
     try {
       const st = await stat(file.realPath, { bigint: true });
       key = `${st.dev}:${st.ino}`;
+      stamp = `${st.size}:${st.mtimeNs}`;
     } catch {
       return;
     }
     seen.add(key);
-    if (held.has(key) || this.#finished.has(key)) return;
+    if (held.has(key) || this.#finished.get(key) === stamp) return;
     await this.#openTail(file, false, true);
   }
 
@@ -564,7 +610,7 @@ export class LogSource implements Source {
     if (id?.kind === 'pod') {
       const info = cache?.podContainers(id.podUid).find((c) => !c.sandbox && c.name === id.containerName && c.restartCount === id.restartCount);
       if (info) {
-        a = { ...containerResource(this.#host, info.id, info, undefined, nodeName).attributes };
+        a = { ...containerResource(this.#host, info.id, info, undefined, nodeName, this.#pods).attributes };
       } else {
         a = { ...this.#host.attributes };
         a['k8s.namespace.name'] = id.namespace;
@@ -573,9 +619,10 @@ export class LogSource implements Source {
         a['k8s.container.name'] = id.containerName;
         a['k8s.container.restart_count'] = id.restartCount;
         if (nodeName !== undefined) a['k8s.node.name'] = nodeName;
+        addPodMetadata(a, this.#pods, id.podUid);
       }
     } else if (id?.kind === 'docker') {
-      a = { ...containerResource(this.#host, id.containerId, cache?.get(id.containerId), { containerId: id.containerId, runtime: 'docker' }, nodeName).attributes };
+      a = { ...containerResource(this.#host, id.containerId, cache?.get(id.containerId), { containerId: id.containerId, runtime: 'docker' }, nodeName, this.#pods).attributes };
     } else {
       a = { ...this.#host.attributes };
     }
@@ -609,6 +656,16 @@ function joined(e: JoinedEntry, holdBack: number): Emit {
 
 function globToRegExp(glob: string): RegExp {
   return new RegExp('^' + glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+}
+
+/** Size and mtime of a file being let go: what tells it from a later file on the same inode. */
+async function finishedStamp(fh: FileHandle): Promise<string> {
+  try {
+    const st = await fh.stat({ bigint: true });
+    return `${st.size}:${st.mtimeNs}`;
+  } catch {
+    return '';
+  }
 }
 
 /** Where the last whole line before `size` starts, so reading from the end never begins mid-line. */

@@ -1,0 +1,175 @@
+import { Pool } from 'undici';
+import { KubeApiError, reasonForStatus } from './kube-error.js';
+import { statusOf } from './objects.js';
+import type { TokenSource } from './token-source.js';
+
+/**
+ * A small client for the parts of the Kubernetes API Sextant reads: GET of a list or an object,
+ * and a watch stream. Plain undici, one keep-alive pool to the API server; the bearer token is
+ * taken from a TokenSource per request (it rotates) and revealed only into the header.
+ *
+ * Every failure is a KubeApiError with a reason (kube-error.ts). Responses are bounded: a GET
+ * body over `maxResponseBytes` is abandoned (too-large); a watch is read chunk by chunk by the
+ * caller, which bounds its lines itself (watch-lines.ts).
+ */
+
+export interface KubeApiClientOptions {
+  /** `https://10.96.0.1:443`, or `http://127.0.0.1:8001` behind `kubectl proxy`. */
+  readonly server: string;
+  /** PEM text of the CA that signs the API server's certificate (replaces the system CAs). */
+  readonly ca?: string | undefined;
+  /** Without one no Authorization header is sent (kubectl proxy). */
+  readonly token?: TokenSource | undefined;
+  /** Deadline of a GET (headers and body), and of a watch's response headers. */
+  readonly requestTimeoutMs: number;
+  /** Largest GET body read. */
+  readonly maxResponseBytes: number;
+  readonly userAgent: string;
+}
+
+/** Bytes of an error body read for its Status message. */
+const MAX_ERROR_BODY = 16 * 1024;
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT']);
+
+export class KubeApiClient {
+  readonly #pool: Pool;
+  readonly #origin: string;
+  readonly #token: TokenSource | undefined;
+  readonly #timeoutMs: number;
+  readonly #maxBytes: number;
+  readonly #userAgent: string;
+  // fatal: a body that is not UTF-8 is not the API's JSON.
+  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
+
+  constructor(options: KubeApiClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.server);
+    } catch {
+      throw new KubeApiError('config', 0, 'the API server address is not a URL');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new KubeApiError('config', 0, 'the API server address must be https:// (or http:// behind kubectl proxy)');
+    this.#origin = url.origin;
+    this.#token = options.token;
+    this.#timeoutMs = options.requestTimeoutMs;
+    this.#maxBytes = options.maxResponseBytes;
+    this.#userAgent = options.userAgent;
+    this.#pool = new Pool(this.#origin, {
+      // Two watches held open, plus owner lookups and a re-list beside them.
+      connections: 4,
+      connect: options.ca !== undefined ? { ca: options.ca, rejectUnauthorized: true } : { rejectUnauthorized: true },
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  get server(): string {
+    return this.#origin;
+  }
+
+  /** GET of `path` (with its query), parsed JSON. */
+  async get(path: string, signal?: AbortSignal): Promise<unknown> {
+    const res = await this.#request(path, signal, this.#timeoutMs);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > this.#maxBytes) {
+          res.body.destroy();
+          throw new KubeApiError('too-large', res.statusCode, `response to ${describe(path)} is larger than ${this.#maxBytes} bytes`);
+        }
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      throw this.#wrap(err, path);
+    }
+    let text: string;
+    try {
+      text = this.#decoder.decode(Buffer.concat(chunks, size));
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new KubeApiError('protocol', res.statusCode, `response to ${describe(path)} is not JSON`);
+    }
+  }
+
+  /**
+   * Opens a watch (`path` carries `watch=1`); the body's chunks, for the caller to split into
+   * events. `idleTimeoutMs` ends a stream that goes quiet longer than that (a half-open TCP
+   * connection after the API server vanished): the server sends bookmarks, so a live watch is
+   * never that quiet.
+   */
+  async watch(path: string, signal: AbortSignal, idleTimeoutMs: number): Promise<AsyncIterable<Buffer> & { destroy(): void }> {
+    const res = await this.#request(path, signal, idleTimeoutMs);
+    return res.body as unknown as AsyncIterable<Buffer> & { destroy(): void };
+  }
+
+  /** Maps an error thrown while reading a body to a KubeApiError (an abort is passed through). */
+  wrapError(err: unknown, path: string): unknown {
+    return this.#wrap(err, path);
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.destroy().catch(() => undefined);
+  }
+
+  async #request(path: string, signal: AbortSignal | undefined, bodyTimeoutMs: number) {
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent };
+      if (this.#token !== undefined) headers['authorization'] = `Bearer ${(await this.#token.current()).reveal()}`;
+      let res;
+      try {
+        res = await this.#pool.request({ path, method: 'GET', headers, signal, headersTimeout: this.#timeoutMs, bodyTimeout: bodyTimeoutMs });
+      } catch (err) {
+        throw this.#wrap(err, path);
+      }
+      if (res.statusCode === 200) return res;
+      const detail = await this.#errorDetail(res.body);
+      // A rotated or expired token: read the file again and try once more at once.
+      if (res.statusCode === 401 && attempt === 0 && this.#token !== undefined) {
+        this.#token.invalidate();
+        continue;
+      }
+      const reason = reasonForStatus(res.statusCode);
+      throw new KubeApiError(reason, res.statusCode, `${describe(path)}: HTTP ${res.statusCode}${detail ? ` ${detail}` : ''}`);
+    }
+  }
+
+  /** The Status message of an error answer, for the one log line. */
+  async #errorDetail(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size >= MAX_ERROR_BODY) {
+          body.destroy();
+          break;
+        }
+      }
+      const status = statusOf(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+      if (status === undefined) return '';
+      return [status.reason, status.message].filter((s) => s.length > 0).join(': ');
+    } catch {
+      return '';
+    }
+  }
+
+  #wrap(err: unknown, path: string): unknown {
+    if (err instanceof KubeApiError) return err;
+    const e = err as { name?: string; code?: string; message?: string };
+    if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return err;
+    const code = e?.code ?? '';
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return new KubeApiError('timeout', 0, `${describe(path)}: no answer in time`, { cause: err });
+    if (NETWORK_CODES.has(code)) return new KubeApiError('unavailable', 0, `${describe(path)}: ${code}`, { cause: err });
+    // TLS failures (an unknown CA, a name mismatch) name their code; the message says which.
+    return new KubeApiError('unavailable', 0, `${describe(path)}: ${code || e?.message || 'request failed'}`, { cause: err });
+  }
+}
+
+/** A path without its query, for messages (a continue token is long and says nothing). */
+function describe(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}
