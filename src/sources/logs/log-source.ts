@@ -146,6 +146,8 @@ export class LogSource implements Source {
   #wake: (() => void) | undefined;
   #rescanDue = true;
   #firstScan = true;
+  /** No checkpoint state was found at start (set by #run before the first scan). */
+  #freshStart = true;
   #lastScanAt = 0;
   /** Bound once per format: no label lookup per record. */
   readonly #records: Readonly<Record<LogFormat, BoundCounter>>;
@@ -250,7 +252,9 @@ export class LogSource implements Source {
   }
 
   async #run(): Promise<void> {
-    await this.#store.load();
+    // Only a start with no checkpoints at all is a first start: after a restart, a file the
+    // store does not know appeared while the agent was down and is read from its start.
+    this.#freshStart = (await this.#store.load()).source === 'fresh';
     this.#store.start();
     while (this.#running) {
       const now = Date.now();
@@ -343,6 +347,7 @@ export class LogSource implements Source {
     for (const f of scan.files) {
       if (f.rotated) {
         if (!first) await this.#openRotated(f, held, rotatedNow);
+        else if (!this.#freshStart) await this.#openTail(f, false, true, true);
         continue;
       }
       live.add(f.path);
@@ -357,7 +362,7 @@ export class LogSource implements Source {
         }
         continue;
       }
-      await this.#openTail(f, first);
+      await this.#openTail(f, first && this.#freshStart && this.#config.readFrom === 'end');
     }
     if (!first) {
       const keep = new Map<string, string>();
@@ -366,12 +371,16 @@ export class LogSource implements Source {
     }
     // A file no longer listed was deleted or renamed away: the reader reads it to its end.
     for (const t of this.#tails.values()) if (!t.rotated && !live.has(t.file.path)) t.rotated = true;
-    const dirs = new Set<string>();
+    const dirs = new Set<string>(scan.dirs);
     for (const t of this.#tails.values()) dirs.add(t.file.path.slice(0, t.file.path.lastIndexOf('/')));
-    this.#discovery.watch([...dirs], () => {
+    const added = this.#discovery.watch([...dirs], () => {
       this.#rescanDue = true;
       this.#poke();
     });
+    // A file created in a directory between its listing above and its watch gave no hint: look
+    // once more (a short-lived container's whole log could otherwise wait for the interval rescan
+    // and be deleted by then). Converges: the next scan adds no watch unless new dirs appeared.
+    if (added > 0) this.#rescanDue = true;
   }
 
   /**
@@ -402,7 +411,14 @@ export class LogSource implements Source {
     }
   }
 
-  async #openTail(file: LogFile, firstScan: boolean, rotated = false): Promise<void> {
+  /**
+   * Starts tailing `file`. Where from: its checkpoint when the store knows it; else its end when
+   * `fromEnd` (present at the very first start, readFrom end); else its start. `resumeOnly`
+   * opens a rotated file only to finish it from its checkpoint (after a restart: lines written
+   * before the rotation while the agent was down); one the store does not know was read before
+   * its entry was forgotten, or never will be (present at the first start).
+   */
+  async #openTail(file: LogFile, fromEnd: boolean, rotated = false, resumeOnly = false): Promise<void> {
     let fh: FileHandle;
     try {
       fh = await open(file.realPath, 'r');
@@ -412,17 +428,28 @@ export class LogSource implements Source {
     }
     try {
       const probe = await probeFile(fh);
-      let identity: FileIdentity = probe.identity;
-      const match = this.#store.lookup(identity, probe.size, probe.head);
-      let offset = 0;
-      if (match.kind === 'resume') offset = match.offset;
-      // A rotated file read to its end before (its entry is kept a while after release): done.
-      if (rotated && offset >= probe.size) {
+      // The path may name another file by now than the scan (or the stat) saw: a runtime renames
+      // at full speed. A file a tail holds, or a rotated one finished and unchanged, is not
+      // opened a second time (it would be read again from its checkpoint, behind the acks).
+      if (this.#holds(probe.identity.key) || (rotated && this.#finished.get(probe.identity.key) === (await finishedStamp(fh)))) {
         await fh.close();
         return;
       }
-      else if (match.kind === 'truncated') this.#problems.inc({ kind: 'copytruncate' });
-      else if (firstScan && this.#config.readFrom === 'end') offset = await lineStartBefore(fh, probe.size);
+      let identity: FileIdentity = probe.identity;
+      const match = this.#store.lookup(identity, probe.size, probe.head);
+      let offset = 0;
+      if (match.kind === 'resume') {
+        offset = match.offset;
+        // A rotated file read to its end before (its entry is kept a while after release): done.
+        if (rotated && offset >= probe.size) {
+          await fh.close();
+          return;
+        }
+      } else if (resumeOnly) {
+        await fh.close();
+        return;
+      } else if (match.kind === 'truncated') this.#problems.inc({ kind: 'copytruncate' });
+      else if (fromEnd) offset = await lineStartBefore(fh, probe.size);
       identity = extendIdentity(identity, probe);
       const t = new Tail(this, file, fh, this.#resourceFor(file), this.#config.maxRecordBytes);
       t.resourceVersion = this.#metadataVersion;
@@ -437,6 +464,11 @@ export class LogSource implements Source {
       this.#deps.logger.debug({ path: file.path, err: (err as Error).message }, 'cannot open log file');
       await fh.close().catch(() => undefined);
     }
+  }
+
+  #holds(key: string): boolean {
+    for (const t of this.#tails.values()) if (t.reader.identity.key === key) return true;
+    return false;
   }
 
   async #closeTail(t: Tail, gone: boolean): Promise<void> {

@@ -251,6 +251,91 @@ describe('LogSource', () => {
     }
   });
 
+  describe('readFrom end: only the very first start reads existing files from their end', () => {
+    /** Runs a source until `count` records arrived and a checkpoint was written, then abandons it like kill -9 (no afterFlush). */
+    async function runThenKill(h: ReturnType<typeof setup>, count: number): Promise<AckingSink> {
+      const sink = new AckingSink();
+      const src = h.make();
+      src.start(sink);
+      await until(() => sink.logs.length >= count);
+      await new Promise((r) => setTimeout(r, 300)); // checkpoint intervals pass
+      await src.stop();
+      return sink;
+    }
+
+    it('a restart resumes every known file at its checkpoint: lines written while the agent was down are read', async () => {
+      const h = setup({ readFrom: 'end' });
+      writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
+      const first = new AckingSink();
+      const src1 = h.make();
+      src1.start(first);
+      await new Promise((r) => setTimeout(r, 400)); // the first scan: from the end, nothing read
+      appendFileSync(h.file, range(100, 150).map((i) => criLine(i)).join(''));
+      await until(() => first.logs.length === 50);
+      expect(first.numbers()).toEqual(range(100, 150));
+      await new Promise((r) => setTimeout(r, 300));
+      await src1.stop(); // killed: no afterFlush
+      appendFileSync(h.file, range(150, 220).map((i) => criLine(i)).join(''));
+      const second = new AckingSink();
+      const src2 = h.make();
+      src2.start(second);
+      try {
+        await until(() => second.logs.length === 70);
+        expect(second.numbers()).toEqual(range(150, 220));
+      } finally {
+        await src2.stop();
+        await src2.afterFlush();
+      }
+    });
+
+    it('a file created while the agent was down is read from its start', async () => {
+      const h = setup({ readFrom: 'end' });
+      writeFileSync(h.file, criLine(0));
+      const first = await runThenKill(h, 0);
+      expect(first.logs).toEqual([]);
+      const other = join(h.root, `var/log/pods/shop_api-5c4_${UID.replace('5f0c', '6a1d')}/api`);
+      mkdirSync(other, { recursive: true });
+      writeFileSync(join(other, '0.log'), range(0, 30).map((i) => criLine(i)).join(''));
+      const second = new AckingSink();
+      const src2 = h.make();
+      src2.start(second);
+      try {
+        await until(() => second.logs.length === 30);
+        expect(second.numbers()).toEqual(range(0, 30));
+      } finally {
+        await src2.stop();
+        await src2.afterFlush();
+      }
+    });
+
+    it('a file rotated by rename while the agent was down: the rest of the old file from its checkpoint, then the new file from its start', async () => {
+      const h = setup({ readFrom: 'end' });
+      writeFileSync(h.file, '');
+      const first = new AckingSink();
+      const src1 = h.make();
+      src1.start(first);
+      await new Promise((r) => setTimeout(r, 400));
+      appendFileSync(h.file, range(0, 40).map((i) => criLine(i)).join(''));
+      await until(() => first.logs.length === 40);
+      await new Promise((r) => setTimeout(r, 300));
+      await src1.stop(); // killed
+      appendFileSync(h.file, range(40, 60).map((i) => criLine(i)).join(''));
+      renameSync(h.file, `${h.file}.20261125-100000`);
+      writeFileSync(h.file, range(60, 75).map((i) => criLine(i)).join(''));
+      const second = new AckingSink();
+      const src2 = h.make();
+      src2.start(second);
+      try {
+        await until(() => second.logs.length >= 35);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(second.numbers().sort((a, b) => a - b)).toEqual(range(40, 75));
+      } finally {
+        await src2.stop();
+        await src2.afterFlush();
+      }
+    });
+  });
+
   it('shutdown: records the pipeline discards hold the checkpoint back, delivered ones still advance it', async () => {
     const h = setup();
     writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
