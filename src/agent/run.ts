@@ -290,7 +290,7 @@ export async function createSources(
   const nodeName = config.nodeName !== '' ? config.nodeName : typeof hostName === 'string' ? hostName : undefined;
   if (config.containers.enabled) {
     const c = config.containers;
-    // Loaded only when on: the Docker and CRI clients (dockerode with ssh2, grpc-js) cost a host-mode agent ~10 MB it never uses.
+    // Loaded only when on: a host-mode agent does not pay for the container and log code.
     const { createContainerSource } = await import('../sources/container/index.js');
     ({ source: containers, cache } = await createContainerSource(
       {

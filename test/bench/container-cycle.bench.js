@@ -155,7 +155,7 @@ export async function run() {
     const idleBase = dockerd ? await measureStatsApi(dockerd) : undefined;
     ids = await startContainers(N, prefix);
     // Steady state: the engine's 50 start events have been inspected (a one-off per container
-    // start, ~1 ms of CPU each through docker-modem) before the cycles are timed.
+    // start, ~1 ms of CPU each over the Engine API) before the cycles are timed.
     await sleep(3000);
     const busy = await measureSextant(source, registry);
     const busyBase = dockerd ? await measureStatsApi(dockerd) : undefined;

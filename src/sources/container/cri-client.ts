@@ -1,6 +1,4 @@
 import { stat } from 'node:fs/promises';
-import type { Socket } from 'node:net';
-import grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { RuntimeError, type RuntimeErrorReason } from '../../errors.js';
 import {
@@ -13,11 +11,12 @@ import {
   sandboxInfo,
 } from './cri-convert.js';
 import { type CriMethod, type CriProto, criProto, decodeResponse, encodeRequest } from './cri-proto.js';
+import { GrpcCallError, GrpcStatus, GrpcUnixChannel, grpcStatusName } from './grpc-over-http2.js';
 import type { ContainerInfo, PodInfo, RuntimeClient, RuntimeName } from './types.js';
 
 /**
  * A CRI v1 client for containerd and CRI-O: `runtime.v1.RuntimeService` over gRPC on the
- * runtime's unix socket, read-only. One `list()` is ListPodSandbox + ListContainers, then a
+ * runtime's unix socket (node:http2 directly, grpc-over-http2.ts), read-only. One `list()` is ListPodSandbox + ListContainers, then a
  * verbose ContainerStatus (pid, times, exit, limits) only for containers whose list entry changed
  * since the last list, so a steady node costs two calls per cycle.
  *
@@ -30,14 +29,14 @@ export interface CriClientOptions {
   /** Which runtime answers; asked with `Version` on first use when not given. */
   readonly runtime?: 'containerd' | 'cri-o';
   /**
-   * A gRPC deadline for every call, in ms (default 10 s): a second guard beside the caller's
-   * AbortSignal, so a call never outlives a caller that forgot to abort.
+   * A deadline for every call, in ms (default 10 s; sent as `grpc-timeout` too): a second guard
+   * beside the caller's AbortSignal, so a call never outlives a caller that forgot to abort.
    */
   readonly callTimeoutMs?: number;
   /**
    * How long a new connection may stay silent (no HTTP/2 SETTINGS, no byte at all) before it is
-   * dropped and retried, in ms (default 5 s). grpc-js has no such limit of its own: a runtime that
-   * accepts and never answers would keep the channel CONNECTING for good.
+   * dropped, failing its calls as unavailable, in ms (default 5 s): a runtime that accepts and never
+   * answers costs one connect timeout, and the next call connects afresh.
    */
   readonly connectTimeoutMs?: number;
 }
@@ -60,161 +59,16 @@ const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
 /** Longest runtime-supplied error detail copied into an error message. */
 const MAX_DETAIL = 300;
 
-const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
-  // Each client owns its connection: two clients on one socket (tests, a restart) never share state.
-  'grpc.use_local_subchannel_pool': 1,
-  // No channelz registry entry (it would keep every channel ever made reachable).
-  'grpc.enable_channelz': 0,
-  // A restarted runtime is back in seconds; gRPC's default backoff grows to 120 s.
-  'grpc.initial_reconnect_backoff_ms': 500,
-  'grpc.max_reconnect_backoff_ms': 5_000,
-};
-
 const REASONS: readonly RuntimeErrorReason[] = ['absent', 'unavailable', 'timeout', 'protocol', 'failed'];
-
-function passBuffer(value: Buffer): Buffer {
-  return value;
-}
-
-/** gRPC status names for messages (`Status[code]` of the enum). */
-function statusName(code: number): string {
-  return (grpc.status as unknown as Record<number, string>)[code] ?? String(code);
-}
 
 /** True when a RuntimeError came from a NOT_FOUND answer (the container or sandbox is gone). */
 function isNotFound(err: unknown): boolean {
-  return err instanceof RuntimeError && (err.cause as grpc.ServiceError | undefined)?.code === grpc.status.NOT_FOUND;
+  return err instanceof RuntimeError && err.cause instanceof GrpcCallError && err.cause.code === GrpcStatus.NOT_FOUND;
 }
 
 /** A runtime that answered but not usefully for one item: fall back to the list entry. */
 function isItemFailure(err: unknown): boolean {
   return err instanceof RuntimeError && (err.reason === 'failed' || err.reason === 'protocol');
-}
-
-/**
- * Plaintext credentials (a unix socket needs no TLS) that also keep hold of every socket the
- * channel opens. grpc-js waits for the server's first HTTP/2 frame with no time limit and, on
- * close, only asks such a half-open session to close gracefully, which never completes. Holding
- * the sockets lets us bound the handshake (a silent socket is destroyed, so grpc-js fails the
- * attempt and backs off into a new one) and destroy whatever is left on close().
- * `_createSecureConnector` is the abstract hook grpc-js declares for credential implementations.
- */
-class TrackedInsecureCredentials extends grpc.ChannelCredentials {
-  readonly #sockets = new Set<Socket>();
-  readonly #connectTimeoutMs: number;
-
-  constructor(connectTimeoutMs: number) {
-    super();
-    this.#connectTimeoutMs = connectTimeoutMs;
-  }
-
-  override compose(): grpc.ChannelCredentials {
-    throw new TypeError('CriClient: call credentials are not used on a runtime socket');
-  }
-
-  _isSecure(): boolean {
-    return false;
-  }
-
-  _equals(other: grpc.ChannelCredentials): boolean {
-    return other === this;
-  }
-
-  _createSecureConnector(): ReturnType<grpc.ChannelCredentials['_createSecureConnector']> {
-    const callCredentials = grpc.credentials.createEmpty();
-    return {
-      connect: (socket: Socket) => {
-        this.#track(socket);
-        return Promise.resolve({ socket, secure: false });
-      },
-      waitForReady: () => Promise.resolve(),
-      getCallCredentials: () => callCredentials,
-      destroy: () => undefined,
-    };
-  }
-
-  #track(socket: Socket): void {
-    this.#sockets.add(socket);
-    // bytesRead is a counter, not a listener: reading it never takes data from the HTTP/2 session.
-    const timer = setTimeout(() => {
-      if (socket.bytesRead === 0) socket.destroy();
-    }, this.#connectTimeoutMs);
-    timer.unref();
-    socket.once('close', () => {
-      clearTimeout(timer);
-      this.#sockets.delete(socket);
-    });
-  }
-
-  /** Destroys every socket still open (after the channel is closed). */
-  destroyAll(): void {
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-  }
-}
-
-/**
- * One unary call in flight: settles exactly once, from gRPC's callback or from the caller's
- * signal, whichever comes first. A class rather than closures, as undici's request handlers are.
- */
-class PendingCall {
-  readonly #signal: AbortSignal;
-  readonly #resolve: (value: Buffer) => void;
-  readonly #reject: (err: unknown) => void;
-  readonly #onError: (err: grpc.ServiceError) => unknown;
-  #call: grpc.ClientUnaryCall | undefined;
-  #settled = false;
-
-  constructor(
-    signal: AbortSignal,
-    resolve: (value: Buffer) => void,
-    reject: (err: unknown) => void,
-    onError: (err: grpc.ServiceError) => unknown,
-  ) {
-    this.#signal = signal;
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#onError = onError;
-  }
-
-  start(client: grpc.Client, path: string, body: Buffer, deadlineMs: number): void {
-    this.#signal.addEventListener('abort', this, { once: true });
-    this.#call = client.makeUnaryRequest(
-      path,
-      passBuffer,
-      passBuffer,
-      body,
-      new grpc.Metadata(),
-      { deadline: Date.now() + deadlineMs },
-      this.#done.bind(this),
-    );
-  }
-
-  /** EventTarget listener for the signal: settle now, and tell gRPC to drop the stream. */
-  handleEvent(): void {
-    if (this.#settled) return;
-    // Settle first: cancel() may call back synchronously, and that late callback must be a no-op.
-    this.#finish();
-    this.#reject(this.#onError({ code: grpc.status.CANCELLED, details: 'aborted', metadata: new grpc.Metadata() } as grpc.ServiceError));
-    this.#call?.cancel();
-  }
-
-  #done(err: grpc.ServiceError | null, value?: Buffer): void {
-    if (this.#settled) return;
-    this.#finish();
-    if (err !== null) this.#reject(this.#onError(err));
-    else this.#resolve(value ?? Buffer.alloc(0));
-  }
-
-  #finish(): void {
-    this.#settled = true;
-    this.#signal.removeEventListener('abort', this);
-  }
-
-  get settled(): boolean {
-    return this.#settled;
-  }
 }
 
 interface SandboxEntry {
@@ -239,8 +93,7 @@ interface StatusJob {
 export class CriClient implements RuntimeClient {
   readonly socketPath: string;
   readonly #proto: CriProto;
-  readonly #client: grpc.Client;
-  readonly #credentials: TrackedInsecureCredentials;
+  readonly #channel: GrpcUnixChannel;
   readonly #callTimeoutMs: number;
   #runtime: RuntimeName | undefined;
   #detecting: Promise<void> | undefined;
@@ -270,9 +123,8 @@ export class CriClient implements RuntimeClient {
     this.#runtime = options.runtime;
     this.#callTimeoutMs = timeout;
     this.#proto = criProto();
-    this.#credentials = new TrackedInsecureCredentials(connectTimeout);
-    // Creating the client opens nothing: the channel connects on the first call.
-    this.#client = new grpc.Client(`unix:${options.socketPath}`, this.#credentials, CHANNEL_OPTIONS);
+    // Creating the channel opens nothing: it connects on the first call.
+    this.#channel = new GrpcUnixChannel({ socketPath: options.socketPath, connectTimeoutMs: connectTimeout, maxReceiveBytes: MAX_RECEIVE_BYTES });
   }
 
   /** The runtime's name; `containerd` until `Version` has said otherwise when not given. */
@@ -437,8 +289,7 @@ export class CriClient implements RuntimeClient {
     this.#closed = true;
     this.#sandboxes.clear();
     this.#containers.clear();
-    this.#client.close();
-    this.#credentials.destroyAll();
+    this.#channel.close();
   }
 
   /**
@@ -452,10 +303,12 @@ export class CriClient implements RuntimeClient {
     if (signal.aborted) throw this.#fail(new RuntimeError(this.runtime, 'timeout', `${method}: aborted before the call`));
     const body = encodeRequest(types.request, request);
     this.#calls++;
-    const bytes = await new Promise<Buffer>((resolve, reject) => {
-      const pending = new PendingCall(signal, resolve, reject, (err) => this.#fail(this.#mapError(method, err, signal)));
-      pending.start(this.#client, types.path, body, this.#callTimeoutMs);
-    });
+    let bytes: Buffer;
+    try {
+      bytes = await this.#channel.unary(types.path, body, signal, this.#callTimeoutMs);
+    } catch (err) {
+      throw this.#fail(this.#mapError(method, err, signal));
+    }
     try {
       return decodeResponse(this.runtime, types.response, bytes);
     } catch (err) {
@@ -501,14 +354,17 @@ export class CriClient implements RuntimeClient {
     }
   }
 
-  #mapError(method: CriMethod, err: grpc.ServiceError, signal: AbortSignal): RuntimeError {
-    const details = String(err.details ?? '').slice(0, MAX_DETAIL);
-    const what = `${method}: ${statusName(err.code)}${details.length > 0 ? ` (${details})` : ''}`;
+  #mapError(method: CriMethod, caught: unknown, signal: AbortSignal): RuntimeError {
+    const err = caught instanceof GrpcCallError ? caught : new GrpcCallError(GrpcStatus.UNKNOWN, String((caught as Error)?.message ?? caught));
+    const details = err.details.slice(0, MAX_DETAIL);
+    const what = `${method}: ${grpcStatusName(err.code)}${details.length > 0 ? ` (${details})` : ''}`;
     let reason: RuntimeErrorReason;
-    if (signal.aborted || err.code === grpc.status.DEADLINE_EXCEEDED) reason = 'timeout';
-    else if (err.code === grpc.status.UNAVAILABLE) reason = details.includes('ENOENT') ? 'absent' : 'unavailable';
+    if (signal.aborted || err.code === GrpcStatus.DEADLINE_EXCEEDED) reason = 'timeout';
+    // The runtime answered, but not in gRPC's shape (framing, content type, not HTTP/2 at all).
+    else if (err.malformed) reason = 'protocol';
+    else if (err.code === GrpcStatus.UNAVAILABLE) reason = details.includes('ENOENT') ? 'absent' : 'unavailable';
     // Cancelled without our signal: the channel went away under the call.
-    else if (err.code === grpc.status.CANCELLED) reason = 'unavailable';
+    else if (err.code === GrpcStatus.CANCELLED) reason = 'unavailable';
     else reason = 'failed';
     return new RuntimeError(this.runtime, reason, what, { cause: err });
   }

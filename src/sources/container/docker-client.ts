@@ -1,16 +1,15 @@
 /**
- * The Docker runtime client: the Engine API on `<host root>/var/run/docker.sock` through
- * dockerode's modem, mapped to RuntimeClient (types.ts).
+ * The Docker runtime client: the Engine API on `<host root>/var/run/docker.sock` over undici
+ * (already loaded by the agent for export), mapped to RuntimeClient (types.ts).
  *
- * Requests go through `modem.dial` in stream mode rather than dockerode's high-level calls, so
- * that this file reads each answer itself: with a size cap (the modem would buffer any size),
- * under the caller's AbortSignal before and after the answer starts, and with one error mapping
- * to RuntimeError reasons. The modem gets its own non-keep-alive agent, so close() leaves no
- * pooled socket behind and nothing from the process-wide agent is shared.
+ * Each request is a `dispatch` with a handler of our own rather than a buffered `request`, so
+ * that this file reads each answer itself: with a size cap known before a byte is kept, under the
+ * caller's AbortSignal before and after the answer starts, and with one error mapping to
+ * RuntimeError reasons. The client owns its pool of connections to the socket: close() destroys
+ * it, so nothing is left behind and nothing from the process-wide dispatcher is shared.
  */
 import { existsSync } from 'node:fs';
-import http, { type IncomingMessage } from 'node:http';
-import Docker from 'dockerode';
+import { type Dispatcher, Pool } from 'undici';
 import { RuntimeError } from '../../errors.js';
 import {
   EventLineSplitter,
@@ -34,6 +33,8 @@ export interface DockerClientOptions {
 /** Caps on one answer: a list of ~10,000 containers, one inspection with 64 KiB of labels to spare. */
 const MAX_LIST_BYTES = 64 * 1024 * 1024;
 const MAX_INSPECT_BYTES = 4 * 1024 * 1024;
+/** An error answer is read this far for the daemon's message; the rest is not waited for. */
+const MAX_ERROR_BYTES = 64 * 1024;
 /** One event line carries the container's labels as attributes; more than this is not a real event. */
 const MAX_EVENT_LINE_BYTES = 1024 * 1024;
 /** Error texts from the daemon are quoted up to this many characters, never whole bodies. */
@@ -42,8 +43,15 @@ const MAX_QUOTE = 200;
 const REF_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 const DEFAULT_INSPECT_CONCURRENCY = 4;
 const MAX_INSPECT_CONCURRENCY = 64;
+/** The Host header; the daemon does not look at it on its socket. */
+const ORIGIN = 'http://localhost';
+const LIST_PATH = '/containers/json?all=1';
 
 const SYSCALL_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTSOCK', 'EACCES', 'EPERM', 'ETIMEDOUT', 'EAGAIN', 'ENOTCONN']);
+/** undici's codes for an answer that is not the HTTP it announced. */
+const UNDICI_PROTOCOL = new Set(['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_HEADERS_OVERFLOW', 'UND_ERR_INFO']);
+/** undici's own timers (headers, body, connect): our signals come first, but a stuck connect or parser ends here. */
+const UNDICI_TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 interface Answer {
   readonly status: number;
@@ -55,14 +63,42 @@ function quote(text: unknown): string {
   return s.length > MAX_QUOTE ? `${s.slice(0, MAX_QUOTE)}…` : s;
 }
 
+const MESSAGE_RE = /"message"\s*:\s*"((?:[^"\\]|\\.){0,400})/;
+
 /**
- * The daemon's own words from a modem status error, cut short. In stream mode the modem puts
- * the answer's `message` only into its error text: `(HTTP code 500) unexpected - <message> `.
+ * The daemon's own words from an error answer (`{"message": "..."}`), cut short; from the start
+ * of the text when the body was cut at MAX_ERROR_BYTES and is no longer whole JSON.
  */
-function daemonMessage(err: { message?: unknown }): string {
-  const text = typeof err.message === 'string' ? err.message : '';
-  const dash = text.indexOf(' - ');
-  return dash === -1 ? '' : quote(text.slice(dash + 3, dash + 3 + MAX_QUOTE + 1).trim());
+function daemonMessage(body: Buffer): string {
+  const text = body.toString('utf8');
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    const message = (parsed as { message?: unknown } | null)?.message;
+    return typeof message === 'string' ? quote(message.trim()) : '';
+  } catch {
+    const m = MESSAGE_RE.exec(text);
+    return m === null ? '' : quote((m[1] as string).trim());
+  }
+}
+
+/** `failed` for an answer the daemon gave with an error status, quoting its message. */
+function statusError(what: string, status: number, body: Buffer): RuntimeError {
+  const said = daemonMessage(body);
+  return new RuntimeError('docker', 'failed', `${what}: HTTP ${status}${said ? `: ${said}` : ''}`);
+}
+
+/** A transport error (undici's or the socket's) as a RuntimeError; `where` names the socket. */
+function transportError(err: unknown, what: string, socketPath: string, gone: string): RuntimeError {
+  const e = err as { code?: unknown; message?: unknown; name?: unknown } | undefined;
+  // undici's HTTPParserError carries an `HPE_` code only for some parser failures.
+  const code = typeof e?.code === 'string' ? e.code : e?.name === 'HTTPParserError' ? 'HPE_INVALID' : '';
+  if (code === 'ENOENT') return new RuntimeError('docker', 'absent', `${what}: ${gone === '' ? `no socket at ${socketPath}` : gone}`, { cause: err });
+  if (code.startsWith('HPE_') || UNDICI_PROTOCOL.has(code)) return new RuntimeError('docker', 'protocol', `${what}: not an HTTP answer (${code})`, { cause: err });
+  if (UNDICI_TIMEOUT.has(code)) return new RuntimeError('docker', 'timeout', `${what}: ${code}`, { cause: err });
+  if (SYSCALL_UNAVAILABLE.has(code)) return new RuntimeError('docker', 'unavailable', `${what}: ${code}`, { cause: err });
+  // UND_ERR_SOCKET: the daemon closed the connection (undici says "other side closed").
+  if (code === 'UND_ERR_SOCKET') return new RuntimeError('docker', 'unavailable', `${what}: connection closed before the answer ended`, { cause: err });
+  return new RuntimeError('docker', 'unavailable', `${what}: ${code || quote(e?.message)}`, { cause: err });
 }
 
 /** Counters shared by the client and its watches. */
@@ -74,8 +110,7 @@ interface Counters {
 export class DockerClient implements RuntimeClient {
   readonly runtime = 'docker' as const;
   readonly socketPath: string;
-  readonly #docker: Docker;
-  readonly #agent: http.Agent;
+  readonly #pool: Pool;
   readonly #concurrency: number;
   /** Aborted by close(): every call's signal follows it. */
   readonly #closer = new AbortController();
@@ -96,11 +131,9 @@ export class DockerClient implements RuntimeClient {
     }
     this.socketPath = options.socketPath;
     this.#concurrency = concurrency;
-    this.#agent = new http.Agent({ keepAlive: false });
-    // The modem also reads DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CLIENT_TIMEOUT; naming
-    // host, protocol and timeout here keeps the socket we were given whatever the environment says.
-    const modemOptions = { socketPath: this.socketPath, host: undefined, port: undefined, protocol: 'http', timeout: undefined, agent: this.#agent };
-    this.#docker = new Docker(modemOptions as Docker.DockerOptions);
+    // Connections: the inspections of a list, an inspect() beside them, and an event stream.
+    // Kept alive between requests of one cycle; undici closes them after a few idle seconds.
+    this.#pool = new Pool(ORIGIN, { connect: { socketPath: this.socketPath }, connections: concurrency + 2 });
   }
 
   /** Event lines skipped since this client was made: not JSON, not the documented shape, or too long. */
@@ -115,7 +148,7 @@ export class DockerClient implements RuntimeClient {
 
   async list(signal: AbortSignal): Promise<ContainerInfo[]> {
     const callSignal = this.#begin(signal, 'container list');
-    const answer = await this.#get('/containers/json?', { all: 1 }, callSignal, MAX_LIST_BYTES, 'container list', false);
+    const answer = await this.#get(LIST_PATH, callSignal, MAX_LIST_BYTES, 'container list', false);
     const { entries, malformed } = listFromJson(decodeJson(answer.body, 'container list'));
     this.#counters.malformedAnswers += malformed;
     this.#forgetUnlisted(entries);
@@ -133,6 +166,7 @@ export class DockerClient implements RuntimeClient {
         slots.push(i);
       }
     }
+    if (todo.length === 0) return out as ContainerInfo[];
 
     // Once one inspection fails the list has failed: stop the others rather than let them run on.
     const stop = new AbortController();
@@ -171,7 +205,7 @@ export class DockerClient implements RuntimeClient {
   }
 
   watch(onEvent: (event: RuntimeEvent) => void, onEnd: (err: Error | undefined) => void): RuntimeWatch {
-    const watch = new DockerEventWatch(this.#docker, onEvent, onEnd, this.#counters, (w) => this.#watches.delete(w));
+    const watch = new DockerEventWatch(this.#pool, onEvent, onEnd, this.#counters, (w) => this.#watches.delete(w));
     this.#watches.add(watch);
     if (this.#closer.signal.aborted) {
       watch.fail(new RuntimeError('docker', 'unavailable', 'event stream: client closed'));
@@ -190,7 +224,8 @@ export class DockerClient implements RuntimeClient {
     this.#watches.clear();
     this.#cache.clear();
     this.#invalidations.clear();
-    this.#agent.destroy();
+    // Calls in flight were settled by the closer; what undici still reports for them is dropped.
+    this.#pool.destroy().catch(() => undefined);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -220,7 +255,7 @@ export class DockerClient implements RuntimeClient {
   /** GET /containers/{id}/json; undefined on 404. Caches the result unless invalidated meanwhile. */
   async #inspectOnce(id: string, signal: AbortSignal): Promise<Inspection | undefined> {
     const generation = this.#invalidations.get(id) ?? 0;
-    const answer = await this.#get(`/containers/${encodeURIComponent(id)}/json`, undefined, signal, MAX_INSPECT_BYTES, 'container inspect', true);
+    const answer = await this.#get(`/containers/${encodeURIComponent(id)}/json`, signal, MAX_INSPECT_BYTES, 'container inspect', true);
     if (answer.status === 404) return undefined;
     const inspection = inspectionFromJson(decodeJson(answer.body, 'container inspect'));
     if ((this.#invalidations.get(inspection.info.id) ?? 0) === generation && !this.#closer.signal.aborted) {
@@ -238,127 +273,161 @@ export class DockerClient implements RuntimeClient {
 
   /**
    * One GET, its whole answer read under a size cap. Settles as soon as the signal aborts,
-   * whatever the daemon does; the request (and its socket) is destroyed then.
+   * whatever the daemon does; the request (and its connection) is dropped then.
    */
-  #get(path: string, query: Record<string, unknown> | undefined, signal: AbortSignal, maxBytes: number, what: string, allow404: boolean): Promise<Answer> {
+  #get(path: string, signal: AbortSignal, maxBytes: number, what: string, allow404: boolean): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
-      let settled = false;
-      let response: IncomingMessage | undefined;
-      const finish = (err: RuntimeError | undefined, answer?: Answer): void => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        if (err !== undefined) {
-          response?.destroy();
-          reject(err);
-        } else {
-          resolve(answer as Answer);
-        }
-      };
-      const onAbort = (): void => finish(this.#abortError(what));
-      signal.addEventListener('abort', onAbort, { once: true });
-
-      const statusCodes: Record<number, boolean> = allow404 ? { 200: true, 404: true } : { 200: true };
-      this.#docker.modem.dial({ path, method: 'GET', options: query, isStream: true, statusCodes, abortSignal: signal }, (err, result) => {
-        if (err !== null) {
-          finish(this.#mapError(err, signal, what));
-          return;
-        }
-        const res = result as IncomingMessage;
-        response = res;
-        if (settled) {
-          res.destroy();
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let total = 0;
-        res.on('data', (chunk: Buffer) => {
-          total += chunk.length;
-          if (total > maxBytes) {
-            finish(new RuntimeError('docker', 'protocol', `${what}: answer larger than ${maxBytes} bytes`));
-          } else {
-            chunks.push(chunk);
-          }
-        });
-        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks, total) }));
-        res.on('error', (e: Error) => finish(this.#mapError(e, signal, what)));
-        res.on('close', () => finish(new RuntimeError('docker', 'unavailable', `${what}: connection closed before the answer ended`)));
-      });
+      const handler = new GetHandler(signal, maxBytes, allow404, what, this.#closer.signal, this.socketPath, resolve, reject);
+      this.#pool.dispatch({ path, method: 'GET' }, handler);
     });
-  }
-
-  #abortError(what: string): RuntimeError {
-    return this.#closer.signal.aborted
-      ? new RuntimeError('docker', 'unavailable', `${what}: client closed`)
-      : new RuntimeError('docker', 'timeout', `${what}: no answer before the deadline`);
-  }
-
-  #mapError(err: unknown, signal: AbortSignal, what: string): RuntimeError {
-    if (signal.aborted) return this.#abortError(what);
-    const e = err as { code?: unknown; statusCode?: unknown; message?: unknown; json?: unknown };
-    if (typeof e.statusCode === 'number') {
-      const said = daemonMessage(e);
-      return new RuntimeError('docker', 'failed', `${what}: HTTP ${e.statusCode}${said ? `: ${said}` : ''}`);
-    }
-    const code = typeof e.code === 'string' ? e.code : '';
-    if (code === 'ENOENT') return new RuntimeError('docker', 'absent', `${what}: no socket at ${this.socketPath}`, { cause: err });
-    if (code.startsWith('HPE_')) return new RuntimeError('docker', 'protocol', `${what}: not an HTTP answer (${code})`, { cause: err });
-    if (SYSCALL_UNAVAILABLE.has(code)) return new RuntimeError('docker', 'unavailable', `${what}: ${code}`, { cause: err });
-    return new RuntimeError('docker', 'unavailable', `${what}: ${code || quote(e.message)}`, { cause: err });
   }
 }
 
-const EVENT_FILTERS = { type: ['container'], event: Object.keys(WATCHED_ACTIONS) };
+/**
+ * One GET's handler: collects the answer under its cap and settles exactly once, from undici's
+ * callbacks or from the signal, whichever comes first. A class, so a request costs one object.
+ */
+class GetHandler implements Dispatcher.DispatchHandler {
+  readonly #signal: AbortSignal;
+  readonly #maxBytes: number;
+  readonly #allow404: boolean;
+  readonly #what: string;
+  readonly #closer: AbortSignal;
+  readonly #socketPath: string;
+  readonly #resolve: (answer: Answer) => void;
+  readonly #reject: (err: RuntimeError) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #status = 0;
+  /** Set for an error status: the body is read (up to MAX_ERROR_BYTES) for the daemon's message only. */
+  #failedStatus = false;
+  #chunks: Buffer[] = [];
+  #total = 0;
+  #settled = false;
+
+  constructor(
+    signal: AbortSignal,
+    maxBytes: number,
+    allow404: boolean,
+    what: string,
+    closer: AbortSignal,
+    socketPath: string,
+    resolve: (answer: Answer) => void,
+    reject: (err: RuntimeError) => void,
+  ) {
+    this.#signal = signal;
+    this.#maxBytes = maxBytes;
+    this.#allow404 = allow404;
+    this.#what = what;
+    this.#closer = closer;
+    this.#socketPath = socketPath;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    if (signal.aborted) this.handleEvent();
+    else signal.addEventListener('abort', this, { once: true });
+  }
+
+  /** The signal aborted: settle now; the request is dropped now or as soon as undici starts it. */
+  handleEvent(): void {
+    this.#fail(
+      this.#closer.aborted
+        ? new RuntimeError('docker', 'unavailable', `${this.#what}: client closed`)
+        : new RuntimeError('docker', 'timeout', `${this.#what}: no answer before the deadline`),
+    );
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#settled) controller.abort(new Error('settled before the request started'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (this.#settled) return;
+    this.#status = statusCode;
+    this.#failedStatus = !(statusCode === 200 || (statusCode === 404 && this.#allow404));
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#settled) return;
+    this.#total += chunk.length;
+    if (this.#failedStatus) {
+      if (this.#total > MAX_ERROR_BYTES) {
+        this.#fail(statusError(this.#what, this.#status, Buffer.concat(this.#chunks)));
+        return;
+      }
+    } else if (this.#total > this.#maxBytes) {
+      this.#fail(new RuntimeError('docker', 'protocol', `${this.#what}: answer larger than ${this.#maxBytes} bytes`));
+      return;
+    }
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.#settled) return;
+    const body = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks, this.#total);
+    this.#end();
+    if (this.#failedStatus) {
+      this.#reject(statusError(this.#what, this.#status, body));
+      return;
+    }
+    this.#resolve({ status: this.#status, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#settled) return;
+    this.#fail(transportError(err, this.#what, this.#socketPath, ''));
+  }
+
+  #fail(err: RuntimeError): void {
+    if (this.#settled) return;
+    this.#end();
+    // Dropping the request destroys its connection: a half-read answer cannot be reused.
+    if (this.#controller !== undefined && !this.#controller.aborted) this.#controller.abort(err);
+    this.#reject(err);
+  }
+
+  #end(): void {
+    this.#settled = true;
+    this.#chunks = [];
+    this.#signal.removeEventListener('abort', this);
+  }
+}
+
+const EVENTS_PATH = `/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container'], event: Object.keys(WATCHED_ACTIONS) }))}`;
 
 /**
- * One GET /events stream. Ends exactly once: by close() (silently) or by the stream ending,
- * failing or being refused (onEnd with the reason). No reconnect: the cache owns that.
+ * One GET /events stream, and its undici handler. Ends exactly once: by close() (silently) or by
+ * the stream ending, failing or being refused (onEnd with the reason). No reconnect: the cache
+ * owns that.
  */
-class DockerEventWatch implements RuntimeWatch {
-  readonly #docker: Docker;
+class DockerEventWatch implements RuntimeWatch, Dispatcher.DispatchHandler {
+  readonly #pool: Pool;
   readonly #onEvent: (event: RuntimeEvent) => void;
   readonly #onEnd: (err: Error | undefined) => void;
   readonly #counters: Counters;
   readonly #onDone: (watch: DockerEventWatch) => void;
-  readonly #controller = new AbortController();
-  #response: IncomingMessage | undefined;
+  readonly #splitter: EventLineSplitter;
+  #controller: Dispatcher.DispatchController | undefined;
+  #status = 0;
+  #errorBody: Buffer[] | undefined;
+  #errorBytes = 0;
   #ended = false;
 
-  constructor(docker: Docker, onEvent: (event: RuntimeEvent) => void, onEnd: (err: Error | undefined) => void, counters: Counters, onDone: (watch: DockerEventWatch) => void) {
-    this.#docker = docker;
+  constructor(pool: Pool, onEvent: (event: RuntimeEvent) => void, onEnd: (err: Error | undefined) => void, counters: Counters, onDone: (watch: DockerEventWatch) => void) {
+    this.#pool = pool;
     this.#onEvent = onEvent;
     this.#onEnd = onEnd;
     this.#counters = counters;
     this.#onDone = onDone;
-  }
-
-  start(): void {
-    const splitter = new EventLineSplitter(
+    this.#splitter = new EventLineSplitter(
       MAX_EVENT_LINE_BYTES,
       (line) => this.#line(line),
       () => this.#counters.malformedEvents++,
     );
-    this.#docker.modem.dial(
-      { path: '/events?', method: 'GET', options: { filters: EVENT_FILTERS }, isStream: true, statusCodes: { 200: true }, abortSignal: this.#controller.signal },
-      (err, result) => {
-        if (err !== null) {
-          this.#finish(this.#streamError(err));
-          return;
-        }
-        const res = result as IncomingMessage;
-        this.#response = res;
-        if (this.#ended) {
-          res.destroy();
-          return;
-        }
-        res.on('data', (chunk: Buffer) => {
-          if (!this.#ended) splitter.push(chunk);
-        });
-        res.on('end', () => this.#finish(new RuntimeError('docker', 'unavailable', 'event stream: the daemon ended it')));
-        res.on('error', (e: Error) => this.#finish(this.#streamError(e)));
-        res.on('close', () => this.#finish(new RuntimeError('docker', 'unavailable', 'event stream: connection closed')));
-      },
-    );
+  }
+
+  start(): void {
+    // A quiet node sends no event for hours: no body timeout on this one.
+    this.#pool.dispatch({ path: EVENTS_PATH, method: 'GET', bodyTimeout: 0 }, this);
   }
 
   /** Ends the watch with an error, after the caller has had the watch handle back. */
@@ -370,6 +439,39 @@ class DockerEventWatch implements RuntimeWatch {
     if (this.#ended) return;
     this.#ended = true;
     this.#stop();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#ended) controller.abort(new Error('watch closed'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (this.#ended) return;
+    this.#status = statusCode;
+    if (statusCode !== 200) this.#errorBody = [];
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#ended) return;
+    if (this.#errorBody === undefined) {
+      this.#splitter.push(chunk);
+      return;
+    }
+    this.#errorBytes += chunk.length;
+    if (this.#errorBytes > MAX_ERROR_BYTES) this.#finish(statusError('event stream', this.#status, Buffer.concat(this.#errorBody)));
+    else this.#errorBody.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.#errorBody !== undefined) this.#finish(statusError('event stream', this.#status, Buffer.concat(this.#errorBody)));
+    else this.#finish(new RuntimeError('docker', 'unavailable', 'event stream: the daemon ended it'));
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#ended) return;
+    const mapped = transportError(err, 'event stream', '', 'socket gone');
+    this.#finish(mapped.reason === 'unavailable' && (err as { code?: unknown }).code === 'UND_ERR_SOCKET' ? new RuntimeError('docker', 'unavailable', 'event stream: connection closed', { cause: err }) : mapped);
   }
 
   #line(line: string): void {
@@ -396,21 +498,8 @@ class DockerEventWatch implements RuntimeWatch {
   }
 
   #stop(): void {
-    this.#controller.abort();
-    this.#response?.destroy();
-    this.#response = undefined;
+    this.#errorBody = undefined;
+    if (this.#controller !== undefined && !this.#controller.aborted) this.#controller.abort(new Error('watch ended'));
     this.#onDone(this);
-  }
-
-  #streamError(err: unknown): RuntimeError {
-    const e = err as { code?: unknown; statusCode?: unknown; json?: unknown; message?: unknown };
-    if (typeof e.statusCode === 'number') {
-      const said = daemonMessage(e);
-      return new RuntimeError('docker', 'failed', `event stream: HTTP ${e.statusCode}${said ? `: ${said}` : ''}`);
-    }
-    const code = typeof e.code === 'string' ? e.code : '';
-    if (code === 'ENOENT') return new RuntimeError('docker', 'absent', 'event stream: socket gone', { cause: err });
-    if (code.startsWith('HPE_')) return new RuntimeError('docker', 'protocol', `event stream: not an HTTP answer (${code})`, { cause: err });
-    return new RuntimeError('docker', 'unavailable', `event stream: ${code || quote(e.message)}`, { cause: err });
   }
 }
