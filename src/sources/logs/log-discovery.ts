@@ -52,6 +52,12 @@ export interface ScanResult {
   /** Directories that could not be listed (permission, I/O), not counting ones that vanished. */
   readonly unreadable: number;
   readonly truncated: boolean;
+  /**
+   * The directories below the roots that were listed (pod, container and Docker container
+   * directories): the ones to watch, so a log file created in a directory that was still empty
+   * at this scan is noticed at once rather than at the next interval rescan.
+   */
+  readonly dirs: string[];
 }
 
 const DEFAULT_MAX_FILES = 100_000;
@@ -70,7 +76,9 @@ export class LogDiscovery {
   /** Resolved paths a link may point into: the configured directories and the globs' fixed prefixes. */
   readonly #allowed: string[];
   readonly #maxFiles: number;
-  #watchers: FSWatcher[] = [];
+  /** Watched directory → its watcher; kept across calls, so a directory stays watched without a gap. */
+  #watchers = new Map<string, FSWatcher>();
+  #onHint: (() => void) | undefined;
   #hintTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LogDiscoveryOptions) {
@@ -99,6 +107,7 @@ export class LogDiscovery {
 
   async scan(): Promise<ScanResult> {
     const files: LogFile[] = [];
+    const dirs: string[] = [];
     const state = { refused: 0, unreadable: 0, truncated: false };
     const allowed = await this.#allowedRoots();
     const add = async (path: string, format: LogFormat, entry: Dirent, rotated = false): Promise<void> => {
@@ -129,9 +138,11 @@ export class LogDiscovery {
       for (const pod of await this.#list(dir, state)) {
         if (!pod.isDirectory()) continue;
         const podDir = `${dir}/${pod.name}`;
+        dirs.push(podDir);
         for (const container of await this.#list(podDir, state)) {
           if (!container.isDirectory()) continue;
           const cDir = `${podDir}/${container.name}`;
+          dirs.push(cDir);
           for (const f of await this.#list(cDir, state)) {
             if (CRI_FILE.test(f.name)) await add(`${cDir}/${f.name}`, 'cri', f);
             else if (CRI_ROTATED.test(f.name)) await add(`${cDir}/${f.name}`, 'cri', f, true);
@@ -143,6 +154,7 @@ export class LogDiscovery {
       for (const c of await this.#list(dir, state)) {
         if (!c.isDirectory() || !DOCKER_ID.test(c.name)) continue;
         const want = `${c.name}-json.log`;
+        dirs.push(`${dir}/${c.name}`);
         for (const f of await this.#list(`${dir}/${c.name}`, state)) {
           if (f.name === want) await add(`${dir}/${c.name}/${f.name}`, 'docker-json', f);
           else if (f.name.startsWith(want + '.') && /^\d{1,6}$/.test(f.name.slice(want.length + 1))) await add(`${dir}/${c.name}/${f.name}`, 'docker-json', f, true);
@@ -150,38 +162,57 @@ export class LogDiscovery {
       }
     }
     for (const glob of this.#globs) await this.#expand(glob, 1, '', state, add);
-    return { files, ...state };
+    return { files, ...state, dirs };
   }
 
   /**
-   * Calls `onHint` soon after anything changes in the watched directories (the roots and the pod
-   * directories known at the last call; call again after a scan to watch new ones). A watch that
-   * cannot be set (inotify limit) is simply absent: the interval rescan covers it.
+   * Calls `onHint` soon after anything changes in the watched directories: the roots and `dirs`
+   * (call again after each scan with its `dirs`: directories no longer listed stop being
+   * watched, new ones start, the others stay watched without a gap). Returns how many
+   * directories started being watched now: a file created in one of them between the scan that
+   * listed it and this call gave no hint, so the caller scans once more. A watch that cannot be
+   * set (inotify limit) is simply absent: the interval rescan covers it.
    */
-  watch(dirs: readonly string[], onHint: () => void): void {
-    this.unwatch();
-    const hint = (): void => {
-      if (this.#hintTimer) return;
-      this.#hintTimer = setTimeout(() => {
-        this.#hintTimer = undefined;
-        onHint();
-      }, HINT_DELAY_MS);
-      this.#hintTimer.unref();
-    };
-    for (const d of [...this.#podDirs, ...this.#dockerDirs, ...dirs]) {
+  watch(dirs: readonly string[], onHint: () => void): number {
+    this.#onHint = onHint;
+    const want = new Set([...this.#podDirs, ...this.#dockerDirs, ...dirs]);
+    for (const [d, w] of this.#watchers) {
+      if (want.has(d)) continue;
+      w.close();
+      this.#watchers.delete(d);
+    }
+    let added = 0;
+    for (const d of want) {
+      if (this.#watchers.has(d)) continue;
       try {
-        const w = watch(d, { persistent: false }, hint);
-        w.on('error', () => w.close());
-        this.#watchers.push(w);
+        const w = watch(d, { persistent: false }, this.#hint);
+        // A watched directory removed (a pod gone): forget it, so it is watched again if it returns.
+        w.on('error', () => {
+          w.close();
+          if (this.#watchers.get(d) === w) this.#watchers.delete(d);
+        });
+        this.#watchers.set(d, w);
+        added++;
       } catch {
         // Missing or beyond the inotify limit: the rescan interval is the safety net.
       }
     }
+    return added;
   }
 
+  /** One timer for a burst of changes: a burst of container starts is one rescan. */
+  readonly #hint = (): void => {
+    if (this.#hintTimer) return;
+    this.#hintTimer = setTimeout(() => {
+      this.#hintTimer = undefined;
+      this.#onHint?.();
+    }, HINT_DELAY_MS);
+    this.#hintTimer.unref();
+  };
+
   unwatch(): void {
-    for (const w of this.#watchers) w.close();
-    this.#watchers = [];
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
     if (this.#hintTimer) clearTimeout(this.#hintTimer);
     this.#hintTimer = undefined;
   }
