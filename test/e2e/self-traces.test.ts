@@ -179,7 +179,7 @@ describe('self-traces', () => {
 
     expect(await stop(agent)).toBe(0);
     // The positive control of the test above: with the endpoint set, the SDK was loaded.
-    expect(readFileSync(log, 'utf8')).toContain('/@opentelemetry/sdk-trace/');
+    expect(readFileSync(log, 'utf8')).toContain('/@opentelemetry/sdk-node/');
     // The token reached no log line of either process.
     expect(agent.stderr()).not.toContain(TOKEN);
     expect(gateway.stderr()).not.toContain(TOKEN);

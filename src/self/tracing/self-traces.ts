@@ -44,20 +44,18 @@ const MAX_QUEUED_SPANS = 2048;
 /** Loads the SDK and starts exporting; throws (with the module name) if the SDK is not installed. */
 export async function startSelfTraces(options: SelfTracesOptions): Promise<SelfTraces> {
   let api: typeof import('@opentelemetry/api');
-  let sdk: typeof import('@opentelemetry/sdk-trace');
-  let resources: typeof import('@opentelemetry/resources');
+  let sdk: typeof import('@opentelemetry/sdk-node');
   let exporterModule: typeof import('@opentelemetry/exporter-trace-otlp-grpc');
   let grpc: typeof import('@grpc/grpc-js');
   try {
-    [api, sdk, resources, exporterModule, grpc] = await Promise.all([
+    [api, sdk, exporterModule, grpc] = await Promise.all([
       import('@opentelemetry/api'),
-      import('@opentelemetry/sdk-trace'),
-      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-node'),
       import('@opentelemetry/exporter-trace-otlp-grpc'),
       import('@grpc/grpc-js'),
     ]);
   } catch (err) {
-    throw new Error(`self-traces need the OpenTelemetry SDK (@opentelemetry/sdk-trace, @opentelemetry/exporter-trace-otlp-grpc): ${(err as Error).message}`, { cause: err });
+    throw new Error(`self-traces need the OpenTelemetry SDK (@opentelemetry/sdk-node, @opentelemetry/exporter-trace-otlp-grpc): ${(err as Error).message}`, { cause: err });
   }
 
   // The SDK reports export failures through its global diagnostic logger: route them to ours,
@@ -81,15 +79,19 @@ export async function startSelfTraces(options: SelfTracesOptions): Promise<SelfT
     metadata,
     timeoutMillis: options.exportTimeoutMs ?? 10_000,
   });
-  const provider = new sdk.TracerProvider({
-    resource: resources.resourceFromAttributes({
+  // The Node SDK with traces only: no instrumentations (the agent's own spans are made by hand
+  // at the scheduler and the transport), no resource detectors (the resource is ours), and no
+  // metrics or logs pipeline (those go through Sextant's own exporter).
+  const nodeSdk = new sdk.NodeSDK({
+    resource: sdk.resources.resourceFromAttributes({
       'service.name': options.serviceName,
       'service.version': options.version,
       ...options.resource,
     }),
+    autoDetectResources: false,
+    instrumentations: [],
     spanProcessors: [
-      new sdk.BatchSpanProcessor({
-        exporter,
+      new sdk.tracing.BatchSpanProcessor(exporter, {
         maxQueueSize: MAX_QUEUED_SPANS,
         maxExportBatchSize: 512,
         scheduledDelayMillis: options.exportDelayMs ?? 1000,
@@ -97,7 +99,8 @@ export async function startSelfTraces(options: SelfTracesOptions): Promise<SelfT
       }),
     ],
   });
-  const tracer = provider.getTracer('sextant', options.version);
+  nodeSdk.start();
+  const tracer = api.trace.getTracer('sextant', options.version);
   const link = new SpanLink(api, tracer);
   options.logger.info({ endpoint: options.endpoint }, 'self-traces on: exporting spans over OTLP/gRPC');
 
@@ -107,7 +110,7 @@ export async function startSelfTraces(options: SelfTracesOptions): Promise<SelfT
     async shutdown(deadlineMs = 5_000): Promise<void> {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
-      await Promise.race([provider.shutdown().catch(() => undefined), late]);
+      await Promise.race([nodeSdk.shutdown().catch(() => undefined), late]);
       clearTimeout(timer);
       problems.flush();
     },
