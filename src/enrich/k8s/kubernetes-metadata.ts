@@ -6,25 +6,18 @@ import { KubeApiClient } from './api-client.js';
 import { ApiHealth, type KubernetesStatus } from './api-health.js';
 import type { AutoSwitch } from './config-values.js';
 import { namespaceMeta, type NamespaceMeta, podMeta, type PodMeta } from './objects.js';
-import { CompiledRules, type SourceRef } from './pod-attributes.js';
+import { CompiledRules, type EnrichmentRules } from './pod-attributes.js';
 import { PodMetadataIndex, type PodMetadataLookup } from './pod-metadata-index.js';
 import { Reflector, type ReflectorMetrics } from './reflector.js';
 import { TokenSource } from './token-source.js';
 import { WorkloadResolver } from './workload.js';
 
 /** The `kubernetes:` config section (src/config/schema.ts). */
-export interface KubernetesConfig {
+export interface KubernetesConfig extends EnrichmentRules {
   readonly enabled: AutoSwitch;
   readonly apiServer: string | undefined;
   readonly tokenFile: string | undefined;
   readonly caFile: string | undefined;
-  readonly clusterName: string;
-  readonly podLabels: readonly string[];
-  readonly podAnnotations: readonly string[];
-  readonly namespaceLabels: readonly string[];
-  readonly namespaceAnnotations: readonly string[];
-  readonly costCenterFrom: readonly SourceRef[];
-  readonly productFrom: readonly SourceRef[];
 }
 
 /** Where a pod's service account is mounted (the agent's own pod, not the host's). */
