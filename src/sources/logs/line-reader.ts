@@ -79,6 +79,12 @@ export interface LineReaderOptions {
   readonly pool?: BufferPool;
   /** Bytes read from the file per turn at most (default 1 MiB), so one chatty file cannot starve others. */
   readonly maxBytesPerTurn?: number;
+  /**
+   * Bytes asked of one read at most (default: all the buffer's free room). The lines a read
+   * brings are handed out without a pause, so this bounds how long a turn holds the event loop
+   * between two awaits — what a watch event waits for before it can be handled.
+   */
+  readonly maxBytesPerRead?: number;
 }
 
 const DEFAULT_BUFFER = 64 * 1024;
@@ -110,6 +116,7 @@ export class LineReader {
   readonly #sink: LineSink;
   readonly #pool: BufferPool | undefined;
   readonly #maxBytesPerTurn: number;
+  readonly #maxBytesPerRead: number;
   readonly #bufferSize: number;
   readonly #head = Buffer.allocUnsafe(FINGERPRINT_BYTES);
   #identity: FileIdentity;
@@ -141,6 +148,9 @@ export class LineReader {
     this.#sink = sink;
     this.#pool = options.pool;
     this.#maxBytesPerTurn = turn;
+    const perRead = options.maxBytesPerRead ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(perRead) || perRead < 1) throw new ConfigError('logs.maxBytesPerRead', `must be a positive integer, got ${perRead}`);
+    this.#maxBytesPerRead = perRead;
     if (options.pool !== undefined) {
       this.#bufferSize = options.pool.bufferSize;
     } else {
@@ -251,7 +261,7 @@ export class LineReader {
         if (!this.#sink.line(buf, 0, buf.length, endOffset, flags)) return 'paused';
       }
       if (budget <= 0) return 'more';
-      const { bytesRead } = await this.#fh.read(buf, this.#end, Math.min(buf.length - this.#end, budget), this.#pos);
+      const { bytesRead } = await this.#fh.read(buf, this.#end, Math.min(buf.length - this.#end, budget, this.#maxBytesPerRead), this.#pos);
       if (bytesRead === 0) {
         this.#atEof = true;
         if (this.#retired || deleted) return this.#finish(buf);

@@ -60,6 +60,13 @@ export interface ScanResult {
   readonly dirs: string[];
 }
 
+export interface WatchHooks {
+  /** A file was created, renamed or deleted in this Docker container directory (called at once). */
+  readonly dockerDir?: (dir: string) => void;
+  /** A watched file was written to. */
+  readonly activity?: () => void;
+}
+
 const DEFAULT_MAX_FILES = 100_000;
 const CRI_FILE = /^\d+\.log$/;
 /** kubelet's rotated name; the gzipped ones (`.gz`) are older still and never read. */
@@ -79,7 +86,9 @@ export class LogDiscovery {
   /** Watched directory → its watcher; kept across calls, so a directory stays watched without a gap. */
   #watchers = new Map<string, FSWatcher>();
   #onHint: (() => void) | undefined;
+  #hooks: WatchHooks = {};
   #hintTimer: NodeJS.Timeout | undefined;
+  #hintRescan = false;
 
   constructor(options: LogDiscoveryOptions) {
     this.#root = options.hostRoot.endsWith('/') ? options.hostRoot.slice(0, -1) : options.hostRoot;
@@ -166,15 +175,23 @@ export class LogDiscovery {
   }
 
   /**
-   * Calls `onHint` soon after anything changes in the watched directories: the roots and `dirs`
-   * (call again after each scan with its `dirs`: directories no longer listed stop being
-   * watched, new ones start, the others stay watched without a gap). Returns how many
-   * directories started being watched now: a file created in one of them between the scan that
-   * listed it and this call gave no hint, so the caller scans once more. A watch that cannot be
-   * set (inotify limit) is simply absent: the interval rescan covers it.
+   * Calls `onHint` soon after a file or directory is created, renamed or deleted in the watched
+   * directories: the roots and `dirs` (call again after each scan with its `dirs`: directories no
+   * longer listed stop being watched, new ones start, the others stay watched without a gap).
+   * Returns how many directories started being watched now: a file created in one of them
+   * between the scan that listed it and this call gave no hint, so the caller scans once more. A
+   * watch that cannot be set (inotify limit) is simply absent: the interval rescan covers it.
+   *
+   * `hooks.dockerDir`, when given, is called at once (not coalesced) instead of `onHint` for such
+   * a change in a Docker container directory: the engine rotates at full speed (a file lives a
+   * few hundred milliseconds from its creation to max-file deleting it), so that directory is
+   * looked at alone and right away (`listDockerDir`). `hooks.activity` is called (coalesced
+   * like `onHint`) when a watched file is written to: nothing to scan, but an idle tailer has
+   * lines to read; without it, a write is a hint as any other change.
    */
-  watch(dirs: readonly string[], onHint: () => void): number {
+  watch(dirs: readonly string[], onHint: () => void, hooks: WatchHooks = {}): number {
     this.#onHint = onHint;
+    this.#hooks = hooks;
     const want = new Set([...this.#podDirs, ...this.#dockerDirs, ...dirs]);
     for (const [d, w] of this.#watchers) {
       if (want.has(d)) continue;
@@ -185,7 +202,18 @@ export class LogDiscovery {
     for (const d of want) {
       if (this.#watchers.has(d)) continue;
       try {
-        const w = watch(d, { persistent: false }, this.#hint);
+        // One listener per directory (not per event); it knows once whether its directory is a
+        // Docker container's.
+        const docker = this.#isDockerDir(d);
+        const w = watch(d, { persistent: false }, (event) => {
+          if (event === 'change') {
+            this.#hint(this.#hooks.activity === undefined);
+            return;
+          }
+          const dockerDir = this.#hooks.dockerDir;
+          if (docker && dockerDir !== undefined) dockerDir(d);
+          else this.#hint(true);
+        });
         // A watched directory removed (a pod gone): forget it, so it is watched again if it returns.
         w.on('error', () => {
           w.close();
@@ -200,15 +228,55 @@ export class LogDiscovery {
     return added;
   }
 
-  /** One timer for a burst of changes: a burst of container starts is one rescan. */
-  readonly #hint = (): void => {
+  /**
+   * The log files of one Docker container directory now, newest first: `-json.log`, then
+   * `-json.log.1`, `.2` … (a caller opening them in this order while the engine renames each one
+   * a place further sees a file move to a name it has not opened yet, never skip past one).
+   * Plain files only: a link is the full scan's business (it checks where it points).
+   */
+  async listDockerDir(dir: string): Promise<LogFile[]> {
+    const id = dir.slice(dir.lastIndexOf('/') + 1);
+    const want = `${id}-json.log`;
+    const files: LogFile[] = [];
+    const order: number[] = [];
+    for (const f of await this.#list(dir, { unreadable: 0 })) {
+      if (!f.isFile()) continue;
+      let n = -1;
+      if (f.name === want) n = 0;
+      else if (f.name.startsWith(want + '.') && /^\d{1,6}$/.test(f.name.slice(want.length + 1))) n = Number(f.name.slice(want.length + 1));
+      if (n < 0) continue;
+      const path = `${dir}/${f.name}`;
+      // Insertion into a handful of names (max-file): kept sorted by rotation number.
+      let i = order.length;
+      while (i > 0 && order[i - 1]! > n) i--;
+      order.splice(i, 0, n);
+      files.splice(i, 0, n === 0 ? { path, realPath: path, format: 'docker-json' } : { path, realPath: path, format: 'docker-json', rotated: true });
+    }
+    return files;
+  }
+
+  #isDockerDir(d: string): boolean {
+    const slash = d.lastIndexOf('/');
+    return DOCKER_ID.test(d.slice(slash + 1)) && this.#dockerDirs.includes(d.slice(0, slash));
+  }
+
+  /**
+   * One timer for a burst of changes: a burst of container starts is one rescan, a burst of
+   * writes one wake-up (`rescan` false: only `hooks.activity`). The delay also lets a new
+   * container's start event reach the metadata cache before its first lines are read.
+   */
+  #hint(rescan: boolean): void {
+    if (rescan) this.#hintRescan = true;
     if (this.#hintTimer) return;
     this.#hintTimer = setTimeout(() => {
       this.#hintTimer = undefined;
-      this.#onHint?.();
+      const full = this.#hintRescan;
+      this.#hintRescan = false;
+      if (full) this.#onHint?.();
+      else this.#hooks.activity?.();
     }, HINT_DELAY_MS);
     this.#hintTimer.unref();
-  };
+  }
 
   unwatch(): void {
     for (const w of this.#watchers.values()) w.close();

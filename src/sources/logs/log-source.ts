@@ -51,6 +51,23 @@ export interface LogSourceDeps {
 
 /** Reader buffers: big enough that a Docker json line (16 KiB of log, escaped) is one piece. */
 const BUFFER_BYTES = 256 * 1024;
+/**
+ * Bytes per read: the lines one read brings are parsed and offered in one go (about 10 ms of
+ * work for 64 KiB of Docker json on a busy node), and a Docker directory's watch event waits
+ * for that before its files are opened.
+ */
+const READ_BYTES = 64 * 1024;
+/** Files opened by Docker directory passes and not tailed yet, at most (the rescan is the safety net beyond). */
+const MAX_PINNED = 1024;
+/** How long a new Docker container's directory pass waits for its name to reach the metadata cache. */
+const NEW_CONTAINER_DELAY_MS = 100;
+
+/** A file a Docker directory pass opened, waiting to be tailed. */
+interface Pinned {
+  readonly file: LogFile;
+  readonly fh: FileHandle;
+  readonly key: string;
+}
 /** An idle tailer waits this long for a file to grow before looking again (inotify hints come sooner for new files). */
 const IDLE_POLL_MS = 200;
 /** How far back from a file's end the start of its last whole line is looked for (readFrom end). */
@@ -149,6 +166,21 @@ export class LogSource implements Source {
   /** No checkpoint state was found at start (set by #run before the first scan). */
   #freshStart = true;
   #lastScanAt = 0;
+  /**
+   * Scans run one at a time: the loop's rescans and the Docker directory passes a watch event
+   * starts at once (even while a file's turn is being read), each after the one before.
+   */
+  #scanLock: Promise<void> = Promise.resolve();
+  /** Files a Docker directory pass opened, oldest first, waiting for #adoptPinned (at most MAX_PINNED). */
+  readonly #pinned: Pinned[] = [];
+  #adoptQueued = false;
+  /** Docker directories with a pass in flight, and those changed again meanwhile. */
+  readonly #pinning = new Set<string>();
+  readonly #pinAgain = new Set<string>();
+  /** Docker directories without a tail yet whose pass waits NEW_CONTAINER_DELAY_MS. */
+  readonly #pinLater = new Set<string>();
+  /** dev:ino of every file a tail holds (a tail's key never changes: it is its descriptor's). */
+  readonly #held = new Set<string>();
   /** Bound once per format: no label lookup per record. */
   readonly #records: Readonly<Record<LogFormat, BoundCounter>>;
   readonly #problems: Counter;
@@ -243,6 +275,9 @@ export class LogSource implements Source {
     this.#discovery.unwatch();
     this.#poke();
     await this.#loop;
+    // Opened by a Docker directory pass and never tailed: nothing of them was read.
+    await this.#scanLock;
+    for (let p = this.#pinned.shift(); p !== undefined; p = this.#pinned.shift()) await p.fh.close().catch(() => undefined);
   }
 
   /** The pipeline has flushed (or given up): write the checkpoints a last time and let the files go. */
@@ -258,7 +293,7 @@ export class LogSource implements Source {
     this.#store.start();
     while (this.#running) {
       const now = Date.now();
-      if (this.#rescanDue || now - this.#lastScanAt >= this.#config.rescanIntervalMs) await this.#rescan();
+      if (this.#rescanDue || now - this.#lastScanAt >= this.#config.rescanIntervalMs) await this.#exclusive(this.#rescanFn);
       let progressed = false;
       if (!this.#blocked) {
         for (const t of [...this.#tails.values()]) {
@@ -266,7 +301,7 @@ export class LogSource implements Source {
           // A directory change seen during the round is scanned before the next file's turn,
           // not after the round: a runtime writing at full speed renames and (max-file) deletes
           // a file within a second, and a file opened before it is deleted is never lost.
-          if (this.#rescanDue) await this.#rescan();
+          if (this.#rescanDue) await this.#exclusive(this.#rescanFn);
           if (t.held) {
             if (!this.#retryHeld(t)) continue;
             if (!this.#offer(t.held)) break;
@@ -332,6 +367,102 @@ export class LogSource implements Source {
     this.#wake?.();
   }
 
+  /** Runs `fn` once every scan queued before it has finished. */
+  #exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.#scanLock.then(fn);
+    this.#scanLock = run.catch(() => undefined);
+    return run;
+  }
+
+  readonly #rescanFn = (): Promise<void> => this.#rescan();
+  readonly #adoptFn = (): Promise<void> => this.#adoptPinned();
+
+  /**
+   * A file was created, renamed or deleted in a Docker container directory. At full speed the
+   * engine creates a file, rotates it through the max-file names and deletes it within
+   * 200–600 ms, while the loop may be deep in a turn (a megabyte of records parsed and offered,
+   * each read's lines one stretch of the event loop). A descriptor held is what keeps a file's
+   * lines, so the directory is listed and every file in it opened right now, outside the scan
+   * lock: three event-loop waits (this callback, readdir, open) from the engine's rename to
+   * the open. Starting tails for them (a probe, a checkpoint lookup each) waits its turn.
+   */
+  readonly #onDockerDir = (dir: string): void => {
+    if (!this.#running) return;
+    if (this.#tails.has(`${dir}/${dir.slice(dir.lastIndexOf('/') + 1)}-json.log`)) {
+      this.#pin(dir);
+      return;
+    }
+    // A container's first file: its start event reaches the metadata cache about now, so the
+    // pass waits a moment and the first records carry the container's name. The engine deletes
+    // that file only max-file − 1 rotations later, each a megabyte or more (max-size) away.
+    if (this.#pinLater.has(dir)) return;
+    this.#pinLater.add(dir);
+    setTimeout(() => {
+      this.#pinLater.delete(dir);
+      if (this.#running) this.#pin(dir);
+    }, NEW_CONTAINER_DELAY_MS).unref();
+  };
+
+  #pin(dir: string): void {
+    if (this.#pinning.has(dir)) {
+      this.#pinAgain.add(dir);
+      return;
+    }
+    this.#pinning.add(dir);
+    this.#pinDir(dir).catch((err: unknown) => {
+      this.#deps.logger.debug({ err: (err as Error).message }, 'docker log directory pass failed');
+    });
+  }
+
+  readonly #onActivity = (): void => this.#poke();
+
+  /**
+   * Opens every file of one Docker container directory that no tail holds, and queues it for
+   * #adoptPinned, oldest first (a container's records then go out in the order it wrote them).
+   * The opens go out side by side: a file the engine renames meanwhile may be opened twice or
+   * not at all, but that rename changed the directory again, and the change that reports it
+   * runs this once more. Identity is the descriptor's dev:ino, never the name it was opened by.
+   */
+  async #pinDir(dir: string): Promise<void> {
+    try {
+      do {
+        this.#pinAgain.delete(dir);
+        const files = await this.#discovery.listDockerDir(dir);
+        const handles = await Promise.all(files.map(openOrNothing));
+        const keys = await Promise.all(handles.map(keyOf));
+        for (let i = files.length - 1; i >= 0; i--) {
+          const fh = handles[i];
+          if (fh === undefined) continue;
+          const key = keys[i];
+          if (!this.#running || key === undefined || this.#held.has(key) || this.#pinned.length >= MAX_PINNED || this.#pinned.some((p) => p.key === key)) {
+            await fh.close().catch(() => undefined);
+            continue;
+          }
+          this.#pinned.push({ file: files[i]!, fh, key });
+        }
+        if (this.#pinned.length > 0 && !this.#adoptQueued) {
+          this.#adoptQueued = true;
+          this.#exclusive(this.#adoptFn).catch((err: unknown) => {
+            this.#deps.logger.debug({ err: (err as Error).message }, 'docker log files could not be tailed');
+          });
+        }
+      } while (this.#running && this.#pinAgain.has(dir));
+    } finally {
+      this.#pinning.delete(dir);
+      this.#pinAgain.delete(dir);
+    }
+  }
+
+  /** Tails the files #pinDir opened, in the order it queued them (under the scan lock). */
+  async #adoptPinned(): Promise<void> {
+    this.#adoptQueued = false;
+    for (let p = this.#pinned.shift(); p !== undefined; p = this.#pinned.shift()) {
+      if (!this.#running) await p.fh.close().catch(() => undefined);
+      else await this.#startTail(p.file, p.fh, false, p.file.rotated === true, false);
+    }
+    this.#poke();
+  }
+
   async #rescan(): Promise<void> {
     this.#rescanDue = false;
     this.#lastScanAt = Date.now();
@@ -347,19 +478,22 @@ export class LogSource implements Source {
     for (const f of scan.files) {
       if (f.rotated) {
         if (!first) await this.#openRotated(f, held, rotatedNow);
-        else if (!this.#freshStart) await this.#openTail(f, false, true, true);
+        else {
+          // Present at the start: after a restart it is finished from its checkpoint if the
+          // store knows it; any other one (read before, or older than a first start) is marked
+          // finished, or a later scan would take it for a file rotated unseen and read it all.
+          if (!this.#freshStart) await this.#openTail(f, false, true, true);
+          if (!this.#freshStart || this.#config.readFrom === 'end') await this.#markFinished(f);
+        }
         continue;
       }
       live.add(f.path);
       const t = this.#tails.get(f.path);
       if (t !== undefined) {
-        if (!t.rotated && (await this.#renamedAway(t))) {
-          t.rotated = true;
-          // The path now names a new file: tail it too (from its start) once this one is done.
-          this.#tails.delete(f.path);
-          this.#tails.set(`${f.path}\u0000${t.reader.identity.key}`, t);
-          await this.#openTail(f, false);
-        }
+        // The path now names a new file: tail it too, from its start (#startTail moves the old
+        // tail aside, to finish its file). One marked rotated while its name was briefly
+        // missing (the engine renames, then creates) may have a successor by now too.
+        if (t.rotated || (await this.#renamedAway(t))) await this.#openTail(f, false);
         continue;
       }
       await this.#openTail(f, first && this.#freshStart && this.#config.readFrom === 'end');
@@ -373,14 +507,29 @@ export class LogSource implements Source {
     for (const t of this.#tails.values()) if (!t.rotated && !live.has(t.file.path)) t.rotated = true;
     const dirs = new Set<string>(scan.dirs);
     for (const t of this.#tails.values()) dirs.add(t.file.path.slice(0, t.file.path.lastIndexOf('/')));
-    const added = this.#discovery.watch([...dirs], () => {
-      this.#rescanDue = true;
-      this.#poke();
-    });
+    const added = this.#discovery.watch([...dirs], this.#onHint, this.#hooks);
     // A file created in a directory between its listing above and its watch gave no hint: look
     // once more (a short-lived container's whole log could otherwise wait for the interval rescan
     // and be deleted by then). Converges: the next scan adds no watch unless new dirs appeared.
     if (added > 0) this.#rescanDue = true;
+  }
+
+  readonly #onHint = (): void => {
+    this.#rescanDue = true;
+    this.#poke();
+  };
+
+  readonly #hooks = { dockerDir: this.#onDockerDir, activity: this.#onActivity };
+
+  /** A rotated file present at the start that no tail took: not to be read (see #rescan). */
+  async #markFinished(file: LogFile): Promise<void> {
+    try {
+      const st = await stat(file.realPath, { bigint: true });
+      const key = `${st.dev}:${st.ino}`;
+      if (!this.#holds(key)) this.#finished.set(key, `${st.size}:${st.mtimeNs}`);
+    } catch {
+      // Gone already.
+    }
   }
 
   /**
@@ -399,7 +548,10 @@ export class LogSource implements Source {
     }
     seen.add(key);
     if (held.has(key) || this.#finished.get(key) === stamp) return;
-    await this.#openTail(file, false, true);
+    // The name may be another file by the open (the engine renames at full speed): the one
+    // opened is tailed for what it is; the one stat saw moved on, so look again soon.
+    const got = await this.#openTail(file, false, true);
+    if (got !== undefined && got !== key) this.#rescanDue = true;
   }
 
   async #renamedAway(t: Tail): Promise<boolean> {
@@ -418,14 +570,23 @@ export class LogSource implements Source {
    * before the rotation while the agent was down); one the store does not know was read before
    * its entry was forgotten, or never will be (present at the first start).
    */
-  async #openTail(file: LogFile, fromEnd: boolean, rotated = false, resumeOnly = false): Promise<void> {
+  async #openTail(file: LogFile, fromEnd: boolean, rotated = false, resumeOnly = false): Promise<string | undefined> {
     let fh: FileHandle;
     try {
       fh = await open(file.realPath, 'r');
-    } catch {
-      this.#problems.inc({ kind: 'unreadable' });
-      return;
+    } catch (err) {
+      // A name gone between the listing and the open was renamed or deleted, not unreadable.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#problems.inc({ kind: 'unreadable' });
+      return undefined;
     }
+    return this.#startTail(file, fh, fromEnd, rotated, resumeOnly);
+  }
+
+  /**
+   * #openTail with the file already open (the descriptor is closed here unless a tail keeps it).
+   * Returns the dev:ino of the file the descriptor is, tailed or not.
+   */
+  async #startTail(file: LogFile, fh: FileHandle, fromEnd: boolean, rotated: boolean, resumeOnly: boolean): Promise<string | undefined> {
     try {
       const probe = await probeFile(fh);
       // The path may name another file by now than the scan (or the stat) saw: a runtime renames
@@ -433,7 +594,7 @@ export class LogSource implements Source {
       // opened a second time (it would be read again from its checkpoint, behind the acks).
       if (this.#holds(probe.identity.key) || (rotated && this.#finished.get(probe.identity.key) === (await finishedStamp(fh)))) {
         await fh.close();
-        return;
+        return probe.identity.key;
       }
       let identity: FileIdentity = probe.identity;
       const match = this.#store.lookup(identity, probe.size, probe.head);
@@ -443,11 +604,11 @@ export class LogSource implements Source {
         // A rotated file read to its end before (its entry is kept a while after release): done.
         if (rotated && offset >= probe.size) {
           await fh.close();
-          return;
+          return probe.identity.key;
         }
       } else if (resumeOnly) {
         await fh.close();
-        return;
+        return probe.identity.key;
       } else if (match.kind === 'truncated') this.#problems.inc({ kind: 'copytruncate' });
       else if (fromEnd) offset = await lineStartBefore(fh, probe.size);
       identity = extendIdentity(identity, probe);
@@ -455,26 +616,39 @@ export class LogSource implements Source {
       t.resourceVersion = this.#metadataVersion;
       t.joiner = this.#joinerFor(file, t.resource);
       t.checkpoint = this.#store.open(identity, file.path, offset);
-      t.reader = new LineReader(fh, identity, offset, t, { pool: this.#pool, maxBytesPerTurn: this.#config.maxBytesPerTurn ?? 1024 * 1024 });
+      t.reader = new LineReader(fh, identity, offset, t, { pool: this.#pool, maxBytesPerTurn: this.#config.maxBytesPerTurn ?? 1024 * 1024, maxBytesPerRead: READ_BYTES });
       t.assembler.reset(offset);
       if (rotated) t.rotated = true;
+      else {
+        // The live name's previous file (renamed away: this one took the name after it was
+        // opened) is finished under a key of its own.
+        const old = this.#tails.get(file.path);
+        if (old !== undefined) {
+          old.rotated = true;
+          this.#tails.delete(file.path);
+          this.#tails.set(`${file.path}\u0000${old.reader.identity.key}`, old);
+        }
+      }
       this.#tails.set(rotated ? `${file.path}\u0000${identity.key}` : file.path, t);
+      this.#held.add(identity.key);
+      return identity.key;
     } catch (err) {
       this.#problems.inc({ kind: 'unreadable' });
       this.#deps.logger.debug({ path: file.path, err: (err as Error).message }, 'cannot open log file');
       await fh.close().catch(() => undefined);
+      return undefined;
     }
   }
 
   #holds(key: string): boolean {
-    for (const t of this.#tails.values()) if (t.reader.identity.key === key) return true;
-    return false;
+    return this.#held.has(key);
   }
 
   async #closeTail(t: Tail, gone: boolean): Promise<void> {
     if (t.done) return;
     t.done = true;
     for (const [k, v] of this.#tails) if (v === t) this.#tails.delete(k);
+    this.#held.delete(t.reader.identity.key);
     if (gone) this.#store.release(t.checkpoint);
     await t.fh.close().catch(() => undefined);
   }
@@ -688,6 +862,22 @@ function joined(e: JoinedEntry, holdBack: number): Emit {
 
 function globToRegExp(glob: string): RegExp {
   return new RegExp('^' + glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+}
+
+/** The file opened for reading, or undefined when its name is gone (renamed or deleted meanwhile). */
+function openOrNothing(file: LogFile): Promise<FileHandle | undefined> {
+  return open(file.realPath, 'r').catch(() => undefined);
+}
+
+/** dev:ino of an open file, or undefined when there is none (or it cannot be looked at). */
+async function keyOf(fh: FileHandle | undefined): Promise<string | undefined> {
+  if (fh === undefined) return undefined;
+  try {
+    const st = await fh.stat({ bigint: true });
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Size and mtime of a file being let go: what tells it from a later file on the same inode. */
