@@ -13,6 +13,7 @@ import { LogSource } from '../../src/sources/logs/log-source.js';
 import type { RecordSink } from '../../src/sources/types.js';
 import { CriPods, type RunningPod } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
+import { AckingSink } from '../helpers/acking-sink.js';
 
 /**
  * Real writers: a Docker container (json-file driver) and a CRI pod through containerd, each
@@ -31,29 +32,6 @@ const writer = (prefix: string): string[] => [
   `i=0; while [ $i -lt ${LINES} ]; do echo "${prefix} n=$i"; i=$((i+1)); done; echo "${prefix} n=err" >&2; printf '${prefix} long:'; head -c ${LONG} /dev/zero | tr '\\0' a; echo; exec sleep 600`,
 ];
 
-class AckingSink implements RecordSink {
-  logs: LogRecord[] = [];
-  offerMetric(): boolean {
-    return true;
-  }
-  offerEvent(): boolean {
-    return true;
-  }
-  offerLog(r: LogRecord): boolean {
-    this.logs.push(r);
-    r.ack?.settle(r.ackToken!, true);
-    return true;
-  }
-  onLogsDrain(): void {}
-  numbers(prefix: string): number[] {
-    const out: number[] = [];
-    for (const r of this.logs) {
-      const m = new RegExp(`^${prefix} n=(\\d+)$`).exec(r.body);
-      if (m) out.push(Number(m[1]));
-    }
-    return out;
-  }
-}
 
 async function until(cond: () => boolean, ms: number): Promise<void> {
   const t0 = Date.now();
@@ -99,7 +77,7 @@ describe.skipIf(!rt.available)('log source with real writers (Docker json-file, 
   }, 60_000);
 
   it('Docker json-file: every line exactly once, in order, with the container on it', () => {
-    expect(sink.numbers('docker')).toEqual(Array.from({ length: LINES }, (_, i) => i));
+    expect(sink.numbersOf('docker')).toEqual(Array.from({ length: LINES }, (_, i) => i));
     const r = sink.logs.find((l) => l.body === 'docker n=0')!;
     expect(r.resource.attributes).toMatchObject({ 'container.id': dockerId, 'container.runtime.name': 'docker', 'container.name': `${tag}-d` });
     expect(r.attributes['log.iostream']).toBe('stdout');
@@ -118,7 +96,7 @@ describe.skipIf(!rt.available)('log source with real writers (Docker json-file, 
   });
 
   it('CRI pod: every line exactly once, in order, with the pod from the path', () => {
-    expect(sink.numbers('cri')).toEqual(Array.from({ length: LINES }, (_, i) => i));
+    expect(sink.numbersOf('cri')).toEqual(Array.from({ length: LINES }, (_, i) => i));
     const r = sink.logs.find((l) => l.body === 'cri n=0')!;
     expect(r.resource.attributes).toMatchObject({
       'k8s.namespace.name': 'logs',

@@ -7,6 +7,7 @@ import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
 import { LogSource } from '../../../src/sources/logs/log-source.js';
 import type { RecordSink } from '../../../src/sources/types.js';
+import { AckingSink } from '../../helpers/acking-sink.js';
 
 /**
  * Docker json-file directories: rotation the engine's way (rename -json.log → .1 … → .N, the
@@ -19,24 +20,6 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const ID = 'a'.repeat(64);
 
-class AckingSink implements RecordSink {
-  logs: LogRecord[] = [];
-  offerMetric(): boolean {
-    return true;
-  }
-  offerEvent(): boolean {
-    return true;
-  }
-  offerLog(r: LogRecord): boolean {
-    this.logs.push(r);
-    r.ack?.settle(r.ackToken!, true);
-    return true;
-  }
-  onLogsDrain(): void {}
-  numbers(): number[] {
-    return this.logs.map((r) => Number(/n=(\d+)/.exec(r.body)?.[1] ?? -1));
-  }
-}
 
 function dockerLines(a: number, b: number): string {
   let s = '';

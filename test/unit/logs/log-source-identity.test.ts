@@ -7,6 +7,7 @@ import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
 import { LogSource } from '../../../src/sources/logs/log-source.js';
 import type { RecordSink } from '../../../src/sources/types.js';
+import { AckingSink } from '../../helpers/acking-sink.js';
 
 /**
  * File identity across the life of a tailed file, on real files. Both found by the real-writer
@@ -21,24 +22,6 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const DIR = 'var/log/pods/shop_web-7d9_5f0c6a3e-2b1d-4c8e-9f7a-0123456789ab/web';
 
-class AckingSink implements RecordSink {
-  logs: LogRecord[] = [];
-  offerMetric(): boolean {
-    return true;
-  }
-  offerEvent(): boolean {
-    return true;
-  }
-  offerLog(r: LogRecord): boolean {
-    this.logs.push(r);
-    r.ack?.settle(r.ackToken!, true);
-    return true;
-  }
-  onLogsDrain(): void {}
-  numbers(): number[] {
-    return this.logs.map((r) => Number(/n=(\d+)/.exec(r.body)?.[1] ?? -1));
-  }
-}
 
 function criLines(from: number, to: number): string {
   let s = '';

@@ -7,6 +7,7 @@ import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
 import { LogSource } from '../../../src/sources/logs/log-source.js';
 import type { RecordSink } from '../../../src/sources/types.js';
+import { AckingSink } from '../../helpers/acking-sink.js';
 
 /**
  * The log source end to end on real files: kubelet-style CRI files written, rotated by rename
@@ -20,40 +21,6 @@ let n = 0;
 const UID = '5f0c6a3e-2b1d-4c8e-9f7a-0123456789ab';
 const DIR = `var/log/pods/shop_web-7d9_${UID}/web`;
 
-/** A sink that acknowledges every record at once, or refuses while `full` (then drains on demand). */
-class AckingSink implements RecordSink {
-  logs: LogRecord[] = [];
-  full = false;
-  capacity = Number.POSITIVE_INFINITY;
-  ack = true;
-  #drain: (() => void)[] = [];
-  offerMetric(_p: MetricPoint): boolean {
-    return true;
-  }
-  offerEvent(): boolean {
-    return true;
-  }
-  offerLog(r: LogRecord): boolean {
-    if (this.full || this.logs.length >= this.capacity) {
-      this.full = true;
-      return false;
-    }
-    this.logs.push(r);
-    if (this.ack) r.ack?.settle(r.ackToken!, true);
-    return true;
-  }
-  onLogsDrain(l: () => void): void {
-    this.#drain.push(l);
-  }
-  drain(): void {
-    this.full = false;
-    this.capacity = Number.POSITIVE_INFINITY;
-    for (const l of this.#drain) l();
-  }
-  numbers(): number[] {
-    return this.logs.map((r) => Number(/n=(\d+)/.exec(r.body)?.[1] ?? -1));
-  }
-}
 
 function criLine(i: number, stream = 'stdout'): string {
   const ns = String(i % 1_000_000_000).padStart(9, '0');

@@ -21,6 +21,7 @@ import type { RecordSink } from '../../../../src/sources/types.js';
 import { ArraySink } from '../../../helpers/array-sink.js';
 import { BASE_CONFIG } from './cluster.js';
 import { fixtureJson } from './fake-api-server.js';
+import { AckingSink } from '../../../helpers/acking-sink.js';
 
 /**
  * Pod metadata from the API reaching records: container and pod metrics, container lifecycle
@@ -223,21 +224,6 @@ describe('ContainerSource with pod metadata', () => {
   });
 });
 
-class AckingSink implements RecordSink {
-  logs: LogRecord[] = [];
-  offerMetric(_p: MetricPoint): boolean {
-    return true;
-  }
-  offerEvent(): boolean {
-    return true;
-  }
-  offerLog(r: LogRecord): boolean {
-    this.logs.push(r);
-    r.ack?.settle(r.ackToken!, true);
-    return true;
-  }
-  onLogsDrain(): void {}
-}
 
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   const t0 = Date.now();
