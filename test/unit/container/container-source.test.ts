@@ -13,6 +13,7 @@ import { netNamespaceId } from '../../../src/sources/container/net-namespace.js'
 import { ContainerMetadataCache } from '../../../src/sources/container/metadata-cache.js';
 import type { ContainerInfo, RuntimeClient } from '../../../src/sources/container/types.js';
 import { ArraySink } from '../../helpers/array-sink.js';
+import { ScriptedRuntime } from '../../helpers/scripted-runtime.js';
 
 /**
  * The container source's cycle on a cgroup v2 host built from the captured H100 cgroup files,
@@ -48,20 +49,6 @@ function host(): { root: string; add: (path: string) => string; remove: (path: s
     },
     remove: (path) => rmSync(join(cg, path), { recursive: true, force: true }),
   };
-}
-
-class Scripted implements RuntimeClient {
-  readonly runtime = 'containerd' as const;
-  readonly socketPath = '/run/containerd/containerd.sock';
-  containers: ContainerInfo[] = [];
-  async list(): Promise<ContainerInfo[]> {
-    return [...this.containers];
-  }
-  async inspect(id: string): Promise<ContainerInfo | undefined> {
-    return this.containers.find((c) => c.id === id);
-  }
-  invalidate(): void {}
-  close(): void {}
 }
 
 const pod = { uid: UID, name: 'web-7d9', namespace: 'shop', labels: {}, annotations: {} };
@@ -134,7 +121,7 @@ describe('ContainerSource', () => {
     h.add(`${podDir}/${SANDBOX}`);
     h.add(`${podDir}/${A}`);
     h.add(`${podDir}/${B}`);
-    const rt = new Scripted();
+    const rt = new ScriptedRuntime();
     rt.containers = [info(SANDBOX, 'web-7d9', { sandbox: true }), info(A, 'web'), info(B, 'sidecar', { restartCount: 2 })];
     const { source, sink, registry } = build(h.root, [rt]);
     await source.collect(sink);
@@ -223,7 +210,7 @@ describe('ContainerSource', () => {
   it('lifecycle events go out on the events signal with the container resource', async () => {
     const h = host();
     h.add(`${podDir}/${A}`);
-    const rt = new Scripted();
+    const rt = new ScriptedRuntime();
     const { source, sink } = build(h.root, [rt]);
     await source.collect(sink);
     rt.containers = [info(A, 'web', { startedAtUnixNano: 5n })];

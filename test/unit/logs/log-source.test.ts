@@ -2,11 +2,10 @@ import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createResource, type LogRecord, type MetricPoint } from '../../../src/model/index.js';
+import { createResource } from '../../../src/model/index.js';
 import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
 import { LogSource } from '../../../src/sources/logs/log-source.js';
-import type { RecordSink } from '../../../src/sources/types.js';
 import { AckingSink } from '../../helpers/acking-sink.js';
 
 /**

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { namespaceMeta, podMeta, type PodMeta } from '../../../../src/enrich/k8s/objects.js';
 import { CompiledRules } from '../../../../src/enrich/k8s/pod-attributes.js';
 import { PodMetadataIndex } from '../../../../src/enrich/k8s/pod-metadata-index.js';
-import { createResource, type LogRecord, type MetricPoint } from '../../../../src/model/index.js';
+import { createResource } from '../../../../src/model/index.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { CgroupDiscovery } from '../../../../src/sources/cgroup/cgroup-discovery.js';
@@ -15,13 +15,13 @@ import { containerResource, podResource } from '../../../../src/sources/containe
 import { ContainerSource } from '../../../../src/sources/container/container-source.js';
 import { lifecycleRecord } from '../../../../src/sources/container/lifecycle-records.js';
 import { ContainerMetadataCache } from '../../../../src/sources/container/metadata-cache.js';
-import type { ContainerInfo, RuntimeClient } from '../../../../src/sources/container/types.js';
+import type { ContainerInfo } from '../../../../src/sources/container/types.js';
 import { LogSource } from '../../../../src/sources/logs/log-source.js';
-import type { RecordSink } from '../../../../src/sources/types.js';
 import { ArraySink } from '../../../helpers/array-sink.js';
 import { BASE_CONFIG } from './cluster.js';
 import { fixtureJson } from './fake-api-server.js';
 import { AckingSink } from '../../../helpers/acking-sink.js';
+import { ScriptedRuntime } from '../../../helpers/scripted-runtime.js';
 
 /**
  * Pod metadata from the API reaching records: container and pod metrics, container lifecycle
@@ -130,20 +130,6 @@ describe('containerResource and podResource with pod metadata', () => {
 const H100 = new URL('../../../fixtures/hosts/h100-cgroup2/', import.meta.url).pathname;
 const V2 = parseCgroupMounts(readFileSync(join(H100, 'proc/self/mountinfo'), 'utf8'));
 
-class Scripted implements RuntimeClient {
-  readonly runtime = 'containerd' as const;
-  readonly socketPath = '/run/containerd/containerd.sock';
-  containers: ContainerInfo[] = [];
-  async list(): Promise<ContainerInfo[]> {
-    return [...this.containers];
-  }
-  async inspect(id: string): Promise<ContainerInfo | undefined> {
-    return this.containers.find((c) => c.id === id);
-  }
-  invalidate(): void {}
-  close(): void {}
-}
-
 describe('ContainerSource with pod metadata', () => {
   it('container and pod metrics and lifecycle events carry it; a change rebuilds once', async () => {
     const root = join(tmp, 'host');
@@ -156,7 +142,7 @@ describe('ContainerSource with pod metadata', () => {
     const A = 'a'.repeat(64);
     const B = 'b'.repeat(64);
     addCgroup(A);
-    const runtime = new Scripted();
+    const runtime = new ScriptedRuntime();
     runtime.containers = [info(A, 'web')];
     const cache = new ContainerMetadataCache([runtime], { callTimeoutMs: 500, resyncIntervalMs: 60_000, logger: silentLogger() });
     const discovery = new CgroupDiscovery(root, V2);
