@@ -472,12 +472,10 @@ export class LogSource implements Source {
     if (scan.refused > 0) this.#problems.inc({ kind: 'refused_link' }, scan.refused);
     if (scan.unreadable > 0) this.#problems.inc({ kind: 'unreadable' }, scan.unreadable);
     const live = new Set<string>();
-    const held = new Set<string>();
-    for (const t of this.#tails.values()) held.add(t.reader.identity.key);
     const rotatedNow = new Set<string>();
     for (const f of scan.files) {
       if (f.rotated) {
-        if (!first) await this.#openRotated(f, held, rotatedNow);
+        if (!first) await this.#openRotated(f, rotatedNow);
         else {
           // Present at the start: after a restart it is finished from its checkpoint if the
           // store knows it; any other one (read before, or older than a first start) is marked
@@ -536,7 +534,7 @@ export class LogSource implements Source {
    * A rotated file not held by any tail: read what of it was not read yet — from its checkpoint,
    * or all of it when it appeared after the first scan (rotated twice between two scans).
    */
-  async #openRotated(file: LogFile, held: ReadonlySet<string>, seen: Set<string>): Promise<void> {
+  async #openRotated(file: LogFile, seen: Set<string>): Promise<void> {
     let key: string;
     let stamp: string;
     try {
@@ -547,7 +545,7 @@ export class LogSource implements Source {
       return;
     }
     seen.add(key);
-    if (held.has(key) || this.#finished.get(key) === stamp) return;
+    if (this.#holds(key) || this.#finished.get(key) === stamp) return;
     // The name may be another file by the open (the engine renames at full speed): the one
     // opened is tailed for what it is; the one stat saw moved on, so look again soon.
     const got = await this.#openTail(file, false, true);
