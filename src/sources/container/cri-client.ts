@@ -240,15 +240,10 @@ export class CriClient implements RuntimeClient {
     const listed = arrayField(await this.call('ListContainers', { filter: { id } }, signal), 'containers');
     const item = listed.find((c) => (c as unknown as Record<string, unknown>)['id'] === id);
     if (item !== undefined) {
-      let response: protobuf.Message | undefined;
-      try {
-        response = await this.call('ContainerStatus', { containerId: id, verbose: true }, signal);
-      } catch (err) {
-        if (isNotFound(err)) {
-          this.#containers.delete(id);
-          return undefined;
-        }
-        throw err;
+      const response = await this.#statusOf(false, id, signal);
+      if (response === undefined) {
+        this.#containers.delete(id);
+        return undefined;
       }
       const sandboxId = criId((item as unknown as Record<string, unknown>)['podSandboxId']);
       let pod = sandboxId !== undefined ? this.#sandboxes.get(sandboxId)?.pod : undefined;
@@ -263,15 +258,10 @@ export class CriClient implements RuntimeClient {
       this.invalidate(id);
       return undefined;
     }
-    let response: protobuf.Message | undefined;
-    try {
-      response = await this.call('PodSandboxStatus', { podSandboxId: id, verbose: true }, signal);
-    } catch (err) {
-      if (isNotFound(err)) {
-        this.#sandboxes.delete(id);
-        return undefined;
-      }
-      throw err;
+    const response = await this.#statusOf(true, id, signal);
+    if (response === undefined) {
+      this.#sandboxes.delete(id);
+      return undefined;
     }
     const entry = this.#sandboxEntry(sandbox, response, listKey(sandbox) ?? '', runtime);
     if (entry === undefined) return undefined;
@@ -388,12 +378,10 @@ export class CriClient implements RuntimeClient {
       while (!stopped && next < jobs.length) {
         const job = jobs[next++]!;
         try {
-          job.response = job.sandbox
-            ? await this.call('PodSandboxStatus', { podSandboxId: job.id, verbose: true }, signal)
-            : await this.call('ContainerStatus', { containerId: job.id, verbose: true }, signal);
+          job.response = await this.#statusOf(job.sandbox, job.id, signal);
+          job.gone = job.response === undefined;
         } catch (err) {
-          if (isNotFound(err)) job.gone = true;
-          else if (!isItemFailure(err)) {
+          if (!isItemFailure(err)) {
             stopped = true;
             throw err;
           }
@@ -417,13 +405,22 @@ export class CriClient implements RuntimeClient {
 
   async #podOf(sandboxId: string, signal: AbortSignal): Promise<PodInfo | undefined> {
     try {
-      const resp = (await this.call('PodSandboxStatus', { podSandboxId: sandboxId, verbose: true }, signal)) as unknown as Record<
-        string,
-        unknown
-      >;
-      return podFromSandbox(resp['status'], parseVerboseInfo(resp['info'], this.#notes));
+      const resp = (await this.#statusOf(true, sandboxId, signal)) as unknown as Record<string, unknown> | undefined;
+      return resp === undefined ? undefined : podFromSandbox(resp['status'], parseVerboseInfo(resp['info'], this.#notes));
     } catch (err) {
-      if (isNotFound(err) || isItemFailure(err)) return undefined;
+      if (isItemFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The verbose status of a pod sandbox or a container; undefined when the runtime no longer knows it (NOT_FOUND). */
+  async #statusOf(sandbox: boolean, id: string, signal: AbortSignal): Promise<protobuf.Message | undefined> {
+    try {
+      return sandbox
+        ? await this.call('PodSandboxStatus', { podSandboxId: id, verbose: true }, signal)
+        : await this.call('ContainerStatus', { containerId: id, verbose: true }, signal);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
