@@ -5,7 +5,7 @@ import type { ApiHealth } from './api-health.js';
 import { Backoff } from './backoff.js';
 import { KubeApiError, reasonForStatus } from './kube-error.js';
 import { continueOf, resourceVersionOf, statusOf } from './objects.js';
-import { WatchLineSplitter } from './watch-lines.js';
+import { NdjsonLines } from '../../model/ndjson-lines.js';
 
 /**
  * List + watch of one resource, kept in step with the API server the way client-go's reflector
@@ -64,7 +64,7 @@ export class Reflector<T> {
   readonly #backoff: Backoff;
   readonly #random: () => number;
   readonly #abort = new AbortController();
-  readonly #splitter: WatchLineSplitter;
+  readonly #splitter: NdjsonLines;
   #resourceVersion: string | undefined;
   #running: Promise<void> | undefined;
   readonly #events: Record<string, BoundCounter>;
@@ -79,7 +79,7 @@ export class Reflector<T> {
     this.#o = options;
     this.#random = options.random ?? Math.random;
     this.#backoff = new Backoff(options.initialBackoffMs, options.maxBackoffMs, this.#random);
-    this.#splitter = new WatchLineSplitter(options.maxLineBytes);
+    this.#splitter = new NdjsonLines(options.maxLineBytes);
     const r = options.resource;
     const m = options.metrics;
     this.#events = Object.fromEntries([...EVENT_TYPES].map((t) => [t, m.events.bind({ resource: r, type: t.toLowerCase() })]));

@@ -6,6 +6,7 @@
  * container at all is a RuntimeError('docker', 'protocol'). Nothing here throws anything else.
  */
 import { RuntimeError } from '../../errors.js';
+import { NdjsonLines } from '../../model/ndjson-lines.js';
 import { parseRfc3339Nano } from '../../model/rfc3339.js';
 import { parseImageRef } from './image-ref.js';
 import type { ContainerInfo, ContainerLimits, ContainerState, PodInfo, RuntimeEvent, RuntimeEventKind } from './types.js';
@@ -371,59 +372,30 @@ export function eventFromLine(line: string): RuntimeEvent | 'ignored' | 'malform
 }
 
 /**
- * Splits the /events byte stream into lines (Docker writes one JSON object per line). A line
- * longer than `maxLine` bytes is dropped whole and reported once through `onOversize`. Chunk
- * boundaries may fall anywhere, mid-line and mid-UTF-8-sequence: bytes are kept until the
- * newline and decoded then.
+ * Docker's /events byte stream as lines (one JSON object per line), through the shared NDJSON
+ * splitter: invalid UTF-8 is replaced (the JSON parse judges the line), surrounding whitespace
+ * trimmed and blank lines skipped; a line longer than `maxLine` bytes is dropped whole and
+ * reported once through `onOversize`.
  */
 export class EventLineSplitter {
-  readonly #maxLine: number;
+  readonly #lines: NdjsonLines;
   readonly #onLine: (line: string) => void;
   readonly #onOversize: () => void;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
-  /** Inside a line already reported as too long: skip to its newline. */
-  #skipping = false;
 
   constructor(maxLine: number, onLine: (line: string) => void, onOversize: () => void) {
-    this.#maxLine = maxLine;
+    this.#lines = new NdjsonLines(maxLine, 'replace');
     this.#onLine = onLine;
     this.#onOversize = onOversize;
   }
 
   push(chunk: Buffer): void {
-    let from = 0;
-    while (from < chunk.length) {
-      const nl = chunk.indexOf(10, from);
-      const to = nl === -1 ? chunk.length : nl;
-      if (!this.#skipping) {
-        if (this.#pendingBytes + (to - from) > this.#maxLine) {
-          this.#pending = [];
-          this.#pendingBytes = 0;
-          this.#skipping = true;
-          this.#onOversize();
-        } else if (nl === -1) {
-          this.#pending.push(chunk.subarray(from, to));
-          this.#pendingBytes += to - from;
-        } else {
-          this.#emit(chunk.subarray(from, to));
-        }
-      }
-      if (nl === -1) return;
-      this.#skipping = false;
-      from = nl + 1;
-    }
+    this.#lines.push(chunk, this.#emit);
+    const drops = this.#lines.drops;
+    for (; drops.oversized > 0; drops.oversized--) this.#onOversize();
   }
 
-  #emit(tail: Buffer): void {
-    let bytes = tail;
-    if (this.#pending.length > 0) {
-      this.#pending.push(tail);
-      bytes = Buffer.concat(this.#pending, this.#pendingBytes + tail.length);
-      this.#pending = [];
-      this.#pendingBytes = 0;
-    }
-    const line = bytes.toString('utf8').trim();
-    if (line.length > 0) this.#onLine(line);
-  }
+  readonly #emit = (line: string): void => {
+    const trimmed = line.trim();
+    if (trimmed.length > 0) this.#onLine(trimmed);
+  };
 }

@@ -1,9 +1,13 @@
+import { TextDecoder } from 'node:util';
+
 /**
- * Splits a watch response (newline-delimited JSON, one event per line) into lines as chunks
- * arrive, without holding more than one line. A line over `maxLineBytes` is skipped up to its
- * newline; a line that is not valid UTF-8 is skipped; what remains at the end of the stream
- * without a newline is a truncated event and is skipped. Each skip is counted by reason, never
- * thrown: the watch goes on with the next line.
+ * Splits a newline-delimited stream (a Kubernetes watch, Docker's /events: one JSON object per
+ * line) into lines as chunks arrive, without holding more than one line. Chunk boundaries may
+ * fall anywhere, mid-line and mid-UTF-8-sequence: bytes are kept until the newline and decoded
+ * then. A line over `maxLineBytes` is skipped up to its newline; with `utf8: 'strict'` a line
+ * that is not valid UTF-8 is skipped (with 'replace' its bad bytes become U+FFFD); what remains
+ * at the end of the stream without a newline is a truncated line and is skipped. Each skip is
+ * counted by reason, never thrown: the stream goes on with the next line.
  */
 
 export type LineDropReason = 'oversized' | 'invalid_utf8' | 'truncated';
@@ -16,11 +20,11 @@ export interface LineDrops {
 
 const NEWLINE = 0x0a;
 
-export class WatchLineSplitter {
+export class NdjsonLines {
   readonly #maxLineBytes: number;
-  // fatal: a malformed byte sequence throws instead of turning into U+FFFD, so the line is dropped
-  // rather than parsed into an object with damaged names.
-  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
+  // strict (fatal): a malformed byte sequence throws instead of turning into U+FFFD, so the line
+  // is dropped rather than parsed into an object with damaged names.
+  readonly #decoder: TextDecoder;
   /** Pieces of the line in progress (a line can span many chunks). */
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -28,8 +32,9 @@ export class WatchLineSplitter {
   #skipping = false;
   readonly drops: LineDrops = { oversized: 0, invalid_utf8: 0, truncated: 0 };
 
-  constructor(maxLineBytes: number) {
+  constructor(maxLineBytes: number, utf8: 'strict' | 'replace' = 'strict') {
     this.#maxLineBytes = maxLineBytes;
+    this.#decoder = new TextDecoder('utf-8', { fatal: utf8 === 'strict' });
   }
 
   /** Feeds one chunk; `onLine` gets each complete line (without its newline), in order. */

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { WatchLineSplitter } from '../../../../src/enrich/k8s/watch-lines.js';
+import { NdjsonLines } from '../../../src/model/ndjson-lines.js';
 
-function split(chunks: Array<Buffer | string>, max = 1024): { lines: string[]; s: WatchLineSplitter } {
-  const s = new WatchLineSplitter(max);
+function split(chunks: Array<Buffer | string>, max = 1024): { lines: string[]; s: NdjsonLines } {
+  const s = new NdjsonLines(max);
   const lines: string[] = [];
   for (const c of chunks) s.push(typeof c === 'string' ? Buffer.from(c) : c, (l) => lines.push(l));
   s.end();
@@ -52,7 +52,7 @@ describe('watch line splitter', () => {
   });
 
   it('never throws on random bytes, and holds at most one line', () => {
-    const s = new WatchLineSplitter(4096);
+    const s = new NdjsonLines(4096);
     let n = 0;
     for (let i = 0; i < 200; i++) s.push(randomBytes(1 + (i % 700)), () => n++);
     s.end();
@@ -61,7 +61,7 @@ describe('watch line splitter', () => {
   });
 
   it('copies a partial line, so the caller may reuse its chunk buffer', () => {
-    const s = new WatchLineSplitter(1024);
+    const s = new NdjsonLines(1024);
     const lines: string[] = [];
     const buf = Buffer.from('{"a":');
     s.push(buf, (l) => lines.push(l));
