@@ -6,6 +6,7 @@ import { type Dispatcher, EnvHttpProxyAgent, ProxyAgent, request } from 'undici'
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../self/logger.js';
 import { MAX_MESSAGE_CHARS, decodePartialSuccess } from './otlp/partial-success.js';
+import { readBody } from './read-body.js';
 import type { ExportResult, OtlpSignal, SendOptions, Transport } from './types.js';
 
 /**
@@ -135,7 +136,8 @@ export class HttpTransport implements Transport {
         bodyTimeout: options.timeoutMs,
       });
       const status = res.statusCode;
-      const bytes = await readCapped(res.body);
+      // The first MAX_RESPONSE_BYTES are enough for a partial-success answer or an error message.
+      const { bytes } = await readBody(res.body, MAX_RESPONSE_BYTES - 1);
       return classify(status, res.headers, bytes, token);
     } catch (err) {
       if (external?.aborted) return aborted();
@@ -160,18 +162,6 @@ export class HttpTransport implements Transport {
 
 function aborted(): ExportResult {
   return { kind: 'retryable', status: 0, retryAfterMs: undefined, reason: 'aborted' };
-}
-
-/** Reads at most MAX_RESPONSE_BYTES of a body; stopping early destroys the stream (and its socket). */
-async function readCapped(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    total += chunk.byteLength;
-    if (total >= MAX_RESPONSE_BYTES) break;
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
 type Headers = Record<string, string | string[] | undefined>;

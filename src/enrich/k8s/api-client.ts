@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { readBody } from '../../export/read-body.js';
 import { KubeApiError, reasonForStatus } from './kube-error.js';
 import { statusOf } from './objects.js';
 import type { TokenSource } from './token-source.js';
@@ -70,24 +71,16 @@ export class KubeApiClient {
   /** GET of `path` (with its query), parsed JSON. */
   async get(path: string, signal?: AbortSignal): Promise<unknown> {
     const res = await this.#request(path, signal, this.#timeoutMs);
-    const chunks: Buffer[] = [];
-    let size = 0;
+    let body: Buffer;
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > this.#maxBytes) {
-          res.body.destroy();
-          throw new KubeApiError('too-large', res.statusCode, `response to ${describe(path)} is larger than ${this.#maxBytes} bytes`);
-        }
-        chunks.push(chunk);
-      }
+      const read = await readBody(res.body, this.#maxBytes);
+      if (read.overflowed) throw new KubeApiError('too-large', res.statusCode, `response to ${describe(path)} is larger than ${this.#maxBytes} bytes`);
+      body = read.bytes;
     } catch (err) {
       throw this.#wrap(err, path);
     }
-    let text: string;
     try {
-      text = this.#decoder.decode(Buffer.concat(chunks, size));
-      return JSON.parse(text) as unknown;
+      return JSON.parse(this.#decoder.decode(body)) as unknown;
     } catch {
       throw new KubeApiError('protocol', res.statusCode, `response to ${describe(path)} is not JSON`);
     }
@@ -136,19 +129,11 @@ export class KubeApiClient {
   }
 
   /** The Status message of an error answer, for the one log line. */
-  async #errorDetail(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
+  async #errorDetail(body: AsyncIterable<Uint8Array>): Promise<string> {
     try {
-      for await (const chunk of body) {
-        chunks.push(chunk);
-        size += chunk.length;
-        if (size >= MAX_ERROR_BODY) {
-          body.destroy();
-          break;
-        }
-      }
-      const status = statusOf(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+      // A cut answer is still parsed: a Status that long is not one, and the parse says so.
+      const { bytes } = await readBody(body, MAX_ERROR_BODY - 1);
+      const status = statusOf(JSON.parse(bytes.toString('utf8')) as unknown);
       if (status === undefined) return '';
       return [status.reason, status.message].filter((s) => s.length > 0).join(': ');
     } catch {
