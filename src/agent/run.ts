@@ -4,13 +4,14 @@ import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { SextantConfig } from '../config/schema.js';
 import { wantsApplicationReceiver } from '../config/modes.js';
-import { Secret } from '../config/secret.js';
+import { Secret } from '../config-kinds/secret.js';
 import { HostIdentity } from '../enrich/host-identity.js';
 import { ConfigError } from '../errors.js';
-import { DeltaConverter, HttpTransport, LogsEncoder, MetricsEncoder, RetryingTransport } from '../export/index.js';
+import { DeltaConverter, HttpTransport, RetryingTransport } from '../export/index.js';
+import { otlpCodecs } from '../export/otlp-codecs.js';
 import type { Transport } from '../export/types.js';
 import type { Gateway } from '../gateway/index.js';
-import { nowUnixNano, type MetricPoint } from '../model/index.js';
+import { nowUnixNano } from '../model/index.js';
 import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/index.js';
 import { createLogger, type Logger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
@@ -26,9 +27,9 @@ import type { LogSource } from '../sources/logs/log-source.js';
 import type { KubernetesMetadata } from '../enrich/k8s/index.js';
 import type { RecordSink, Source } from '../sources/types.js';
 import { packageVersion } from '../version.js';
-import { ReadinessTransport } from './readiness-transport.js';
+import { ReadinessTransport } from '../export/readiness-transport.js';
 import { CollectionScheduler } from './scheduler.js';
-import { writeFileAtomic } from './state-file.js';
+import { writeFileAtomic } from '../io/state-file.js';
 import { SummaryLine } from './summary.js';
 
 export interface RunAgentOptions {
@@ -191,19 +192,9 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   const deltas = config.temporality === 'delta' ? await loadDeltas(countersFile, logger) : undefined;
   const deltaHorizonMs = Math.max(config.interval * DELTA_HORIZON_INTERVALS, DELTA_HORIZON_MIN_MS);
   const forgetTimer = deltas ? setInterval(() => forgetStale(deltas, deltaHorizonMs), deltaHorizonMs / 3).unref() : undefined;
-  const metricsEncoder = new MetricsEncoder();
-  const logsEncoder = new LogsEncoder();
-  const temporality = config.temporality;
   pipeline = createPipeline(pipelineConfigFrom(config), {
     transport,
-    codecs: {
-      metrics: {
-        prepare: deltas ? (points: MetricPoint[]) => deltas.convert(points) : undefined,
-        encode: (points) => metricsEncoder.encode(points, temporality),
-      },
-      logs: { encode: (records) => logsEncoder.encode(records) },
-      events: { encode: (records) => logsEncoder.encode(records) },
-    },
+    codecs: otlpCodecs(config.temporality, deltas),
     registry,
     logger,
     exportTimeoutMs: config.export.timeout,
@@ -225,7 +216,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
 
   const self = await startSelfServer(config.listen, { registry, readiness, logger, status: agentStatus(sources) });
   logger.info(
-    { version, endpoint: options.local ? 'local gateway' : endpoint, interval: config.interval, self: self.url, temporality, sources: sources.map((s) => s.name) },
+    { version, endpoint: options.local ? 'local gateway' : endpoint, interval: config.interval, self: self.url, temporality: config.temporality, sources: sources.map((s) => s.name) },
     'agent started',
   );
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../self/logger.js';
 import type { BoundCounter, Histogram, Registry } from '../self/registry.js';
-import { SourceTally } from '../self/source-tally.js';
+import { SourceTally } from '../pipeline/source-tally.js';
 import type { CycleSpan, CycleTracer } from '../self/tracing/hooks.js';
 import type { RecordSink, Source } from '../sources/types.js';
 

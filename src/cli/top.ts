@@ -1,5 +1,5 @@
 import { UsageError } from '../config/flags.js';
-import { parseDurationText } from '../config/values.js';
+import { parseDurationText } from '../config-kinds/values.js';
 import { resolveTarget, ScrapeError } from '../top/scrape.js';
 import { runTop, type TopIo } from '../top/top.js';
 

@@ -1,5 +1,5 @@
 import { KEYS } from '../config/schema.js';
-import { formatDuration } from '../config/values.js';
+import { formatDuration } from '../config-kinds/values.js';
 
 export const COMMANDS = ['agent', 'gateway', 'check', 'top', 'version', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];

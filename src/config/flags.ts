@@ -1,5 +1,5 @@
 import { ConfigError, SextantError } from '../errors.js';
-import { closest, flagName, printable } from './names.js';
+import { closest, flagName, printable } from '../config-kinds/names.js';
 import { CONFIG_FILE_FLAG, KEYS, KEYS_BY_FLAG, type KeyInfo } from './schema.js';
 
 /** The command line was wrong (unknown flag, missing value, stray argument): exit 2 with usage. */

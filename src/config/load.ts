@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { parseFlags, type FlagValue } from './flags.js';
 import { MODE_PRESETS, SOURCE_SWITCHES, type Mode } from './modes.js';
-import { closest, printable } from './names.js';
+import { closest, printable } from '../config-kinds/names.js';
 import {
   CONFIG_FILE_ENV,
   KEYS,
@@ -13,9 +13,9 @@ import {
   type KeyInfo,
   type SextantConfig,
 } from './schema.js';
-import { Secret } from './secret.js';
+import { Secret } from '../config-kinds/secret.js';
 import { readConfigFile, type FileValue } from './yaml-file.js';
-import { checkToken, errnoText, Problem, type ParseContext } from './values.js';
+import { checkToken, errnoText, Problem, type ParseContext } from '../config-kinds/values.js';
 
 /** Where a key's effective value came from; `mode` = the preset of the configured mode. */
 export type Source = 'default' | 'mode' | 'file' | 'env' | 'flag';

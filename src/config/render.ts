@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { LoadedConfig, Source } from './load.js';
-import { Secret } from './secret.js';
+import { Secret } from '../config-kinds/secret.js';
 import { KEYS, type KeyInfo, type SextantConfig } from './schema.js';
 
 function get(config: SextantConfig, path: string): unknown {

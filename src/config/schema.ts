@@ -2,7 +2,7 @@ import { DEFAULT_HOST_CONFIG as HOST } from '../sources/host/config.js';
 import { PROCESS_GROUP_BY, PROCESS_LIMITS, PROCESS_SOURCE_DEFAULTS as PROC } from '../sources/process/config.js';
 import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8s/config-values.js';
 import { MODES } from './modes.js';
-import { envName, flagName } from './names.js';
+import { envName, flagName } from '../config-kinds/names.js';
 import {
   boolean,
   bytes,
@@ -21,7 +21,7 @@ import {
   secretList,
   url,
   type KeySpec,
-} from './values.js';
+} from '../config-kinds/values.js';
 
 /**
  * Every configuration key, once. The tree's shape is the shape of `SextantConfig` and of the YAML

@@ -12,9 +12,9 @@ function yaml(): YamlLib {
   return (yamlLib ??= createRequire(import.meta.url)('yaml') as YamlLib);
 }
 import { ConfigError } from '../errors.js';
-import { closest, printable } from './names.js';
+import { closest, printable } from '../config-kinds/names.js';
 import { KEYS_BY_PATH, SECTIONS, type KeyInfo } from './schema.js';
-import { errnoText } from './values.js';
+import { errnoText } from '../config-kinds/values.js';
 
 /** A config file is a few kilobytes; anything past this is not one (and is not read into memory). */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;

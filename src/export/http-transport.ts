@@ -4,9 +4,9 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { type Dispatcher, EnvHttpProxyAgent, ProxyAgent, request } from 'undici';
 import { ConfigError } from '../errors.js';
-import type { Logger } from '../self/logger.js';
+import type { Logger } from 'pino';
 import { MAX_MESSAGE_CHARS, decodePartialSuccess } from './otlp/partial-success.js';
-import { readBody } from './read-body.js';
+import { readBody } from '../io/read-body.js';
 import type { ExportResult, OtlpSignal, SendOptions, Transport } from './types.js';
 
 /**

@@ -1,7 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { MAX_RETRY_AFTER_MS } from './http-transport.js';
-import type { ExportObserver, ExportSpan } from '../self/tracing/hooks.js';
-import type { ExportResult, OtlpSignal, SendOptions, Transport } from './types.js';
+import type { ExportObserver, ExportResult, ExportSpan, OtlpSignal, SendOptions, Transport } from './types.js';
 
 /**
  * Retries `retryable` results of an inner transport with exponential backoff and full jitter:

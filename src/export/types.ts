@@ -28,3 +28,31 @@ export interface Transport {
   send(signal: OtlpSignal, body: Uint8Array, options: SendOptions): Promise<ExportResult>;
   close(): Promise<void>;
 }
+
+/**
+ * What the retrying transport tells an observer (self-traces: a span per export request, all its
+ * attempts). Owned here so the export path imports nothing from the observer; undefined when off.
+ */
+export interface ExportObserver {
+  /** `bytes`: the uncompressed OTLP request. */
+  start(signal: OtlpSignal, bytes: number): ExportSpan;
+}
+
+export interface ExportSpan {
+  /** An attempt failed retryably and the next one follows after `delayMs`. */
+  retry(result: ExportResult, attempt: number, delayMs: number): void;
+  /** The request's final result after `attempts` attempts. */
+  end(result: ExportResult, attempts: number): void;
+}
+
+/**
+ * Turns a batch into one OTLP request body. `prepare` runs once per batch when it is cut (delta
+ * conversion must not run twice when a batch is split or retried); it may drop records (the
+ * first cumulative point of a series) but must keep every record that carries an `ack`.
+ * `encode` may run several times on parts of a batch; `null` means nothing to send, which
+ * settles the part as delivered.
+ */
+export interface Codec<T> {
+  prepare?(records: T[]): T[];
+  encode(records: readonly T[]): Uint8Array | null;
+}

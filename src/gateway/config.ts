@@ -1,5 +1,5 @@
-import type { Secret } from '../config/secret.js';
-import { type ListenAddress, parseListenText, Problem } from '../config/values.js';
+import type { Secret } from '../config-kinds/secret.js';
+import { type ListenAddress, parseListenText, Problem } from '../config-kinds/values.js';
 import { ConfigError } from '../errors.js';
 
 export type { ListenAddress };

@@ -1,5 +1,5 @@
 import type { SextantConfig } from '../config/schema.js';
-import { formatListen } from '../config/values.js';
+import { formatListen } from '../config-kinds/values.js';
 import type { GatewayConfig } from './config.js';
 
 /**

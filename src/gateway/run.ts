@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { SextantConfig } from '../config/schema.js';
-import { formatListen } from '../config/values.js';
+import { formatListen } from '../config-kinds/values.js';
 import { createLogger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';

@@ -1,21 +1,11 @@
-import type { ExportResult, OtlpSignal, SendOptions, Transport } from '../export/types.js';
+import type { Codec, ExportResult, OtlpSignal, SendOptions, Transport } from '../export/types.js';
 import { BurstLog } from '../self/burst-log.js';
 import type { Logger } from '../self/logger.js';
 import type { Batcher } from './batcher.js';
 import { monotonicMs } from './clock.js';
 import type { DropReason, PipelineSignal, SignalMetrics } from './self-metrics.js';
 
-/**
- * Turns a batch into one OTLP request body. `prepare` runs once per batch when it is cut (delta
- * conversion must not run twice when a batch is split or retried); it may drop records (the
- * first cumulative point of a series) but must keep every record that carries an `ack`.
- * `encode` may run several times on parts of a batch; `null` means nothing to send, which
- * settles the part as delivered.
- */
-export interface Codec<T> {
-  prepare?(records: T[]): T[];
-  encode(records: readonly T[]): Uint8Array | null;
-}
+export type { Codec };
 
 /** One signal's path through the dispatcher. */
 export interface Lane<T> {

@@ -101,6 +101,8 @@ async function buildSources(config, { native, tcpConnections }, stateDir) {
     stateDir,
     host: { ...config.host, network: { ...config.host.network, tcpConnections } },
     containers: { ...config.containers, enabled: false },
+    // Logs stream between cycles (no collect): not part of a collection cycle.
+    logs: { ...config.logs, enabled: false },
   };
   const { sources, reader } = await createSources(variant, discardingSink(), { registry: new Registry(), logger: silentLogger(), version: 'bench' });
   return { sources, implementation: reader.implementation };

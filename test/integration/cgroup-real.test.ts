@@ -2,12 +2,12 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CgroupDiscovery } from '../../src/sources/cgroup/cgroup-discovery.js';
-import { SyncCgroupFileReader } from '../../src/sources/cgroup/cgroup-file-sync.js';
-import { cgroupDir, parseCgroupMounts, type CgroupLayout } from '../../src/sources/cgroup/cgroup-mounts.js';
-import { firstPid } from '../../src/sources/cgroup/cgroup-procs.js';
-import { CgroupStatsReader, pathsFromProcCgroup, type CgroupStats } from '../../src/sources/cgroup/cgroup-stats.js';
-import { parseProcCgroup } from '../../src/sources/cgroup/proc-cgroup.js';
+import { CgroupDiscovery } from '../../src/sources/lib/cgroup/cgroup-discovery.js';
+import { SyncCgroupFileReader } from '../../src/sources/lib/cgroup/cgroup-file-sync.js';
+import { cgroupDir, parseCgroupMounts, type CgroupLayout } from '../../src/sources/lib/cgroup/cgroup-mounts.js';
+import { firstPid } from '../../src/sources/lib/cgroup/cgroup-procs.js';
+import { CgroupStatsReader, pathsFromProcCgroup, type CgroupStats } from '../../src/sources/lib/cgroup/cgroup-stats.js';
+import { parseProcCgroup } from '../../src/sources/lib/cgroup/proc-cgroup.js';
 import { netNamespaceId, readNetDev } from '../../src/sources/container/net-namespace.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 

@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { readBody } from '../../export/read-body.js';
+import { readBody } from '../../io/read-body.js';
 import { KubeApiError, reasonForStatus } from './kube-error.js';
 import { statusOf } from './objects.js';
 import type { TokenSource } from './token-source.js';

@@ -1,4 +1,4 @@
-import { type KeySpec, Problem, type ParseContext } from '../../config/values.js';
+import { type KeySpec, Problem, type ParseContext } from '../../config-kinds/values.js';
 import type { SourceRef } from './pod-attributes.js';
 
 /**

@@ -5,7 +5,7 @@ import type { ApiHealth } from './api-health.js';
 import { Backoff } from './backoff.js';
 import { KubeApiError, reasonForStatus } from './kube-error.js';
 import { continueOf, resourceVersionOf, statusOf } from './objects.js';
-import { NdjsonLines } from '../../model/ndjson-lines.js';
+import { NdjsonLines } from '../../io/ndjson-lines.js';
 
 /**
  * List + watch of one resource, kept in step with the API server the way client-go's reflector

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
-import { Secret } from '../../config/secret.js';
-import { errnoText } from '../../config/values.js';
+import { Secret } from '../../config-kinds/secret.js';
+import { errnoText } from '../../config-kinds/values.js';
 import { KubeApiError } from './kube-error.js';
 
 /** A service account token is a JWT of a few KiB; anything far larger is not a token file. */

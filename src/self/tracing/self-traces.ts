@@ -1,8 +1,8 @@
 import type { Context, Span, Tracer } from '@opentelemetry/api';
-import type { ExportResult, OtlpSignal } from '../../export/types.js';
+import type { ExportObserver, ExportResult, ExportSpan, OtlpSignal } from '../../export/types.js';
 import { BurstLog } from '../burst-log.js';
 import type { Logger } from '../logger.js';
-import type { CycleSpan, CycleTracer, ExportObserver, ExportSpan, SourceSpan } from './hooks.js';
+import type { CycleSpan, CycleTracer, SourceSpan } from './hooks.js';
 
 /**
  * The agent tracing its own work (SEXTANT_SELF_TRACES_ENDPOINT): a span per collection cycle

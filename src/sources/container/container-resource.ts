@@ -1,6 +1,6 @@
 import type { PodMetadataLookup } from '../../enrich/k8s/pod-metadata-index.js';
 import { type AttrValue, createResource, type Resource } from '../../model/index.js';
-import type { CgroupIdentity } from '../cgroup/cgroup-path.js';
+import type { CgroupIdentity } from '../lib/cgroup/cgroup-path.js';
 import type { ContainerInfo, PodInfo } from './types.js';
 
 /**

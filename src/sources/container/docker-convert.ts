@@ -6,8 +6,8 @@
  * container at all is a RuntimeError('docker', 'protocol'). Nothing here throws anything else.
  */
 import { RuntimeError } from '../../errors.js';
-import { NdjsonLines } from '../../model/ndjson-lines.js';
-import { parseRfc3339Nano } from '../../model/rfc3339.js';
+import { NdjsonLines } from '../../io/ndjson-lines.js';
+import { parseRfc3339Nano } from '../../io/rfc3339.js';
 import { parseImageRef } from './image-ref.js';
 import type { ContainerInfo, ContainerLimits, ContainerState, PodInfo, RuntimeEvent, RuntimeEventKind } from './types.js';
 

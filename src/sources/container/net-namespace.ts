@@ -1,7 +1,7 @@
 import { readlinkSync } from 'node:fs';
-import type { SyncCgroupFileReader } from '../cgroup/cgroup-file-sync.js';
-import type { PidCounts } from '../cgroup/cgroup-procs.js';
-import { parseNetDev, type NetDev } from '../host/net-dev.js';
+import type { SyncCgroupFileReader } from '../lib/cgroup/cgroup-file-sync.js';
+import type { PidCounts } from '../lib/cgroup/cgroup-procs.js';
+import { parseNetDev, type NetDev } from '../lib/net-dev.js';
 
 /**
  * A container's network, seen through one of its processes: `/proc/<pid>/ns/net` names the

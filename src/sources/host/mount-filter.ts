@@ -1,4 +1,4 @@
-import type { Mount } from './mountinfo.js';
+import type { Mount } from '../lib/mountinfo.js';
 
 /**
  * Which mounts get filesystem series. Skipped by default:

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../agent/state-file.js';
+import { writeFileAtomic } from '../../io/state-file.js';
 import { type LogRecord, type Resource, type Scope, Severity, nowUnixNano } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
 import type { RecordSink } from '../types.js';

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../agent/state-file.js';
+import { writeFileAtomic } from '../../io/state-file.js';
 import { ConfigError } from '../../errors.js';
 import type { AckTarget } from '../../model/log.js';
 import type { Logger } from '../../self/logger.js';

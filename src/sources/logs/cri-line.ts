@@ -19,7 +19,7 @@
  * the observed time as its time (the record assembler does this): user bytes are never lost,
  * and a pending partial record on either stream is neither ended nor joined by it.
  */
-import { parseRfc3339Nano } from '../../model/rfc3339.js';
+import { parseRfc3339Nano } from '../../io/rfc3339.js';
 import { type LogStream, MutablePiece } from './record-assembler.js';
 
 const C_SPACE = 0x20;

@@ -22,7 +22,7 @@
  * as content, `partial: false`, `timeUnixNano: 0n`; the caller counts it and still delivers it as
  * a record of its own with the observed time.
  */
-import { parseRfc3339Nano } from '../../model/rfc3339.js';
+import { parseRfc3339Nano } from '../../io/rfc3339.js';
 import { type LogStream, MutablePiece } from './record-assembler.js';
 
 /** Docker's partial-message size: a `log` of exactly this many bytes without `\n` is a piece. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readCapped } from '../read-capped.js';
+import { readCapped } from '../../io/read-capped.js';
 
 /**
  * uid → user name from the host's `/etc/passwd` (under the host root, not the agent's own: in a

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dnsName, hostPaths, type ParseContext, Problem } from '../../../src/config/values.js';
+import { dnsName, hostPaths, type ParseContext, Problem } from '../../../src/config-kinds/values.js';
 
 const TEXT: ParseContext = { cwd: '/work', origin: 'env SEXTANT_X', from: 'text' };
 const YAML: ParseContext = { cwd: '/work', origin: 'file /etc/sextant.yaml', from: 'yaml' };

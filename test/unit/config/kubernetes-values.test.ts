@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { autoSwitch, keyPatterns, label, sourceRefs } from '../../../src/enrich/k8s/config-values.js';
 import { loadConfig, type LoadOptions } from '../../../src/config/load.js';
-import { type ParseContext, Problem } from '../../../src/config/values.js';
+import { type ParseContext, Problem } from '../../../src/config-kinds/values.js';
 import { ConfigError } from '../../../src/errors.js';
 
 const TEXT: ParseContext = { cwd: '/work', origin: 'env SEXTANT_X', from: 'text' };

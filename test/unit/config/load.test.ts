@@ -9,7 +9,7 @@ import { UsageError } from '../../../src/config/flags.js';
 import { loadConfig, type LoadOptions } from '../../../src/config/load.js';
 import { redactedConfig, renderCheckYaml } from '../../../src/config/render.js';
 import { KEYS } from '../../../src/config/schema.js';
-import { Secret } from '../../../src/config/secret.js';
+import { Secret } from '../../../src/config-kinds/secret.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sextant-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,9 +8,9 @@ import { PodMetadataIndex } from '../../../../src/enrich/k8s/pod-metadata-index.
 import { createResource } from '../../../../src/model/index.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
-import { CgroupDiscovery } from '../../../../src/sources/cgroup/cgroup-discovery.js';
-import { parseCgroupMounts } from '../../../../src/sources/cgroup/cgroup-mounts.js';
-import { CgroupStatsReader } from '../../../../src/sources/cgroup/cgroup-stats.js';
+import { CgroupDiscovery } from '../../../../src/sources/lib/cgroup/cgroup-discovery.js';
+import { parseCgroupMounts } from '../../../../src/sources/lib/cgroup/cgroup-mounts.js';
+import { CgroupStatsReader } from '../../../../src/sources/lib/cgroup/cgroup-stats.js';
 import { containerResource, podResource } from '../../../../src/sources/container/container-resource.js';
 import { ContainerSource } from '../../../../src/sources/container/container-source.js';
 import { lifecycleRecord } from '../../../../src/sources/container/lifecycle-records.js';
