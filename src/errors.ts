@@ -11,7 +11,14 @@ export class SextantError extends Error {
   }
 }
 
-/** A configuration value is missing, malformed or unknown. `key` is the dotted config key. */
+/**
+ * A configuration value is missing, malformed or unknown. `key` is what the user can set, exactly
+ * as the schema spells it (`logs.checkpointInterval`, `tls.caFile`, `gateway.upstream`), or
+ * `config` for the config file itself; a component checking an option it was given names the key
+ * that sets it, not its own option name. Options no user can set are checked with RangeError: a
+ * bad one is a bug, not a config error. test/unit/config/config-error-keys.test.ts holds every
+ * key named here to the schema.
+ */
 export class ConfigError extends SextantError {
   readonly key: string;
   constructor(key: string, message: string, options?: { cause?: unknown }) {

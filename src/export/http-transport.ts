@@ -22,11 +22,13 @@ const gzip = promisify(gzipCallback);
 export interface HttpTransportOptions {
   /** Base URL; requests go to `${endpoint}/v1/metrics|logs|traces`. */
   readonly endpoint: string;
+  /** The config key `endpoint` was set by, named when it is wrong (default `endpoint`, the agent's). */
+  readonly endpointKey?: 'endpoint' | 'gateway.upstream' | undefined;
   readonly headers: Readonly<Record<string, string>>;
   /** Sent as `Authorization: Api-Token <token>`; revealed per request, never logged. */
   readonly apiToken?: { reveal(): string } | undefined;
   readonly compression: 'gzip' | 'none';
-  /** PEM file of extra CAs trusted on top of the system ones. */
+  /** PEM file of extra CAs trusted on top of the system ones (`tls.caFile`). */
   readonly caFile?: string | undefined;
   /** Accept any server certificate. For test endpoints only; warned about at construction. */
   readonly insecureSkipVerify?: boolean | undefined;
@@ -58,20 +60,22 @@ export class HttpTransport implements Transport {
   readonly #compressed = new WeakMap<Uint8Array, Buffer>();
 
   constructor(options: HttpTransportOptions) {
+    const endpointKey = options.endpointKey ?? 'endpoint';
     let base: URL;
     try {
       base = new URL(options.endpoint);
     } catch (err) {
-      throw new ConfigError('endpoint', 'not a valid URL', { cause: err });
+      throw new ConfigError(endpointKey, 'not a valid URL', { cause: err });
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-      throw new ConfigError('endpoint', `unsupported scheme ${base.protocol} (use http: or https:)`);
+      throw new ConfigError(endpointKey, `unsupported scheme ${base.protocol} (use http: or https:)`);
     }
     const root = base.href.replace(/\/+$/, '');
     this.#urls = { metrics: root + PATHS.metrics, logs: root + PATHS.logs, traces: root + PATHS.traces };
 
     const level = options.gzipLevel ?? 6;
-    if (!Number.isInteger(level) || level < 1 || level > 9) throw new ConfigError('gzipLevel', 'must be an integer from 1 to 9');
+    // No setting reaches the level (the default is always used): a bad one is a bug.
+    if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`gzipLevel must be an integer from 1 to 9, got ${level}`);
     this.#gzipLevel = level;
     this.#gzip = options.compression === 'gzip';
     this.#apiToken = options.apiToken;
@@ -89,7 +93,7 @@ export class HttpTransport implements Transport {
       try {
         pem = readFileSync(options.caFile, 'utf8');
       } catch (err) {
-        throw new ConfigError('caFile', `cannot read ${options.caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+        throw new ConfigError('tls.caFile', `cannot read ${options.caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
       }
       // Giving `ca` replaces the default store, so the system CAs are listed first.
       tlsOptions.ca = [...tls.getCACertificates('default'), pem];

@@ -33,6 +33,16 @@ export interface RetryHooks {
   observer?: ExportObserver | undefined;
 }
 
+/**
+ * The config keys that set the agent's policy (agent/run.ts reads them), named when a value is
+ * wrong. The gateway's upstream policy is fixed in code, so only the agent's can be.
+ */
+const POLICY_KEYS = {
+  initialBackoffMs: 'export.retryInitialBackoff',
+  maxBackoffMs: 'export.retryMaxBackoff',
+  maxElapsedMs: 'export.retryMaxElapsed',
+} as const;
+
 export class RetryingTransport implements Transport {
   readonly #inner: Transport;
   readonly #policy: RetryPolicy;
@@ -40,11 +50,12 @@ export class RetryingTransport implements Transport {
   readonly #random: () => number;
 
   constructor(inner: Transport, policy: RetryPolicy, hooks: RetryHooks = {}, random: () => number = Math.random) {
-    checkNonNegative('retry.initialBackoffMs', policy.initialBackoffMs);
-    checkNonNegative('retry.maxBackoffMs', policy.maxBackoffMs);
-    checkNonNegative('retry.maxElapsedMs', policy.maxElapsedMs);
-    if (!Number.isFinite(policy.multiplier) || policy.multiplier < 1) throw new ConfigError('retry.multiplier', 'must be a number >= 1');
-    if (policy.maxBackoffMs < policy.initialBackoffMs) throw new ConfigError('retry.maxBackoffMs', 'must be >= retry.initialBackoffMs');
+    checkNonNegative(POLICY_KEYS.initialBackoffMs, policy.initialBackoffMs);
+    checkNonNegative(POLICY_KEYS.maxBackoffMs, policy.maxBackoffMs);
+    checkNonNegative(POLICY_KEYS.maxElapsedMs, policy.maxElapsedMs);
+    // No setting reaches the multiplier (the agent and the gateway pass 2): a bad one is a bug.
+    if (!Number.isFinite(policy.multiplier) || policy.multiplier < 1) throw new RangeError(`retry multiplier must be a number >= 1, got ${policy.multiplier}`);
+    if (policy.maxBackoffMs < policy.initialBackoffMs) throw new ConfigError(POLICY_KEYS.maxBackoffMs, `must be >= ${POLICY_KEYS.initialBackoffMs}`);
     this.#inner = inner;
     this.#policy = { ...policy };
     this.#hooks = hooks;

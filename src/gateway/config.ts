@@ -59,11 +59,12 @@ export const DEFAULT_GATEWAY_CONFIG: Readonly<GatewayConfig> = Object.freeze({
 const PORT_ONLY = /^:?(\d+)$/;
 
 /**
- * Parses `gateway.listen` with the config's own listen parser ("host:port", "[v6]:port"). One
- * gateway-only convenience is kept in front of it: a bare port, or an empty host, listens on
- * 127.0.0.1 (never all interfaces by accident). Errors name the option, not the value.
+ * Parses `gateway.listen` (or, as `key` says, `gateway.grpcListen`) with the config's own listen
+ * parser ("host:port", "[v6]:port"). One gateway-only convenience is kept in front of it: a bare
+ * port, or an empty host, listens on 127.0.0.1 (never all interfaces by accident). Errors name
+ * the key, not the value.
  */
-export function parseListen(listen: string): ListenAddress {
+export function parseListen(listen: string, key: 'gateway.listen' | 'gateway.grpcListen' = 'gateway.listen'): ListenAddress {
   const portOnly = PORT_ONLY.exec(listen);
   try {
     return parseListenText(portOnly === null ? listen : `127.0.0.1:${portOnly[1]!}`);
@@ -71,7 +72,7 @@ export function parseListen(listen: string): ListenAddress {
     if (!(err instanceof Problem)) throw err;
     // An unbracketed IPv6 address is the likely mistake behind a second colon.
     const hint = !listen.startsWith('[') && listen.indexOf(':') !== listen.lastIndexOf(':') ? ' (IPv6 hosts need brackets)' : '';
-    throw new ConfigError('gateway.listen', `${err.message}${hint}`, { cause: err });
+    throw new ConfigError(key, `${err.message}${hint}`, { cause: err });
   }
 }
 
@@ -89,11 +90,12 @@ export function validateGatewayConfig(config: GatewayConfig): ListenAddress {
   positiveInt('gateway.store.maxTotalBytes', config.store.maxTotalBytes);
   positiveInt('gateway.forward.maxQueueBytes', config.forward.maxQueueBytes);
   positiveInt('gateway.forward.maxQueueItems', config.forward.maxQueueItems);
-  if (config.shutdownTimeoutMs !== undefined) positiveInt('gateway.shutdownTimeoutMs', config.shutdownTimeoutMs);
+  // The process-wide shutdownTimeout bounds the gateway's close too (from-config.ts).
+  if (config.shutdownTimeoutMs !== undefined) positiveInt('shutdownTimeout', config.shutdownTimeoutMs);
   for (let i = 0; i < config.tokens.length; i++) {
     const t = config.tokens[i]!.reveal();
-    // Only the length and position are reported: the value is a secret.
-    if (t.length === 0 || /[\s]/.test(t)) throw new ConfigError(`gateway.tokens[${i}]`, 'must be non-empty and contain no whitespace');
+    // Only the position is reported: the value is a secret.
+    if (t.length === 0 || /[\s]/.test(t)) throw new ConfigError('gateway.tokens', `token ${i + 1} (gateway.tokens[${i}]) must be non-empty and contain no whitespace`);
   }
   if (config.upstream !== undefined) {
     let u: URL;

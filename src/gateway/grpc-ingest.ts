@@ -76,7 +76,7 @@ function grpcCode(outcome: Extract<IngestOutcome, { ok: false }>): number {
 
 /** Starts the gRPC listener in front of a running gateway. Close it before the gateway. */
 export async function startGrpcIngest(gateway: Gateway, config: GrpcIngestConfig, deps: { registry: Registry; logger: Logger }): Promise<GrpcIngest> {
-  const addr = parseListen(config.listen);
+  const addr = parseListen(config.listen, 'gateway.grpcListen');
   if (!Number.isSafeInteger(config.maxMessageBytes) || config.maxMessageBytes <= 0) throw new Error('gRPC maxMessageBytes must be a positive integer');
   const auth = new TokenAuth(config.tokens);
   const metrics = new GatewayMetrics(deps.registry);

@@ -13,6 +13,7 @@ import type { SecretValue } from './config.js';
 export function createUpstreamTransport(upstream: string, token: SecretValue | undefined, logger: Logger): Transport {
   const inner = new HttpTransport({
     endpoint: upstream,
+    endpointKey: 'gateway.upstream',
     headers: {},
     apiToken: token,
     compression: 'gzip',

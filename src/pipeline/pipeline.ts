@@ -258,7 +258,11 @@ function lane<T>(
   return { signal, path, batcher: new Batcher(queue, batch), codec, maxRequestBytes: batch.maxRequestBytes, metrics };
 }
 
-/** Checks every number at start, naming the config key that is wrong. */
+/**
+ * Checks every number at start, naming the config key that sets it (agent/run.ts
+ * `pipelineConfigFrom` maps the keys to these options): queues are `pipeline.<signal>.*`,
+ * batches `batch.<signal>.*`, and the derived options name the key they are derived from.
+ */
 function validate(config: PipelineConfig): void {
   const positiveInt = (key: string, v: unknown): void => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ConfigError(key, `must be a positive integer, got ${String(v)}`);
@@ -268,19 +272,21 @@ function validate(config: PipelineConfig): void {
   };
   for (const s of PIPELINE_SIGNALS) {
     const q = config.queues[s];
-    positiveInt(`pipeline.queues.${s}.maxItems`, q?.maxItems);
-    if (q.maxItems > 2 ** 30) throw new ConfigError(`pipeline.queues.${s}.maxItems`, `must be at most ${2 ** 30}, got ${q.maxItems}`);
-    positive(`pipeline.queues.${s}.maxBytes`, q.maxBytes);
+    positiveInt(`pipeline.${s}.maxItems`, q?.maxItems);
+    if (q.maxItems > 2 ** 30) throw new ConfigError(`pipeline.${s}.maxItems`, `must be at most ${2 ** 30}, got ${q.maxItems}`);
+    positive(`pipeline.${s}.maxBytes`, q.maxBytes);
     const b = config.batches[s];
-    positiveInt(`pipeline.batches.${s}.maxItems`, b?.maxItems);
-    positive(`pipeline.batches.${s}.maxBytes`, b.maxBytes);
-    positive(`pipeline.batches.${s}.maxRequestBytes`, b.maxRequestBytes);
+    positiveInt(`batch.${s}.maxItems`, b?.maxItems);
+    positive(`batch.${s}.maxBytes`, b.maxBytes);
+    // The request ceiling is batch.<signal>.maxBytes raised to the ingest limit.
+    positive(`batch.${s}.maxBytes`, b.maxRequestBytes);
     if (typeof b.lingerMs !== 'number' || !Number.isFinite(b.lingerMs) || b.lingerMs < 0) {
-      throw new ConfigError(`pipeline.batches.${s}.lingerMs`, `must be a number >= 0, got ${String(b.lingerMs)}`);
+      throw new ConfigError(`batch.${s}.linger`, `must be a number >= 0, got ${String(b.lingerMs)}`);
     }
   }
-  positive('pipeline.queues.sharedMetricsEventsBytes', config.queues.sharedMetricsEventsBytes);
-  positiveInt('pipeline.maxInFlight', config.maxInFlight);
+  // Metrics and events share the metrics queue's byte budget.
+  positive('pipeline.metrics.maxBytes', config.queues.sharedMetricsEventsBytes);
+  positiveInt('export.maxInFlight', config.maxInFlight);
 }
 
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {

@@ -275,9 +275,10 @@ export class CheckpointStore {
   constructor(options: CheckpointStoreOptions) {
     const intervalMs = options.intervalMs ?? 1_000;
     const maxPending = options.maxPendingPerFile ?? 65_536;
-    if (!(intervalMs > 0)) throw new ConfigError('logs.checkpointIntervalMs', `must be positive, got ${intervalMs}`);
+    if (!(intervalMs > 0)) throw new ConfigError('logs.checkpointInterval', `must be positive, got ${intervalMs}`);
+    // No setting reaches maxPendingPerFile (tests set it): a bad one is a bug, not a config error.
     if (!Number.isInteger(maxPending) || maxPending < 1 || (maxPending & (maxPending - 1)) !== 0) {
-      throw new ConfigError('logs.maxPendingPerFile', `must be a power of two, got ${maxPending}`);
+      throw new RangeError(`maxPendingPerFile must be a power of two, got ${maxPending}`);
     }
     this.file = path.join(options.dir, CHECKPOINT_FILE);
     this.#prevFile = `${this.file}.prev`;

@@ -1,5 +1,4 @@
 import type { FileHandle } from 'node:fs/promises';
-import { ConfigError } from '../../errors.js';
 import { compareIdentity, extendIdentity, FINGERPRINT_BYTES, probeFile, type FileIdentity } from './file-identity.js';
 
 /** Flags on a delivered piece. A complete line that fit in the buffer has flags 0. */
@@ -49,7 +48,7 @@ export class BufferPool {
   #allocated = 0;
 
   constructor(bufferSize = 64 * 1024, maxIdle = 8) {
-    if (!Number.isInteger(bufferSize) || bufferSize < 256) throw new ConfigError('logs.bufferSize', `must be an integer ≥ 256, got ${bufferSize}`);
+    if (!Number.isInteger(bufferSize) || bufferSize < 256) throw new RangeError(`bufferSize must be an integer ≥ 256, got ${bufferSize}`);
     this.bufferSize = bufferSize;
     this.#maxIdle = maxIdle;
   }
@@ -139,9 +138,11 @@ export class LineReader {
   #discarded = 0;
 
   constructor(fh: FileHandle, identity: FileIdentity, offset: number, sink: LineSink, options: LineReaderOptions = {}) {
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new ConfigError('offset', `must be a non-negative integer, got ${offset}`);
+    // None of these is a setting (the offset is a checkpoint's or a file position, the sizes are
+    // the log source's constants): a bad one is a bug, not a config error.
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${offset}`);
     const turn = options.maxBytesPerTurn ?? DEFAULT_TURN;
-    if (!Number.isInteger(turn) || turn < 1) throw new ConfigError('logs.maxBytesPerTurn', `must be a positive integer, got ${turn}`);
+    if (!Number.isInteger(turn) || turn < 1) throw new RangeError(`maxBytesPerTurn must be a positive integer, got ${turn}`);
     this.#fh = fh;
     this.#identity = identity;
     this.#pos = offset;
@@ -149,13 +150,13 @@ export class LineReader {
     this.#pool = options.pool;
     this.#maxBytesPerTurn = turn;
     const perRead = options.maxBytesPerRead ?? Number.MAX_SAFE_INTEGER;
-    if (!Number.isInteger(perRead) || perRead < 1) throw new ConfigError('logs.maxBytesPerRead', `must be a positive integer, got ${perRead}`);
+    if (!Number.isInteger(perRead) || perRead < 1) throw new RangeError(`maxBytesPerRead must be a positive integer, got ${perRead}`);
     this.#maxBytesPerRead = perRead;
     if (options.pool !== undefined) {
       this.#bufferSize = options.pool.bufferSize;
     } else {
       const size = options.bufferSize ?? DEFAULT_BUFFER;
-      if (!Number.isInteger(size) || size < 256) throw new ConfigError('logs.bufferSize', `must be an integer ≥ 256, got ${size}`);
+      if (!Number.isInteger(size) || size < 256) throw new RangeError(`bufferSize must be an integer ≥ 256, got ${size}`);
       this.#bufferSize = size;
       this.#buf = Buffer.allocUnsafe(size);
     }

@@ -97,11 +97,15 @@ describe('HttpTransport requests', () => {
     expect(ports.size).toBe(1);
   });
 
-  test('bad options are ConfigErrors naming the option', () => {
+  test('bad options are ConfigErrors naming the key the user set', () => {
     expect(() => transport({ endpoint: 'not a url' })).toThrow(ConfigError);
-    expect(() => transport({ endpoint: 'ftp://x/' })).toThrow(/endpoint/);
-    expect(() => transport({ caFile: '/nonexistent/ca.pem' })).toThrow(/caFile/);
-    expect(() => transport({ proxy: '::nope' })).toThrow(/proxy/);
+    expect(() => transport({ endpoint: 'ftp://x/' })).toThrow(/^endpoint: /);
+    // The gateway's upstream transport says which key its endpoint came from.
+    expect(() => transport({ endpoint: 'ftp://x/', endpointKey: 'gateway.upstream' })).toThrow(/^gateway\.upstream: /);
+    expect(() => transport({ caFile: '/nonexistent/ca.pem' })).toThrow(/^tls\.caFile: /);
+    expect(() => transport({ proxy: '::nope' })).toThrow(/^proxy: /);
+    // No setting reaches the gzip level: a bad one is a bug (RangeError), not a config error.
+    expect(() => transport({ gzipLevel: 12 })).toThrow(RangeError);
     expect(() => transport({ gzipLevel: 12 })).toThrow(/gzipLevel/);
   });
 });

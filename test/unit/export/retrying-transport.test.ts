@@ -124,12 +124,14 @@ describe('RetryingTransport', () => {
     expect(inner.calls).toHaveLength(1);
   });
 
-  test('rejects bad policies with the option name; close closes the inner transport', async () => {
+  test('rejects bad policies naming the key that sets them; close closes the inner transport', async () => {
     const inner = new ScriptedTransport([ok]);
-    expect(() => new RetryingTransport(inner, { ...policy, multiplier: 0.5 })).toThrow(ConfigError);
-    expect(() => new RetryingTransport(inner, { ...policy, initialBackoffMs: -1 })).toThrow(/retry.initialBackoffMs/);
-    expect(() => new RetryingTransport(inner, { ...policy, maxBackoffMs: 5 })).toThrow(/retry.maxBackoffMs/);
-    expect(() => new RetryingTransport(inner, { ...policy, maxElapsedMs: Number.NaN })).toThrow(/retry.maxElapsedMs/);
+    // No setting reaches the multiplier: a bad one is a bug (RangeError), not a config error.
+    expect(() => new RetryingTransport(inner, { ...policy, multiplier: 0.5 })).toThrow(RangeError);
+    expect(() => new RetryingTransport(inner, { ...policy, initialBackoffMs: -1 })).toThrow(ConfigError);
+    expect(() => new RetryingTransport(inner, { ...policy, initialBackoffMs: -1 })).toThrow(/^export\.retryInitialBackoff: /);
+    expect(() => new RetryingTransport(inner, { ...policy, maxBackoffMs: 5 })).toThrow(/^export\.retryMaxBackoff: must be >= export\.retryInitialBackoff/);
+    expect(() => new RetryingTransport(inner, { ...policy, maxElapsedMs: Number.NaN })).toThrow(/^export\.retryMaxElapsed: /);
     await new RetryingTransport(inner, policy).close();
     expect(inner.closed).toBe(true);
   });

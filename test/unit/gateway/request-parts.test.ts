@@ -72,6 +72,8 @@ describe('config', () => {
     expect(() => parseListen('host:99999')).toThrow(/gateway\.listen/);
     expect(() => parseListen('::1:80')).toThrow(/brackets/);
     expect(() => parseListen('host:')).toThrow(/gateway\.listen/);
+    // The gRPC listener's address is gateway.grpcListen: its errors say so.
+    expect(() => parseListen('host:', 'gateway.grpcListen')).toThrow(/^gateway\.grpcListen: /);
   });
 
   it('rejects bad listen addresses as ConfigErrors that do not echo the value', () => {

@@ -42,12 +42,13 @@ describe('createPipeline', () => {
       expect(() => make(c)).toThrow(ConfigError);
       expect(() => make(c)).toThrow(key);
     };
-    bad((c) => (c.maxInFlight = 0), 'pipeline.maxInFlight');
-    bad((c) => (c.queues.logs.maxItems = 1.5), 'pipeline.queues.logs.maxItems');
-    bad((c) => (c.queues.events.maxBytes = -1), 'pipeline.queues.events.maxBytes');
-    bad((c) => (c.batches.metrics.lingerMs = Number.NaN), 'pipeline.batches.metrics.lingerMs');
-    bad((c) => (c.batches.logs.maxRequestBytes = 0), 'pipeline.batches.logs.maxRequestBytes');
-    bad((c) => (c.queues.sharedMetricsEventsBytes = 'x'), 'pipeline.queues.sharedMetricsEventsBytes');
+    // The key named is the one the user sets (agent/run.ts pipelineConfigFrom), not the option's name.
+    bad((c) => (c.maxInFlight = 0), 'export.maxInFlight');
+    bad((c) => (c.queues.logs.maxItems = 1.5), 'pipeline.logs.maxItems');
+    bad((c) => (c.queues.events.maxBytes = -1), 'pipeline.events.maxBytes');
+    bad((c) => (c.batches.metrics.lingerMs = Number.NaN), 'batch.metrics.linger');
+    bad((c) => (c.batches.logs.maxRequestBytes = 0), 'batch.logs.maxBytes');
+    bad((c) => (c.queues.sharedMetricsEventsBytes = 'x'), 'pipeline.metrics.maxBytes');
   });
 
   it('registers its self-metrics with bounded labels', async () => {
