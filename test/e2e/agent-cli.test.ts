@@ -187,3 +187,29 @@ describe('sextant gateway + sextant agent --once', () => {
     expect(agent.stderr).toMatch(/endpoint/);
   }, 30_000);
 });
+
+describe('sextant agent with a bad value: exit 2, one line naming the key the user set', () => {
+  // The first three are refused by the loader; kubernetes.enabled only once the agent starts
+  // its sources and finds no API server. Every key is spelled as the user sets it.
+  const CASES: readonly { key: string; env: (cwd: string) => Record<string, string> }[] = [
+    { key: 'logs.checkpointInterval', env: () => ({ SEXTANT_LOGS_CHECKPOINT_INTERVAL: '10ms' }) },
+    { key: 'export.retryMaxBackoff', env: () => ({ SEXTANT_EXPORT_RETRY_MAX_BACKOFF: '0' }) },
+    { key: 'tls.caFile', env: (cwd) => ({ SEXTANT_TLS_CA_FILE: path.join(cwd, 'absent-ca.pem') }) },
+    { key: 'kubernetes.enabled', env: () => ({ SEXTANT_KUBERNETES_ENABLED: 'true', SEXTANT_CONTAINERS_ENABLED: 'false' }) },
+  ];
+
+  it.each(CASES)('$key', async ({ key, env }) => {
+    const cwd = await workdir();
+    const agent = start(['agent'], cwd, {
+      ...QUIET,
+      SEXTANT_LOG_LEVEL: 'warn',
+      SEXTANT_ENDPOINT: 'http://127.0.0.1:9',
+      SEXTANT_STATE_DIR: path.join(cwd, 'state'),
+      ...env(cwd),
+    });
+    const { code } = await agent.exited;
+    expect(code, agent.stderr).toBe(2);
+    expect(agent.stderr.trim().split('\n'), agent.stderr).toHaveLength(1);
+    expect(agent.stderr.startsWith(`sextant: config error: ${key}: `), agent.stderr).toBe(true);
+  }, 30_000);
+});
