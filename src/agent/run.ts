@@ -222,7 +222,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
 
   let summaryTimer: NodeJS.Timeout | undefined;
   if (config.summaryInterval > 0 && !options.once && (options.local || process.stdout.isTTY)) {
-    const summary = new SummaryLine(registry);
+    const summary = new SummaryLine(registry, { collectionIntervalMs: config.interval, printIntervalMs: config.summaryInterval });
     summaryTimer = setInterval(() => process.stdout.write(`sextant: ${summary.render()}\n`), config.summaryInterval);
     summaryTimer.unref();
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `sextant` executable (package.json `bin`). It checks the runtime before loading anything:
+ * The `sextant` command's entry point: bin/sextant (package.json `bin`) execs Node on it, and the
+ * systemd unit and the image run it directly. It checks the runtime before loading anything:
  * this file is plain enough to run on the older Node a machine may ship, and says what to do
  * instead of failing on a missing API deep inside the agent.
  */
@@ -8,7 +9,7 @@ const major = Number(process.versions.node.split('.')[0]);
 
 if (major < 22) {
   process.stderr.write(
-    `sextant: needs Node.js 22.12 or later, this is ${process.version} (npm start and npx sextant use the project's Node 24)\n`,
+    `sextant: needs Node.js 22.12 or later, this is ${process.version} (bin/sextant, npm start and npx sextant use the project's Node 24)\n`,
   );
   process.exitCode = 1;
 } else {

@@ -5,8 +5,8 @@
  *
  * - fullstack   (classicFullStack):      host, processes, containers, logs.
  * - host        (hostMonitoring):        host and processes only.
- * - application (applicationMonitoring): no node collection; only what applications send. The
- *   receiver for that is a later milestone, so on its own this mode has nothing to run.
+ * - application (applicationMonitoring): no node collection; only what applications send. There
+ *   is no receiver for that yet, so on its own this mode has nothing to run (the agent exits 2).
  * - cloudnative (cloudNativeFullStack):  fullstack, plus the application receiver once it exists.
  */
 export const MODES = ['fullstack', 'host', 'application', 'cloudnative'] as const;

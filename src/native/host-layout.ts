@@ -8,9 +8,9 @@
  *   [HOST_ROWS]       rows (CPUs, disks, interfaces; 1 for loadavg when it parsed)
  *   [HOST_NAMES_GEN]  for diskstats and net/dev: changes when the row names change, so the caller
  *                     asks `hostNames(kind)` for a new array only then
- * then the kind's fixed slots, then its rows (rowStart + row × rowSize).
+ * then the kind's fixed slots, then its rows (row r at `<KIND>_ROW_START + r × <KIND>_ROW_SIZE`).
  *
- * The numbers must be KEEP IN STEP with the `#define`s at the top of native/sextant_host.c.
+ * KEEP IN STEP with the `#define`s at the top of native/sextant_host.c: the numbers must match.
  */
 
 /** The file kinds, as the small integers both readers switch on. */

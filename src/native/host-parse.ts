@@ -2,10 +2,10 @@ import * as L from './host-layout.js';
 
 /*
  * The pure-TypeScript parsers of the whole-host /proc files: the only TypeScript parser of each
- * (the string APIs in src/sources/host/ wrap these), and byte for byte the rules of
- * native/sextant_host.c, which a differential test holds equal. They walk raw bytes with index
- * arithmetic, write numbers into the caller's Float64Array in the layout of host-layout.ts and
- * allocate nothing; names (disks, interfaces) go to a NameList that keeps the previous set.
+ * (the string APIs in src/sources/host/ and src/sources/lib/ wrap these), and byte for byte the
+ * rules of native/sextant_host.c, which a differential test holds equal. They walk raw bytes with
+ * index arithmetic, write numbers into the caller's Float64Array in the layout of host-layout.ts
+ * and allocate nothing; names (disks, interfaces) go to a NameList that keeps the previous set.
  *
  * Shared rules: lines end at '\n'; fields are separated by blanks (space or tab); an integer is
  * 1–16 decimal digits whose value is at most 2^53 − 1 (a larger kernel u64 cannot be exact in a
@@ -410,7 +410,7 @@ export function parseHostBytes(kind: L.HostFileKind, b: Buffer, n: number, out: 
   }
 }
 
-/** Convenience for the string APIs of src/sources/host/ and tests (allocates; not the hot path). */
+/** Convenience for the string APIs of src/sources/host/ and src/sources/lib/, and tests (allocates; not the hot path). */
 export function parseHostText(kind: L.HostFileKind, text: string): { values: Float64Array; names: readonly string[] } {
   const b = Buffer.from(text, 'utf8');
   const names = new NameList();

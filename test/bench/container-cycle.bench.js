@@ -1,4 +1,4 @@
-// Cost of the container source's collection cycle (issue M1.3 target: < 0.2 ms CPU per container
+// Cost of the container source's collection cycle (target: < 0.2 ms CPU per container
 // per cycle), with 0 and with 50 running Docker containers, and the marginal cost per container.
 //
 // Sextant: the container source as the agent builds it (createContainerSource: Docker + CRI

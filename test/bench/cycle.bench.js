@@ -1,4 +1,4 @@
-// Whole collection cycle vs node_exporter, and the agent's steady RSS (issue M1.2 targets:
+// Whole collection cycle vs node_exporter, and the agent's steady RSS (targets:
 // Sextant cycle CPU ≤ node_exporter CPU per scrape on the same machine; idle RSS ≤ 60 MB).
 //
 // 1. Sextant: the host and process sources built as the agent builds them (src/agent/run.ts

@@ -1,7 +1,7 @@
 // Process scan cost, µs per process, on this machine's /proc with 500 extra processes: the C floor
 // (test/bench/c-floor/floor.c: opendir + openat + read of every <pid>/stat and nothing else), the
 // native addon, the pure-JS fallback, and systeminformation.processes(), all in the same run.
-// Targets (issue M1.2): native ≤ 1.3× floor, fallback ≤ 2× floor, systeminformation ≥ 50× native.
+// Targets: native ≤ 1.3× floor, fallback ≤ 2× floor, systeminformation ≥ 50× native.
 // Run: npx tsc -p tsconfig.json && node_modules/.bin/node test/bench/proc-scan.bench.js
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { containersOf, podSpecOf, type K8sObject } from './kustomize.js';
 
 /**
- * The security properties every rendered Sextant manifest must have (issue 6), as one checker
+ * The security properties every rendered Sextant manifest must have (non-root, read-only root
+ * filesystem, only the documented capabilities, host paths read-only, …), as one checker
  * that returns violations instead of throwing, so a test can also show that it catches a bad
  * manifest. The documented lists come from docs/security.md, between its HTML-comment markers:
  * a capability or a root container added to a manifest but not to that page is a violation.

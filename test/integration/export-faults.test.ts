@@ -16,7 +16,9 @@ import { lineNumber, NumberedLogs, storedLogBodies, until } from './helpers/numb
 /**
  * The agent's export path end to end over loopback — real pipeline, real HTTP transport with
  * retries, a real fault-injecting proxy, the real gateway storing what it accepts — under the
- * faults of M1.1. The invariant checked everywhere: every record the pipeline acknowledged
+ * faults an endpoint shows: down, 503 with Retry-After, runs of 429/502/504, slow answers, reset
+ * connections, 400 and 413 rejections, and an outage long enough to fill the queues. The
+ * invariant checked everywhere: every record the pipeline acknowledged
  * is in the gateway's store.
  */
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The soak run (issue #7, M1.6): real runtimes, a real `sextant gateway`, a fault proxy and a
+ * The soak run: real runtimes, a real `sextant gateway`, a fault proxy and a
  * real `sextant agent` in fullstack mode, driven for a while with numbered log lines, container
  * churn, rotation, endpoint outages, 503 storms and SIGKILLs; then checks from what the gateway
  * stored and writes soak-report.md + soak-chart.png. Exit status 1 when a check fails.

@@ -11,7 +11,7 @@ import type { TokenSource } from './token-source.js';
  *
  * Every failure is a KubeApiError with a reason (kube-error.ts). Responses are bounded: a GET
  * body over `maxResponseBytes` is abandoned (too-large); a watch is read chunk by chunk by the
- * caller, which bounds its lines itself (src/model/ndjson-lines.ts).
+ * caller, which bounds its lines itself (src/io/ndjson-lines.ts).
  */
 
 export interface KubeApiClientOptions {

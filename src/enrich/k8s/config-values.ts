@@ -2,7 +2,7 @@ import { type KeySpec, Problem, type ParseContext } from '../../config-kinds/val
 import type { SourceRef } from './pod-attributes.js';
 
 /**
- * Value kinds of the `kubernetes:` config section that the shared ones (config/values.ts) do not
+ * Value kinds of the `kubernetes:` config section that the shared ones (config-kinds/values.ts) do not
  * cover. Like those, a parser that rejects a value says what is wrong and never repeats the value.
  */
 

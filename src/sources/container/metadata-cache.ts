@@ -71,8 +71,9 @@ const INSPECT_BATCH = 64;
 
 /**
  * The node's containers as the runtimes name them: one cache shared by the container metrics
- * source, the events it emits and the log source (M1.4). Several runtimes may answer at once
- * (minikube's docker driver has Docker and containerd); ids are unique across them.
+ * source, the events it emits and the log source (pod and container names for each log file).
+ * Several runtimes may answer at once (minikube's docker driver has Docker and containerd); ids
+ * are unique across them.
  *
  * Freshness: `refresh()` is called once per collection cycle. A runtime without an event stream
  * is listed each time (the client inspects only what changed); a runtime with a stream is

@@ -2,8 +2,8 @@
  * What a container runtime tells Sextant about its containers, in one shape for Docker (Engine
  * API) and for containerd / CRI-O (CRI v1). The runtime clients fill it; the metadata cache
  * (metadata-cache.ts) merges them, keeps it current from events and list diffs, and shares it
- * with the container metrics source and the log source (M1.4). Cgroup files give the numbers;
- * this gives the names.
+ * with the container metrics source and the log source. Cgroup files give the numbers; this
+ * gives the names.
  */
 
 /** `container.runtime.name` values. */

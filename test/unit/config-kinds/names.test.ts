@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { closest, envName, flagName } from '../../../src/config-kinds/names.js';
 import { KEYS, KEYS_BY_PATH } from '../../../src/config/schema.js';
 
-/** The public contract: these names are documented and relied on by other issues. */
+/**
+ * The public contract: these names are documented (README, `sextant help config`) and set in
+ * deploy/ and in users' configs.
+ */
 const CONTRACT: Array<[path: string, env: string, flag: string | undefined]> = [
   ['endpoint', 'SEXTANT_ENDPOINT', '--endpoint'],
   ['apiToken', 'SEXTANT_API_TOKEN', undefined],

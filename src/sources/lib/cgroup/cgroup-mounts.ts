@@ -8,7 +8,8 @@ import { unescapeOctal } from '../mountinfo.js';
  *             in the superblock options (`rw,cpu,cpuacct`, `rw,name=systemd`);
  *   hybrid    v1 controllers plus a `cgroup2` (usually /sys/fs/cgroup/unified) that holds no
  *             controller but gives the v2 files every cgroup has (cpu.stat usage, PSI).
- * host/mountinfo.ts drops the superblock options this needs, so the few fields are read here.
+ * The shared parser (../mountinfo.ts) drops the superblock options this needs, so the few fields
+ * are read here (with its unescapeOctal).
  */
 export type CgroupMode = 'v1' | 'v2' | 'hybrid';
 

@@ -118,11 +118,12 @@ describe('VM, hybrid v1 + v2, one Docker container', () => {
     // cpuacct.usage equals precpu_stats exactly, not cpu_stats.
     expect(parseValue(await read(v1('cpuacct', 'cpuacct.usage')))).toBe(stats.precpu_stats.cpu_usage.total_usage);
     expect(stats.cpu_stats.cpu_usage.total_usage).not.toBe(stats.precpu_stats.cpu_usage.total_usage);
-    // So the issue's 5% does not hold on this ~1 MB busybox container (14.2%): the difference is
-    // 32 pages, which v1's usage_in_bytes may hold as per-CPU pre-charged stock (up to 64 pages
-    // per CPU, cgroup-v1/memory.rst §5.5 "usage_in_bytes … is a fuzz value") and which a shell
-    // forking `date` every second changes between the two reads. The 5% check belongs to the
-    // integration test with a memory hog of known size, where a few pages are noise.
+    // So "within 5% of Docker" does not hold on this ~1 MB busybox container (14.2%): the
+    // difference is 32 pages, which v1's usage_in_bytes may hold as per-CPU pre-charged stock (up
+    // to 64 pages per CPU, cgroup-v1/memory.rst §5.5 "usage_in_bytes … is a fuzz value") and which
+    // a shell forking `date` every second changes between the two reads. The 5% check belongs to
+    // the integration test with a memory hog of known size, where a few pages are noise
+    // (test/integration/container-source.test.ts).
     const diff = Math.abs(ours - docker);
     expect(diff / docker).toBeGreaterThan(0.05);
     expect(diff).toBe(32 * 4096);

@@ -20,7 +20,11 @@ const POD6 = '12345678-90ab-4cde-8f01-234567890abc';
 const u = (uid: string): string => uid.replaceAll('-', '_');
 const NODE = id('e');
 
-/** Every path format of the issue, relative to the walked mount. */
+/**
+ * The cgroup paths runtimes give containers (Docker, the kubelet's cgroupfs and systemd trees
+ * under containerd and CRI-O, containerd's k8s.io, Podman, minikube's nested node), relative to
+ * the walked mount.
+ */
 const CONTAINERS: Array<[path: string, want: Partial<DiscoveredContainer>]> = [
   [`/docker/${id('1')}`, { identity: { containerId: id('1'), runtime: 'docker' } }],
   [`/system.slice/docker-${id('2')}.scope`, { identity: { containerId: id('2'), runtime: 'docker' } }],
