@@ -1,0 +1,173 @@
+import { type FileHandle, open } from 'node:fs/promises';
+import type { Logger } from '../../self/logger.js';
+import type { Counter } from '../../self/registry.js';
+import type { CheckpointStore } from './checkpoint-store.js';
+import { extendIdentity, type FileIdentity, probeFile } from './file-identity.js';
+import { FileTail, type TailLines } from './file-tail.js';
+import { type FinishedFiles, finishedStamp } from './finished-files.js';
+import { BufferPool, LineReader } from './line-reader.js';
+import type { LogFile } from './log-discovery.js';
+import type { LogResources } from './log-resources.js';
+
+/**
+ * The files being tailed: each opened where its checkpoint says (or at its end or start), keyed
+ * by its path — a tail whose path now names another file is moved aside under its path and
+ * dev:ino, to finish its own file — and the dev:ino of every file a tail holds, so no file is
+ * ever tailed twice (it would be read again from its checkpoint, behind the acks).
+ */
+
+/** Reader buffers: big enough that a Docker json line (16 KiB of log, escaped) is one piece. */
+const BUFFER_BYTES = 256 * 1024;
+/**
+ * Bytes per read: the lines one read brings are parsed and offered in one go (about 10 ms of
+ * work for 64 KiB of Docker json on a busy node), and a Docker directory's watch event waits
+ * for that before its files are opened.
+ */
+const READ_BYTES = 64 * 1024;
+/** How far back from a file's end the start of its last whole line is looked for (readFrom end). */
+const TAIL_BACK_BYTES = 64 * 1024;
+
+export interface TailSetOptions {
+  readonly store: CheckpointStore;
+  readonly finished: FinishedFiles;
+  readonly resources: LogResources;
+  readonly lines: TailLines;
+  readonly problems: Counter;
+  readonly logger: Logger;
+  readonly maxRecordBytes: number;
+  /** Bytes read per file per turn (fairness); default 1 MiB. */
+  readonly maxBytesPerTurn: number | undefined;
+}
+
+export class TailSet {
+  readonly #o: TailSetOptions;
+  readonly #pool = new BufferPool(BUFFER_BYTES, 4);
+  readonly #tails = new Map<string, FileTail>();
+  /** dev:ino of every file a tail holds (a tail's key never changes: it is its descriptor's). */
+  readonly #held = new Set<string>();
+
+  constructor(options: TailSetOptions) {
+    this.#o = options;
+  }
+
+  get size(): number {
+    return this.#tails.size;
+  }
+
+  values(): IterableIterator<FileTail> {
+    return this.#tails.values();
+  }
+
+  /** The tail of the live file at `path` (a tail moved aside is not found by its path alone). */
+  get(path: string): FileTail | undefined {
+    return this.#tails.get(path);
+  }
+
+  has(path: string): boolean {
+    return this.#tails.has(path);
+  }
+
+  /** A tail holds the file with this dev:ino. */
+  holds(key: string): boolean {
+    return this.#held.has(key);
+  }
+
+  /**
+   * Starts tailing `file`. Where from: its checkpoint when the store knows it; else its end when
+   * `fromEnd` (present at the very first start, readFrom end); else its start. `resumeOnly`
+   * opens a rotated file only to finish it from its checkpoint (after a restart: lines written
+   * before the rotation while the agent was down); one the store does not know was read before
+   * its entry was forgotten, or never will be (present at the first start).
+   */
+  async open(file: LogFile, fromEnd: boolean, rotated = false, resumeOnly = false): Promise<string | undefined> {
+    let fh: FileHandle;
+    try {
+      fh = await open(file.realPath, 'r');
+    } catch (err) {
+      // A name gone between the listing and the open was renamed or deleted, not unreadable.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#o.problems.inc({ kind: 'unreadable' });
+      return undefined;
+    }
+    return this.start(file, fh, fromEnd, rotated, resumeOnly);
+  }
+
+  /**
+   * `open` with the file already open (the descriptor is closed here unless a tail keeps it).
+   * Returns the dev:ino of the file the descriptor is, tailed or not.
+   */
+  async start(file: LogFile, fh: FileHandle, fromEnd: boolean, rotated: boolean, resumeOnly: boolean): Promise<string | undefined> {
+    const o = this.#o;
+    try {
+      const probe = await probeFile(fh);
+      // The path may name another file by now than the scan (or the stat) saw: a runtime renames
+      // at full speed. A file a tail holds, or a rotated one finished and unchanged, is not
+      // opened a second time (it would be read again from its checkpoint, behind the acks).
+      if (this.holds(probe.identity.key) || (rotated && o.finished.get(probe.identity.key) === (await finishedStamp(fh)))) {
+        await fh.close();
+        return probe.identity.key;
+      }
+      let identity: FileIdentity = probe.identity;
+      const match = o.store.lookup(identity, probe.size, probe.head);
+      let offset = 0;
+      if (match.kind === 'resume') {
+        offset = match.offset;
+        // A rotated file read to its end before (its entry is kept a while after release): done.
+        if (rotated && offset >= probe.size) {
+          await fh.close();
+          return probe.identity.key;
+        }
+      } else if (resumeOnly) {
+        await fh.close();
+        return probe.identity.key;
+      } else if (match.kind === 'truncated') o.problems.inc({ kind: 'copytruncate' });
+      else if (fromEnd) offset = await lineStartBefore(fh, probe.size);
+      identity = extendIdentity(identity, probe);
+      const t = new FileTail(o.lines, file, fh, o.resources.resourceFor(file), o.maxRecordBytes);
+      t.resourceVersion = o.resources.version;
+      t.joiner = o.resources.joinerFor(file, t.resource);
+      t.checkpoint = o.store.open(identity, file.path, offset);
+      t.reader = new LineReader(fh, identity, offset, t, { pool: this.#pool, maxBytesPerTurn: o.maxBytesPerTurn ?? 1024 * 1024, maxBytesPerRead: READ_BYTES });
+      t.assembler.reset(offset);
+      if (rotated) t.rotated = true;
+      else {
+        // The live name's previous file (renamed away: this one took the name after it was
+        // opened) is finished under a key of its own.
+        const old = this.#tails.get(file.path);
+        if (old !== undefined) {
+          old.rotated = true;
+          this.#tails.delete(file.path);
+          this.#tails.set(`${file.path}\u0000${old.reader.identity.key}`, old);
+        }
+      }
+      this.#tails.set(rotated ? `${file.path}\u0000${identity.key}` : file.path, t);
+      this.#held.add(identity.key);
+      return identity.key;
+    } catch (err) {
+      o.problems.inc({ kind: 'unreadable' });
+      o.logger.debug({ path: file.path, err: (err as Error).message }, 'cannot open log file');
+      await fh.close().catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  /** Stops tailing `t` and closes its file; `gone`: the file is read to its end, its checkpoint released. */
+  async close(t: FileTail, gone: boolean): Promise<void> {
+    if (t.done) return;
+    t.done = true;
+    for (const [k, v] of this.#tails) if (v === t) this.#tails.delete(k);
+    this.#held.delete(t.reader.identity.key);
+    if (gone) this.#o.store.release(t.checkpoint);
+    await t.fh.close().catch(() => undefined);
+  }
+}
+
+/** Where the last whole line before `size` starts, so reading from the end never begins mid-line. */
+async function lineStartBefore(fh: FileHandle, size: number): Promise<number> {
+  if (size === 0) return 0;
+  const from = Math.max(0, size - TAIL_BACK_BYTES);
+  const buf = Buffer.allocUnsafe(size - from);
+  const { bytesRead } = await fh.read(buf, 0, buf.length, from);
+  const nl = buf.lastIndexOf(0x0a, bytesRead - 1);
+  // No newline in the window: one long unfinished line; start at the end (it is the writer's, in progress).
+  return nl === -1 ? size : from + nl + 1;
+}
