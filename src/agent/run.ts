@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { SextantConfig } from '../config/schema.js';
-import { wantsApplicationReceiver } from '../config/modes.js';
+import { SOURCE_SWITCHES, wantsApplicationReceiver } from '../config/modes.js';
 import { Secret } from '../config-kinds/secret.js';
 import { HostIdentity } from '../enrich/host-identity.js';
 import { ConfigError } from '../errors.js';
@@ -127,14 +127,15 @@ export async function runAgent(config: SextantConfig, options: RunAgentOptions):
  * until the application receiver exists: say so and exit 2, rather than idle and look healthy.
  */
 export function checkSomethingToRun(config: SextantConfig): void {
-  if (config.host.enabled || config.process.enabled || config.containers.enabled || config.logs.enabled) return;
+  if (SOURCES.some((r) => r.enabled(config))) return;
   if (config.mode === 'application') {
     throw new ConfigError(
       'mode',
-      'is application: the application receiver (OTLP from applications) is not built yet and this mode switches every node source off, so there is nothing to run; use fullstack, cloudnative or host, or switch a source on (host.enabled, process.enabled, containers.enabled, logs.enabled)',
+      `is application: the application receiver (OTLP from applications) is not built yet and this mode switches every node source off, so there is nothing to run; use fullstack, cloudnative or host, or switch a source on (${SOURCE_SWITCHES.join(', ')})`,
     );
   }
-  throw new ConfigError('mode', `is ${config.mode}, but host.enabled, process.enabled, containers.enabled and logs.enabled are all false: there is nothing to collect`);
+  const all = `${SOURCE_SWITCHES.slice(0, -1).join(', ')} and ${SOURCE_SWITCHES.at(-1)}`;
+  throw new ConfigError('mode', `is ${config.mode}, but ${all} are all false: there is nothing to collect`);
 }
 
 async function start(config: SextantConfig, options: RunAgentOptions, logger: Logger): Promise<Running> {
