@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { SextantConfig } from '../config/schema.js';
-import { wantsApplicationReceiver } from '../config/modes.js';
+import { SOURCE_SWITCHES, wantsApplicationReceiver } from '../config/modes.js';
 import { Secret } from '../config-kinds/secret.js';
 import { HostIdentity } from '../enrich/host-identity.js';
 import { ConfigError } from '../errors.js';
@@ -19,13 +19,11 @@ import { Readiness, registerProcessMetrics, startSelfServer } from '../self/serv
 import { agentStatus } from '../self/agent-status.js';
 import { startSelfTraces, type SelfTraces } from '../self/tracing/self-traces.js';
 import { untilStopSignal } from '../self/stop-signal.js';
-import { clockTicks, loadProcReader, pageSize, type ProcReader } from '../native/index.js';
-import { create as createHostSource } from '../sources/host/index.js';
-import { create as createProcessSource } from '../sources/process/index.js';
-import type { ContainerMetadataCache, ContainerSource } from '../sources/container/index.js';
-import type { LogSource } from '../sources/logs/log-source.js';
+import { loadProcReader, type ProcReader } from '../native/index.js';
+import type { ContainerProvides } from '../sources/container/index.js';
+import type { HostProvides } from '../sources/host/index.js';
 import type { KubernetesMetadata } from '../enrich/k8s/index.js';
-import type { RecordSink, Source } from '../sources/types.js';
+import type { CreatedSource, RecordSink, Source, SourceDeps } from '../sources/types.js';
 import { packageVersion } from '../version.js';
 import { ReadinessTransport } from '../export/readiness-transport.js';
 import { CollectionScheduler } from './scheduler.js';
@@ -129,14 +127,15 @@ export async function runAgent(config: SextantConfig, options: RunAgentOptions):
  * until the application receiver exists: say so and exit 2, rather than idle and look healthy.
  */
 export function checkSomethingToRun(config: SextantConfig): void {
-  if (config.host.enabled || config.process.enabled || config.containers.enabled || config.logs.enabled) return;
+  if (SOURCES.some((r) => r.enabled(config))) return;
   if (config.mode === 'application') {
     throw new ConfigError(
       'mode',
-      'is application: the application receiver (OTLP from applications) is not built yet and this mode switches every node source off, so there is nothing to run; use fullstack, cloudnative or host, or switch a source on (host.enabled, process.enabled, containers.enabled, logs.enabled)',
+      `is application: the application receiver (OTLP from applications) is not built yet and this mode switches every node source off, so there is nothing to run; use fullstack, cloudnative or host, or switch a source on (${SOURCE_SWITCHES.join(', ')})`,
     );
   }
-  throw new ConfigError('mode', `is ${config.mode}, but host.enabled, process.enabled, containers.enabled and logs.enabled are all false: there is nothing to collect`);
+  const all = `${SOURCE_SWITCHES.slice(0, -1).join(', ')} and ${SOURCE_SWITCHES.at(-1)}`;
+  throw new ConfigError('mode', `is ${config.mode}, but ${all} are all false: there is nothing to collect`);
 }
 
 async function start(config: SextantConfig, options: RunAgentOptions, logger: Logger): Promise<Running> {
@@ -229,10 +228,82 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer], selfTraces, kubernetes };
 }
 
+/** What rows provide the rows below them (`CreatedSource.provides`), gathered as they are built. */
+type Provided = Partial<HostProvides & ContainerProvides>;
+
 /**
- * The node sources of this milestone: host and processes. The host identity is read before the
- * first cycle; the slower static inventory (systeminformation) joins the resource when it
- * arrives, and SIGHUP reads both again.
+ * One source: its config section (whose `enabled` is its switch), its folder's `index.ts` loaded
+ * only when the source is built, and the wiring of its `create`: the section, the agent's deps
+ * and what it needs from the rows above it.
+ */
+interface SourceRow<Section extends { readonly enabled: boolean }, Module> {
+  /** The source's name (its folder's): the row's label. */
+  readonly name: string;
+  readonly section: (config: SextantConfig) => Section;
+  /** Why it is built even when switched off (it then runs no cycle). */
+  readonly builtWhenOff?: string;
+  readonly load: () => Promise<Module>;
+  readonly create: (module: Module, section: Section, deps: SourceDeps, provided: Provided) => Promise<CreatedSource<Source, Provided>>;
+}
+
+/** A row with its section and module types closed over: what `createSources` walks. */
+interface TableRow {
+  readonly enabled: (config: SextantConfig) => boolean;
+  readonly builtWhenOff: string | undefined;
+  build(config: SextantConfig, deps: SourceDeps, provided: Provided): Promise<CreatedSource<Source, Provided>>;
+}
+
+function row<Section extends { readonly enabled: boolean }, Module>(r: SourceRow<Section, Module>): TableRow {
+  return {
+    enabled: (config) => r.section(config).enabled,
+    builtWhenOff: r.builtWhenOff,
+    build: async (config, deps, provided) => r.create(await r.load(), r.section(config), deps, provided),
+  };
+}
+
+/** What a row needs from a row above it: a table put out of order fails at start, not with wrong data. */
+function required<K extends keyof Provided>(provided: Provided, key: K): NonNullable<Provided[K]> {
+  const value = provided[key];
+  if (value === undefined) throw new Error(`no source above this one in SOURCES provides ${key}`);
+  return value;
+}
+
+/**
+ * The agent's sources, built in this order (a source that provides comes before those that need
+ * it). Each is imported only when built: a host-mode agent does not load the container or log code.
+ */
+const SOURCES: readonly TableRow[] = [
+  row({
+    name: 'host',
+    section: (c) => c.host,
+    builtWhenOff: 'it pins the boot time processes date from, and checks for a reboot before the first cycle',
+    load: () => import('../sources/host/index.js'),
+    create: (m, section, deps) => m.create(section, deps),
+  }),
+  row({
+    name: 'process',
+    section: (c) => c.process,
+    load: () => import('../sources/process/index.js'),
+    create: (m, section, deps, provided) => m.create(section, { ...deps, bootTimeUnixNano: required(provided, 'bootTimeUnixNano') }),
+  }),
+  row({
+    name: 'container',
+    section: (c) => c.containers,
+    load: () => import('../sources/container/index.js'),
+    create: (m, section, deps) => m.create(section, deps),
+  }),
+  row({
+    name: 'logs',
+    section: (c) => c.logs,
+    load: () => import('../sources/logs/index.js'),
+    create: (m, section, deps, provided) => m.create(section, { ...deps, containerMetadata: provided.containerMetadata }),
+  }),
+];
+
+/**
+ * The enabled sources, from SOURCES. The host identity is read first; the slower static
+ * inventory (systeminformation) joins the resource when it arrives, and SIGHUP reads both again:
+ * each change reaches every source built. Sources of pod records get the Kubernetes metadata.
  */
 export async function createSources(
   config: SextantConfig,
@@ -244,95 +315,44 @@ export async function createSources(
   // once per process: wait for the static inventory (~50 ms measured) so all series name the host
   // alike from the first cycle. Past the deadline, onChange below rebases every source on it.
   await Promise.race([identity.inventory(), new Promise((resolve) => setTimeout(resolve, INVENTORY_WAIT_MS).unref())]);
-  const h = config.host;
   // One reader (native addon or JS fallback, chosen once) for the host files and the processes.
   const reader = loadProcReader({ native: config.native, logger: deps.logger });
-  const host = createHostSource(
-    {
-      hostRoot: config.hostRoot,
-      perCpu: h.perCpu,
-      disk: { ...h.disk },
-      filesystem: { excludeFsTypes: h.filesystem.excludeFsTypes, excludeMountPoints: h.filesystem.excludeMountPoints, statfsTimeoutMs: h.filesystem.statfsTimeout, maxHungStatfs: h.filesystem.maxHungStatfs },
-      network: { ...h.network },
-    },
-    { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, reader },
-  );
-  // Also pins the boot time the process source dates process starts from.
-  await host.detectReboot(config.stateDir, sink);
-
-  const processes = createProcessSource(config.process, {
-    reader,
+  const hostName = identity.resource.attributes['host.name'];
+  const nodeName = config.nodeName !== '' ? config.nodeName : typeof hostName === 'string' ? hostName : undefined;
+  const sourceDeps: SourceDeps = {
     hostRoot: config.hostRoot,
+    stateDir: config.stateDir,
+    nodeName,
     resource: identity.resource,
     registry: deps.registry,
     logger: deps.logger,
     version: deps.version,
-    clockTicks: clockTicks(),
-    pageSize: pageSize(),
-    bootTimeUnixNano: () => host.bootTimeUnixNano,
-  });
-  // The host source is built even when switched off: it pins the boot time processes date from.
+    reader,
+    sink,
+  };
+  const built: CreatedSource[] = [];
   const sources: Source[] = [];
-  if (config.host.enabled) sources.push(host);
-  if (config.process.enabled) sources.push(processes);
-  let containers: ContainerSource | undefined;
-  let cache: ContainerMetadataCache | undefined;
-  const hostName = identity.resource.attributes['host.name'];
-  const nodeName = config.nodeName !== '' ? config.nodeName : typeof hostName === 'string' ? hostName : undefined;
-  if (config.containers.enabled) {
-    const c = config.containers;
-    // Loaded only when on: a host-mode agent does not pay for the container and log code.
-    const { createContainerSource } = await import('../sources/container/index.js');
-    ({ source: containers, cache } = await createContainerSource(
-      {
-        hostRoot: config.hostRoot,
-        dockerSockets: c.dockerSockets,
-        criSockets: c.criSockets,
-        callTimeoutMs: c.callTimeout,
-        resyncIntervalMs: c.resyncInterval,
-        nodeName,
-      },
-      { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, sink },
-    ));
-    sources.push(containers);
-  }
-  let logs: LogSource | undefined;
-  if (config.logs.enabled) {
-    const l = config.logs;
-    const { LogSource } = await import('../sources/logs/log-source.js');
-    logs = new LogSource(
-      {
-        hostRoot: config.hostRoot,
-        stateDir: config.stateDir,
-        readFrom: l.readFrom,
-        maxRecordBytes: l.maxRecordBytes,
-        rescanIntervalMs: l.rescanInterval,
-        checkpointIntervalMs: l.checkpointInterval,
-        globs: l.globs,
-        multilineStart: l.multilineStart,
-        multilineContainers: l.multilineContainers,
-        ...(nodeName === undefined ? {} : { nodeName }),
-      },
-      { resource: identity.resource, registry: deps.registry, logger: deps.logger, version: deps.version, ...(cache ? { cache } : {}) },
-    );
-    sources.push(logs);
+  const provided: Provided = {};
+  for (const r of SOURCES) {
+    const enabled = r.enabled(config);
+    if (!enabled && r.builtWhenOff === undefined) continue;
+    const created = await r.build(config, sourceDeps, provided);
+    Object.assign(provided, created.provides);
+    built.push(created);
+    if (enabled) sources.push(created.source);
   }
   // Pod metadata from the Kubernetes API, for the records of pods (containers, logs, events).
   let kubernetes: KubernetesMetadata | undefined;
-  if (containers !== undefined || logs !== undefined) {
+  const podSources = built.filter((c) => c.setPodMetadata !== undefined);
+  if (podSources.length > 0) {
     const { createKubernetesMetadata } = await import('../enrich/k8s/kubernetes-metadata.js');
     kubernetes = createKubernetesMetadata(config.kubernetes, { logger: deps.logger, registry: deps.registry, version: deps.version, nodeName });
-    if (kubernetes.index !== undefined) {
-      containers?.setPodMetadata(kubernetes.index);
-      logs?.setPodMetadata(kubernetes.index);
-    }
+    const index = kubernetes.index;
+    if (index !== undefined) for (const c of podSources) c.setPodMetadata?.(index);
     kubernetes.start();
   }
-  identity.onChange((r) => {
-    host.setResource(r);
-    processes.setHostResource(r);
-    containers?.setHostResource(r);
-    logs?.setHostResource(r);
+  identity.onChange((resource) => {
+    for (const c of built) c.setHostResource(resource);
   });
   return { sources, identity, reader, kubernetes };
 }

@@ -1,21 +1,21 @@
-import { DEFAULT_HOST_CONFIG as HOST } from '../sources/host/config.js';
-import { PROCESS_GROUP_BY, PROCESS_LIMITS, PROCESS_SOURCE_DEFAULTS as PROC } from '../sources/process/config.js';
+import { HOST_KEYS } from '../sources/host/config.js';
+import { PROCESS_KEYS } from '../sources/process/config.js';
+import { CONTAINERS_KEYS } from '../sources/container/config.js';
+import { LOGS_KEYS } from '../sources/logs/config.js';
 import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8s/config-values.js';
 import { MODES } from './modes.js';
 import { envName, flagName } from '../config-kinds/names.js';
+import type { ConfigOf } from '../config-kinds/section.js';
 import {
   boolean,
   bytes,
   dnsName,
   duration,
   headers,
-  hostPaths,
   integer,
   listen,
   oneOf,
   path,
-  pattern,
-  list,
   secret,
   secretFile,
   secretList,
@@ -129,91 +129,15 @@ export const schema = {
       description: "OTLP/gRPC endpoint (http://host:4317 plaintext, https:// TLS) for the agent's own traces: a span per collection cycle, per source and per export request. Unset: off, and no tracing SDK is loaded.",
     }),
   },
-  host: {
-    enabled: boolean({ description: 'Collect host metrics (CPU, memory, disks, filesystems, network). Default from mode.', default: true }),
-    // Defaults are the host source's own (src/sources/host/config.ts).
-    perCpu: boolean({ description: 'Report CPU time per logical CPU (false: summed over CPUs, per mode).', default: HOST.perCpu }),
-    disk: {
-      include: pattern({ description: 'Only disks whose name matches (empty: all).', default: HOST.disk.include }),
-      exclude: pattern({ description: 'Skip disks whose name matches.', default: HOST.disk.exclude }),
-      partitions: boolean({ description: 'Also report partitions of whole disks.', default: HOST.disk.partitions }),
-    },
-    filesystem: {
-      excludeFsTypes: list({ description: 'Filesystem types not reported (pseudo and container filesystems).', default: HOST.filesystem.excludeFsTypes }),
-      excludeMountPoints: pattern({ description: 'Mount points not reported.', default: HOST.filesystem.excludeMountPoints }),
-      statfsTimeout: duration({
-        description: 'Deadline of one statfs; a mount that misses it (a hung NFS server) is skipped until its call returns.',
-        default: `${HOST.filesystem.statfsTimeoutMs}ms`,
-        min: '1ms',
-        max: '1m',
-      }),
-      maxHungStatfs: integer({ description: 'statfs calls allowed to hang at once before only block-device filesystems are checked.', default: HOST.filesystem.maxHungStatfs, min: 0, max: { value: 64 } }),
-    },
-    network: {
-      include: pattern({ description: 'Only interfaces whose name matches (empty: all).', default: HOST.network.include }),
-      exclude: pattern({ description: 'Skip interfaces whose name matches (per-pod virtual interfaces by default).', default: HOST.network.exclude }),
-      tcpConnections: boolean({
-        description: 'Count TCP connections by state: over netlink when the native addon is loaded and the agent shares the network namespace it reports on (a fraction of a millisecond), else from /proc/net/tcp{,6} (about 10 ms of kernel time per cycle, whatever the number of sockets).',
-        default: HOST.network.tcpConnections,
-      }),
-    },
-  },
-  process: {
-    enabled: boolean({ description: 'Collect process and process-group metrics. Default from mode.', default: true }),
-    // Defaults and bounds are the process source's own (src/sources/process/config.ts).
-    groupBy: oneOf({
-      description: 'How processes are aggregated into process groups: by executable, by executable and container, or by executable and owner.',
-      values: PROCESS_GROUP_BY,
-      default: PROC.groupBy,
-    }),
-    maxGroups: integer({ description: 'Most named process groups; processes of further keys are summed into one "other" group.', default: PROC.maxGroups, min: PROCESS_LIMITS.maxGroups[0], max: { value: PROCESS_LIMITS.maxGroups[1] } }),
-    topByCpu: integer({ description: 'Processes exported with their own series for using the most CPU since the last cycle.', default: PROC.topByCpu, min: PROCESS_LIMITS.topByCpu[0], max: { value: PROCESS_LIMITS.topByCpu[1] } }),
-    topByMemory: integer({ description: 'Processes exported with their own series for the largest resident memory.', default: PROC.topByMemory, min: PROCESS_LIMITS.topByMemory[0], max: { value: PROCESS_LIMITS.topByMemory[1] } }),
-    detailsRefreshCycles: integer({
-      description: 'Every how many cycles the command line, executable, owner, cgroup, io and fd count of a known process are read again (a new process is read at once).',
-      default: PROC.detailsRefreshCycles,
-      min: PROCESS_LIMITS.detailsRefreshCycles[0],
-      max: { value: PROCESS_LIMITS.detailsRefreshCycles[1] },
-    }),
-    usersRefreshCycles: integer({ description: 'Every how many cycles /etc/passwd is read again for user names.', default: PROC.usersRefreshCycles, min: PROCESS_LIMITS.usersRefreshCycles[0], max: { value: PROCESS_LIMITS.usersRefreshCycles[1] } }),
-    maxCmdlineBytes: integer({
-      description: 'Longest process.command_line exported, in bytes; 0 exports no command lines (they can carry secrets passed as arguments).',
-      default: PROC.maxCmdlineBytes,
-      min: PROCESS_LIMITS.maxCmdlineBytes[0],
-      max: { value: PROCESS_LIMITS.maxCmdlineBytes[1] },
-    }),
-  },
+  // Each source's section is its own (src/sources/<name>/config.ts): keys, defaults, bounds.
+  host: HOST_KEYS,
+  process: PROCESS_KEYS,
   nodeName: dnsName({
     description: "k8s.node.name on container and pod records: the Kubernetes node's name (in a DaemonSet, from the downward API's spec.nodeName). Empty: the host name.",
     default: '',
   }),
-  containers: {
-    enabled: boolean({ description: 'Collect container and pod metrics and container lifecycle events. Default from mode.', default: true }),
-    dockerSockets: hostPaths({ description: 'Docker Engine API sockets to try, under hostRoot (empty: Docker off).', default: ['/var/run/docker.sock'] }),
-    criSockets: hostPaths({
-      description: 'CRI v1 sockets to try, under hostRoot: containerd, CRI-O (empty: CRI off). Every one that exists is used.',
-      default: ['/run/containerd/containerd.sock', '/var/run/crio/crio.sock'],
-    }),
-    callTimeout: duration({ description: 'Deadline of one container runtime call; a hung runtime costs a cycle at most this.', default: '2s', min: '10ms', max: '1m' }),
-    resyncInterval: duration({ description: 'How often a runtime with an event stream (Docker) is listed in full anyway.', default: '60s', min: '1s', max: '1h' }),
-  },
-  logs: {
-    enabled: boolean({ description: 'Tail pod and container logs (kubelet CRI files, Docker json-file) and logs.globs, at least once. Default from mode.', default: true }),
-    readFrom: oneOf({
-      description: 'Where files present at the first start (no checkpoint yet) are read from; files created later are always read from their start, known files from their checkpoint.',
-      values: ['end', 'beginning'],
-      default: 'end',
-    }),
-    maxRecordBytes: bytes({ description: 'Largest log record; a longer one (merged CRI P pieces, Docker partials) is cut and marked sextant.log.truncated.', default: '1MiB', min: 1024, max: { value: 64 * 1024 * 1024 } }),
-    globs: hostPaths({ description: 'Extra plain-text log files under hostRoot (`*` within one path segment: /var/log/app/*.log).', default: [] }),
-    multilineStart: pattern({
-      description: 'Joins multiline entries (stack traces): a record matching this regular expression starts an entry, the records after it that do not match are appended to it. Empty: off.',
-      default: '',
-    }),
-    multilineContainers: list({ description: 'Container names (`*` wildcards) multilineStart applies to; empty: all files.', default: [] }),
-    checkpointInterval: duration({ description: 'How often acknowledged read positions are written (the bound on lines repeated after a crash).', default: '1s', min: '100ms', max: '1m' }),
-    rescanInterval: duration({ description: 'Full rescan of the log directories (new files are also noticed at once through directory watches).', default: '10s', min: '1s', max: '10m' }),
-  },
+  containers: CONTAINERS_KEYS,
+  logs: LOGS_KEYS,
   kubernetes: {
     enabled: autoSwitch({
       description: "Pod metadata from the Kubernetes API (workloads, labels, cost allocation) on container, pod and log records. auto: on when running in a pod (KUBERNETES_SERVICE_HOST is set) or kubernetes.apiServer is set.",
@@ -267,8 +191,6 @@ export const schema = {
 };
 
 export type Schema = typeof schema;
-
-type ConfigOf<S> = { readonly [K in keyof S]: S[K] extends KeySpec<infer T> ? T : ConfigOf<S[K]> };
 
 /** The effective configuration: durations in ms, sizes in bytes, secrets as `Secret`. */
 export type SextantConfig = ConfigOf<Schema>;

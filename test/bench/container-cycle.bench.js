@@ -1,7 +1,7 @@
 // Cost of the container source's collection cycle (target: < 0.2 ms CPU per container
 // per cycle), with 0 and with 50 running Docker containers, and the marginal cost per container.
 //
-// Sextant: the container source as the agent builds it (createContainerSource: Docker + CRI
+// Sextant: the container source as the agent builds it (the container folder's create: Docker + CRI
 // clients, metadata cache, cgroup walk, one cgroup read per container, network per namespace),
 // into a sink that counts and discards. CPU from process.cpuUsage (every thread of this process).
 //
@@ -17,7 +17,7 @@ import http from 'node:http';
 import { createResource } from '../../dist/model/index.js';
 import { silentLogger } from '../../dist/self/logger.js';
 import { Registry } from '../../dist/self/registry.js';
-import { createContainerSource } from '../../dist/sources/container/index.js';
+import { create as createContainerSource } from '../../dist/sources/container/index.js';
 
 const SOCK = process.env.DOCKER_SOCK ?? '/var/run/docker.sock';
 const CRI_SOCK = process.env.CRI_SOCK ?? '/tmp/sextant-runtimes/containerd/containerd.sock';
@@ -144,8 +144,8 @@ export async function run() {
   const dockerd = dockerdPid();
   const registry = new Registry();
   const { source } = await createContainerSource(
-    { hostRoot: '/', dockerSockets: [SOCK], criSockets: [CRI_SOCK], callTimeoutMs: 5000, resyncIntervalMs: 60_000, nodeName: 'bench' },
-    { resource: createResource({ 'host.name': 'bench' }), registry, logger: silentLogger(), version: 'bench', sink: countingSink() },
+    { enabled: true, dockerSockets: [SOCK], criSockets: [CRI_SOCK], callTimeout: 5000, resyncInterval: 60_000 },
+    { hostRoot: '/', nodeName: 'bench', resource: createResource({ 'host.name': 'bench' }), registry, logger: silentLogger(), version: 'bench', sink: countingSink() },
   );
   const rows = [];
   const prefix = `sx-bench-${process.pid}`;

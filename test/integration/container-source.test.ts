@@ -5,7 +5,9 @@ import { createResource, type LogRecord, type MetricPoint } from '../../src/mode
 import { silentLogger } from '../../src/self/logger.js';
 import { Registry } from '../../src/self/registry.js';
 import { CriClient } from '../../src/sources/container/cri-client.js';
-import { createContainerSource, type ContainerMetadataCache, type ContainerSource } from '../../src/sources/container/index.js';
+import type { ContainerSource } from '../../src/sources/container/container-source.js';
+import { create } from '../../src/sources/container/index.js';
+import type { ContainerMetadataCache } from '../../src/sources/container/metadata-cache.js';
 import { ArraySink } from '../helpers/array-sink.js';
 import { CriPods, type RunningPod } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
@@ -86,9 +88,9 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
   const collect = (): Promise<void> => source.collect(sink);
 
   beforeAll(async () => {
-    ({ source, cache } = await createContainerSource(
-      { hostRoot: '/', dockerSockets: [rt.dockerSock], criSockets: [rt.criSock], callTimeoutMs: 5000, resyncIntervalMs: 60_000, nodeName: 'node-a' },
-      { resource: createResource({ 'host.name': 'test-host' }), registry, logger: silentLogger(), version: 'test', sink },
+    ({ source, provides: { containerMetadata: cache } } = await create(
+      { enabled: true, dockerSockets: [rt.dockerSock], criSockets: [rt.criSock], callTimeout: 5000, resyncInterval: 60_000 },
+      { hostRoot: '/', nodeName: 'node-a', resource: createResource({ 'host.name': 'test-host' }), registry, logger: silentLogger(), version: 'test', sink },
     ));
     // First cycle before anything starts: what starts afterwards gets start events.
     await collect();

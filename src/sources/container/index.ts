@@ -1,38 +1,20 @@
 import { readFile } from 'node:fs/promises';
-import type { Resource } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
-import type { Registry } from '../../self/registry.js';
 import { CgroupDiscovery } from '../lib/cgroup/cgroup-discovery.js';
 import { type CgroupLayout, parseCgroupMounts } from '../lib/cgroup/cgroup-mounts.js';
 import { CgroupStatsReader } from '../lib/cgroup/cgroup-stats.js';
-import type { RecordSink } from '../types.js';
+import type { CreatedSource, SourceDeps } from '../types.js';
+import type { ContainersConfig } from './config.js';
 import { ContainerSource } from './container-source.js';
 import { CriClient } from './cri-client.js';
 import { DockerClient } from './docker-client.js';
 import { ContainerMetadataCache } from './metadata-cache.js';
 import type { RuntimeClient } from './types.js';
 
-export { ContainerMetadataCache } from './metadata-cache.js';
-export { ContainerSource } from './container-source.js';
-
-export interface ContainerSourceConfig {
-  readonly hostRoot: string;
-  /** Host paths (under hostRoot) of Docker Engine API sockets. */
-  readonly dockerSockets: readonly string[];
-  /** Host paths (under hostRoot) of CRI v1 sockets. */
-  readonly criSockets: readonly string[];
-  readonly callTimeoutMs: number;
-  readonly resyncIntervalMs: number;
-  /** `k8s.node.name`; undefined leaves it off. */
-  readonly nodeName: string | undefined;
-}
-
-export interface ContainerSourceFactoryDeps {
-  readonly resource: Resource;
-  readonly registry: Registry;
-  readonly logger: Logger;
-  readonly version: string;
-  readonly sink: RecordSink;
+/** What the container source hands the sources built after it. */
+export interface ContainerProvides {
+  /** Runtime metadata by container id (names, pod, image): the log source names its files from it. */
+  readonly containerMetadata: ContainerMetadataCache;
 }
 
 function underRoot(hostRoot: string, p: string): string {
@@ -43,44 +25,50 @@ function underRoot(hostRoot: string, p: string): string {
 /**
  * The runtime clients for the configured sockets (each disables itself with one log line when
  * its socket is absent, and is looked for again later), the shared metadata cache, and the
- * container source over the host's cgroup layout. Returns the cache too: the log source (M1.4)
- * names its files from it.
+ * container source over the host's cgroup layout. The cache is provided to the sources built
+ * after it: the log source names its files from it.
  */
-export async function createContainerSource(config: ContainerSourceConfig, deps: ContainerSourceFactoryDeps): Promise<{ source: ContainerSource; cache: ContainerMetadataCache }> {
+export async function create(config: ContainersConfig, deps: SourceDeps): Promise<CreatedSource<ContainerSource, ContainerProvides>> {
+  const hostRoot = deps.hostRoot;
   const clients: RuntimeClient[] = [];
-  for (const s of config.dockerSockets) clients.push(new DockerClient({ socketPath: underRoot(config.hostRoot, s) }));
+  for (const s of config.dockerSockets) clients.push(new DockerClient({ socketPath: underRoot(hostRoot, s) }));
   for (const s of config.criSockets) {
     // The name until Version says otherwise: it is what the "no socket" line calls the runtime.
     const runtime = s.includes('crio') ? 'cri-o' : 'containerd';
-    clients.push(new CriClient({ socketPath: underRoot(config.hostRoot, s), runtime, callTimeoutMs: config.callTimeoutMs }));
+    clients.push(new CriClient({ socketPath: underRoot(hostRoot, s), runtime, callTimeoutMs: config.callTimeout }));
   }
   const cache = new ContainerMetadataCache(clients, {
-    callTimeoutMs: config.callTimeoutMs,
-    resyncIntervalMs: config.resyncIntervalMs,
+    callTimeoutMs: config.callTimeout,
+    resyncIntervalMs: config.resyncInterval,
     logger: deps.logger,
     registry: deps.registry,
   });
-  const layout = await readLayout(config.hostRoot, deps.logger);
-  const discovery = new CgroupDiscovery(config.hostRoot, layout);
+  const layout = await readLayout(hostRoot, deps.logger);
+  const discovery = new CgroupDiscovery(hostRoot, layout);
   const truncated = deps.registry.counter('sextant_cgroup_walk_truncated_total', 'Cgroup walks stopped at their directory cap (containers past it were not seen).');
   const source = new ContainerSource({
-    hostRoot: config.hostRoot,
+    hostRoot,
     resource: deps.resource,
     registry: deps.registry,
     logger: deps.logger,
     version: deps.version,
     cache,
     layout,
-    stats: new CgroupStatsReader(config.hostRoot, layout),
+    stats: new CgroupStatsReader(hostRoot, layout),
     discover: async () => {
       const r = await discovery.discover();
       if (r.truncated) truncated.inc();
       return r.containers;
     },
     sink: deps.sink,
-    ...(config.nodeName === undefined ? {} : { nodeName: config.nodeName }),
+    ...(deps.nodeName === undefined ? {} : { nodeName: deps.nodeName }),
   });
-  return { source, cache };
+  return {
+    source,
+    setHostResource: (resource) => source.setHostResource(resource),
+    setPodMetadata: (pods) => source.setPodMetadata(pods),
+    provides: { containerMetadata: cache },
+  };
 }
 
 /** The host's cgroup mounts, from its init's mount table. Without one, containers are not measured (names and events still work). */

@@ -1,3 +1,5 @@
+import type { ConfigOf } from '../../config-kinds/section.js';
+import { boolean, duration, integer, list, pattern } from '../../config-kinds/values.js';
 import { ConfigError } from '../../errors.js';
 import { DEFAULT_EXCLUDE_FS_TYPES, DEFAULT_EXCLUDE_MOUNT_POINTS } from './mount-filter.js';
 
@@ -60,6 +62,59 @@ export const DEFAULT_HOST_CONFIG: HostSourceConfig = Object.freeze({
   }),
   perCpu: true,
 });
+
+/**
+ * The `host:` section of the configuration (`src/config/schema.ts` places it): every key a user
+ * can set for this source, with `DEFAULT_HOST_CONFIG`'s defaults.
+ */
+export const HOST_KEYS = {
+  enabled: boolean({ description: 'Collect host metrics (CPU, memory, disks, filesystems, network). Default from mode.', default: true }),
+  perCpu: boolean({ description: 'Report CPU time per logical CPU (false: summed over CPUs, per mode).', default: DEFAULT_HOST_CONFIG.perCpu }),
+  disk: {
+    include: pattern({ description: 'Only disks whose name matches (empty: all).', default: DEFAULT_HOST_CONFIG.disk.include }),
+    exclude: pattern({ description: 'Skip disks whose name matches.', default: DEFAULT_HOST_CONFIG.disk.exclude }),
+    partitions: boolean({ description: 'Also report partitions of whole disks.', default: DEFAULT_HOST_CONFIG.disk.partitions }),
+  },
+  filesystem: {
+    excludeFsTypes: list({ description: 'Filesystem types not reported (pseudo and container filesystems).', default: DEFAULT_HOST_CONFIG.filesystem.excludeFsTypes }),
+    excludeMountPoints: pattern({ description: 'Mount points not reported.', default: DEFAULT_HOST_CONFIG.filesystem.excludeMountPoints }),
+    statfsTimeout: duration({
+      description: 'Deadline of one statfs; a mount that misses it (a hung NFS server) is skipped until its call returns.',
+      default: `${DEFAULT_HOST_CONFIG.filesystem.statfsTimeoutMs}ms`,
+      min: '1ms',
+      max: '1m',
+    }),
+    maxHungStatfs: integer({
+      description: 'statfs calls allowed to hang at once before only block-device filesystems are checked.',
+      default: DEFAULT_HOST_CONFIG.filesystem.maxHungStatfs,
+      min: 0,
+      max: { value: 64 },
+    }),
+  },
+  network: {
+    include: pattern({ description: 'Only interfaces whose name matches (empty: all).', default: DEFAULT_HOST_CONFIG.network.include }),
+    exclude: pattern({ description: 'Skip interfaces whose name matches (per-pod virtual interfaces by default).', default: DEFAULT_HOST_CONFIG.network.exclude }),
+    tcpConnections: boolean({
+      description: 'Count TCP connections by state: over netlink when the native addon is loaded and the agent shares the network namespace it reports on (a fraction of a millisecond), else from /proc/net/tcp{,6} (about 10 ms of kernel time per cycle, whatever the number of sockets).',
+      default: DEFAULT_HOST_CONFIG.network.tcpConnections,
+    }),
+  },
+};
+
+/** The `host:` section as loaded: what `create` (index.ts) takes. */
+export type HostConfig = ConfigOf<typeof HOST_KEYS>;
+
+/** The loaded section in the shape `HostSource` takes (the host root is the agent's, not the section's). */
+export function hostSourceOptions(config: HostConfig, hostRoot: string): HostSourceOptions {
+  const fs = config.filesystem;
+  return {
+    hostRoot,
+    perCpu: config.perCpu,
+    disk: { ...config.disk },
+    filesystem: { excludeFsTypes: fs.excludeFsTypes, excludeMountPoints: fs.excludeMountPoints, statfsTimeoutMs: fs.statfsTimeout, maxHungStatfs: fs.maxHungStatfs },
+    network: { ...config.network },
+  };
+}
 
 /** Partial settings as a caller may give them; unset keys take `DEFAULT_HOST_CONFIG`'s. */
 export interface HostSourceOptions {

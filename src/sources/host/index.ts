@@ -1,12 +1,32 @@
 import { clockTicks } from '../../native/index.js';
-import type { HostSourceOptions } from './config.js';
-import { HostSource, type HostSourceDeps } from './host-source.js';
+import type { CreatedSource, SourceDeps } from '../types.js';
+import { type HostConfig, hostSourceOptions } from './config.js';
+import { HostSource } from './host-source.js';
 
-export { DEFAULT_HOST_CONFIG, type HostSourceConfig, type HostSourceOptions, resolveHostConfig } from './config.js';
-export { HostSource, type HostSourceDeps } from './host-source.js';
-export { BOOT_ID_FILE, REBOOT_EVENT, type RebootCheck } from './reboot.js';
+/** What the host source hands the sources built after it. */
+export interface HostProvides {
+  /** Boot time (btime), Unix ns, pinned before the first cycle: the process source dates process starts from it. */
+  readonly bootTimeUnixNano: () => bigint;
+}
 
-/** `clockTicks` is USER_HZ; read once from the system when not given. */
-export function create(options: HostSourceOptions, deps: Omit<HostSourceDeps, 'clockTicks'> & { clockTicks?: number }): HostSource {
-  return new HostSource(options, { ...deps, clockTicks: deps.clockTicks ?? clockTicks() });
+/**
+ * The host source, with its reboot check done: before the first cycle it pins the boot time and
+ * offers one `sextant.host.reboot` event when the kernel's boot id differs from the one in the
+ * state directory. The agent builds it even when `host.enabled` is off, for that boot time.
+ */
+export async function create(config: HostConfig, deps: SourceDeps): Promise<CreatedSource<HostSource, HostProvides>> {
+  const source = new HostSource(hostSourceOptions(config, deps.hostRoot), {
+    resource: deps.resource,
+    registry: deps.registry,
+    logger: deps.logger,
+    version: deps.version,
+    reader: deps.reader,
+    clockTicks: clockTicks(),
+  });
+  await source.detectReboot(deps.stateDir, deps.sink);
+  return {
+    source,
+    setHostResource: (resource) => source.setResource(resource),
+    provides: { bootTimeUnixNano: () => source.bootTimeUnixNano },
+  };
 }

@@ -1,14 +1,13 @@
+import type { ConfigOf } from '../../config-kinds/section.js';
+import { boolean, integer, oneOf } from '../../config-kinds/values.js';
 import { ConfigError } from '../../errors.js';
 
-/** How processes are aggregated into groups; see ProcessSource in index.ts. */
+/** How processes are aggregated into groups; see ProcessSource in process-source.ts. */
 export type ProcessGroupBy = 'exe' | 'exe+container' | 'exe+user';
 
 export const PROCESS_GROUP_BY: readonly ProcessGroupBy[] = ['exe', 'exe+container', 'exe+user'];
 
-/**
- * The process source's settings. `src/config/` owns the schema; these are the keys it should
- * carry (under `process.`) and the defaults it should give them.
- */
+/** The process source's settings: the keys of `PROCESS_KEYS` bar the switch, checked by `processSourceConfig`. */
 export interface ProcessSourceConfig {
   /** Group key: executable name alone, or with the container id, or with the owner. */
   readonly groupBy: ProcessGroupBy;
@@ -48,6 +47,40 @@ export const PROCESS_LIMITS = {
   usersRefreshCycles: [1, 1_000_000],
   maxCmdlineBytes: [0, 1 << 20],
 } as const;
+
+/** A count key of the `process:` section, its bounds from `PROCESS_LIMITS`. */
+function count(key: keyof typeof PROCESS_LIMITS, description: string) {
+  const [min, max] = PROCESS_LIMITS[key];
+  return integer({ description, default: PROCESS_SOURCE_DEFAULTS[key], min, max: { value: max } });
+}
+
+/**
+ * The `process:` section of the configuration (`src/config/schema.ts` places it): every key a
+ * user can set for this source, with `PROCESS_SOURCE_DEFAULTS`'s defaults and `PROCESS_LIMITS`'s bounds.
+ */
+export const PROCESS_KEYS = {
+  enabled: boolean({ description: 'Collect process and process-group metrics. Default from mode.', default: true }),
+  groupBy: oneOf({
+    description: 'How processes are aggregated into process groups: by executable, by executable and container, or by executable and owner.',
+    values: PROCESS_GROUP_BY,
+    default: PROCESS_SOURCE_DEFAULTS.groupBy,
+  }),
+  maxGroups: count('maxGroups', 'Most named process groups; processes of further keys are summed into one "other" group.'),
+  topByCpu: count('topByCpu', 'Processes exported with their own series for using the most CPU since the last cycle.'),
+  topByMemory: count('topByMemory', 'Processes exported with their own series for the largest resident memory.'),
+  detailsRefreshCycles: count(
+    'detailsRefreshCycles',
+    'Every how many cycles the command line, executable, owner, cgroup, io and fd count of a known process are read again (a new process is read at once).',
+  ),
+  usersRefreshCycles: count('usersRefreshCycles', 'Every how many cycles /etc/passwd is read again for user names.'),
+  maxCmdlineBytes: count(
+    'maxCmdlineBytes',
+    'Longest process.command_line exported, in bytes; 0 exports no command lines (they can carry secrets passed as arguments).',
+  ),
+};
+
+/** The `process:` section as loaded: what `create` (index.ts) takes. */
+export type ProcessConfig = ConfigOf<typeof PROCESS_KEYS>;
 
 /**
  * Defaults under `partial`, checked. Throws ConfigError naming the key (`<prefix>.<key>`), so a

@@ -11,7 +11,7 @@ import { TCP_COUNT_SLOTS, TCP_COUNT_UNSUPPORTED, type ProcReader } from '../../.
 import { createResource } from '../../../src/model/index.js';
 import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
-import { HostSource } from '../../../src/sources/host/index.js';
+import { HostSource } from '../../../src/sources/host/host-source.js';
 import { countTcpStates as countTcpLines } from '../../../src/sources/host/net-tcp.js';
 import { chooseTcpCounter, namespaceId } from '../../../src/sources/host/tcp-counter.js';
 import { ArraySink } from '../../helpers/array-sink.js';

@@ -8,7 +8,7 @@ import { createResource, type MetricPoint } from '../../../../src/model/index.js
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
 import type { HostSourceOptions } from '../../../../src/sources/host/config.js';
-import { HostSource } from '../../../../src/sources/host/index.js';
+import { HostSource } from '../../../../src/sources/host/host-source.js';
 import type { StatfsFn } from '../../../../src/sources/host/statfs-guard.js';
 import { ArraySink } from '../../../helpers/array-sink.js';
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createResource } from '../../../../src/model/index.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
-import { HostSource } from '../../../../src/sources/host/index.js';
+import { HostSource } from '../../../../src/sources/host/host-source.js';
 import { DEFAULT_EXCLUDE_FS_TYPES, DEFAULT_EXCLUDE_MOUNT_POINTS, selectMounts } from '../../../../src/sources/host/mount-filter.js';
 import { parseMountinfo } from '../../../../src/sources/lib/mountinfo.js';
 import { type StatfsNumbers, StatfsGuard } from '../../../../src/sources/host/statfs-guard.js';

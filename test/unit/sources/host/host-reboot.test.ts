@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createResource } from '../../../../src/model/index.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
-import { BOOT_ID_FILE, HostSource, REBOOT_EVENT } from '../../../../src/sources/host/index.js';
+import { HostSource } from '../../../../src/sources/host/host-source.js';
+import { BOOT_ID_FILE, REBOOT_EVENT } from '../../../../src/sources/host/reboot.js';
 import { ArraySink } from '../../../helpers/array-sink.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures/hosts');

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createResource } from '../../../../src/model/index.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
-import { HostSource } from '../../../../src/sources/host/index.js';
+import { HostSource } from '../../../../src/sources/host/host-source.js';
 import { parseLoadavg } from '../../../../src/sources/host/loadavg.js';
 import { memoryStates, parseMeminfo } from '../../../../src/sources/host/meminfo.js';
 import { CPU_MODES, parseProcStat } from '../../../../src/sources/host/proc-stat.js';

@@ -10,7 +10,8 @@ import { loadProcReader, pageSize, clockTicks } from '../../../../src/native/ind
 import type { ProcReader } from '../../../../src/native/types.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
-import { ProcessSource, processSourceConfig } from '../../../../src/sources/process/index.js';
+import { processSourceConfig } from '../../../../src/sources/process/config.js';
+import { ProcessSource } from '../../../../src/sources/process/process-source.js';
 import { ArraySink, TreeReader } from './process-test-readers.js';
 
 /*

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createResource, type MetricPoint } from '../../../../src/model/index.js';
 import { silentLogger, type Logger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
-import { type ProcessSourceConfig, ProcessSource, processSourceConfig } from '../../../../src/sources/process/index.js';
+import { type ProcessSourceConfig, processSourceConfig } from '../../../../src/sources/process/config.js';
+import { ProcessSource } from '../../../../src/sources/process/process-source.js';
 import { ArraySink, FakeReader, fakeProc } from './process-test-readers.js';
 
 const HZ = 100;
