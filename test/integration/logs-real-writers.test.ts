@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/self/logger.js';
 import { Registry } from '../../src/self/registry.js';
 import { ContainerMetadataCache } from '../../src/sources/container/metadata-cache.js';
 import { DockerClient } from '../../src/sources/container/docker-client.js';
-import { LogSource } from '../../src/sources/logs/log-source.js';
+import { LogSource } from '../../src/sources/logs/logs-source.js';
 import { CriPods, type RunningPod } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { AckingSink } from '../helpers/acking-sink.js';

@@ -1,7 +1,7 @@
 import type { ContainerMetadataCache } from '../container/metadata-cache.js';
 import type { CreatedSource, SourceDeps } from '../types.js';
 import type { LogsConfig } from './config.js';
-import { LogSource, type LogSourceConfig, type LogSourceDeps } from './log-source.js';
+import { LogSource, type LogSourceConfig, type LogSourceDeps } from './logs-source.js';
 
 /** What the log source takes from the sources built before it. */
 export interface LogNeeds {

@@ -7,7 +7,7 @@ import { agentStatus } from '../../../src/self/agent-status.js';
 import { silentLogger } from '../../../src/self/logger.js';
 import { Registry } from '../../../src/self/registry.js';
 import { Readiness, startSelfServer } from '../../../src/self/server.js';
-import { LogSource } from '../../../src/sources/logs/log-source.js';
+import { LogSource } from '../../../src/sources/logs/logs-source.js';
 import { readStatus } from '../../../src/top/scrape.js';
 import { ArraySink } from '../../helpers/array-sink.js';
 

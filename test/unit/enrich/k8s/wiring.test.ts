@@ -16,7 +16,7 @@ import { ContainerSource } from '../../../../src/sources/container/container-sou
 import { lifecycleRecord } from '../../../../src/sources/container/lifecycle-records.js';
 import { ContainerMetadataCache } from '../../../../src/sources/container/metadata-cache.js';
 import type { ContainerInfo } from '../../../../src/sources/container/types.js';
-import { LogSource } from '../../../../src/sources/logs/log-source.js';
+import { LogSource } from '../../../../src/sources/logs/logs-source.js';
 import { ArraySink } from '../../../helpers/array-sink.js';
 import { BASE_CONFIG } from './cluster.js';
 import { fixtureJson } from './fake-api-server.js';

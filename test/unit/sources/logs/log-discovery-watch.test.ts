@@ -6,7 +6,7 @@ import { createResource, type LogRecord } from '../../../../src/model/index.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { LogDiscovery } from '../../../../src/sources/logs/log-discovery.js';
-import { LogSource } from '../../../../src/sources/logs/log-source.js';
+import { LogSource } from '../../../../src/sources/logs/logs-source.js';
 import type { RecordSink } from '../../../../src/sources/types.js';
 
 /**

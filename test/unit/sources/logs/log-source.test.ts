@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createResource } from '../../../../src/model/index.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
-import { LogSource } from '../../../../src/sources/logs/log-source.js';
+import { LogSource } from '../../../../src/sources/logs/logs-source.js';
 import { AckingSink } from '../../../helpers/acking-sink.js';
 
 /**

@@ -42,7 +42,7 @@ export interface LogSourceDeps {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly version: string;
-  /** The container metadata cache (M1.3): names beyond what the path gives. Optional: the path alone is enough. */
+  /** The container metadata cache (the container source's): names beyond what the path gives. Optional: the path alone is enough. */
   readonly cache?: ContainerMetadataCache;
   /** Pod metadata from the Kubernetes API (src/enrich/k8s/); also settable later with setPodMetadata. */
   readonly pods?: PodMetadataLookup;
