@@ -27,35 +27,12 @@ export class ConfigError extends SextantError {
   }
 }
 
-/** The endpoint refused a batch for good (a non-retryable 4xx). */
-export class ExportRejectedError extends SextantError {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super('SEXTANT_ERR_EXPORT_REJECTED', message);
-    this.status = status;
-  }
-}
-
-/** A request could not be completed (network error, timeout, retryable status). */
-export class ExportFailedError extends SextantError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('SEXTANT_ERR_EXPORT_FAILED', message, options);
-  }
-}
-
 /** An OTLP body the gateway could not accept; `status` is the HTTP answer. */
 export class IngestError extends SextantError {
   readonly status: number;
   constructor(status: number, message: string) {
     super('SEXTANT_ERR_INGEST', message);
     this.status = status;
-  }
-}
-
-/** The process is shutting down; work in progress was abandoned. */
-export class ShutdownError extends SextantError {
-  constructor(message = 'shutting down') {
-    super('SEXTANT_ERR_SHUTDOWN', message);
   }
 }
 

@@ -64,15 +64,6 @@ export async function hostAttributes(hostRoot: string): Promise<Attributes> {
   };
 }
 
-/**
- * The host resource from files only, read once at start. Under a host root other than `/` (the
- * DaemonSet mounts the node at `/host`) the node's own files name it, not the container's UTS
- * namespace.
- */
-export async function hostResource(hostRoot: string): Promise<Resource> {
-  return createResource(await hostAttributes(hostRoot));
-}
-
 /** What `systeminformation` tells that the files above do not; every field optional. */
 export interface HostInventory {
   readonly cpuModelName?: string;

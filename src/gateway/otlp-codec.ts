@@ -3,7 +3,7 @@ import protobuf from 'protobufjs';
 import protojson from 'protobufjs/ext/protojson.js';
 import type { OtlpSignal } from '../export/types.js';
 import { IngestError } from '../errors.js';
-import { protoDir } from './package-root.js';
+import { protoDir } from './proto-dir.js';
 import type { BodyFormat } from './routes.js';
 
 type Type = protobuf.Type;

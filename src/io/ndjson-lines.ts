@@ -10,8 +10,6 @@ import { TextDecoder } from 'node:util';
  * counted by reason, never thrown: the stream goes on with the next line.
  */
 
-export type LineDropReason = 'oversized' | 'invalid_utf8' | 'truncated';
-
 export interface LineDrops {
   oversized: number;
   invalid_utf8: number;

@@ -6,6 +6,3 @@ export function nowUnixNano(): bigint {
   return originNs + (process.hrtime.bigint() - originHr);
 }
 
-export function msToUnixNano(ms: number): bigint {
-  return BigInt(Math.round(ms * 1000)) * 1000n;
-}

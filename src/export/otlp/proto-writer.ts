@@ -8,12 +8,6 @@
  * once per field is what keeps this fast.
  */
 
-/** Wire types, for building tags: `(field << 3) | wire`. */
-export const WIRE_VARINT = 0;
-export const WIRE_FIXED64 = 1;
-export const WIRE_LEN = 2;
-export const WIRE_FIXED32 = 5;
-
 const INITIAL_CAPACITY = 64 * 1024;
 /** A scratch buffer bigger than this is dropped after use so one huge batch does not pin memory. */
 const RETAIN_LIMIT = 8 * 1024 * 1024;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import type { PodMetadataLookup } from '../../enrich/k8s/pod-metadata-index.js';
-import { type Attributes, type MetricDescriptor, type MetricPoint, type Resource, type Scope, createScope, nowUnixNano } from '../../model/index.js';
+import { type Attributes, EMPTY_ATTRIBUTES, type MetricDescriptor, type MetricPoint, type Resource, type Scope, createScope, nowUnixNano } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
 import type { Counter, Gauge, Registry } from '../../self/registry.js';
 import { cgroupDir, type CgroupLayout, controllerMount } from '../lib/cgroup/cgroup-mounts.js';
@@ -164,7 +164,6 @@ const MODE_USER: Attributes = Object.freeze({ 'cpu.mode': 'user' });
 const MODE_SYSTEM: Attributes = Object.freeze({ 'cpu.mode': 'system' });
 const FAULT_MINOR: Attributes = Object.freeze({ 'system.paging.fault.type': 'minor' });
 const FAULT_MAJOR: Attributes = Object.freeze({ 'system.paging.fault.type': 'major' });
-const NONE: Attributes = Object.freeze({});
 const PSI_ATTRS = (['cpu', 'memory', 'io'] as const).map((resource) => ({
   some: Object.freeze({ 'sextant.pressure.resource': resource, 'sextant.pressure.stall.type': 'some' }) as Attributes,
   full: Object.freeze({ 'sextant.pressure.resource': resource, 'sextant.pressure.stall.type': 'full' }) as Attributes,
@@ -397,17 +396,17 @@ export class ContainerSource implements Source {
     this.#sum(sink, C.cpuTime, r, MODE_SYSTEM, start, now, s.cpuSystemSeconds);
     const usage = s.cpuUsageSeconds ?? (s.cpuUserSeconds !== undefined && s.cpuSystemSeconds !== undefined ? s.cpuUserSeconds + s.cpuSystemSeconds : undefined);
     if (usage !== undefined) this.#usage(sink, C.cpuUsage, r, now, usage, t);
-    this.#sum(sink, C.cpuLimit, r, NONE, start, now, s.cpuLimitCpus);
-    this.#sum(sink, C.cpuPeriods, r, NONE, start, now, s.cpuPeriods);
-    this.#sum(sink, C.cpuThrottledPeriods, r, NONE, start, now, s.cpuThrottledPeriods);
-    this.#sum(sink, C.cpuThrottledTime, r, NONE, start, now, s.cpuThrottledSeconds);
-    this.#sum(sink, C.memoryUsage, r, NONE, start, now, s.memoryUsageBytes);
-    this.#sum(sink, C.memoryWorkingSet, r, NONE, start, now, s.memoryWorkingSetBytes);
-    this.#sum(sink, C.memoryAvailable, r, NONE, start, now, availableBytes(s.memoryLimitBytes, s.memoryWorkingSetBytes));
-    this.#sum(sink, C.memoryRss, r, NONE, start, now, s.memoryRssBytes);
-    this.#sum(sink, C.memoryCache, r, NONE, start, now, s.memoryCacheBytes);
-    this.#sum(sink, C.memoryLimit, r, NONE, start, now, s.memoryLimitBytes);
-    this.#sum(sink, C.oomKills, r, NONE, start, now, s.memoryOomKills);
+    this.#sum(sink, C.cpuLimit, r, EMPTY_ATTRIBUTES, start, now, s.cpuLimitCpus);
+    this.#sum(sink, C.cpuPeriods, r, EMPTY_ATTRIBUTES, start, now, s.cpuPeriods);
+    this.#sum(sink, C.cpuThrottledPeriods, r, EMPTY_ATTRIBUTES, start, now, s.cpuThrottledPeriods);
+    this.#sum(sink, C.cpuThrottledTime, r, EMPTY_ATTRIBUTES, start, now, s.cpuThrottledSeconds);
+    this.#sum(sink, C.memoryUsage, r, EMPTY_ATTRIBUTES, start, now, s.memoryUsageBytes);
+    this.#sum(sink, C.memoryWorkingSet, r, EMPTY_ATTRIBUTES, start, now, s.memoryWorkingSetBytes);
+    this.#sum(sink, C.memoryAvailable, r, EMPTY_ATTRIBUTES, start, now, availableBytes(s.memoryLimitBytes, s.memoryWorkingSetBytes));
+    this.#sum(sink, C.memoryRss, r, EMPTY_ATTRIBUTES, start, now, s.memoryRssBytes);
+    this.#sum(sink, C.memoryCache, r, EMPTY_ATTRIBUTES, start, now, s.memoryCacheBytes);
+    this.#sum(sink, C.memoryLimit, r, EMPTY_ATTRIBUTES, start, now, s.memoryLimitBytes);
+    this.#sum(sink, C.oomKills, r, EMPTY_ATTRIBUTES, start, now, s.memoryOomKills);
     if (s.memoryPageFaults !== undefined && s.memoryMajorPageFaults !== undefined) {
       this.#sum(sink, C.pagingFaults, r, FAULT_MINOR, start, now, Math.max(0, s.memoryPageFaults - s.memoryMajorPageFaults));
       this.#sum(sink, C.pagingFaults, r, FAULT_MAJOR, start, now, s.memoryMajorPageFaults);
@@ -419,8 +418,8 @@ export class ContainerSource implements Source {
       this.#sum(sink, C.diskOperations, r, read, start, now, d.readOps);
       this.#sum(sink, C.diskOperations, r, write, start, now, d.writeOps);
     }
-    this.#sum(sink, C.pidsUsage, r, NONE, start, now, s.pidsCurrent);
-    this.#sum(sink, C.pidsLimit, r, NONE, start, now, s.pidsLimit);
+    this.#sum(sink, C.pidsUsage, r, EMPTY_ATTRIBUTES, start, now, s.pidsCurrent);
+    this.#sum(sink, C.pidsLimit, r, EMPTY_ATTRIBUTES, start, now, s.pidsLimit);
     const psi = [s.cpuPressure, s.memoryPressure, s.ioPressure];
     for (let i = 0; i < 3; i++) {
       const p = psi[i];
@@ -429,7 +428,7 @@ export class ContainerSource implements Source {
       this.#sum(sink, C.pressureStallTime, r, PSI_ATTRS[i]!.full, start, now, p.fullSeconds);
     }
     const started = t.info?.startedAtUnixNano;
-    if (started !== undefined && now >= started) this.#gauge(sink, C.uptime, r, NONE, now, Number(now - started) / NS_PER_S);
+    if (started !== undefined && now >= started) this.#gauge(sink, C.uptime, r, EMPTY_ATTRIBUTES, now, Number(now - started) / NS_PER_S);
 
     // OOM kills the runtime does not report itself (cache.reportOomKills ignores Docker's).
     const kills = s.memoryOomKills;
@@ -488,19 +487,19 @@ export class ContainerSource implements Source {
     if (pod.has[R_USER]) this.#sum(sink, P.cpuTime, r, MODE_USER, start, now, v(R_USER));
     if (pod.has[R_SYSTEM]) this.#sum(sink, P.cpuTime, r, MODE_SYSTEM, start, now, v(R_SYSTEM));
     this.#usage(sink, P.cpuUsage, r, now, v(R_USAGE), pod);
-    this.#sum(sink, P.memoryUsage, r, NONE, start, now, pod.memoryUsage);
-    this.#sum(sink, P.memoryWorkingSet, r, NONE, start, now, pod.workingSet);
-    this.#sum(sink, P.memoryRss, r, NONE, start, now, pod.rss);
-    this.#sum(sink, P.memoryCache, r, NONE, start, now, pod.cache);
-    if (pod.allLimited && pod.containers > 0) this.#sum(sink, P.memoryAvailable, r, NONE, start, now, pod.available);
+    this.#sum(sink, P.memoryUsage, r, EMPTY_ATTRIBUTES, start, now, pod.memoryUsage);
+    this.#sum(sink, P.memoryWorkingSet, r, EMPTY_ATTRIBUTES, start, now, pod.workingSet);
+    this.#sum(sink, P.memoryRss, r, EMPTY_ATTRIBUTES, start, now, pod.rss);
+    this.#sum(sink, P.memoryCache, r, EMPTY_ATTRIBUTES, start, now, pod.cache);
+    if (pod.allLimited && pod.containers > 0) this.#sum(sink, P.memoryAvailable, r, EMPTY_ATTRIBUTES, start, now, pod.available);
     if (pod.has[R_MAJOR]) {
       this.#sum(sink, P.pagingFaults, r, FAULT_MINOR, start, now, v(R_MINOR));
       this.#sum(sink, P.pagingFaults, r, FAULT_MAJOR, start, now, v(R_MAJOR));
     }
-    this.#sum(sink, P.oomKills, r, NONE, start, now, v(R_OOM));
+    this.#sum(sink, P.oomKills, r, EMPTY_ATTRIBUTES, start, now, v(R_OOM));
     const sandbox = this.#sandboxPids.get(pod.uid);
     const began = pod.earliestStart;
-    if (began !== undefined && now >= began) this.#gauge(sink, P.uptime, r, NONE, now, Number(now - began) / NS_PER_S);
+    if (began !== undefined && now >= began) this.#gauge(sink, P.uptime, r, EMPTY_ATTRIBUTES, now, Number(now - began) / NS_PER_S);
     const pid = sandbox ?? pod.pid;
     if (pid !== undefined && !this.#network(sink, r, pid, start, now, true)) {
       // Gone: look it up again next cycle.
@@ -637,7 +636,7 @@ export class ContainerSource implements Source {
   /** CPUs used since the last reading (none on the first, nor when the counter went back); remembers this one. */
   #usage(sink: RecordSink, d: MetricDescriptor, r: Resource, now: bigint, usage: number, last: { lastUsage: number | undefined; lastAt: bigint }): void {
     if (last.lastUsage !== undefined && now > last.lastAt && usage >= last.lastUsage) {
-      this.#gauge(sink, d, r, NONE, now, (usage - last.lastUsage) / (Number(now - last.lastAt) / NS_PER_S));
+      this.#gauge(sink, d, r, EMPTY_ATTRIBUTES, now, (usage - last.lastUsage) / (Number(now - last.lastAt) / NS_PER_S));
     }
     last.lastUsage = usage;
     last.lastAt = now;

@@ -26,7 +26,6 @@ export const DISK_WRITE_MS = 7;
 export const DISK_IN_PROGRESS = 8;
 /** Field 10: milliseconds the device had I/O in flight (wall clock). */
 export const DISK_IO_MS = 9;
-export const DISK_WEIGHTED_MS = 10;
 export const DISK_FIELDS = 11;
 
 export interface Diskstats {

@@ -11,7 +11,6 @@ import { parseHostText } from '../../native/host-parse.js';
 
 /** The modes we export, in the column order of /proc/stat; guest time is already inside user/nice. */
 export const CPU_MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'interrupt', 'softirq', 'steal'] as const;
-export type CpuMode = (typeof CPU_MODES)[number];
 
 export interface CpuTimes {
   /** Logical CPU number, as in `cpuN`. */

@@ -1,4 +1,4 @@
-import { type Attributes, type LogRecord, nowUnixNano, type Scope } from '../../model/index.js';
+import { type Attributes, EMPTY_ATTRIBUTES, type LogRecord, nowUnixNano, type Scope } from '../../model/index.js';
 import type { BoundCounter, Counter } from '../../self/registry.js';
 import type { RecordSink } from '../types.js';
 import { CriLine, parseCriLine } from './cri-line.js';
@@ -28,7 +28,6 @@ const TRUNCATED_ATTRS: Readonly<Record<LogStream, Attributes>> = {
   stdout: Object.freeze({ 'log.iostream': 'stdout', [TRUNCATED_ATTRIBUTE]: true }),
   stderr: Object.freeze({ 'log.iostream': 'stderr', [TRUNCATED_ATTRIBUTE]: true }),
 };
-const NO_ATTRS: Attributes = Object.freeze({});
 const PLAIN_TRUNCATED: Attributes = Object.freeze({ [TRUNCATED_ATTRIBUTE]: true });
 
 export class LineRecords implements TailLines {
@@ -188,7 +187,7 @@ export class LineRecords implements TailLines {
     const token = t.checkpoint.track(rec.checkpointOffset);
     // Plain files have no stream; a malformed line's stream is unknown.
     const stream = t.file.format === 'plain' ? undefined : rec.stream;
-    const attributes = stream === undefined ? (rec.truncated ? PLAIN_TRUNCATED : NO_ATTRS) : rec.truncated ? TRUNCATED_ATTRS[stream] : STREAM_ATTRS[stream];
+    const attributes = stream === undefined ? (rec.truncated ? PLAIN_TRUNCATED : EMPTY_ATTRIBUTES) : rec.truncated ? TRUNCATED_ATTRS[stream] : STREAM_ATTRS[stream];
     const severity = detectSeverity(rec.body);
     this.#records[t.file.format].inc();
     if (rec.malformed) this.#problems.inc({ kind: 'malformed' });

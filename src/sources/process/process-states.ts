@@ -7,7 +7,6 @@ import type { Attributes } from '../../model/index.js';
  * kernel threads) are the OTel Collector's names for the states semconv lacks.
  */
 export const PROCESS_STATES = ['running', 'sleeping', 'blocked', 'idle', 'stopped', 'defunct', 'unknown'] as const;
-export type ProcessState = (typeof PROCESS_STATES)[number];
 
 /** State letter (ASCII code) → index into PROCESS_STATES; anything unlisted is `unknown`. */
 const INDEX = new Uint8Array(128).fill(PROCESS_STATES.indexOf('unknown'));
