@@ -5,7 +5,9 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { KEYS_BY_PATH, SECTIONS } from '../../src/config/schema.js';
 import type { MetricDescriptor } from '../../src/model/index.js';
+import { Registry } from '../../src/self/registry.js';
 import { isDocumented, pattern, readMetricsDoc } from '../helpers/metrics-doc.js';
+import { promtoolCheck, promtoolOrSkip } from '../helpers/promtool.js';
 
 /**
  * docs/metrics.md against the code, both ways: every metric, attribute key, event, span and
@@ -51,6 +53,8 @@ interface SourceScan {
   readonly families: Map<string, string[]>;
   /** First arguments of registry.counter/gauge/histogram(name, help) → where. */
   readonly registered: Map<string, string[]>;
+  /** Each registered family's type and its longest help text (lookups pass ''). */
+  readonly registrations: Map<string, { type: 'counter' | 'gauge' | 'histogram'; help: string }>;
   /** Registrations whose name is not a literal: nothing to grep for. */
   readonly computedRegistrations: string[];
   /** First arguments of `new ConfigError(…)`. */
@@ -87,6 +91,7 @@ function scanSource(): SourceScan {
     dotted: new Map(),
     families: new Map(),
     registered: new Map(),
+    registrations: new Map(),
     computedRegistrations: [],
     configErrorKeys: new Set(),
     strayDescriptors: [],
@@ -106,8 +111,13 @@ function scanSource(): SourceScan {
         const callee = n.expression;
         const [first] = n.arguments;
         if (ts.isPropertyAccessExpression(callee) && ['counter', 'gauge', 'histogram'].includes(callee.name.text) && n.arguments.length >= 2 && first !== undefined) {
-          if (ts.isStringLiteral(first)) add(scan.registered, first.text, where(n));
-          else scan.computedRegistrations.push(`${where(n)}: ${first.getText(sf)}`);
+          if (ts.isStringLiteral(first)) {
+            add(scan.registered, first.text, where(n));
+            const type = callee.name.text as 'counter' | 'gauge' | 'histogram';
+            const help = literalText(n.arguments[1]!) ?? '';
+            const known = scan.registrations.get(first.text);
+            if (known === undefined || help.length > known.help.length) scan.registrations.set(first.text, { type, help });
+          } else scan.computedRegistrations.push(`${where(n)}: ${first.getText(sf)}`);
         }
         if (ts.isIdentifier(callee) && callee.text === 'defineMetric' && !isMetricsFile) scan.strayDescriptors.push(where(n));
       }
@@ -156,6 +166,7 @@ function isConfigKey(name: string, scan: SourceScan): boolean {
 
 const doc = readMetricsDoc();
 const scan = scanSource();
+const promtool = promtoolOrSkip();
 
 describe('docs/metrics.md against the code', () => {
   it('reads names from the page (the tables are where the test looks)', () => {
@@ -216,5 +227,20 @@ describe('docs/metrics.md against the code', () => {
   it('every NOT_TELEMETRY entry still matches a literal in src/ (no stale excuses)', () => {
     const stale = NOT_TELEMETRY.filter((r) => ![...scan.dotted.keys()].some((n) => r.match.test(n))).map((r) => `${r.match} (${r.why})`);
     expect(stale).toEqual([]);
+  });
+});
+
+describe(`every /metrics family, whatever the configuration${promtool.reason}`, () => {
+  // The e2e test runs promtool on real pages; families that only some configurations register
+  // (Kubernetes metadata, gRPC ingest) are linted here, each with the type and help it is
+  // registered with.
+  it.skipIf(!promtool.available)('passes promtool check metrics, names and help included', () => {
+    const r = new Registry();
+    for (const [name, { type, help }] of scan.registrations) {
+      if (type === 'counter') r.counter(name, help).inc();
+      else if (type === 'gauge') r.gauge(name, help).set(1);
+      else r.histogram(name, help, [1]).observe(0.5);
+    }
+    expect(promtoolCheck(r.render())).toEqual({ status: 0, output: '' });
   });
 });
