@@ -54,9 +54,11 @@ describe('Registry', () => {
     registerProcessMetrics(r);
     const before = r.render();
     expect(before).toMatch(/^# TYPE process_cpu_seconds_total counter$/m);
-    // Burn a little CPU so the second reading has something to add.
-    const until = process.hrtime.bigint() + 20_000_000n;
-    while (process.hrtime.bigint() < until);
+    // Burn 10 ms of CPU (not of wall time: on a busy machine this process may not run at all for
+    // a while) so the second reading has something to add.
+    const cpuMicros = (u: NodeJS.CpuUsage): number => u.user + u.system;
+    const from = cpuMicros(process.cpuUsage());
+    while (cpuMicros(process.cpuUsage()) - from < 10_000);
     const a = valueOf(parsePrometheusText(before), 'process_cpu_seconds_total');
     const b = valueOf(parsePrometheusText(r.render()), 'process_cpu_seconds_total');
     expect(a).toBeGreaterThan(0);
