@@ -28,7 +28,16 @@ interface Family {
 export class Counter implements Family {
   readonly type = 'counter' as const;
   readonly #values = new Map<string, number>();
+  readonly #readers = new Map<string, () => number>();
   constructor(readonly name: string, readonly help: string) {}
+
+  /**
+   * Read `fn` at scrape time, for a total something else keeps (the kernel's CPU time of this
+   * process): the value must never go down, as for any counter.
+   */
+  collect(fn: () => number, labels?: Labels): void {
+    this.#readers.set(labelKey(labels), fn);
+  }
 
   inc(labels?: Labels, by = 1): void {
     const k = labelKey(labels);
@@ -43,22 +52,25 @@ export class Counter implements Family {
   }
 
   get(labels?: Labels): number {
-    return this.#values.get(labelKey(labels)) ?? 0;
+    const k = labelKey(labels);
+    const r = this.#readers.get(k);
+    return r ? r() : (this.#values.get(k) ?? 0);
   }
 
   /** Sum over every series whose labels include `match` (all series without it). */
   sum(match?: Labels): number {
     const want = match ? Object.entries(match).map(([k, v]) => `${k}="${v}"`) : [];
+    const matches = (k: string): boolean => want.every((w) => k.split(',').includes(w));
     let total = 0;
-    for (const [k, v] of this.#values) {
-      if (want.every((w) => k.split(',').includes(w))) total += v;
-    }
+    for (const [k, v] of this.#values) if (matches(k)) total += v;
+    for (const [k, fn] of this.#readers) if (matches(k)) total += fn();
     return total;
   }
 
   render(): string {
     let out = '';
     for (const [k, v] of this.#values) out += `${this.name}${k ? `{${k}}` : ''} ${v}\n`;
+    for (const [k, fn] of this.#readers) out += `${this.name}${k ? `{${k}}` : ''} ${fn()}\n`;
     return out;
   }
 }

@@ -57,7 +57,8 @@ export function registerProcessMetrics(registry: Registry): void {
   const start = Date.now() / 1000;
   registry.gauge('process_resident_memory_bytes', 'Resident set size of the agent process.').collect(() => process.memoryUsage.rss());
   registry.gauge('process_heap_bytes', 'V8 heap in use.').collect(() => process.memoryUsage().heapUsed);
-  registry.gauge('process_cpu_seconds_total', 'User plus system CPU time of the agent process.').collect(() => {
+  // A counter (promtool rejects a gauge named *_total), read from the kernel at scrape time.
+  registry.counter('process_cpu_seconds_total', 'User plus system CPU time of the agent process.').collect(() => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1e6;
   });

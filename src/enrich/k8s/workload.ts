@@ -42,15 +42,18 @@ const ROOTS: Readonly<Record<string, string>> = {
   DeploymentConfig: 'apps.openshift.io/v1',
 };
 
-/** Semantic-convention attribute prefix per kind. */
-const PREFIX: Readonly<Record<string, string>> = {
-  Deployment: 'k8s.deployment',
-  ReplicaSet: 'k8s.replicaset',
-  StatefulSet: 'k8s.statefulset',
-  DaemonSet: 'k8s.daemonset',
-  Job: 'k8s.job',
-  CronJob: 'k8s.cronjob',
-  ReplicationController: 'k8s.replicationcontroller',
+/**
+ * Semantic-convention attribute keys per kind, written out in full so that grepping a key seen
+ * in a backend finds this line.
+ */
+const LINK_KEYS: Readonly<Record<string, { readonly name: string; readonly uid: string }>> = {
+  Deployment: { name: 'k8s.deployment.name', uid: 'k8s.deployment.uid' },
+  ReplicaSet: { name: 'k8s.replicaset.name', uid: 'k8s.replicaset.uid' },
+  StatefulSet: { name: 'k8s.statefulset.name', uid: 'k8s.statefulset.uid' },
+  DaemonSet: { name: 'k8s.daemonset.name', uid: 'k8s.daemonset.uid' },
+  Job: { name: 'k8s.job.name', uid: 'k8s.job.uid' },
+  CronJob: { name: 'k8s.cronjob.name', uid: 'k8s.cronjob.uid' },
+  ReplicationController: { name: 'k8s.replicationcontroller.name', uid: 'k8s.replicationcontroller.uid' },
 };
 
 /** The answer about a middle link's own controller. */
@@ -197,10 +200,10 @@ export class WorkloadResolver {
 const KEEP_NONE: KeyFilter = { label: () => false, annotation: () => false };
 
 function link(attrs: Record<string, string>, ref: OwnerRef): void {
-  const prefix = PREFIX[ref.kind];
-  if (prefix === undefined) return;
-  attrs[`${prefix}.name`] = ref.name;
-  if (ref.uid.length > 0) attrs[`${prefix}.uid`] = ref.uid;
+  const keys = LINK_KEYS[ref.kind];
+  if (keys === undefined) return;
+  attrs[keys.name] = ref.name;
+  if (ref.uid.length > 0) attrs[keys.uid] = ref.uid;
 }
 
 function podWorkload(pod: PodMeta): Workload {
