@@ -114,4 +114,3 @@ export const READ = Object.freeze({ 'disk.io.direction': 'read' });
 export const WRITE = Object.freeze({ 'disk.io.direction': 'write' });
 export const MINOR = Object.freeze({ 'system.paging.fault.type': 'minor' });
 export const MAJOR = Object.freeze({ 'system.paging.fault.type': 'major' });
-export const NONE = Object.freeze({});

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Attributes, MetricDescriptor, Resource, Scope } from '../../model/index.js';
-import { createScope, nowUnixNano } from '../../model/index.js';
+import { EMPTY_ATTRIBUTES, createScope, nowUnixNano } from '../../model/index.js';
 import type { ProcessDetails, ProcessTable, ProcReader } from '../../native/types.js';
 import type { Logger } from '../../self/logger.js';
 import type { BoundCounter, Gauge, Registry } from '../../self/registry.js';
@@ -401,11 +401,11 @@ export class ProcessSource implements Source {
       }
       g.prevUserTotal = user;
       g.prevSystemTotal = system;
-      this.#emit(sink, M.GROUP_COUNT, r, M.NONE, 0n, now, g.members);
-      this.#emit(sink, M.MEMORY_USAGE, r, M.NONE, 0n, now, g.rssPages * this.#pageSize);
-      this.#emit(sink, M.MEMORY_VIRTUAL, r, M.NONE, 0n, now, g.vsizeBytes);
-      this.#emit(sink, M.THREAD_COUNT, r, M.NONE, 0n, now, g.threads);
-      if (g.fdsKnown > 0) this.#emit(sink, M.FD_COUNT, r, M.NONE, 0n, now, g.fds);
+      this.#emit(sink, M.GROUP_COUNT, r, EMPTY_ATTRIBUTES, 0n, now, g.members);
+      this.#emit(sink, M.MEMORY_USAGE, r, EMPTY_ATTRIBUTES, 0n, now, g.rssPages * this.#pageSize);
+      this.#emit(sink, M.MEMORY_VIRTUAL, r, EMPTY_ATTRIBUTES, 0n, now, g.vsizeBytes);
+      this.#emit(sink, M.THREAD_COUNT, r, EMPTY_ATTRIBUTES, 0n, now, g.threads);
+      if (g.fdsKnown > 0) this.#emit(sink, M.FD_COUNT, r, EMPTY_ATTRIBUTES, 0n, now, g.fds);
       if (g.ioSeen) {
         this.#emit(sink, M.DISK_IO, r, M.READ, s, now, g.readTotal);
         this.#emit(sink, M.DISK_IO, r, M.WRITE, s, now, g.writeTotal);
@@ -435,10 +435,10 @@ export class ProcessSource implements Source {
       this.#emit(sink, M.CPU_UTILIZATION, r, M.USER, 0n, now, e.deltaUser / hz / cpuSeconds);
       this.#emit(sink, M.CPU_UTILIZATION, r, M.SYSTEM, 0n, now, e.deltaSystem / hz / cpuSeconds);
     }
-    this.#emit(sink, M.MEMORY_USAGE, r, M.NONE, 0n, now, e.rssPages * this.#pageSize);
-    this.#emit(sink, M.MEMORY_VIRTUAL, r, M.NONE, 0n, now, e.vsizeBytes);
-    this.#emit(sink, M.THREAD_COUNT, r, M.NONE, 0n, now, e.threads);
-    if (e.fds >= 0) this.#emit(sink, M.FD_COUNT, r, M.NONE, 0n, now, e.fds);
+    this.#emit(sink, M.MEMORY_USAGE, r, EMPTY_ATTRIBUTES, 0n, now, e.rssPages * this.#pageSize);
+    this.#emit(sink, M.MEMORY_VIRTUAL, r, EMPTY_ATTRIBUTES, 0n, now, e.vsizeBytes);
+    this.#emit(sink, M.THREAD_COUNT, r, EMPTY_ATTRIBUTES, 0n, now, e.threads);
+    if (e.fds >= 0) this.#emit(sink, M.FD_COUNT, r, EMPTY_ATTRIBUTES, 0n, now, e.fds);
     if (e.ioRead >= 0) {
       this.#emit(sink, M.DISK_IO, r, M.READ, s, now, e.ioRead);
       this.#emit(sink, M.DISK_IO, r, M.WRITE, s, now, e.ioWrite);
@@ -446,7 +446,7 @@ export class ProcessSource implements Source {
     this.#emit(sink, M.PAGING_FAULTS, r, M.MINOR, s, now, e.minor);
     this.#emit(sink, M.PAGING_FAULTS, r, M.MAJOR, s, now, e.major);
     const up = Number(now - s) / 1e9;
-    if (up >= 0) this.#emit(sink, M.UPTIME, r, M.NONE, 0n, now, up);
+    if (up >= 0) this.#emit(sink, M.UPTIME, r, EMPTY_ATTRIBUTES, 0n, now, up);
   }
 }
 
