@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/gateway-store.js';
 import { BIN } from './helpers/sextant-process.js';
+import { presentOrSkip } from '../helpers/ci-gate.js';
 import { until, type UntilOptions } from '../helpers/wait.js';
 
 /**
@@ -58,7 +59,7 @@ function hostRecords(text: string): number | undefined {
   return m ? Number(m[1]!.replace(/,/g, '')) : undefined;
 }
 
-describe.skipIf(!hasTmux() && process.env['CI'] !== 'true')('sextant top under tmux', () => {
+describe.skipIf(!presentOrSkip(hasTmux(), 'tmux', 'apt-get install tmux'))('sextant top under tmux', () => {
   let dir: string;
   let agent: ReturnType<typeof startAgent>;
   let target: string;
