@@ -1,9 +1,7 @@
-import type { EventEmitter } from 'node:events';
-
 /**
- * How tests wait: for a condition, polled until a deadline (`until`), or for a promise or an
- * event with a deadline (`within`, `nextEvent`). Every wait says what it waits for, so a timeout
- * reads "timed out after 8000 ms waiting for the namespace watch", not "condition not met".
+ * How tests wait for something to happen: `until` polls a probe until a deadline. Every wait says
+ * what it waits for, so a timeout reads "timed out after 8000 ms waiting for the namespace
+ * watch", not "condition not met".
  *
  * Wait on the thing itself, never on a guess of how long it takes: a 2-core CI machine running
  * two test files side by side is many times slower than a laptop. Where a slow machine is a
@@ -68,22 +66,4 @@ export async function until<T>(what: string, probe: Probe<T>, options: number | 
     }
     await pause(everyMs);
   }
-}
-
-/** `promise`'s value, or an error naming `what` when it has not settled in `timeoutMs`. */
-export async function within<T>(what: string, promise: Promise<T>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The arguments of `emitter`'s next `event`, or an error naming it when none comes in `timeoutMs`. */
-export function nextEvent(emitter: EventEmitter, event: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<unknown[]> {
-  return within(`'${event}'`, new Promise<unknown[]>((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args))), timeoutMs);
 }
