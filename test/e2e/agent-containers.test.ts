@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { storedRequests } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * `sextant agent --local` on a node with a real dockerd and a real containerd CRI: container
@@ -78,16 +79,14 @@ describe.skipIf(!rt.available)('sextant agent --local with real container runtim
     await c.start();
 
     const dataDir = path.join(cwd, 'data');
-    let found: StoredEvent | undefined;
-    const deadline = Date.now() + 30_000;
-    while (found === undefined && Date.now() < deadline) {
-      found = storedEvents(dataDir).find((e) => e.eventName === 'container.exit' && attrValue(e.resource, 'container.id') === c.id);
-      if (found === undefined) await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(found, 'container.exit event stored by the gateway').toBeDefined();
-    expect(Number(attrValue(found!.attributes, 'process.exit.code'))).toBe(3);
-    expect(attrValue(found!.resource, 'container.name')).toBe(name);
-    expect(attrValue(found!.resource, 'container.runtime.name')).toBe('docker');
+    const found = await until(
+      'the container.exit event stored by the gateway',
+      () => storedEvents(dataDir).find((e) => e.eventName === 'container.exit' && attrValue(e.resource, 'container.id') === c.id),
+      { timeoutMs: 30_000, everyMs: 250 },
+    );
+    expect(Number(attrValue(found.attributes, 'process.exit.code'))).toBe(3);
+    expect(attrValue(found.resource, 'container.name')).toBe(name);
+    expect(attrValue(found.resource, 'container.runtime.name')).toBe('docker');
     const events = storedEvents(dataDir);
     expect(events.some((e) => e.eventName === 'container.start' && attrValue(e.resource, 'container.id') === c.id)).toBe(true);
 

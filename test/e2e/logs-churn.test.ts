@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CriPods } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { startGateway } from './helpers/gateway-store.js';
-import { liveCheckpoints, numberedLoop, numbersByWriter, openFiles, RealLogHost, removePodSettled, sleep, storedLogs, tally, until } from './helpers/real-log-host.js';
+import { liveCheckpoints, numberedLoop, numbersByWriter, openFiles, RealLogHost, removePodSettled, sleep, storedLogs, tally } from './helpers/real-log-host.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * 100 real containers started and removed while one real `sextant agent` runs: 70 Docker
@@ -78,16 +79,20 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
         await c.wait();
         // Every line is in the file before it goes (the engine's log copier may trail the exit).
         const file = `/var/lib/docker/containers/${c.id}/${c.id}-json.log`;
-        await until(() => lineCount(file) >= LINES, 10_000, 50);
+        await until(`every line of ${name} in its file`, () => lineCount(file) >= LINES, { timeoutMs: 10_000, everyMs: 50, progress: () => lineCount(file) });
         await c.remove({ force: true });
       }
     };
     // The container exits by itself; removing it while containerd still processes the exit fails ("still running").
     const exited = async (id: string): Promise<void> => {
-      await until(async () => {
-        const st = (await pods.client.call('ContainerStatus', { containerId: id }, AbortSignal.timeout(10_000))) as unknown as { status?: { state?: number | string } };
-        return st.status?.state === 2 || st.status?.state === 'CONTAINER_EXITED';
-      }, 20_000, 100);
+      await until(
+        `container ${id} exited`,
+        async () => {
+          const st = (await pods.client.call('ContainerStatus', { containerId: id }, AbortSignal.timeout(10_000))) as unknown as { status?: { state?: number | string } };
+          return st.status?.state === 2 || st.status?.state === 'CONTAINER_EXITED';
+        },
+        { timeoutMs: 20_000, everyMs: 100 },
+      );
     };
     const criLane = async (lane: number): Promise<void> => {
       for (let i = lane; i < CRI; i += CRI_LANES) {
@@ -98,7 +103,7 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
         expected.set(name, { 'k8s.namespace.name': NS, 'k8s.pod.name': podName, 'k8s.pod.uid': uid, 'k8s.container.name': `w${i}` });
         const pod = await pods.runPod({ name: podName, namespace: NS, uid, logDirectory, cgroupParent: `/kubepods/besteffort/pod${uid}`, containers: [{ name: `w${i}`, command: ['sh', '-c', numberedLoop(name, LINES)] }] });
         const file = join(logDirectory, `w${i}`, '0.log');
-        await until(() => lineCount(file) >= LINES, 20_000, 50);
+        await until(`every line of ${name} in its file`, () => lineCount(file) >= LINES, { timeoutMs: 20_000, everyMs: 50, progress: () => lineCount(file) });
         await exited(pod.containerIds[0]!);
         await removePodSettled(pods, pod.podId);
         // kubelet deletes a removed pod's log directory; containerd leaves it.
@@ -109,18 +114,20 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
     const churnMs = Date.now() - t0;
 
     let byWriter = new Map<string, number[]>();
+    // While the store grows; short of every line when it stops, the tally below says what is missing.
+    let stored = 0;
     await until(
+      'every line stored',
       () => {
         byWriter = numbersByWriter(storedLogs(dataDir));
-        let n = 0;
-        for (const name of expected.keys()) n += new Set(byWriter.get(name)).size;
-        return n >= (DOCKER + CRI) * LINES;
+        stored = 0;
+        for (const name of expected.keys()) stored += new Set(byWriter.get(name)).size;
+        return stored >= (DOCKER + CRI) * LINES;
       },
-      45_000,
-      500,
-    );
+      { timeoutMs: 20_000, everyMs: 500, progress: () => stored },
+    ).catch(() => undefined);
     // Every descriptor on these files closed, every checkpoint released (written every second).
-    const released = await until(() => openFiles(pid).filter(mine).length === 0 && liveCheckpoints(host.stateDir).filter((e) => mine(e.path)).length === 0, 15_000);
+    const released = await until('descriptors and checkpoints released', () => openFiles(pid).filter(mine).length === 0 && liveCheckpoints(host.stateDir).filter((e) => mine(e.path)).length === 0, { timeoutMs: 15_000, everyMs: 250 }).catch(() => false);
     clearInterval(sampler);
     const fdsAfter = openFiles(pid).length;
     const logs = storedLogs(dataDir);

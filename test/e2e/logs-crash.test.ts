@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startGateway, storedLogNumbers } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * At least once across crashes: a real `sextant gateway`, a real `sextant agent` tailing a
@@ -91,13 +92,13 @@ describe('sextant agent tailing logs, killed with SIGKILL 10 times', () => {
       agent = startAgent();
     }
     await writing;
-    const deadline = Date.now() + 60_000;
+    // While the store grows; short of every line when it stops, the tally below says what is missing.
     let got: number[] = [];
-    for (;;) {
-      got = storedLogNumbers(gwData);
-      if (new Set(got).size >= LINES || Date.now() > deadline) break;
-      await sleep(250);
-    }
+    await until('every line stored', () => new Set((got = storedLogNumbers(gwData))).size >= LINES, {
+      timeoutMs: 20_000,
+      everyMs: 250,
+      progress: () => got.length,
+    }).catch(() => undefined);
     agent.kill('SIGTERM');
     await agent.exited;
 

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../integration/helpers/fault-proxy.js';
 import { startGateway, storedLogNumbers } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * At least once across an endpoint outage: a writer appends to a CRI file throughout; the real
@@ -84,13 +85,13 @@ describe('sextant agent tailing logs through a 60 s endpoint outage and 503/429 
     writing = false;
     await writer;
 
-    const deadline = Date.now() + 60_000;
+    // While the store grows; short of every line when it stops, the tally below says what is missing.
     let got: number[] = [];
-    for (;;) {
-      got = storedLogNumbers(gwData);
-      if (new Set(got).size >= written || Date.now() > deadline) break;
-      await sleep(500);
-    }
+    await until('every line stored', () => new Set((got = storedLogNumbers(gwData))).size >= written, {
+      timeoutMs: 20_000,
+      everyMs: 500,
+      progress: () => got.length,
+    }).catch(() => undefined);
     const unique = new Set(got);
     const missing: number[] = [];
     for (let i = 0; i < written; i++) if (!unique.has(i)) missing.push(i);

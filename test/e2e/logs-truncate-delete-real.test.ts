@@ -8,7 +8,8 @@ import { CriPods } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { startGateway } from './helpers/gateway-store.js';
 import type { SextantProcess } from './helpers/sextant-process.js';
-import { metricsText, numberedLoop, numbersByWriter, openFiles, RealLogHost, removePodSettled, sleep, storedLogs, tally, until, WRITER_LINE } from './helpers/real-log-host.js';
+import { metricsText, numberedLoop, numbersByWriter, openFiles, RealLogHost, removePodSettled, sleep, storedLogs, tally, WRITER_LINE } from './helpers/real-log-host.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Real writers whose files are cut or deleted under a real `sextant agent` (shipping through a
@@ -86,12 +87,12 @@ describe.skipIf(!rt.available)('real writers: copytruncate, and files deleted wh
     // logrotate's copytruncate three times while the container writes.
     const cuts: number[] = [];
     for (let k = 0; k < 3; k++) {
-      await until(() => lineCount(file) >= 2_000, 20_000, 50);
+      await until('2,000 lines in the file', () => lineCount(file) >= 2_000, { timeoutMs: 20_000, everyMs: 50, progress: () => lineCount(file) });
       copyFileSync(file, join(copies, String(k)));
       truncateSync(file, 0);
       cuts.push(Date.now());
     }
-    await until(() => readFileSync(file, 'utf8').includes(`"n":${CT_LINES - 1}}`), 60_000, 100);
+    await until('the writer’s last line', () => readFileSync(file, 'utf8').includes(`"n":${CT_LINES - 1}}`), { timeoutMs: 20_000, everyMs: 100, progress: () => lineCount(file) });
     const finalText = readFileSync(file, 'utf8');
     // containerd writes with O_APPEND: after the cut it writes from 0, no hole of NULs.
     expect(finalText.charCodeAt(0)).not.toBe(0);
@@ -100,10 +101,14 @@ describe.skipIf(!rt.available)('real writers: copytruncate, and files deleted wh
 
     // Done when the final file's last line is stored (it is read after everything before it).
     let got: number[] = [];
-    await until(() => {
-      got = numbersByWriter(storedLogs(dataDir)).get('ct') ?? [];
-      return got.includes(CT_LINES - 1);
-    }, 45_000, 500);
+    await until(
+      'the last line stored',
+      () => {
+        got = numbersByWriter(storedLogs(dataDir)).get('ct') ?? [];
+        return got.includes(CT_LINES - 1);
+      },
+      { timeoutMs: 20_000, everyMs: 500, progress: () => got.length },
+    ).catch(() => undefined); // the tally below says what is missing
     await sleep(1_500);
     got = numbersByWriter(storedLogs(dataDir)).get('ct') ?? [];
     const stored = new Set(got);
@@ -159,10 +164,15 @@ describe.skipIf(!rt.available)('real writers: copytruncate, and files deleted wh
     step('docker writer exited');
     const dockerFile = `/var/lib/docker/containers/${c.id}/${c.id}-json.log`;
     const criFile = join(logDirectory, 'w', '0.log');
-    await until(() => lineCount(dockerFile) >= DEL_LINES && lineCount(criFile) >= DEL_LINES, 20_000, 100);
+    // Normally every line; a writer slowed by a loaded machine may not be done (see below).
+    await until('every line in both files', () => lineCount(dockerFile) >= DEL_LINES && lineCount(criFile) >= DEL_LINES, {
+      timeoutMs: 20_000,
+      everyMs: 100,
+      progress: () => lineCount(dockerFile) + lineCount(criFile),
+    }).catch(() => undefined);
     // The agent has both open and is behind: nothing reached the store, the ring holds RING.
     const pid = agent.child.pid!;
-    await until(() => openFiles(pid).filter((f) => f === dockerFile || f === criFile).length === 2, 15_000);
+    await until('both files open in the agent', () => openFiles(pid).filter((f) => f === dockerFile || f === criFile).length === 2, { timeoutMs: 15_000, everyMs: 250 });
     const storedBefore = (numbersByWriter(storedLogs(dataDir)).get('dd') ?? []).length + (numbersByWriter(storedLogs(dataDir)).get('cd') ?? []).length;
 
     // What was written before the removal (normally all DEL_LINES of each; a writer slowed by a
@@ -181,12 +191,16 @@ describe.skipIf(!rt.available)('real writers: copytruncate, and files deleted wh
 
     let dd: number[] = [];
     let cd: number[] = [];
-    await until(() => {
-      const by = numbersByWriter(storedLogs(dataDir));
-      dd = by.get('dd') ?? [];
-      cd = by.get('cd') ?? [];
-      return new Set(dd).size >= dockerWritten.size && new Set(cd).size >= criWritten.size;
-    }, 40_000, 500);
+    await until(
+      'every written line stored',
+      () => {
+        const by = numbersByWriter(storedLogs(dataDir));
+        dd = by.get('dd') ?? [];
+        cd = by.get('cd') ?? [];
+        return new Set(dd).size >= dockerWritten.size && new Set(cd).size >= criWritten.size;
+      },
+      { timeoutMs: 20_000, everyMs: 500, progress: () => dd.length + cd.length },
+    ).catch(() => undefined); // the tallies below say what is missing
     await sleep(1_500);
     const by = numbersByWriter(storedLogs(dataDir));
     const td = tally(by.get('dd'), DEL_LINES);
@@ -197,7 +211,7 @@ describe.skipIf(!rt.available)('real writers: copytruncate, and files deleted wh
     };
     const dockerLost = lost(dockerWritten, by.get('dd'));
     const criLost = lost(criWritten, by.get('cd'));
-    const released = await until(() => openFiles(pid).filter((f) => f.includes(c.id) || f.startsWith(logDirectory)).length === 0, 10_000);
+    const released = await until('the deleted files let go', () => openFiles(pid).filter((f) => f.includes(c.id) || f.startsWith(logDirectory)).length === 0, { timeoutMs: 10_000, everyMs: 250 }).catch(() => false);
     console.log(
       `logs deleted while behind: stored before removal ${storedBefore}; deleted files still open after removal ${deletedOpen}; ` +
         `docker ${dockerWritten.size} written, ${dockerLost.length} missing / ${td.duplicates} duplicates, CRI ${criWritten.size} written, ${criLost.length} missing / ${tc.duplicates} duplicates; handles released=${released}`,

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/gateway-store.js';
 import { BIN } from './helpers/sextant-process.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Self-traces end to end: a real agent with SEXTANT_SELF_TRACES_ENDPOINT sends its spans over
@@ -44,15 +45,19 @@ function run(args: string[], cwd: string, env: Record<string, string>, nodeArgs:
   return { child, stderr: () => stderr, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, p?: Proc, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (p !== undefined && p.child.exitCode !== null) throw new Error(`process exited while waiting for ${what}:\n${p.stderr()}`);
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${p ? `\n${p.stderr()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Waits for `probe`; fails at once, with its stderr, when `p` exits first. */
+function waitFor<T>(what: string, probe: () => T | undefined | false, p?: Proc, ms = 30_000): Promise<T> {
+  return until(
+    what,
+    () => {
+      const v = probe();
+      if (v === undefined || v === false) {
+        if (p !== undefined && p.child.exitCode !== null) throw new Error(`process exited while waiting for ${what}:\n${p.stderr()}`);
+      }
+      return v;
+    },
+    { timeoutMs: ms, everyMs: 200, detail: () => p?.stderr() ?? '' },
+  );
 }
 
 async function stop(p: Proc | undefined): Promise<number | null | undefined> {

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/gateway-store.js';
 import { BIN } from './helpers/sextant-process.js';
+import { presentOrSkip } from '../helpers/ci-gate.js';
+import { until, type UntilOptions } from '../helpers/wait.js';
 
 /**
  * `sextant top` in a real terminal: tmux runs it against a real agent (--local), the test reads
@@ -36,13 +38,8 @@ function startAgent(args: string[], cwd: string, env: Record<string, string>): {
   return { child, stderr: () => stderr, exited: new Promise((resolve) => child.once('exit', resolve)) };
 }
 
-async function waitFor(what: string, probe: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!probe()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Each poll captures the tmux pane (a process): not too often. */
+const SCREEN: UntilOptions = { timeoutMs: 20_000, everyMs: 200 };
 
 const screen = (session: string): string => tmux('capture-pane', '-p', '-t', session);
 const altScreen = (session: string): boolean => tmux('display-message', '-p', '-t', session, '#{alternate_on}').trim() === '1';
@@ -62,7 +59,7 @@ function hostRecords(text: string): number | undefined {
   return m ? Number(m[1]!.replace(/,/g, '')) : undefined;
 }
 
-describe.skipIf(!hasTmux() && process.env['CI'] !== 'true')('sextant top under tmux', () => {
+describe.skipIf(!presentOrSkip(hasTmux(), 'tmux', 'apt-get install tmux'))('sextant top under tmux', () => {
   let dir: string;
   let agent: ReturnType<typeof startAgent>;
   let target: string;
@@ -83,7 +80,7 @@ describe.skipIf(!hasTmux() && process.env['CI'] !== 'true')('sextant top under t
       SEXTANT_GATEWAY_LISTEN: '127.0.0.1:0',
       SEXTANT_SUMMARY_INTERVAL: '0',
     });
-    await waitFor('the agent to start', () => agent.stderr().includes('"msg":"agent started"'), 30_000);
+    await until('the agent to start', () => agent.stderr().includes('"msg":"agent started"'), { ...SCREEN, timeoutMs: 30_000 });
   }, 60_000);
 
   afterAll(async () => {
@@ -105,41 +102,41 @@ describe.skipIf(!hasTmux() && process.env['CI'] !== 'true')('sextant top under t
 
   it('shows live numbers on the alternate screen and restores the terminal on q', async () => {
     startTop('q');
-    await waitFor('the top screen', () => screen('q').includes('CHECKPOINT LAG'));
+    await until('the top screen', () => screen('q').includes('CHECKPOINT LAG'), SCREEN);
     expect(altScreen('q')).toBe(true);
     const first = screen('q');
     for (const heading of ['sextant top', 'AGENT  cpu', 'SOURCES', 'RINGS', 'DROPS', 'EXPORT', 'CHECKPOINT LAG (top 10)']) expect(first).toContain(heading);
     expect(first).toMatch(/rss \d+\.\d MiB/);
     // Tailed files are listed with their lag (/status): ours, or up to ten of the host's own
     // container logs, which the agent also tails and which may sort before ours.
-    await waitFor('a tailed file in the lag table', () => lagRows(screen('q')) > 0);
+    await until('a tailed file in the lag table', () => lagRows(screen('q')) > 0, SCREEN);
 
     // Live: the host source's record total grows with every 1 s cycle, and top redraws it.
-    await waitFor('host records on screen', () => hostRecords(screen('q')) !== undefined);
+    await until('host records on screen', () => hostRecords(screen('q')) !== undefined, SCREEN);
     const before = hostRecords(screen('q'))!;
     appendFileSync(logFile, 'another line\n');
-    await waitFor('host records to grow', () => (hostRecords(screen('q')) ?? 0) > before);
+    await until('host records to grow', () => (hostRecords(screen('q')) ?? 0) > before, SCREEN);
     // Rates come from two scrapes: a number, not "-", once the second scrape is in.
     expect(screen('q')).toMatch(/^\s+host\s+\d+\.\d\s/m);
 
     tmux('send-keys', '-t', 'q', 'q');
-    await waitFor('top to exit', () => screen('q').includes('top exited 0'));
+    await until('top to exit', () => screen('q').includes('top exited 0'), SCREEN);
     expect(altScreen('q')).toBe(false);
     expect(screen('q')).not.toContain('SOURCES');
   }, 90_000);
 
   it('leaves cleanly on Ctrl-C too', async () => {
     startTop('c');
-    await waitFor('the top screen', () => screen('c').includes('EXPORT'));
+    await until('the top screen', () => screen('c').includes('EXPORT'), SCREEN);
     tmux('send-keys', '-t', 'c', 'C-c');
-    await waitFor('top to exit', () => screen('c').includes('top exited 0'));
+    await until('top to exit', () => screen('c').includes('top exited 0'), SCREEN);
     expect(altScreen('c')).toBe(false);
   }, 90_000);
 
   it('exits 1 with a message when the agent is unreachable', async () => {
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} top --target http://127.0.0.1:1; echo "top exited $?"; sleep 120`;
     tmux('new-session', '-d', '-s', 'down', '-x', '120', '-y', '40', cmd);
-    await waitFor('top to exit', () => screen('down').includes('top exited 1'));
+    await until('top to exit', () => screen('down').includes('top exited 1'), SCREEN);
     expect(screen('down')).toContain('cannot reach http://127.0.0.1:1');
     expect(altScreen('down')).toBe(false);
   }, 90_000);

@@ -13,6 +13,7 @@ import { criProto } from '../../src/sources/container/cri-proto.js';
 import type { ContainerInfo } from '../../src/sources/container/types.js';
 import { CriPods, type RunningPod } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
+import { until } from '../helpers/wait.js';
 
 const rt = await runtimesOrSkip('cri');
 
@@ -34,15 +35,17 @@ async function failure(run: () => Promise<unknown>): Promise<{ reason: string; m
   throw new Error('expected the call to fail');
 }
 
-/** Lists until `done` holds for the entry with `id` (bounded: `limitMs`). */
+/** Lists until `done` holds for the entry with `id`. */
 async function listUntil(client: CriClient, id: string, done: (c: ContainerInfo) => boolean, limitMs = 15_000): Promise<ContainerInfo> {
-  const until = Date.now() + limitMs;
-  for (;;) {
-    const found = (await client.list(AbortSignal.timeout(5_000))).find((c) => c.id === id);
-    if (found !== undefined && done(found)) return found;
-    if (Date.now() > until) throw new Error(`container ${id} never reached the wanted state: ${JSON.stringify(found?.state)}`);
-    await sleep(200);
-  }
+  let found: ContainerInfo | undefined;
+  return until(
+    `container ${id} in the wanted state`,
+    async () => {
+      found = (await client.list(AbortSignal.timeout(5_000))).find((c) => c.id === id);
+      return found !== undefined && done(found) && found;
+    },
+    { timeoutMs: limitMs, everyMs: 200, detail: () => `its state: ${JSON.stringify(found?.state)}` },
+  );
 }
 
 /** A socket file nobody listens on: a child listens on it and is SIGKILLed, so the file stays. */
@@ -303,9 +306,7 @@ describe.skipIf(!rt.available)('CriClient against the real containerd CRI', () =
       client2.close();
     }
     // close() drops the channel: the server sees every connection end.
-    const until = Date.now() + 3_000;
-    while (sockets.size > 0 && Date.now() < until) await sleep(50);
-    expect(sockets.size).toBe(0);
+    await until('every connection closed', () => sockets.size === 0, 3_000);
     expect(closedByClient).toBeGreaterThanOrEqual(1);
     await closeServer(hung, sockets);
     // A closed client refuses further calls at once.
@@ -353,17 +354,19 @@ describe.skipIf(!rt.available)('CriClient against the real containerd CRI', () =
       dropping = false;
       relay = makeRelay();
       await new Promise<void>((resolve) => relay.listen(relayPath, resolve));
-      const until = Date.now() + 10_000;
-      let listed: ContainerInfo[] | undefined;
-      while (listed === undefined && Date.now() < until) {
-        try {
-          listed = await viaRelay.list(AbortSignal.timeout(1_000));
-        } catch (err) {
-          expect(['unavailable', 'timeout']).toContain((err as RuntimeError).reason);
-          await sleep(250);
-        }
-      }
-      expect(listed?.some((c) => c.id === main.containerIds[0])).toBe(true);
+      const listed = await until(
+        'a list through the relay again',
+        async () => {
+          try {
+            return await viaRelay.list(AbortSignal.timeout(1_000));
+          } catch (err) {
+            expect(['unavailable', 'timeout']).toContain((err as RuntimeError).reason);
+            return undefined;
+          }
+        },
+        { timeoutMs: 10_000, everyMs: 250 },
+      );
+      expect(listed.some((c) => c.id === main.containerIds[0])).toBe(true);
     } finally {
       viaRelay.close();
       await closeServer(relay, sockets);
@@ -407,8 +410,7 @@ describe.skipIf(!rt.available)('CriClient against the real containerd CRI', () =
       const listed = await failure(() => fake.list(AbortSignal.timeout(2_000)));
       expect(['protocol', 'failed']).toContain(listed.reason);
       // list() fails on the first; the other call settles a moment later and is counted too.
-      const until = Date.now() + 2_000;
-      while (fake.failures.protocol + fake.failures.failed < 4 && Date.now() < until) await sleep(20);
+      await until('the other call of list() counted', () => fake.failures.protocol + fake.failures.failed >= 4, 2_000);
       expect(fake.failures).toMatchObject({ protocol: 2, failed: 2, timeout: 0, absent: 0, unavailable: 0 });
       expect(fake.calls).toBe(4);
     } finally {

@@ -15,6 +15,7 @@ import { RuntimeError } from '../../src/errors.js';
 import { DockerClient } from '../../src/sources/container/docker-client.js';
 import type { ContainerInfo, RuntimeEvent } from '../../src/sources/container/types.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
+import { until } from '../helpers/wait.js';
 
 const rt = await runtimesOrSkip('docker');
 const PREFIX = `sx-dcli-${process.pid}-`;
@@ -42,16 +43,6 @@ async function create(spec: Spec): Promise<string> {
   });
   if (spec.start !== false) await container.start();
   return container.id;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function removeOurs(): Promise<void> {
@@ -109,7 +100,7 @@ describe.skipIf(!rt.available)('DockerClient against the real dockerd', () => {
     await until('the restart policy to give up', async () => {
       const s = await docker.getContainer(restart).inspect();
       return s.RestartCount === 2 && s.State.Status === 'exited' ? true : undefined;
-    });
+    }, { everyMs: 100 });
   });
 
   afterAll(async () => {

@@ -11,7 +11,8 @@ import { createPipeline, DEFAULT_PIPELINE_CONFIG, type Pipeline, type PipelineCo
 import { silentLogger } from '../../src/self/logger.js';
 import { Registry } from '../../src/self/registry.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
-import { lineNumber, NumberedLogs, storedLogBodies, until } from './helpers/numbered-logs.js';
+import { lineNumber, NumberedLogs, storedLogBodies } from './helpers/numbered-logs.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * The agent's export path end to end over loopback — real pipeline, real HTTP transport with
@@ -109,7 +110,7 @@ describe('export under faults (real gateway over loopback)', () => {
     const r = await rig();
     const logs = new NumberedLogs(5_000);
     await logs.run(r.pipeline);
-    await until(() => logs.settled === logs.count, 20_000, 'all lines settled');
+    await until('all lines settled', () => logs.settled === logs.count, 20_000);
     expect(logs.acked.size).toBe(logs.count);
     const got = await stored(r);
     expect(got.length).toBe(logs.count);
@@ -121,12 +122,12 @@ describe('export under faults (real gateway over loopback)', () => {
     await r.proxy.down();
     const logs = new NumberedLogs(3_000);
     await logs.run(r.pipeline);
-    await new Promise((res) => setTimeout(res, 1_500));
+    // Held across several retries (50 → 400 ms backoff: about 1.5 s), none acked, none given up.
+    await until('5 retries against the closed endpoint', () => r.registry.counter('sextant_export_retries_total', '').sum() >= 5);
     expect(logs.acked.size).toBe(0);
     expect(logs.nacked.size).toBe(0);
-    expect(r.registry.counter('sextant_export_retries_total', '').sum()).toBeGreaterThan(0);
     await r.proxy.up();
-    await until(() => logs.settled === logs.count, 20_000, 'all lines settled after the outage');
+    await until('all lines settled after the outage', () => logs.settled === logs.count, 20_000);
     expect(logs.acked.size).toBe(logs.count);
     expectAllAckedStored(logs, await stored(r));
   });
@@ -136,7 +137,7 @@ describe('export under faults (real gateway over loopback)', () => {
     r.proxy.set({ kind: 'status', status: 503, headers: { 'retry-after': '1' } }, 1);
     const logs = new NumberedLogs(200);
     await logs.run(r.pipeline);
-    await until(() => logs.settled === logs.count, 20_000, 'all lines settled');
+    await until('all lines settled', () => logs.settled === logs.count, 20_000);
     expect(logs.acked.size).toBe(logs.count);
     const [first, second] = r.proxy.seen;
     expect(first!.outcome).toBe(503);
@@ -149,11 +150,11 @@ describe('export under faults (real gateway over loopback)', () => {
     r.proxy.set({ kind: 'status', status: 429 }, 2);
     const logs = new NumberedLogs(300);
     await logs.run(r.pipeline);
-    await until(() => logs.settled === logs.count, 20_000, 'settled after 429s');
+    await until('settled after 429s', () => logs.settled === logs.count, 20_000);
     r.proxy.set({ kind: 'status', status: 502 }, 1);
     const more = new NumberedLogs(300);
     await more.run(r.pipeline);
-    await until(() => more.settled === more.count, 20_000, 'settled after 502');
+    await until('settled after 502', () => more.settled === more.count, 20_000);
     expect(logs.acked.size + more.acked.size).toBe(600);
     expect(r.proxy.seen.filter((s) => s.outcome === 429)).toHaveLength(2);
   });
@@ -163,7 +164,7 @@ describe('export under faults (real gateway over loopback)', () => {
     r.proxy.set({ kind: 'slow', delayMs: 1_500 }, 2);
     const logs = new NumberedLogs(500);
     await logs.run(r.pipeline);
-    await until(() => logs.settled === logs.count, 30_000, 'settled after slow responses');
+    await until('settled after slow responses', () => logs.settled === logs.count, 30_000);
     expect(logs.acked.size).toBe(logs.count);
     expectAllAckedStored(logs, await stored(r));
   });
@@ -173,7 +174,7 @@ describe('export under faults (real gateway over loopback)', () => {
     r.proxy.set({ kind: 'reset' }, 3);
     const logs = new NumberedLogs(1_000);
     await logs.run(r.pipeline);
-    await until(() => logs.settled === logs.count, 20_000, 'settled after resets');
+    await until('settled after resets', () => logs.settled === logs.count, 20_000);
     expect(logs.acked.size).toBe(logs.count);
     expect(r.proxy.seen.filter((s) => s.outcome === 'reset').length).toBe(3);
     expectAllAckedStored(logs, await stored(r));
@@ -184,7 +185,7 @@ describe('export under faults (real gateway over loopback)', () => {
     r.proxy.set({ kind: 'status', status: 400, body: 'bad request' }, 1);
     const logs = new NumberedLogs(100);
     await logs.run(r.pipeline);
-    await until(() => logs.settled === logs.count, 20_000, 'settled after a 400');
+    await until('settled after a 400', () => logs.settled === logs.count, 20_000);
     expect(logs.nacked.size).toBeGreaterThan(0);
     expect(logs.acked.size + logs.nacked.size).toBe(logs.count);
     expect(r.registry.counter('sextant_pipeline_dropped_total', '').get({ signal: 'logs', reason: 'rejected' })).toBe(logs.nacked.size);
@@ -198,7 +199,7 @@ describe('export under faults (real gateway over loopback)', () => {
     r.proxy.set({ kind: 'status', status: 413 }, 2);
     const logs = new NumberedLogs(1_000);
     await logs.run(r.pipeline);
-    await until(() => logs.settled === logs.count, 20_000, 'settled after 413s');
+    await until('settled after 413s', () => logs.settled === logs.count, 20_000);
     expect(logs.acked.size).toBe(logs.count);
     expect(r.registry.counter('sextant_export_requests_total', '').get({ signal: 'logs', result: 'too_large' })).toBe(2);
     expectAllAckedStored(logs, await stored(r));
@@ -260,7 +261,7 @@ describe('export under faults (real gateway over loopback)', () => {
 
     await r.proxy.up();
     await producing;
-    await until(() => logs.settled === logs.count, 120_000, 'all 50,000 lines settled after the outage');
+    await until('all 50,000 lines settled after the outage', () => logs.settled === logs.count, 120_000);
     expect(logs.acked.size).toBe(logs.count);
   }, 180_000);
 });

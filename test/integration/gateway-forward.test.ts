@@ -7,7 +7,8 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import type { Registry } from '../../src/self/registry.js';
-import { encodeRef, eventually, logsRequest, metricsRequest, post, readStored, removeDir, secret, start, tmpDataDir, tracesRequest } from '../unit/gateway/helpers.js';
+import { encodeRef, logsRequest, metricsRequest, post, readStored, removeDir, secret, start, tmpDataDir, tracesRequest } from '../unit/gateway/helpers.js';
+import { until } from '../helpers/wait.js';
 
 const UPSTREAM_TOKEN = 'upstream-only-token-42';
 
@@ -54,8 +55,8 @@ describe('gateway forwarding', () => {
     expect((await post(`${edge.gw.url}/api/v2/otlp/v1/metrics`, encodeRef('metrics', metricsRequest(['fwd.metric'])))).status).toBe(200);
     expect((await post(`${edge.gw.url}/v1/traces`, encodeRef('traces', tracesRequest(['fwd-span'])))).status).toBe(200);
 
-    await eventually(async () => logBodies(await readStored(up.dir, 'logs')).length === 2 && (await readStored(up.dir, 'traces')).length === 1);
-    await eventually(async () => (await readStored(up.dir, 'metrics')).length === 1);
+    await until('the logs and the trace forwarded', async () => logBodies(await readStored(up.dir, 'logs')).length === 2 && (await readStored(up.dir, 'traces')).length === 1);
+    await until('the metrics forwarded', async () => (await readStored(up.dir, 'metrics')).length === 1);
     expect(logBodies(await readStored(up.dir, 'logs'))).toEqual(['forwarded-proto', 'forwarded-json']);
     // The JSON request was re-encoded as protobuf upstream; the id survived both hops as hex.
     expect(JSON.stringify(await readStored(up.dir, 'logs'))).toContain(`"traceId":"${'ab'.repeat(16)}"`);
@@ -64,7 +65,7 @@ describe('gateway forwarding', () => {
     expect(logBodies(await readStored(edge.dir, 'logs'))).toEqual(['forwarded-proto', 'forwarded-json']);
 
     const fwd = edge.registry.counter('sextant_gateway_forwarded_total', '');
-    await eventually(() => fwd.get({ signal: 'logs', result: 'ok' }) === 2);
+    await until('2 log requests forwarded', () => fwd.get({ signal: 'logs', result: 'ok' }) === 2);
     expect(fwd.get({ signal: 'metrics', result: 'ok' })).toBe(1);
     expect(up.registry.counter('sextant_gateway_requests_total', '').get({ signal: 'logs', code: '200' })).toBe(2);
     expect(edge.registry.gauge('sextant_gateway_forward_queue_bytes', '').get({ signal: 'logs' })).toBe(0);
@@ -92,12 +93,12 @@ describe('gateway forwarding', () => {
       await up.close();
       await removeDir(upDir);
     });
-    await eventually(async () => logBodies(await readStored(upDir, 'logs')).length === 2, 15_000);
+    await until('2 log bodies upstream', async () => logBodies(await readStored(upDir, 'logs')).length === 2, 15_000);
     expect(logBodies(await readStored(upDir, 'logs'))).toEqual(['first', 'second']);
 
     // The sender's retry of the refused request now goes through: one copy stored, one forwarded.
     expect((await post(`${edge.gw.url}/v1/logs`, encodeRef('logs', logsRequest(['third'])))).status).toBe(200);
-    await eventually(async () => logBodies(await readStored(upDir, 'logs')).length === 3);
+    await until('3 log bodies upstream', async () => logBodies(await readStored(upDir, 'logs')).length === 3);
     expect(logBodies(await readStored(upDir, 'logs'))).toEqual(['first', 'second', 'third']);
     await edge.gw.close();
     expect(logBodies(await readStored(edge.dir, 'logs'))).toEqual(['first', 'second', 'third']);
@@ -125,7 +126,7 @@ describe('gateway forwarding', () => {
     const edge = await gateway({ upstream: up.gw.url, upstreamToken: secret('not-the-upstream-token') });
     expect((await post(`${edge.gw.url}/v1/logs`, encodeRef('logs', logsRequest(['denied'])))).status).toBe(200);
     const fwd = edge.registry.counter('sextant_gateway_forwarded_total', '');
-    await eventually(() => fwd.get({ signal: 'logs', result: 'failed' }) === 1);
+    await until('the forward counted failed', () => fwd.get({ signal: 'logs', result: 'failed' }) === 1);
     expect(edge.registry.gauge('sextant_gateway_forward_queue_bytes', '').get({ signal: 'logs' })).toBe(0);
     expect(up.registry.counter('sextant_gateway_requests_total', '').get({ signal: 'logs', code: '403' })).toBe(1);
   });

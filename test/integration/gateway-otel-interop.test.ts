@@ -16,7 +16,8 @@ import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-tra
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import type { Registry } from '../../src/self/registry.js';
-import { eventually, readStored, removeDir, start, TOKEN, tmpDataDir } from '../unit/gateway/helpers.js';
+import { readStored, removeDir, start, TOKEN, tmpDataDir } from '../unit/gateway/helpers.js';
+import { until } from '../helpers/wait.js';
 
 type Json = Record<string, unknown>;
 
@@ -70,7 +71,7 @@ async function exportMetrics(exporter: PushMetricExporter, prefix: string): Prom
 describe('official OpenTelemetry exporters → gateway', () => {
   it('metrics over protobuf (exporter-metrics-otlp-proto)', async () => {
     await exportMetrics(new MetricsProtoExporter({ url: `${gw.url}/v1/metrics`, headers }), 'proto');
-    await eventually(async () => metricsOf(await readStored(dir, 'metrics')).some((m) => m['name'] === 'proto.temperature'));
+    await until('the protobuf gauge stored', async () => metricsOf(await readStored(dir, 'metrics')).some((m) => m['name'] === 'proto.temperature'));
     const lines = await readStored(dir, 'metrics');
     const metrics = metricsOf(lines);
     const names = metrics.map((m) => m['name']);
@@ -85,7 +86,7 @@ describe('official OpenTelemetry exporters → gateway', () => {
 
   it('metrics over JSON (exporter-metrics-otlp-http), via the Dynatrace path', async () => {
     await exportMetrics(new MetricsHttpExporter({ url: `${gw.url}/api/v2/otlp/v1/metrics`, headers }), 'json');
-    await eventually(async () => metricsOf(await readStored(dir, 'metrics')).some((m) => m['name'] === 'json.temperature'));
+    await until('the JSON gauge stored', async () => metricsOf(await readStored(dir, 'metrics')).some((m) => m['name'] === 'json.temperature'));
     const metrics = metricsOf(await readStored(dir, 'metrics'));
     const gauge = metrics.find((m) => m['name'] === 'json.temperature') as { gauge: { dataPoints: Json[] } };
     expect(gauge.gauge.dataPoints[0]!['asDouble']).toBe(21.5);
@@ -107,7 +108,7 @@ describe('official OpenTelemetry exporters → gateway', () => {
       await provider.forceFlush();
       await provider.shutdown();
     }
-    await eventually(async () => logRecordsOf(await readStored(dir, 'logs')).length >= 4);
+    await until('4 log records stored', async () => logRecordsOf(await readStored(dir, 'logs')).length >= 4);
     const lines = await readStored(dir, 'logs');
     const records = logRecordsOf(lines);
     const bodies = records.map((r) => (r['body'] as Json)['stringValue']);
@@ -130,7 +131,7 @@ describe('official OpenTelemetry exporters → gateway', () => {
     parent.end();
     await provider.forceFlush();
     await provider.shutdown();
-    await eventually(async () => (await readStored(dir, 'traces')).length >= 2);
+    await until('2 trace requests stored', async () => (await readStored(dir, 'traces')).length >= 2);
     const spans = (await readStored(dir, 'traces')).flatMap((l) =>
       (l.request['resourceSpans'] as { scopeSpans: { spans: Json[] }[] }[]).flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)),
     );

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startGateway, storedRequests } from '../e2e/helpers/gateway-store.js';
 import { BIN, type SextantProcess } from '../e2e/helpers/sextant-process.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * The Dockerfile, proven with the real dockerd and no registry: test/image/build-image.sh
@@ -84,16 +85,6 @@ function logNumbers(dataDir: string, name: string): number[] {
     }
   }
   return out;
-}
-
-async function until<T>(probe: () => T | undefined | false, timeoutMs: number, what: string, onTimeout: () => Promise<string>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${await onTimeout()}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 describe.skipIf(!rt.available)('the container image, run like the DaemonSet runs it', () => {
@@ -192,26 +183,24 @@ describe.skipIf(!rt.available)('the container image, run like the DaemonSet runs
     const loggerId = await docker('inspect', '-f', '{{.Id}}', loggerName);
 
     // The host: system.* metrics on a resource without a container or process.
-    const host = await until(() => {
+    await until('host metrics in the gateway store', () => {
       const names = metricNames(dataDir, (a) => attr(a, 'container.id') === undefined && attr(a, 'process.pid') === undefined && attr(a, 'sextant.process_group.key') === undefined);
       return [...names].some((n) => n.startsWith('system.cpu')) && [...names].some((n) => n.startsWith('system.memory')) ? names : undefined;
-    }, 120_000, 'host metrics in the gateway store', agentLogs);
-    expect([...host].some((n) => n.startsWith('system.'))).toBe(true);
+    }, { timeoutMs: 120_000, everyMs: 500, detail: agentLogs });
 
     // The busybox container, by its name (Docker API through the socket), with cgroup metrics.
-    const ctr = await until(() => {
+    await until(`container metrics for ${loggerName}`, () => {
       const names = metricNames(dataDir, (a) => attr(a, 'container.name') === loggerName && attr(a, 'process.pid') === undefined && attr(a, 'sextant.process_group.key') === undefined);
       // CPU time is a delta: it needs a second cycle.
       return names.has('container.memory.usage') && [...names].some((n) => n.startsWith('container.cpu')) ? names : undefined;
-    }, 60_000, `container metrics for ${loggerName}`, agentLogs);
-    expect([...ctr].some((n) => n.startsWith('container.cpu'))).toBe(true);
+    }, { timeoutMs: 60_000, everyMs: 500, detail: agentLogs });
 
     // Its log lines, from the root-owned json-file under /var/lib/docker/containers (needs
     // DAC_READ_SEARCH), in order from the first.
-    const numbers = await until(() => {
+    const numbers = await until(`numbered log lines of ${loggerName}`, () => {
       const ns = logNumbers(dataDir, loggerName);
       return ns.length >= 10 ? ns : undefined;
-    }, 60_000, `numbered log lines of ${loggerName}`, agentLogs);
+    }, { timeoutMs: 60_000, everyMs: 500, detail: agentLogs });
     const distinct = [...new Set(numbers)].sort((a, b) => a - b);
     expect(distinct[0]).toBe(0);
     expect(distinct.slice(0, 10)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -223,12 +212,11 @@ describe.skipIf(!rt.available)('the container image, run like the DaemonSet runs
 
     // The healthcheck passes (its interval is 2 s here).
     let health = '';
-    const hDeadline = Date.now() + 30_000;
-    while (health !== 'healthy' && Date.now() < hDeadline) {
-      health = await docker('inspect', '-f', '{{.State.Health.Status}}', agentName);
-      if (health !== 'healthy') await new Promise((r) => setTimeout(r, 1000));
-    }
-    expect(health).toBe('healthy');
+    await until('a healthy agent container', async () => (health = await docker('inspect', '-f', '{{.State.Health.Status}}', agentName)) === 'healthy', {
+      timeoutMs: 30_000,
+      everyMs: 1000,
+      detail: () => `health: ${health}`,
+    });
     console.log(`agent container: first data after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     // Nothing tried to write outside the state dir, nothing was denied.

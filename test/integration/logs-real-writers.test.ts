@@ -13,6 +13,7 @@ import { LogSource } from '../../src/sources/logs/logs-source.js';
 import { CriPods, type RunningPod } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { AckingSink } from '../helpers/acking-sink.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Real writers: a Docker container (json-file driver) and a CRI pod through containerd, each
@@ -30,12 +31,6 @@ const writer = (prefix: string): string[] => [
   '-c',
   `i=0; while [ $i -lt ${LINES} ]; do echo "${prefix} n=$i"; i=$((i+1)); done; echo "${prefix} n=err" >&2; printf '${prefix} long:'; head -c ${LONG} /dev/zero | tr '\\0' a; echo; exec sleep 600`,
 ];
-
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const t0 = Date.now();
-  while (!cond() && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 100));
-}
 
 describe.skipIf(!rt.available)('log source with real writers (Docker json-file, containerd CRI)', () => {
   const docker = new Docker({ socketPath: rt.dockerSock });
@@ -62,7 +57,7 @@ describe.skipIf(!rt.available)('log source with real writers (Docker json-file, 
     await cache.refresh();
     pod = await pods.runPod({ name: `${tag}-pod`, namespace: 'logs', uid: podUid, containers: [{ name: 'writer', command: writer('cri') }] });
     const long = (p: string): boolean => sink.logs.some((l) => l.body.startsWith(`${p} long:`));
-    await until(() => long('docker') && long('cri'), 30_000);
+    await until('the long line of both writers', () => long('docker') && long('cri'), 30_000);
   }, 60_000);
 
   afterAll(async () => {

@@ -10,6 +10,7 @@ import { CriClient } from '../../src/sources/container/cri-client.js';
 import { DockerClient } from '../../src/sources/container/docker-client.js';
 import { ContainerMetadataCache, type LifecycleEvent } from '../../src/sources/container/metadata-cache.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * A runtime that restarts, through the metadata cache: the real dockerd and containerd behind a
@@ -72,16 +73,6 @@ function logCapture(): { logger: ReturnType<typeof pino>; lines: Record<string, 
   };
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms: number, step?: () => Promise<void>): Promise<boolean> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    if (step) await step();
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
-
 describe.skipIf(!rt.available)('container runtimes that restart or hang, through the metadata cache', () => {
   const docker = new Docker({ socketPath: rt.dockerSock });
   const started: string[] = [];
@@ -113,11 +104,11 @@ describe.skipIf(!rt.available)('container runtimes that restart or hang, through
       await cache.refresh();
       expect(cache.runtimeStatus()[0]!.status).toBe('up');
       const a = await runContainer('a');
-      expect(await until(() => events.some((e) => e.kind === 'start' && e.info.id === a), 10_000)).toBe(true);
+      await until('the start of a', () => events.some((e) => e.kind === 'start' && e.info.id === a), 10_000);
 
       // The daemon "restarts": connections reset, the socket refuses for a while.
       await relay.cut();
-      expect(await until(() => cache.runtimeStatus()[0]!.status === 'down', 5000, () => cache.refresh())).toBe(true);
+      await until('the runtime down', () => cache.runtimeStatus()[0]!.status === 'down', { timeoutMs: 5000, everyMs: 100, step: () => cache.refresh() });
       const b = await runContainer('b'); // its start event is lost with the stream
       await cache.refresh();
       await cache.refresh();
@@ -125,14 +116,14 @@ describe.skipIf(!rt.available)('container runtimes that restart or hang, through
       expect(cache.get(a)).toBeDefined(); // last known containers kept while down
 
       await relay.open();
-      expect(await until(() => cache.runtimeStatus()[0]!.status === 'up', 5000, () => cache.refresh())).toBe(true);
+      await until('the runtime up again', () => cache.runtimeStatus()[0]!.status === 'up', { timeoutMs: 5000, everyMs: 100, step: () => cache.refresh() });
       expect(lines.filter((l) => String(l['msg']).includes('reachable again'))).toHaveLength(1);
       // The relist after reconnecting found b, and reported its start (its event was missed).
       expect(cache.get(b)?.state).toBe('running');
       expect(events.filter((e) => e.kind === 'start' && e.info.id === b)).toHaveLength(1);
       // And the new stream delivers again.
       await docker.getContainer(a).kill();
-      expect(await until(() => events.some((e) => e.kind === 'exit' && e.info.id === a), 10_000)).toBe(true);
+      await until('the exit of a', () => events.some((e) => e.kind === 'exit' && e.info.id === a), 10_000);
     } finally {
       await cache.stop();
       await relay.cut();
@@ -161,7 +152,7 @@ describe.skipIf(!rt.available)('container runtimes that restart or hang, through
       expect(cache.runtimeStatus()[0]!.status).toBe('down');
       expect(cache.size).toBe(known);
       await relay.open();
-      expect(await until(() => cache.runtimeStatus()[0]!.status === 'up', 10_000, () => cache.refresh())).toBe(true);
+      await until('the runtime up again', () => cache.runtimeStatus()[0]!.status === 'up', { timeoutMs: 10_000, everyMs: 100, step: () => cache.refresh() });
       expect(lines.filter((l) => String(l['msg']).includes('reachable again'))).toHaveLength(1);
     } finally {
       await cache.stop();

@@ -206,15 +206,6 @@ export async function metricsText(url: string): Promise<string> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 250): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(stepMs);
-  }
-}
-
 /**
  * `runtime.v1.RuntimeService/ReopenContainerLog`, what kubelet calls right after renaming a
  * container's log file: containerd closes the old file and creates the path anew. Not in the

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until } from '../../helpers/wait.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BIN = path.join(REPO, 'dist/cli/sextant.js');
@@ -35,15 +36,17 @@ export class SextantProcess {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
-  async waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = probe();
-      if (v !== undefined && v !== false) return v;
-      if (this.child.exitCode !== null) throw new Error(`sextant exited (${this.child.exitCode}) while waiting for ${what}\nstderr:\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  /** Polls `probe` (test/helpers/wait.ts); fails at once, with the process's output, when it exits first. */
+  waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+    return until(
+      what,
+      () => {
+        const v = probe();
+        if (v === undefined && this.child.exitCode !== null) throw new Error(`sextant exited (${this.child.exitCode}) while waiting for ${what}\nstderr:\n${this.stderr}`);
+        return v;
+      },
+      { timeoutMs, everyMs: 50, detail: () => `stdout:\n${this.stdout}\nstderr:\n${this.stderr}` },
+    );
   }
 
   /** Waits for a log line whose `msg` is `msg` and returns it. */

@@ -62,14 +62,6 @@ export class NumberedLogs implements AckTarget {
   }
 }
 
-export async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Every log body the gateway stored, in the order stored (duplicates kept). */
 export async function storedLogBodies(dataDir: string): Promise<string[]> {
   const dir = path.join(dataDir, 'logs');

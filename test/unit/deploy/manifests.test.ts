@@ -9,6 +9,7 @@ import { MODES } from '../../../src/config/modes.js';
 import { containersOf, podSpecOf, renderKustomization, sortObjects, type K8sObject } from '../../helpers/kustomize.js';
 import { checkPolicy, readDocumentedPrivileges, STATE_DIR } from '../../helpers/kustomize-policy.js';
 import { findKubectl, kubectlKustomize, validateObject } from '../../helpers/kustomize-validate.js';
+import { presentOrSkip } from '../../helpers/ci-gate.js';
 
 // Every kustomization under deploy/kubernetes/ rendered offline (test/helpers/kustomize.ts),
 // cross-checked against `kubectl kustomize` where a kubectl exists, validated against the
@@ -24,6 +25,7 @@ for (const o of OVERLAYS) DIRS[o] = path.join(kube, 'overlays', o);
 const rendered = new Map<string, K8sObject[]>(Object.entries(DIRS).map(([name, dir]) => [name, renderKustomization(dir)]));
 const docs = readDocumentedPrivileges(path.join(repo, 'docs/security.md'));
 const kubectl = findKubectl();
+const haveKubectl = presentOrSkip(kubectl !== undefined, 'kubectl', 'put a kubectl with its built-in kustomize on PATH');
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'sextant-deploy-'));
 const tokenFile = path.join(tmp, 'token');
@@ -71,7 +73,7 @@ function effectiveConfig(env: Record<string, string>, command: 'agent' | 'gatewa
 describe.each([...rendered.keys()])('deploy/kubernetes %s', (name) => {
   const objects = rendered.get(name)!;
 
-  it.skipIf(kubectl === undefined)('renders the same objects as kubectl kustomize', () => {
+  it.skipIf(!haveKubectl)('renders the same objects as kubectl kustomize', () => {
     const real = kubectlKustomize(kubectl!, DIRS[name]!);
     expect(sortObjects(objects)).toEqual(sortObjects(real));
   });

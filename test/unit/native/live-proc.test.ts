@@ -4,10 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProcessTable, type ProcessDetails, type ProcReader } from '../../../src/native/types.js';
 import { js, native, readers, removeDir, scanAll, tmpDir, type Row } from './proc-tree.js';
+import { until } from '../../helpers/wait.js';
 
 const PROC = '/proc';
 const CAP = 4096;
@@ -26,14 +28,9 @@ function start(cmd: string, args: string[]): ChildProcess {
   return c;
 }
 
-/** Polls the scan until `pick` finds a row (or 5 s pass). */
-async function waitForRow(reader: ProcReader, pick: (r: Row) => boolean): Promise<Row> {
-  for (let i = 0; i < 100; i++) {
-    const found = scanAll(reader, PROC).rows.find(pick);
-    if (found) return found;
-    await sleep(50);
-  }
-  throw new Error('row never appeared');
+/** Scans until `pick` finds a row. */
+function waitForRow(reader: ProcReader, what: string, pick: (r: Row) => boolean): Promise<Row> {
+  return until(what, () => scanAll(reader, PROC).rows.find(pick), { everyMs: 50 });
 }
 
 const key = (r: Row) => `${r.pid}/${r.startTicks}`;
@@ -74,11 +71,19 @@ describe.skipIf(!native)('differential on the live /proc', () => {
       d && { comm: d.comm, cmdline: d.cmdline, cmdlineTruncated: d.cmdlineTruncated, exe: d.exe, uid: d.uid, cgroup: d.cgroup, io: d.io !== undefined, openFds: d.openFds !== undefined };
     let compared = 0;
     for (const r of scanAll(native!, PROC).rows) {
-      const a = stable(native!.readProcessDetails(PROC, r.pid, CAP));
-      const b = stable(js.readProcessDetails(PROC, r.pid, CAP));
-      if (!a || !b) continue; // exited
-      // A process may exec between the two reads (same pid and starttime, new comm): read again.
-      const c = stable(native!.readProcessDetails(PROC, r.pid, CAP));
+      // A process may exec between the reads (same pid and starttime, new comm), and a kernel
+      // worker's comm follows its work ("kworker/u8:7+ext4-rsv-conversion" while busy, "-…"
+      // idle): native, js, native again, until the js read matches a native one beside it.
+      let reads: [ReturnType<typeof stable>, ReturnType<typeof stable>, ReturnType<typeof stable>] | undefined;
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const a = stable(native!.readProcessDetails(PROC, r.pid, CAP));
+        const b = stable(js.readProcessDetails(PROC, r.pid, CAP));
+        const c = stable(native!.readProcessDetails(PROC, r.pid, CAP));
+        reads = [a, b, c];
+        if (!a || !b || !c || isDeepStrictEqual(a, b) || isDeepStrictEqual(c, b)) break;
+      }
+      const [a, b, c] = reads!;
+      if (!a || !b || !c) continue; // exited
       expect([a, c]).toContainEqual(b);
       compared++;
     }
@@ -135,7 +140,7 @@ describe.each(readers)('%s reader on real processes', (_name, reader) => {
     const exe = path.join(scratch, `x) (y z-${reader.implementation}`);
     copyFileSync('/bin/sleep', exe);
     const child = start(exe, ['30']);
-    const row = await waitForRow(reader, (r) => r.pid === child.pid && r.state === 'S');
+    const row = await waitForRow(reader, 'the sleeping child', (r) => r.pid === child.pid && r.state === 'S');
     expect(row.ppid).toBe(process.pid);
     expect(row.threads).toBe(1);
     const d = reader.readProcessDetails(PROC, child.pid!, CAP)!;
@@ -170,7 +175,7 @@ describe.each(readers)('%s reader on real processes', (_name, reader) => {
   it('reads a zombie: state Z, no cmdline, no exe, and the same row in both readers', async () => {
     // sh starts a short child, then becomes `sleep 30`, which never waits for it.
     const parent = start('/bin/sh', ['-c', 'sleep 0 & exec sleep 30']);
-    const z = await waitForRow(reader, (r) => r.ppid === parent.pid && r.state === 'Z');
+    const z = await waitForRow(reader, 'the zombie', (r) => r.ppid === parent.pid && r.state === 'Z');
     const d = reader.readProcessDetails(PROC, z.pid, CAP)!;
     expect(d).toMatchObject({ comm: 'sleep', cmdline: undefined, exe: undefined });
     if (native) {
@@ -184,7 +189,7 @@ describe.each(readers)('%s reader on real processes', (_name, reader) => {
   it('caps a real 100k-character cmdline and flags the cut', async () => {
     const arg = 'é'.repeat(50_000); // 100,000 bytes of two-byte characters
     const child = start('/bin/sh', ['-c', 'sleep 30; exit 0', arg]);
-    await waitForRow(reader, (r) => r.pid === child.pid);
+    await waitForRow(reader, 'the child', (r) => r.pid === child.pid);
     const raw = Buffer.from(`/bin/sh\0-c\0sleep 30; exit 0\0${arg}\0`);
     const full = reader.readProcessDetails(PROC, child.pid!, 200_000)!;
     expect(full.cmdline).toBe(`/bin/sh -c sleep 30; exit 0 ${arg}`);
@@ -207,20 +212,18 @@ describe.each(readers)('%s reader on real processes', (_name, reader) => {
     churner.on('exit', () => (exited = true));
     const deadline = Date.now() + 8000;
     let scans = 0;
-    let gone = 0;
     while (!exited && Date.now() < deadline) {
       const { rows } = scanAll(reader, PROC, 8);
       for (const r of rows) {
         expect(r.pid).toBeGreaterThan(0);
         expect(r.state).toMatch(/^[A-Za-z]$/);
-        if (r.ppid === churner.pid && reader.readProcessDetails(PROC, r.pid, CAP) === undefined) gone++;
+        // Details of a child that may have exited since the scan: undefined then, never a throw.
+        if (r.ppid === churner.pid) reader.readProcessDetails(PROC, r.pid, CAP);
       }
       scans++;
       await sleep(0); // let the 'exit' event in
     }
     expect(scans).toBeGreaterThan(0);
-    // `gone` counts details asked for a process that had already exited: the undefined path.
-    expect(gone).toBeGreaterThanOrEqual(0);
   });
 });
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native, removeDir, statLine, tmpDir, writeProcess } from './proc-tree.js';
+import { presentOrSkip } from '../../helpers/ci-gate.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const srcNative = path.resolve(here, '../../../src/native');
@@ -15,7 +16,7 @@ const isRoot = process.getuid?.() === 0;
 const U = '<undefined>';
 const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
 
-describe.runIf(isRoot && hasSetpriv)('as nobody (no CAP_SYS_PTRACE, no CAP_DAC_OVERRIDE)', () => {
+describe.runIf(isRoot && presentOrSkip(hasSetpriv, 'setpriv', 'apt-get install util-linux'))('as nobody (no CAP_SYS_PTRACE, no CAP_DAC_OVERRIDE)', () => {
   let root: string;
   let target: ChildProcess;
   let seen: { uid: number; readers: Record<string, { live: unknown; fixture: unknown; scan: unknown }> };

@@ -8,13 +8,14 @@ import { silentLogger } from '../../../src/self/logger.js';
 import { loadProcReader } from '../../../src/native/index.js';
 import { JsProcReader } from '../../../src/native/fallback.js';
 import { createProcessTable, type ProcessTable, type ProcReader } from '../../../src/native/types.js';
+import { presentOrSkip } from '../../helpers/ci-gate.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/hosts/', import.meta.url));
 
 /** The addon when it is built (otherwise undefined: those tests skip, except under CI=true). */
 export const native: ProcReader | undefined = (() => {
   const r = loadProcReader({ native: true, logger: silentLogger() });
-  return r.implementation === 'native' ? r : undefined;
+  return presentOrSkip(r.implementation === 'native', 'the native addon', 'npm ci builds it (g++, make, python3)') ? r : undefined;
 })();
 export const js = new JsProcReader();
 /** Both readers, for `describe.each`; the JS one alone when the addon is not built. */

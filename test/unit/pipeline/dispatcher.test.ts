@@ -19,8 +19,8 @@ import {
   TOO_LARGE,
   textCodec,
   UNAVAILABLE,
-  waitFor,
 } from './helpers.js';
+import { until } from '../../helpers/wait.js';
 
 type Batches = { [K in keyof PipelineConfig['batches']]?: Partial<PipelineConfig['batches'][K]> };
 
@@ -115,7 +115,7 @@ describe('Dispatcher', () => {
     pipeline.offerEvent(event('ev1'));
     pipeline.start();
     transport.auto = () => OK;
-    await waitFor(() => transport.sent.length === 8);
+    await until('8 requests', () => transport.sent.length === 8, 2000);
     expect(transport.sent.map((r) => `${r.path}:${r.ids[0]}`)).toEqual([
       'logs:ev0',
       'logs:ev1',
@@ -251,7 +251,7 @@ describe('Dispatcher', () => {
     const drops = () => lines.filter((l) => l.msg === 'export dropped records');
     expect(drops().length).toBe(1);
     expect(drops()[0]).toMatchObject({ signal: 'logs', count: 2, reasons: { rejected: 2 }, status: 400, detail: 'bad request' });
-    await waitFor(() => drops().length === 2, 2000);
+    await until('the summary line', () => drops().length === 2, 2000);
     expect(drops()[1]).toMatchObject({ signal: 'logs', count: 18, reasons: { rejected: 18 }, status: 400 });
     await new Promise((r) => setTimeout(r, 400));
     expect(drops().length).toBe(2);
@@ -435,7 +435,7 @@ describe('Dispatcher', () => {
     transport.auto = () => OK;
     pipeline.start();
     for (let i = 0; i < 7; i++) pipeline.offerLog(log(`l${i}`));
-    await waitFor(() => transport.sent.length === 2);
+    await until('2 requests', () => transport.sent.length === 2, 2000);
     expect(transport.sent.map((r) => r.ids.length)).toEqual([3, 3]);
     expect(pipeline.stats().signals.logs.items).toBe(1);
   });

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { until } from '../../helpers/wait.js';
 
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/self');
 
@@ -23,21 +24,13 @@ function child(): { proc: ReturnType<typeof spawn>; out: () => string } {
   return { proc, out: () => text };
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('untilStopSignal', () => {
   it('resolves on the first signal and exits 130, with a log line, on the second', async () => {
     const { proc, out } = child();
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-    await until(() => out().includes('ready'));
+    await until('ready', () => out().includes('ready'));
     proc.kill('SIGTERM');
-    await until(() => out().includes('stopping on SIGTERM'));
+    await until('the stop line', () => out().includes('stopping on SIGTERM'));
     proc.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(out()).toMatch(/second signal during shutdown/);

@@ -10,6 +10,7 @@ import { Readiness, startSelfServer } from '../../../src/self/server.js';
 import { LogSource } from '../../../src/sources/logs/logs-source.js';
 import { readStatus } from '../../../src/top/scrape.js';
 import { ArraySink } from '../../helpers/array-sink.js';
+import { until } from '../../helpers/wait.js';
 
 describe('/status: checkpoint lag per log file', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sextant-status-'));
@@ -42,8 +43,7 @@ describe('/status: checkpoint lag per log file', () => {
     logs.start(sink);
     const server = await startSelfServer({ host: '127.0.0.1', port: 0 }, { registry, readiness: new Readiness(), logger: silentLogger(), status: agentStatus([logs]) });
     try {
-      const end = Date.now() + 10_000;
-      while (sink.logs.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await until('3 records', () => sink.logs.length >= 3);
       expect(sink.logs.length).toBe(3);
       // Nothing was acknowledged (the sink is no exporter): every byte read is still behind.
       const res = await fetch(`${server.url}/status`);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PodMetadataLookup } from '../../../../src/enrich/k8s/pod-metadata-index.js';
-import { FakeApiServer, captureLogger, fixture, json, selfSignedCert, until, watchStream } from './fake-api-server.js';
+import { FakeApiServer, captureLogger, fixture, json, selfSignedCert, watchStream, type SeenRequest } from './fake-api-server.js';
+import { until } from '../../../helpers/wait.js';
 import { recordedOwner, route, startInCluster, type Started } from './cluster.js';
 
 const tls = selfSignedCert();
@@ -36,16 +37,29 @@ function attrs(index: PodMetadataLookup, uid: string): Record<string, unknown> {
   return { ...index.byUid(uid)?.attributes };
 }
 
-/** Waits until every pod's owner lookups have settled (the ReplicaSet and Job GETs). */
+/**
+ * Waits until every owner lookup that changes a pod's attributes has landed: the two
+ * ReplicaSet GETs (checkout gains its Deployment's uid, canary turns out a ReplicaSet) and the
+ * nightly Job's (its CronJob). Each answer re-resolves the pods and moves the version, so a test
+ * that counts notifications or versions must not start before the last of them (migrate-db's
+ * Job answer changes nothing: it has no CronJob).
+ */
 async function settled(index: PodMetadataLookup): Promise<void> {
-  await until(() => index.byUid(UID.nightly)?.attributes['k8s.workload.kind'] === 'cronjob' && index.byUid(UID.canary)?.attributes['k8s.workload.kind'] === 'replicaset', 8000, 'owner lookups');
+  await until(
+    'owner lookups',
+    () =>
+      index.byUid(UID.checkout)?.attributes['k8s.deployment.uid'] !== undefined &&
+      index.byUid(UID.nightly)?.attributes['k8s.workload.kind'] === 'cronjob' &&
+      index.byUid(UID.canary)?.attributes['k8s.workload.kind'] === 'replicaset',
+    8000,
+  );
 }
 
 describe('workloads', () => {
   it('resolves each kind as Dynatrace does (lower-case kind, root owner name)', async () => {
     const { index, server } = await cluster();
     await settled(index);
-    await until(() => index.byUid(UID.checkout)?.attributes['k8s.deployment.uid'] !== undefined, 8000, 'deployment uid');
+    await until('deployment uid', () => index.byUid(UID.checkout)?.attributes['k8s.deployment.uid'] !== undefined, 8000);
     expect(attrs(index, UID.checkout)).toMatchObject({
       'k8s.workload.kind': 'deployment',
       'k8s.workload.name': 'checkout',
@@ -73,9 +87,11 @@ describe('workloads', () => {
     for (const uid of Object.values(UID)) {
       expect(attrs(index, uid)).toMatchObject({ 'k8s.cluster.name': 'prod-eu-1', 'k8s.cluster.uid': 'd2c7e5a1-3f4b-4e8a-9c6d-0b1a2f3e4d5c', 'k8s.node.name': 'node-a' });
     }
-    // One GET per middle link, cached: StatefulSet, DaemonSet and bare pods need none.
-    const owners = server.requests.filter((r) => r.path.startsWith('/apis/'));
-    expect(owners.map((r) => r.path).sort()).toEqual([
+    // One GET per middle link, cached: StatefulSet, DaemonSet and bare pods need none. migrate-db's
+    // answer changes no attribute (its Job has no CronJob), so nothing above waited for its GET.
+    const owners = (): SeenRequest[] => server.requests.filter((r) => r.path.startsWith('/apis/'));
+    await until('the four owner GETs', () => owners().length >= 4, 8000);
+    expect(owners().map((r) => r.path).sort()).toEqual([
       '/apis/apps/v1/namespaces/shop/replicasets/canary-5c8d7f9b4',
       '/apis/apps/v1/namespaces/shop/replicasets/checkout-7d9f8b6c5d',
       '/apis/batch/v1/namespaces/shop/jobs/migrate-db',
@@ -88,16 +104,16 @@ describe('workloads', () => {
     const { index, log, server } = await cluster({
       owner: (req, res) => (forbidden && req.path.includes('/replicasets/') ? json(res, 403, fixture('status-403-replicasets.json')) : recordedOwner(req, res)),
     });
-    await until(() => index.byUid(UID.nightly)?.attributes['k8s.workload.kind'] === 'cronjob', 8000, 'jobs resolved');
+    await until('jobs resolved', () => index.byUid(UID.nightly)?.attributes['k8s.workload.kind'] === 'cronjob', 8000);
     expect(attrs(index, UID.checkout)).toMatchObject({ 'k8s.workload.kind': 'deployment', 'k8s.workload.name': 'checkout', 'k8s.deployment.name': 'checkout', 'k8s.replicaset.name': 'checkout-7d9f8b6c5d' });
     // Without the hash convention (a Rollout's ReplicaSet) the ReplicaSet is the workload.
     expect(attrs(index, UID.canary)).toMatchObject({ 'k8s.workload.kind': 'replicaset', 'k8s.workload.name': 'canary-5c8d7f9b4' });
-    await until(() => server.requests.filter((r) => r.path.endsWith('/replicasets/checkout-7d9f8b6c5d')).length >= 2, 8000, 'a retry');
+    await until('a retry', () => server.requests.filter((r) => r.path.endsWith('/replicasets/checkout-7d9f8b6c5d')).length >= 2, 8000);
     const warns = log.lines.filter((l) => l['level'] === 40);
     expect(warns).toHaveLength(1);
     expect(String(warns[0]!['msg'])).toMatch(/cannot get replicasets \(RBAC\)/);
     forbidden = false;
-    await until(() => index.byUid(UID.checkout)?.attributes['k8s.deployment.uid'] === '8f9a0b1c-2d3e-4f4a-9b5c-6d7e8f9a0b1c', 8000, 'resolved after RBAC fixed');
+    await until('resolved after RBAC fixed', () => index.byUid(UID.checkout)?.attributes['k8s.deployment.uid'] === '8f9a0b1c-2d3e-4f4a-9b5c-6d7e8f9a0b1c', 8000);
   });
 });
 
@@ -145,13 +161,13 @@ describe('cost allocation', () => {
       },
     });
     await settled(index);
-    await until(() => nsEvents !== undefined, 8000, 'namespace watch');
+    await until('namespace watch', () => nsEvents !== undefined, 8000);
     const before = index.version;
     const logging = index.byUid(UID.fluentBit)!;
     let told = 0;
     index.onChange(() => told++);
     nsEvents!(fixture('watch-namespaces.ndjson'));
-    await until(() => index.byUid(UID.checkout)?.attributes['dt.cost.costcenter'] === 'CC-1043', 8000, 'new cost center');
+    await until('new cost center', () => index.byUid(UID.checkout)?.attributes['dt.cost.costcenter'] === 'CC-1043', 8000);
     expect(index.version).toBeGreaterThan(before);
     expect(told).toBe(1);
     // postgres keeps its own; logging's pods are untouched (same object, same version).
@@ -191,25 +207,25 @@ describe('labels and annotations', () => {
 
   it('a status-only update of a pod does not move the version (no resource rebuilds)', async () => {
     let podEvents: ((body: string) => void) | undefined;
-    const { index } = await cluster({
+    const { index, s } = await cluster({
       podWatch: (_req, res, n) => {
         watchStream(res, '', false);
         if (n === 0) podEvents = (b) => res.write(b);
       },
     });
+    const podsModified = (): number => s.registry.counter('sextant_kubernetes_watch_events_total', '').get({ resource: 'pods', type: 'modified' });
     await settled(index);
-    await until(() => podEvents !== undefined, 8000, 'pod watch');
+    await until('pod watch', () => podEvents !== undefined, 8000);
     const v = index.version;
     const postgres = index.byUid(UID.postgres)!;
     const lines = fixture('watch-pods.ndjson').split('\n');
     podEvents!(`${lines[1]}\n`); // MODIFIED postgres-0: a probe time in its status
-    await until(() => index.byName('shop', 'postgres-0') !== undefined, 8000, 'lookup by name');
-    await new Promise((r) => setTimeout(r, 100));
+    await until('the MODIFIED event applied', () => podsModified() === 1, 8000);
     expect(index.version).toBe(v);
     expect(index.byUid(UID.postgres)).toBe(postgres);
     expect(index.byName('shop', 'postgres-0')).toBe(postgres);
     podEvents!(`${lines[0]}\n`); // MODIFIED checkout: a new cost center annotation
-    await until(() => index.version > v, 8000, 'version moved');
+    await until('version moved', () => index.version > v, 8000);
     expect(index.byUid(UID.checkout)!.version).toBe(index.version);
   });
 });

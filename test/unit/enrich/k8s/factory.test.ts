@@ -6,7 +6,8 @@ import { createKubernetesMetadata } from '../../../../src/enrich/k8s/kubernetes-
 import { ConfigError } from '../../../../src/errors.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { BASE_CONFIG, FAST, route, serviceAccountDir, TOKEN } from './cluster.js';
-import { captureLogger, FakeApiServer, selfSignedCert, until } from './fake-api-server.js';
+import { captureLogger, FakeApiServer, selfSignedCert } from './fake-api-server.js';
+import { until } from '../../../helpers/wait.js';
 
 const tls = selfSignedCert();
 const dir = mkdtempSync(join(tmpdir(), 'sextant-k8s-factory-'));
@@ -78,7 +79,7 @@ describe('createKubernetesMetadata', () => {
     const k = createKubernetesMetadata({ ...BASE_CONFIG, enabled: 'true', apiServer: server.url, tokenFile: token, caFile: ca }, d);
     k.start();
     try {
-      await until(() => k.status().state === 'synced', 8000, 'synced');
+      await until('synced', () => k.status().state === 'synced', 8000);
       expect(k.status()).toMatchObject({ pods: 7, namespaces: 4, detail: 'ok' });
       expect(k.status().lastSyncUnixMs).toBeGreaterThan(0);
       expect(d.registry.render()).toMatch(/sextant_kubernetes_api_up 1/);

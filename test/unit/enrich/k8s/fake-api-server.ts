@@ -131,11 +131,3 @@ export function captureLogger(): { logger: Logger; lines: Array<Record<string, u
   return { logger: createLogger('debug', dest), lines, text: () => raw };
 }
 
-/** Waits until `check` holds (polling every 10 ms), failing after `ms`. */
-export async function until(check: () => boolean, ms = 8000, what = 'condition'): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

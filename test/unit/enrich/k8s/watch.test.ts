@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeApiServer, captureLogger, fixture, json, selfSignedCert, until, watchStream } from './fake-api-server.js';
+import { FakeApiServer, captureLogger, fixture, json, selfSignedCert, watchStream } from './fake-api-server.js';
+import { until } from '../../../helpers/wait.js';
 import { route, startInCluster, type Started } from './cluster.js';
 
 const tls = selfSignedCert();
@@ -38,7 +39,7 @@ describe('list and watch', () => {
       podWatch: (_req, res, n) => (n === 0 ? watchStream(res, fixture('watch-pods.ndjson'), true) : watchStream(res, '', false)),
     });
     const s = start(server);
-    await until(() => server.of('/api/v1/pods', true).length >= 2, 8000, 'a second pod watch');
+    await until('a second pod watch', () => server.of('/api/v1/pods', true).length >= 2, 8000);
     const [list] = server.of('/api/v1/pods', false);
     expect(list!.query.get('fieldSelector')).toBe('spec.nodeName=node-a');
     expect(list!.query.get('resourceVersion')).toBe('0');
@@ -64,7 +65,7 @@ describe('list and watch', () => {
     expect(index.byUid(DEBUG_SHELL)?.attributes['k8s.pod.name']).toBe('debug-shell');
     expect(counter(s, 'sextant_kubernetes_watch_events_total', { resource: 'pods', type: 'bookmark' })).toBe(1);
     expect(counter(s, 'sextant_kubernetes_watch_events_total', { resource: 'pods', type: 'modified' })).toBe(2);
-    await until(() => s.k8s.status().state === 'synced', 8000, 'synced');
+    await until('synced', () => s.k8s.status().state === 'synced', 8000);
     expect(s.k8s.status().detail).toBe('ok');
   });
 
@@ -74,13 +75,13 @@ describe('list and watch', () => {
       podList: (req, res) => json(res, 200, fixture(req.query.get('continue') ? 'pod-list-page2.json' : 'pod-list-page1.json')),
     });
     const s = start(server, {}, { pageSize: 4 });
-    await until(() => s.k8s.status().pods === 7, 8000, 'all pages');
+    await until('all pages', () => s.k8s.status().pods === 7, 8000);
     const lists = server.of('/api/v1/pods', false);
     expect(lists).toHaveLength(2);
     expect(lists[0]!.query.get('limit')).toBe('4');
     expect(lists[1]!.query.get('continue')).toMatch(/^eyJ2Ijoi/);
     expect(lists[1]!.query.has('resourceVersion')).toBe(false);
-    await until(() => server.of('/api/v1/pods', true).length === 1, 8000, 'the watch');
+    await until('the watch', () => server.of('/api/v1/pods', true).length === 1, 8000);
     expect(server.of('/api/v1/pods', true)[0]!.query.get('resourceVersion')).toBe('48213');
   });
 
@@ -94,7 +95,7 @@ describe('list and watch', () => {
       },
     });
     const s = start(server);
-    await until(() => server.of('/api/v1/pods', true).length >= 3, 8000, 'a third watch');
+    await until('a third watch', () => server.of('/api/v1/pods', true).length >= 3, 8000);
     expect(server.of('/api/v1/pods', false)).toHaveLength(3);
     expect(counter(s, 'sextant_kubernetes_relists_total', { resource: 'pods' })).toBe(2);
     expect(counter(s, 'sextant_kubernetes_watch_events_total', { resource: 'pods', type: 'error' })).toBe(1);
@@ -110,7 +111,7 @@ describe('list and watch', () => {
       podList: (_req, res) => (allowed ? json(res, 200, fixture('pod-list.json')) : json(res, 403, fixture('status-403-pods.json'))),
     });
     const s = start(server);
-    await until(() => server.of('/api/v1/pods', false).length >= 5, 8000, 'five tries');
+    await until('five tries', () => server.of('/api/v1/pods', false).length >= 5, 8000);
     const st = s.k8s.status();
     expect(st.state).toBe('unavailable');
     expect(st.detail).toContain('pods: forbidden');
@@ -128,7 +129,7 @@ describe('list and watch', () => {
     expect(counter(s, 'sextant_kubernetes_api_errors_total', { resource: 'pods', reason: 'forbidden' })).toBeGreaterThanOrEqual(4);
     // Namespaces were allowed all along; pods come once RBAC is fixed.
     allowed = true;
-    await until(() => s.k8s.status().state === 'synced', 8000, 'synced');
+    await until('synced', () => s.k8s.status().state === 'synced', 8000);
     expect(s.k8s.index!.byUid(CHECKOUT)).toBeDefined();
     expect(s.lines.filter((l) => l['level'] === 40)).toHaveLength(1);
     expect(s.lines.some((l) => l['level'] === 30 && /reachable again/.test(String(l['msg'])))).toBe(true);
@@ -139,12 +140,12 @@ describe('list and watch', () => {
     route(server);
     await server.close(); // the port is known, nothing listens on it
     const s = start(server);
-    await until(() => s.k8s.status().state === 'unavailable', 8000, 'unavailable');
+    await until('unavailable', () => s.k8s.status().state === 'unavailable', 8000);
     await new Promise((r) => setTimeout(r, 400));
     expect(s.k8s.status().detail).toMatch(/unavailable \(.*ECONNREFUSED/);
     await server.listen();
     cleanup.push(() => server.close());
-    await until(() => s.k8s.status().state === 'synced', 8000, 'synced after the server came up');
+    await until('synced after the server came up', () => s.k8s.status().state === 'synced', 8000);
     expect(s.lines.filter((l) => l['level'] === 40)).toHaveLength(1);
     expect(s.k8s.status().pods).toBe(7);
   });
@@ -153,15 +154,15 @@ describe('list and watch', () => {
     const server = await serve();
     route(server);
     const s = start(server);
-    await until(() => server.of('/api/v1/pods', true).length === 1 && s.k8s.status().state === 'synced', 8000, 'watching');
+    await until('watching', () => server.of('/api/v1/pods', true).length === 1 && s.k8s.status().state === 'synced', 8000);
     await server.close();
-    await until(() => s.k8s.status().state === 'unavailable', 8000, 'unavailable');
+    await until('unavailable', () => s.k8s.status().state === 'unavailable', 8000);
     await server.listen();
-    await until(() => server.of('/api/v1/pods', true).length >= 2, 8000, 'watch again');
+    await until('watch again', () => server.of('/api/v1/pods', true).length >= 2, 8000);
     expect(server.of('/api/v1/pods', true)[1]!.query.get('resourceVersion')).toBe('48213');
     expect(server.of('/api/v1/pods', false)).toHaveLength(1);
     // A quiet watch that holds counts as the API being back.
-    await until(() => s.k8s.status().state === 'synced', 8000, 'synced on a quiet watch');
+    await until('synced on a quiet watch', () => s.k8s.status().state === 'synced', 8000);
     expect(s.lines.filter((l) => l['level'] === 40)).toHaveLength(1);
     // Metadata stayed while the API was away.
     expect(s.k8s.index!.byUid(CHECKOUT)?.attributes['k8s.workload.name']).toBe('checkout');
@@ -180,7 +181,7 @@ describe('list and watch', () => {
     ]);
     route(server, { podWatch: (_req, res, n) => (n === 0 ? watchStream(res, body, true) : watchStream(res, '', false)) });
     const s = start(server, {}, { maxLineBytes: 64 * 1024 });
-    await until(() => server.of('/api/v1/pods', true).length >= 2, 8000, 'a second watch');
+    await until('a second watch', () => server.of('/api/v1/pods', true).length >= 2, 8000);
     expect(s.k8s.index!.byUid(NEW_POD)).toBeDefined();
     const dropped = (reason: string) => counter(s, 'sextant_kubernetes_watch_dropped_total', { resource: 'pods', reason });
     expect(dropped('malformed')).toBe(5);
@@ -202,7 +203,7 @@ describe('list and watch', () => {
       },
     });
     const s = start(server);
-    await until(() => s.k8s.status().state === 'synced' && s.k8s.status().pods === 7, 8000, 'synced');
+    await until('synced', () => s.k8s.status().state === 'synced' && s.k8s.status().pods === 7, 8000);
     expect(counter(s, 'sextant_kubernetes_api_errors_total', { resource: 'pods', reason: 'protocol' })).toBe(2);
   });
 });

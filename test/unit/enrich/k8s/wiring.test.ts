@@ -22,6 +22,7 @@ import { BASE_CONFIG } from './cluster.js';
 import { fixtureJson } from './fake-api-server.js';
 import { AckingSink } from '../../../helpers/acking-sink.js';
 import { ScriptedRuntime } from '../../../helpers/scripted-runtime.js';
+import { until } from '../../../helpers/wait.js';
 
 /**
  * Pod metadata from the API reaching records: container and pod metrics, container lifecycle
@@ -211,14 +212,6 @@ describe('ContainerSource with pod metadata', () => {
 });
 
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('LogSource with pod metadata', () => {
   it('pod log records carry it, from the file path’s pod uid; a change reaches the next records', async () => {
     const root = join(tmp, 'logs');
@@ -238,14 +231,14 @@ describe('LogSource with pod metadata', () => {
     const sink = new AckingSink();
     src.start(sink);
     try {
-      await until(() => sink.logs.length === 2);
+      await until('2 records', () => sink.logs.length === 2);
       for (const r of sink.logs) {
         expect(r.resource.attributes).toMatchObject({ 'k8s.pod.name': 'web-7d9', 'k8s.container.name': 'web', 'dt.cost.costcenter': 'CC-1042', 'dt.cost.product': 'webshop', 'k8s.workload.kind': 'deployment', 'log.file.path': expect.stringContaining('0.log') });
       }
       expect(sink.logs[0]!.resource).toBe(sink.logs[1]!.resource);
       put(recordedPod({ annotations: { 'metadata.dynatrace.com/dt.cost.product': 'checkout-v2' } }));
       appendFileSync(file, '2026-11-25T10:00:01.000000001Z stdout F line 3\n2026-11-25T10:00:01.000000002Z stdout F line 4\n');
-      await until(() => sink.logs.length === 4);
+      await until('4 records', () => sink.logs.length === 4);
       expect(sink.logs[2]!.resource.attributes['dt.cost.product']).toBe('checkout-v2');
       expect(sink.logs[3]!.resource).toBe(sink.logs[2]!.resource);
     } finally {

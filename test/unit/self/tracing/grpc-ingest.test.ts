@@ -6,7 +6,8 @@ import type { Gateway } from '../../../../src/gateway/gateway.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import type { Registry } from '../../../../src/self/registry.js';
 import { startSelfTraces } from '../../../../src/self/tracing/self-traces.js';
-import { encodeRef, eventually, logsRequest, metricsRequest, readStored, removeDir, secret, start, tmpDataDir, TOKEN, tracesRequest } from '../../gateway/helpers.js';
+import { encodeRef, logsRequest, metricsRequest, readStored, removeDir, secret, start, tmpDataDir, TOKEN, tracesRequest } from '../../gateway/helpers.js';
+import { until } from '../../../helpers/wait.js';
 
 /** A raw-bytes unary call, as any OTLP/gRPC exporter makes it. */
 function call(client: Client, path: string, body: Buffer, md: Metadata): Promise<Buffer> {
@@ -67,7 +68,7 @@ describe('gateway OTLP/gRPC ingest', () => {
     await call(client, OTLP_GRPC_METHODS.metrics, encodeRef('metrics', metricsRequest(['grpc.metric'])), md);
     // Bearer works as on HTTP.
     await call(client, OTLP_GRPC_METHODS.logs, encodeRef('logs', logsRequest(['grpc line'])), auth(`Bearer ${TOKEN}`));
-    await eventually(async () => (await readStored(dataDir, 'traces')).length === 1 && (await readStored(dataDir, 'logs')).length === 1);
+    await until('the span and the log stored', async () => (await readStored(dataDir, 'traces')).length === 1 && (await readStored(dataDir, 'logs')).length === 1);
     const traces = JSON.stringify(await readStored(dataDir, 'traces'));
     expect(traces).toContain('grpc-span-a');
     expect(traces).toContain('5b8efff798038103d269b633813fc60c'); // ids stored as hex
@@ -120,7 +121,7 @@ describe('gateway OTLP/gRPC ingest', () => {
     await traces.shutdown(5000);
 
     let spans: { name: string; spanId: string; parentSpanId?: string; attributes: { key: string; value: Record<string, unknown> }[]; events?: { name: string }[]; status?: { code?: number } }[] = [];
-    await eventually(async () => {
+    await until('the span of a metrics export', async () => {
       spans = [];
       for (const line of await readStored(dataDir, 'traces')) {
         const req = line.request as { resourceSpans: { scopeSpans: { spans: typeof spans }[] }[] };

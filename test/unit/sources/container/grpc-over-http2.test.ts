@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UnaryFrameReader, grpcFrame } from '../../../../src/sources/container/grpc-frame.js';
 import { GrpcCallError, GrpcStatus, GrpcUnixChannel, grpcStatusName } from '../../../../src/sources/container/grpc-over-http2.js';
+import { until } from '../../../helpers/wait.js';
 
 type Handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session) => void;
 
@@ -251,8 +252,7 @@ describe('GrpcUnixChannel answers', () => {
     expect(err).toMatchObject({ code: GrpcStatus.RESOURCE_EXHAUSTED });
     expect(err.details).toContain('4294967295');
     expect(performance.now() - t0).toBeLessThan(2000);
-    for (let i = 0; i < 40 && !serverSawClose; i++) await sleep(25);
-    expect(serverSawClose).toBe(true);
+    await until('the server to see the stream closed', () => serverSawClose);
   });
 
   it('rejects a wrong content type, an HTTP error without grpc-status, a bad status value, an answer without status', async () => {
@@ -311,7 +311,7 @@ describe('GrpcUnixChannel connections', () => {
     const c = channel();
     const before = sessionCount;
     const first = c.unary('/hold', MSG, AbortSignal.timeout(5000), 5000);
-    for (let i = 0; i < 100 && held === undefined; i++) await sleep(10);
+    await until('the held call on the server', () => held !== undefined);
     await sleep(50); // the GOAWAY reaches the client
     const second = await c.unary('/echo', Buffer.from('after'), AbortSignal.timeout(5000), 5000);
     expect(second.toString()).toBe('after');
@@ -374,8 +374,7 @@ describe('GrpcUnixChannel connections', () => {
       expect(performance.now() - t0).toBeLessThan(1500);
       await failure(c.unary('/x', MSG, AbortSignal.timeout(5000), 5000));
       expect(accepted).toBe(2);
-      for (let i = 0; i < 40 && held.size > 0; i++) await sleep(25);
-      expect(held.size).toBe(0);
+      await until('every held stream closed', () => held.size === 0);
     } finally {
       for (const s of held) s.destroy();
       await new Promise((r) => silent.close(r));
@@ -397,7 +396,7 @@ describe('GrpcUnixChannel connections', () => {
     expect(await failure(c.unary('/x', MSG, AbortSignal.timeout(200), 10_000))).toMatchObject({ code: GrpcStatus.CANCELLED });
     expect(performance.now() - t0).toBeLessThan(1500);
     expect(await failure(c.unary('/x', MSG, AbortSignal.abort(), 10_000))).toMatchObject({ code: GrpcStatus.CANCELLED });
-    for (let i = 0; i < 40 && closed.length < 2; i++) await sleep(25);
+    await until('both streams closed on the server', () => closed.length >= 2);
     expect(closed).toEqual([http2.constants.NGHTTP2_CANCEL, http2.constants.NGHTTP2_CANCEL]);
     expect(c.sessionsOpened).toBe(1);
   });
@@ -421,14 +420,12 @@ describe('GrpcUnixChannel connections', () => {
     handler = (stream) => stream.resume();
     const c = channel();
     const pending = c.unary('/x', MSG, AbortSignal.timeout(10_000), 10_000);
-    await sleep(50);
-    expect(sessions.size).toBeGreaterThanOrEqual(1);
+    await until('a session on the server', () => sessions.size >= 1);
     const t0 = performance.now();
     c.close();
     expect(await failure(pending)).toMatchObject({ code: GrpcStatus.CANCELLED });
     expect(performance.now() - t0).toBeLessThan(200);
-    for (let i = 0; i < 40 && sessions.size > 0; i++) await sleep(25);
-    expect(sessions.size).toBe(0);
+    await until('every session closed', () => sessions.size === 0);
     expect(await failure(c.unary('/x', MSG, AbortSignal.timeout(1000), 1000))).toMatchObject({ code: GrpcStatus.CANCELLED });
   });
 });

@@ -5,6 +5,7 @@ import { RuntimeError } from '../../../../src/errors.js';
 import { ContainerMetadataCache, type LifecycleEvent } from '../../../../src/sources/container/metadata-cache.js';
 import type { ContainerInfo, RuntimeClient, RuntimeEvent, RuntimeName, RuntimeWatch } from '../../../../src/sources/container/types.js';
 import { Registry } from '../../../../src/self/registry.js';
+import { until } from '../../../helpers/wait.js';
 
 /**
  * The cache's own logic — lifecycle derivation, backoff, deadlines, stream handling — against a
@@ -245,16 +246,16 @@ describe('ContainerMetadataCache with an event stream (Docker)', () => {
     const listsAfterSync = c.lists;
     c.set(info(1, { runtime: 'docker' }));
     c.onEvent!({ kind: 'start', runtime: 'docker', id: ID(1), timeUnixNano: 11n });
-    await vi_waitFor(() => events.length === 1);
+    await until('1 event', () => events.length === 1);
     expect(kinds(events)).toEqual(['start:c1']);
     // The restart policy already started it again by the time it is inspected.
     c.set(info(1, { runtime: 'docker', restartCount: 1, startedAtUnixNano: 99n }));
     c.onEvent!({ kind: 'exit', runtime: 'docker', id: ID(1), timeUnixNano: 12n, exitCode: 3 });
     c.onEvent!({ kind: 'start', runtime: 'docker', id: ID(1), timeUnixNano: 13n });
-    await vi_waitFor(() => events.length === 3);
+    await until('3 events', () => events.length === 3);
     expect(kinds(events.slice(1))).toEqual(['exit:c1:3', 'restart:c1']);
     c.onEvent!({ kind: 'oom', runtime: 'docker', id: ID(1), timeUnixNano: 14n });
-    await vi_waitFor(() => events.length === 4);
+    await until('4 events', () => events.length === 4);
     expect(events[3]!.kind).toBe('oom');
     // A refresh within the resync interval does not list again.
     await cache.refresh();
@@ -292,13 +293,6 @@ describe('ContainerMetadataCache with an event stream (Docker)', () => {
   });
 });
 
-async function vi_waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('ContainerMetadataCache.resolve: names for cgroups found before the runtime said anything', () => {
   it('asks the connected runtimes once per unknown id; a listed runtime reports the start from there, once', async () => {
@@ -330,7 +324,7 @@ describe('ContainerMetadataCache.resolve: names for cgroups found before the run
     expect(cache.get(ID(1))).toBeDefined();
     expect(events).toEqual([]);
     c.onEvent!({ kind: 'start', runtime: 'docker', id: ID(1), timeUnixNano: 1n });
-    await vi_waitFor(() => events.length === 1);
+    await until('1 event', () => events.length === 1);
     expect(kinds(events)).toEqual(['start:c1']);
   });
 

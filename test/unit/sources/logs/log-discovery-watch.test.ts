@@ -8,6 +8,7 @@ import { Registry } from '../../../../src/self/registry.js';
 import { LogDiscovery } from '../../../../src/sources/logs/log-discovery.js';
 import { LogSource } from '../../../../src/sources/logs/logs-source.js';
 import type { RecordSink } from '../../../../src/sources/types.js';
+import { until } from '../../../helpers/wait.js';
 
 /**
  * Directory watches reach the directories a log file appears in. Found by the real-writer churn
@@ -23,15 +24,6 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const POD = 'shop_web-7d9_5f0c6a3e-2b1d-4c8e-9f7a-0123456789ab';
 
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
-
 describe('LogDiscovery watches the directories it lists', () => {
   it('scan lists the pod and container directories; watching them makes a file created in one a hint', async () => {
     const root = join(tmp, `h${n++}`);
@@ -44,7 +36,7 @@ describe('LogDiscovery watches the directories it lists', () => {
       expect(d.watch(scan.dirs, () => hints++)).toBe(3); // the pods root (no Docker root here) and the two directories
       expect(d.watch(scan.dirs, () => hints++)).toBe(0); // already watched: kept, nothing new
       appendFileSync(join(root, `var/log/pods/${POD}/web/0.log`), 'x\n');
-      expect(await until(() => hints > 0, 2_000)).toBe(true);
+      await until('a hint', () => hints > 0, 2_000);
     } finally {
       d.unwatch();
     }
@@ -79,7 +71,7 @@ describe('LogDiscovery watches the directories it lists', () => {
       mkdirSync(join(root, `var/log/pods/${POD}/web`)); // the container's, a moment later
       await new Promise((r) => setTimeout(r, 300));
       appendFileSync(join(root, `var/log/pods/${POD}/web/0.log`), '2026-11-25T10:00:00.000000000Z stdout F hello\n');
-      expect(await until(() => logs.length === 1, 3_000)).toBe(true);
+      await until('the line read', () => logs.length === 1, 3_000);
       expect(logs[0]!.body).toBe('hello');
     } finally {
       await src.stop();

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LogDiscovery } from '../../../../src/sources/logs/log-discovery.js';
+import { until } from '../../../helpers/wait.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sextant-logdisc-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -116,14 +117,14 @@ describe('LogDiscovery.watch', () => {
     d.watch([], () => hints++);
     try {
       h.file(`var/log/pods/${POD}/web/0.log`);
-      for (let i = 0; i < 50 && hints === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      await until('a hint', () => hints > 0, 1_000);
       expect(hints).toBe(1);
       const found = await d.scan();
       expect(found.files).toHaveLength(1);
       // Watch the pod's container directory too: a restart's 1.log is then a hint.
       d.watch([join(h.root, `var/log/pods/${POD}/web`)], () => hints++);
       h.file(`var/log/pods/${POD}/web/1.log`);
-      for (let i = 0; i < 50 && hints === 1; i++) await new Promise((r) => setTimeout(r, 20));
+      await until('a second hint', () => hints > 1, 1_000);
       expect(hints).toBe(2);
     } finally {
       d.unwatch();

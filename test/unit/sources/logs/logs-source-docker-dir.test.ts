@@ -7,6 +7,7 @@ import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { LogSource } from '../../../../src/sources/logs/logs-source.js';
 import { AckingSink } from '../../../helpers/acking-sink.js';
+import { until } from '../../../helpers/wait.js';
 
 /**
  * Docker json-file directories: rotation the engine's way (rename -json.log → .1 … → .N, the
@@ -39,14 +40,6 @@ function setup(readFrom: 'end' | 'beginning') {
   return { src, live: join(dir, `${ID}-json.log`) };
 }
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,9 +52,10 @@ describe('LogSource on Docker container directories', () => {
     const sink = new AckingSink();
     h.src.start(sink);
     try {
+      await until('the live file tailed', () => h.src.files === 1);
       await sleep(800); // four interval rescans past the first
       appendFileSync(h.live, dockerLines(30, 35));
-      await until(() => sink.logs.length >= 5);
+      await until('5 records', () => sink.logs.length >= 5);
       await sleep(300);
       expect(sink.numbers()).toEqual(range(30, 35));
     } finally {
@@ -100,7 +94,7 @@ describe('LogSource on Docker container directories', () => {
         renameSync(h.live, `${h.live}.1`);
         writeFileSync(h.live, '');
       }
-      await until(() => sink.logs.length >= FILES * PER_FILE);
+      await until(`${FILES * PER_FILE} records`, () => sink.logs.length >= FILES * PER_FILE);
       await sleep(300);
       const got = sink.numbers();
       expect(got.length).toBe(FILES * PER_FILE);

@@ -7,6 +7,7 @@ import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { LogSource } from '../../../../src/sources/logs/logs-source.js';
 import { AckingSink } from '../../../helpers/acking-sink.js';
+import { until } from '../../../helpers/wait.js';
 
 /**
  * File identity across the life of a tailed file, on real files. Both found by the real-writer
@@ -41,14 +42,6 @@ function setup() {
   return { file: join(root, DIR, '0.log'), state, make };
 }
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
 
 function checkpointEntries(state: string): { path: string; offset: number; headLength: number }[] {
@@ -69,11 +62,11 @@ describe('LogSource file identity', () => {
     const first = new AckingSink();
     const src1 = h.make();
     src1.start(first);
-    await until(() => src1.files === 1);
+    await until('the file tailed', () => src1.files === 1);
     appendFileSync(h.file, criLines(0, 500));
-    await until(() => first.logs.length === 500);
+    await until('500 records', () => first.logs.length === 500);
     const size = criLines(0, 500).length;
-    await until(() => checkpointEntries(h.state).some((e) => e.offset === size), 5_000);
+    await until('the checkpoint at the end of line 499', () => checkpointEntries(h.state).some((e) => e.offset === size), 5_000);
     await src1.stop();
     await src1.afterFlush();
     const headLength = checkpointEntries(h.state).find((e) => e.offset === size)?.headLength;
@@ -86,7 +79,7 @@ describe('LogSource file identity', () => {
     const src2 = h.make();
     src2.start(second);
     try {
-      await until(() => second.numbers().includes(1799)); // the last line: the file is read to its end
+      await until('line 1799', () => second.numbers().includes(1799)); // the last line: the file is read to its end
       expect(second.numbers()).toEqual(range(1000, 1800));
       expect(headLength).toBe(256);
     } finally {
@@ -102,15 +95,15 @@ describe('LogSource file identity', () => {
     const src = h.make();
     src.start(sink);
     try {
-      await until(() => sink.logs.length === 200);
+      await until('200 records', () => sink.logs.length === 200);
       const rotated = `${h.file}.20261125-100000`;
       renameSync(h.file, rotated);
       writeFileSync(h.file, criLines(200, 300));
-      await until(() => sink.logs.length === 300);
-      await until(() => src.files === 1); // the rotated one is finished and let go
+      await until('300 records', () => sink.logs.length === 300);
+      await until('only the new file tailed', () => src.files === 1); // the rotated one is finished and let go
       await new Promise((r) => setTimeout(r, 300)); // and a rescan or two saw it finished
       appendFileSync(rotated, criLines(300, 350));
-      await until(() => sink.logs.length >= 350);
+      await until('350 records', () => sink.logs.length >= 350);
       await new Promise((r) => setTimeout(r, 500)); // no repeat follows
       expect(sink.numbers().sort((a, b) => a - b)).toEqual(range(0, 350));
     } finally {

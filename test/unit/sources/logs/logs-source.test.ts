@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { LogSource } from '../../../../src/sources/logs/logs-source.js';
 import { AckingSink } from '../../../helpers/acking-sink.js';
+import { until } from '../../../helpers/wait.js';
 
 /**
  * The log source end to end on real files: kubelet-style CRI files written, rotated by rename
@@ -39,15 +40,24 @@ function setup(over: { readFrom?: 'end' | 'beginning'; maxRecordBytes?: number; 
   return { root, file: join(root, DIR, '0.log'), make };
 }
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
+const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
+
+/** The offset the source last wrote to its checkpoint file for `file` (-1 before it wrote one). */
+function checkpointOffset(root: string, file: string): number {
+  let text: string;
+  try {
+    text = readFileSync(join(root, 'state', 'checkpoints.json'), 'utf8');
+  } catch {
+    return -1;
   }
+  const entries = JSON.parse(text.split('\n')[1] ?? '[]') as { path: string; offset: number }[];
+  return entries.find((e) => e.path === file)?.offset ?? -1;
 }
 
-const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
+/** Waits until the checkpoint written for `file` is at `offset` (default: the file's size). */
+async function checkpointAt(h: { root: string; file: string }, offset = statSync(h.file).size): Promise<void> {
+  await until(`the checkpoint of ${h.file} at ${offset}`, () => checkpointOffset(h.root, h.file) === offset);
+}
 
 describe('LogSource', () => {
   it('reads a CRI file: every line once, with the CRI time, the stream, the pod from the path, severity from the body', async () => {
@@ -61,7 +71,7 @@ describe('LogSource', () => {
     const src = h.make();
     src.start(sink);
     try {
-      await until(() => sink.logs.length === 1001);
+      await until('1001 records', () => sink.logs.length === 1001);
       expect(sink.numbers()).toEqual(range(0, 1001));
       const r0 = sink.logs[0]!;
       expect(r0.attributes['log.iostream']).toBe('stderr');
@@ -102,7 +112,7 @@ describe('LogSource', () => {
         await new Promise((r) => setTimeout(r, 30));
       }
       for (let k = 0; k < 300; k++) appendFileSync(h.file, criLine(i++));
-      await until(() => sink.logs.length >= i, 15_000).catch(() => undefined);
+      await until(`${i} records`, () => sink.logs.length >= i, 15_000).catch(() => undefined);
       const got = sink.numbers().sort((a, b) => a - b);
       const missing = range(0, i).filter((x) => !got.includes(x));
       expect({ missing: missing.length, first: missing.slice(0, 5), doubled: got.length - new Set(got).size }).toEqual({ missing: 0, first: [], doubled: 0 });
@@ -120,10 +130,10 @@ describe('LogSource', () => {
     const src = h.make();
     src.start(sink);
     try {
-      await until(() => sink.logs.length === 200);
+      await until('200 records', () => sink.logs.length === 200);
       renameSync(h.file, `${h.file}.20261125-100000`);
       writeFileSync(h.file, range(200, 300).map((i) => criLine(i)).join(''));
-      await until(() => sink.logs.length >= 300);
+      await until('300 records', () => sink.logs.length >= 300);
       await new Promise((r) => setTimeout(r, 700)); // several rescans (200 ms) and watch hints
       expect(sink.numbers()).toEqual(range(0, 300));
     } finally {
@@ -140,10 +150,10 @@ describe('LogSource', () => {
     const src = h.make();
     src.start(sink);
     try {
-      await until(() => sink.full);
+      await until('a full sink', () => sink.full);
       rmSync(h.file);
       sink.drain();
-      await until(() => sink.logs.length === 3000);
+      await until('3000 records', () => sink.logs.length === 3000);
       await new Promise((r) => setTimeout(r, 500));
       expect(sink.numbers()).toEqual(range(0, 3000));
       expect(src.files).toBe(0);
@@ -160,10 +170,10 @@ describe('LogSource', () => {
     const src = h.make();
     src.start(sink);
     try {
-      await until(() => sink.logs.length === 100);
+      await until('100 records', () => sink.logs.length === 100);
       truncateSync(h.file, 0);
       appendFileSync(h.file, range(100, 150).map((i) => criLine(i)).join(''));
-      await until(() => sink.logs.length === 150);
+      await until('150 records', () => sink.logs.length === 150);
       expect(sink.numbers()).toEqual(range(0, 150));
     } finally {
       await src.stop();
@@ -179,11 +189,11 @@ describe('LogSource', () => {
     const src = h.make();
     src.start(sink);
     try {
-      await until(() => sink.full);
+      await until('a full sink', () => sink.full);
       await new Promise((r) => setTimeout(r, 300));
       expect(sink.logs.length).toBe(700); // stopped, not dropping
       sink.drain();
-      await until(() => sink.logs.length === 5000);
+      await until('5000 records', () => sink.logs.length === 5000);
       expect(sink.numbers()).toEqual(range(0, 5000));
     } finally {
       await src.stop();
@@ -198,10 +208,10 @@ describe('LogSource', () => {
     first.ack = false;
     const src1 = h.make();
     src1.start(first);
-    await until(() => first.logs.length === 1000);
+    await until('1000 records', () => first.logs.length === 1000);
     // The endpoint acknowledged the first 600 only.
     for (const r of first.logs.slice(0, 600)) r.ack!.settle(r.ackToken!, true);
-    await new Promise((r) => setTimeout(r, 250)); // a checkpoint interval
+    await checkpointAt(h, range(0, 600).map((i) => criLine(i)).join('').length);
     await src1.stop();
     await src1.afterFlush();
     appendFileSync(h.file, range(1000, 1100).map((i) => criLine(i)).join(''));
@@ -209,7 +219,7 @@ describe('LogSource', () => {
     const src2 = h.make();
     src2.start(second);
     try {
-      await until(() => second.logs.length === 500);
+      await until('500 records', () => second.logs.length === 500);
       expect(second.numbers()).toEqual(range(600, 1100));
     } finally {
       await src2.stop();
@@ -223,8 +233,8 @@ describe('LogSource', () => {
       const sink = new AckingSink();
       const src = h.make();
       src.start(sink);
-      await until(() => sink.logs.length >= count);
-      await new Promise((r) => setTimeout(r, 300)); // checkpoint intervals pass
+      await until(`${count} records`, () => sink.logs.length >= count);
+      await checkpointAt(h);
       await src.stop();
       return sink;
     }
@@ -235,18 +245,18 @@ describe('LogSource', () => {
       const first = new AckingSink();
       const src1 = h.make();
       src1.start(first);
-      await new Promise((r) => setTimeout(r, 400)); // the first scan: from the end, nothing read
+      await until('the first scan', () => src1.files === 1); // from the end: nothing read
       appendFileSync(h.file, range(100, 150).map((i) => criLine(i)).join(''));
-      await until(() => first.logs.length === 50);
+      await until('50 records', () => first.logs.length === 50);
       expect(first.numbers()).toEqual(range(100, 150));
-      await new Promise((r) => setTimeout(r, 300));
+      await checkpointAt(h);
       await src1.stop(); // killed: no afterFlush
       appendFileSync(h.file, range(150, 220).map((i) => criLine(i)).join(''));
       const second = new AckingSink();
       const src2 = h.make();
       src2.start(second);
       try {
-        await until(() => second.logs.length === 70);
+        await until('70 records', () => second.logs.length === 70);
         expect(second.numbers()).toEqual(range(150, 220));
       } finally {
         await src2.stop();
@@ -266,7 +276,7 @@ describe('LogSource', () => {
       const src2 = h.make();
       src2.start(second);
       try {
-        await until(() => second.logs.length === 30);
+        await until('30 records', () => second.logs.length === 30);
         expect(second.numbers()).toEqual(range(0, 30));
       } finally {
         await src2.stop();
@@ -280,10 +290,10 @@ describe('LogSource', () => {
       const first = new AckingSink();
       const src1 = h.make();
       src1.start(first);
-      await new Promise((r) => setTimeout(r, 400));
+      await until('the first scan', () => src1.files === 1);
       appendFileSync(h.file, range(0, 40).map((i) => criLine(i)).join(''));
-      await until(() => first.logs.length === 40);
-      await new Promise((r) => setTimeout(r, 300));
+      await until('40 records', () => first.logs.length === 40);
+      await checkpointAt(h);
       await src1.stop(); // killed
       appendFileSync(h.file, range(40, 60).map((i) => criLine(i)).join(''));
       renameSync(h.file, `${h.file}.20261125-100000`);
@@ -292,7 +302,7 @@ describe('LogSource', () => {
       const src2 = h.make();
       src2.start(second);
       try {
-        await until(() => second.logs.length >= 35);
+        await until('35 records', () => second.logs.length >= 35);
         await new Promise((r) => setTimeout(r, 300));
         expect(second.numbers().sort((a, b) => a - b)).toEqual(range(40, 75));
       } finally {
@@ -309,7 +319,7 @@ describe('LogSource', () => {
     sink.ack = false;
     const src = h.make();
     src.start(sink);
-    await until(() => sink.logs.length === 100);
+    await until('100 records', () => sink.logs.length === 100);
     await src.stop();
     // The flush delivers 0..39, then the deadline discards the rest (settled not ok).
     for (const r of sink.logs.slice(0, 40)) r.ack!.settle(r.ackToken!, true);
@@ -319,7 +329,7 @@ describe('LogSource', () => {
     const src2 = h.make();
     src2.start(again);
     try {
-      await until(() => again.logs.length === 60);
+      await until('60 records', () => again.logs.length === 60);
       expect(again.numbers()).toEqual(range(40, 100));
     } finally {
       await src2.stop();
@@ -341,7 +351,7 @@ describe('LogSource', () => {
       const src = h.make();
       src.start(sink);
       try {
-        await until(() => sink.logs.length === want.length);
+        await until(`${want.length} records`, () => sink.logs.length === want.length);
         await new Promise((r) => setTimeout(r, 100));
         expect(sink.logs.map((l) => l.body)).toEqual(want);
         expect(sink.logs[0]!.timeUnixNano).toBe(1795600800000000001n);
@@ -359,9 +369,9 @@ describe('LogSource', () => {
     const src = h.make();
     src.start(sink);
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await until('the first scan', () => src.files === 1); // from the end: nothing read
       appendFileSync(h.file, range(50, 60).map((i) => criLine(i)).join(''));
-      await until(() => sink.logs.length === 10);
+      await until('10 records', () => sink.logs.length === 10);
       expect(sink.numbers()).toEqual(range(50, 60));
     } finally {
       await src.stop();
@@ -386,7 +396,7 @@ describe('LogSource', () => {
     const src = h.make();
     src.start(sink);
     try {
-      await until(() => sink.logs.length === 5);
+      await until('5 records', () => sink.logs.length === 5);
       expect(sink.numbers()).toEqual([1, 2, 3, 4, 5]);
       expect(sink.logs[0]!.body).toBe('not a cri line n=1');
       expect(sink.logs[1]!.body).toContain('\ufffd');

@@ -13,6 +13,7 @@ import { Registry } from '../../../../src/self/registry.js';
 import { processSourceConfig } from '../../../../src/sources/process/config.js';
 import { ProcessSource } from '../../../../src/sources/process/process-source.js';
 import { ArraySink, TreeReader } from './process-test-readers.js';
+import { presentOrSkip } from '../../../helpers/ci-gate.js';
 
 /*
  * The process source over real files: a /proc-shaped tree made from the captured hosts plus
@@ -33,7 +34,7 @@ const READERS: [string, () => ProcReader][] = [
   ['test reader', () => new TreeReader()],
   ['fallback', () => new JsProcReader()],
 ];
-if (native.implementation === 'native') READERS.push(['addon', () => loadProcReader({ native: true, logger: silentLogger() })]);
+if (presentOrSkip(native.implementation === 'native', 'the native addon', 'npm ci builds it (g++, make, python3)')) READERS.push(['addon', () => loadProcReader({ native: true, logger: silentLogger() })]);
 
 function statLine(pid: number, comm: string, o: { state?: string; ppid?: number; utime?: number; stime?: number; start?: number; vsize?: number; rss?: number; threads?: number; minflt?: number; majflt?: number } = {}): string {
   const f = [o.state ?? 'S', o.ppid ?? 1, pid, pid, 0, -1, 4194304, o.minflt ?? 0, 0, o.majflt ?? 0, 0, o.utime ?? 0, o.stime ?? 0, 0, 0, 20, 0, o.threads ?? 1, 0, o.start ?? 100, o.vsize ?? 0, o.rss ?? 0];
