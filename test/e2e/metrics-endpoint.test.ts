@@ -8,7 +8,7 @@ import { isDocumented, readMetricsDoc } from '../helpers/metrics-doc.js';
 import { promtoolCheck, promtoolOrSkip } from '../helpers/promtool.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { freePort, storedRequests } from './helpers/gateway-store.js';
-import { until } from './helpers/real-log-host.js';
+import { until } from '../helpers/wait.js';
 import { BIN, SextantProcess } from './helpers/sextant-process.js';
 
 /**
@@ -171,26 +171,29 @@ beforeAll(async () => {
     await c.start();
     // Two whole container cycles while it runs (so it is measured), then it is killed (an exit event).
     const started = await containerCycles();
-    if (!(await until(async () => (await containerCycles()) >= started + 2, 20_000))) throw new Error(`no container cycles\n${agent.stderr}`);
+    await until('two container cycles while the container runs', async () => (await containerCycles()) >= started + 2, { timeoutMs: 20_000, detail: () => agent.stderr });
     await c.kill();
   }
 
   // Two collections of every source, the five log records and the reboot event accepted.
   let page = '';
-  const exported = await until(async () => {
-    if (agent.child.exitCode !== null) return true;
-    page = await scrape(self);
-    const m = parsePrometheusText(page);
-    const cycles = Math.min(...['host', 'process', 'container'].map((source) => sum(m, 'sextant_collect_duration_seconds_count', { source })));
-    return (
-      cycles >= 2 &&
-      sum(m, 'sextant_export_records_total', { signal: 'metrics' }) > 0 &&
-      sum(m, 'sextant_export_records_total', { signal: 'logs' }) >= 5 &&
-      // The reboot, and with Docker the container's start and exit.
-      sum(m, 'sextant_export_records_total', { signal: 'events' }) >= (rt.available ? 3 : 1)
-    );
-  }, 30_000);
-  if (!exported || agent.child.exitCode !== null) throw new Error(`the agent did not export two cycles, the log records and the events\n${page}\n${agent.stderr}`);
+  await until(
+    'two cycles of every source, the log records and the events exported',
+    async () => {
+      if (agent.child.exitCode !== null) throw new Error(`the agent exited\n${agent.stderr}`);
+      page = await scrape(self);
+      const m = parsePrometheusText(page);
+      const cycles = Math.min(...['host', 'process', 'container'].map((source) => sum(m, 'sextant_collect_duration_seconds_count', { source })));
+      return (
+        cycles >= 2 &&
+        sum(m, 'sextant_export_records_total', { signal: 'metrics' }) > 0 &&
+        sum(m, 'sextant_export_records_total', { signal: 'logs' }) >= 5 &&
+        // The reboot, and with Docker the container's start and exit.
+        sum(m, 'sextant_export_records_total', { signal: 'events' }) >= (rt.available ? 3 : 1)
+      );
+    },
+    { timeoutMs: 30_000, detail: () => `${page}\n${agent.stderr}` },
+  );
   const agentMetrics = await scrape(self);
   const gatewayMetrics = await scrape(`http://127.0.0.1:${gwSelfPort}`);
 

@@ -166,6 +166,10 @@ describe('self-traces', () => {
         const cycles = spans.filter((s) => s.name === 'sextant.collect');
         for (const c of cycles) {
           const children = spans.filter((s) => s.parentSpanId === c.spanId && s.traceId === c.traceId);
+          // At a 1 s interval a loaded machine may still run a source's previous collect when the
+          // next cycle starts: that child is marked skipped and counts nothing. Take a cycle in
+          // which every source collected.
+          if (children.some((s) => attr(s, 'sextant.skipped') === true)) continue;
           const exp = spans.find((s) => s.name === 'sextant.export metrics' && attr(s, 'sextant.export.result') === 'success');
           if (children.length >= 2 && exp) return { cycle: c, children, exp };
         }
