@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { LogsEncoder } from '../../../src/export/otlp/logs-encoder.js';
-import { type Attributes, type LogRecord, type Resource, type Scope, createResource, createScope } from '../../../src/model/index.js';
-import { type MessageType, decodeToObject, ourLogsRequest, refLogsRequest } from './otlp-decoders.js';
+import { LogsEncoder } from '../../../../src/export/otlp/logs-encoder.js';
+import { type Attributes, type LogRecord, type Resource, type Scope, createResource, createScope } from '../../../../src/model/index.js';
+import { type MessageType, decodeToObject, ourLogsRequest, refLogsRequest } from '../otlp-decoders.js';
 
 const scope = createScope('sextant.logs', '1.2.3');
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { MetricsEncoder } from '../../../src/export/otlp/metrics-encoder.js';
-import { type MetricDescriptor, type MetricPoint, type Resource, createResource, createScope, defineMetric } from '../../../src/model/index.js';
-import { type MessageType, decodeToObject, ourMetricsRequest, refMetricsRequest } from './otlp-decoders.js';
+import { MetricsEncoder } from '../../../../src/export/otlp/metrics-encoder.js';
+import { type MetricDescriptor, type MetricPoint, type Resource, createResource, createScope, defineMetric } from '../../../../src/model/index.js';
+import { type MessageType, decodeToObject, ourMetricsRequest, refMetricsRequest } from '../otlp-decoders.js';
 
 const scope = createScope('sextant.host', '0.1.0');
 const cpuTime = defineMetric({ name: 'system.cpu.time', unit: 's', description: 'CPU seconds', kind: 'sum', monotonic: true, valueType: 'double' });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { NO_PARTIAL_SUCCESS, decodePartialSuccess } from '../../../src/export/otlp/partial-success.js';
-import { ProtoWriter, hi32, lo32, utf8Length, varint64Size, varintSize } from '../../../src/export/otlp/proto-writer.js';
-import { ourLogsResponse } from './otlp-decoders.js';
+import { NO_PARTIAL_SUCCESS, decodePartialSuccess } from '../../../../src/export/otlp/partial-success.js';
+import { ProtoWriter, hi32, lo32, utf8Length, varint64Size, varintSize } from '../../../../src/export/otlp/proto-writer.js';
+import { ourLogsResponse } from '../otlp-decoders.js';
 import protobuf from 'protobufjs';
 
 describe('ProtoWriter', () => {

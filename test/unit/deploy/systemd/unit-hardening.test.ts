@@ -3,9 +3,9 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirS
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { schema } from '../../../src/config/schema.js';
+import { schema } from '../../../../src/config/schema.js';
 import { ALLOWED_CAPABILITIES, UNIT_PATH, hardeningProblems, listValue, parseUnit, value } from './unit-file.js';
-import { presentOrSkip } from '../../helpers/ci-gate.js';
+import { presentOrSkip } from '../../../helpers/ci-gate.js';
 
 /**
  * deploy/systemd/sextant-agent.service: every hardening line is there (and a checker that would

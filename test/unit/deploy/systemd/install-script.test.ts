@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEMD_DIR, UNIT_PATH } from './unit-file.js';
-import { presentOrSkip } from '../../helpers/ci-gate.js';
+import { presentOrSkip } from '../../../helpers/ci-gate.js';
 
 /**
  * deploy/systemd/install.sh against a throw-away root (--root): the files it makes, their

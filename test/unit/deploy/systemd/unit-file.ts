@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** deploy/systemd/ in this checkout. */
-export const SYSTEMD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../deploy/systemd');
+export const SYSTEMD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../deploy/systemd');
 export const UNIT_PATH = path.join(SYSTEMD_DIR, 'sextant-agent.service');
 
 /**
