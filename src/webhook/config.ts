@@ -22,6 +22,11 @@ export const WEBHOOK_KEYS = {
     description: 'Instrumentations switched off in injected applications (OTEL_NODE_DISABLED_INSTRUMENTATIONS): fs, dns and net make a span per call and drown the useful ones.',
     default: ['fs', 'dns', 'net'],
   }),
+  resourceDetectors: label({
+    description: 'OTEL_NODE_RESOURCE_DETECTORS of injected applications. The cloud detectors (aws, gcp, azure, alibaba) call metadata endpoints at start; the agent adds the node\'s own attributes anyway.',
+    default: 'env,host,os,process,serviceinstance,container',
+    maxChars: 256,
+  }),
   bundleSizeLimit: bytes({ description: 'sizeLimit of the emptyDir the bundle is copied into (the kubelet evicts a pod that writes past it).', default: '256MiB', min: 1024 * 1024, max: { value: 16 * 1024 ** 3 } }),
   maxRequestBytes: bytes({ description: 'Largest AdmissionReview body (413 above; the API server caps objects at ~3 MB).', default: '4MiB', min: 64 * 1024, max: { value: 64 * 1024 * 1024 } }),
   namespaceCacheTtl: duration({ description: 'How long a namespace\'s annotations read from the API are reused.', default: '30s', min: '1s', max: '1h', zero: 'read every time' }),
