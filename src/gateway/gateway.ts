@@ -14,8 +14,8 @@ import { DEFAULT_FORWARD_TIMING, SignalForwarder, type ForwardOutcome } from './
 import { GatewayMetrics, type SignalLabel } from './gateway-metrics.js';
 import { SignalStore } from './ndjson-store.js';
 import { OtlpCodec } from './otlp-codec.js';
-import { bodyFormat, isGzip, routeSignal, SIGNALS, type BodyFormat } from '../export/otlp/http-routes.js';
-import { statusBody } from '../export/otlp/rpc-status.js';
+import { bodyFormat, isGzip, routeSignal, SIGNALS, type BodyFormat } from '../export/http-routes.js';
+import { statusBody } from '../export/rpc-status.js';
 import { createUpstreamTransport } from './upstream-transport.js';
 
 /** What became of one request body handed to `Gateway.ingest`. */

@@ -37,14 +37,14 @@ export interface PipelineConfig {
      * What applications send through the receiver: three rings (spans, metrics, logs passed
      * through as encoded blocks), each of at most `maxItems` blocks, together at most `maxBytes`.
      */
-    readonly traces: QueueBounds;
+    readonly traces?: QueueBounds | undefined;
   };
   readonly batches: {
     readonly metrics: BatchConfig;
     readonly logs: BatchConfig;
     readonly events: BatchConfig;
-    /** The receiver's three lanes; items are blocks (one resource of one request each). */
-    readonly traces: BatchConfig;
+    /** The receiver's three lanes; items are blocks (one resource of one request each). Default DEFAULT_PIPELINE_CONFIG's. */
+    readonly traces?: BatchConfig | undefined;
   };
   /** Export requests in flight at once, all signals together. */
   readonly maxInFlight: number;
@@ -153,7 +153,13 @@ class PipelineImpl implements Pipeline {
   readonly #dispatcher: Dispatcher;
   readonly #selfMetrics: ReturnType<typeof createPipelineMetrics>;
 
-  constructor(config: PipelineConfig, deps: PipelineDeps) {
+  constructor(given: PipelineConfig, deps: PipelineDeps) {
+    // A config without the receiver's bounds (one built before they existed) gets the defaults.
+    const config: PipelineConfig = {
+      ...given,
+      queues: { ...given.queues, traces: given.queues.traces ?? DEFAULT_PIPELINE_CONFIG.queues.traces },
+      batches: { ...given.batches, traces: given.batches.traces ?? DEFAULT_PIPELINE_CONFIG.batches.traces },
+    };
     validate(config);
     const m = createPipelineMetrics(deps.registry);
     this.#selfMetrics = m;
@@ -178,11 +184,12 @@ class PipelineImpl implements Pipeline {
       now: deps.now,
     });
     // The receiver's rings share one budget, so one chatty kind cannot hold more than the whole.
-    const receivedBudget = new SharedBudget(q.traces.maxBytes);
+    const receivedBounds = q.traces!;
+    const receivedBudget = new SharedBudget(receivedBounds.maxBytes);
     const receivedQueue = (signal: ReceivedSignal): SignalQueue<OtlpBlock> =>
-      new SignalQueue<OtlpBlock>({ signal, ...q.traces, sizeOf: otlpBlockSize, budget: receivedBudget, tallies: m.signals[signal], now: deps.now });
+      new SignalQueue<OtlpBlock>({ signal, ...receivedBounds, sizeOf: otlpBlockSize, budget: receivedBudget, tallies: m.signals[signal], now: deps.now });
     this.#received = { traces: receivedQueue('traces'), metrics: receivedQueue('app_metrics'), logs: receivedQueue('app_logs') };
-    this.receivedMaxBytes = q.traces.maxBytes;
+    this.receivedMaxBytes = receivedBounds.maxBytes;
     const b = config.batches;
     // Order matters: the LANE_* indexes above name these positions.
     const lanes: Lane<any>[] = [
@@ -192,7 +199,7 @@ class PipelineImpl implements Pipeline {
     ];
     for (const path of ['traces', 'metrics', 'logs'] as const) {
       const signal = RECEIVED_SIGNAL_OF[path];
-      lanes[LANE_RECEIVED[path]] = lane(signal, path, this.#received[path], b.traces, PASS_THROUGH, m.signals[signal]);
+      lanes[LANE_RECEIVED[path]] = lane(signal, path, this.#received[path], b.traces!, PASS_THROUGH, m.signals[signal]);
     }
     this.#dispatcher = new Dispatcher({
       transport: deps.transport,
@@ -321,11 +328,11 @@ function validate(config: PipelineConfig): void {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(key, `must be a positive number, got ${String(v)}`);
   };
   for (const s of ['metrics', 'logs', 'events', 'traces'] as const) {
-    const q = config.queues[s];
+    const q = config.queues[s]!;
     positiveInt(`pipeline.${s}.maxItems`, q?.maxItems);
     if (q.maxItems > 2 ** 30) throw new ConfigError(`pipeline.${s}.maxItems`, `must be at most ${2 ** 30}, got ${q.maxItems}`);
     positive(`pipeline.${s}.maxBytes`, q.maxBytes);
-    const b = config.batches[s];
+    const b = config.batches[s]!;
     positiveInt(`batch.${s}.maxItems`, b?.maxItems);
     positive(`batch.${s}.maxBytes`, b.maxBytes);
     // The request ceiling is batch.<signal>.maxBytes raised to the ingest limit.

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bodyFormat, isGzip, routeSignal, type BodyFormat } from '../export/otlp/http-routes.js';
-import { statusBody } from '../export/otlp/rpc-status.js';
+import { bodyFormat, isGzip, routeSignal, type BodyFormat } from '../export/http-routes.js';
+import { statusBody } from '../export/rpc-status.js';
 import type { OtlpSignal } from '../export/types.js';
 import { BodyError, readBody, type BodyLimits } from '../io/request-body.js';
 import type { OtlpReceiver, ReceiveOutcome, Sender } from './otlp-receiver.js';

@@ -1,6 +1,6 @@
 import type { BlockList } from 'node:net';
 import type { PodMetadata } from '../enrich/k8s/pod-metadata-index.js';
-import type { BodyFormat } from '../export/otlp/http-routes.js';
+import type { BodyFormat } from '../export/http-routes.js';
 import type { OtlpSignal } from '../export/types.js';
 import type { AckTarget, Attributes, AttrValue, OtlpBlock } from '../model/index.js';
 import { BurstLog } from '../self/burst-log.js';

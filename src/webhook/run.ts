@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { LoadedConfig } from '../config/load.js';
-import type { SextantConfig } from '../config/schema.js';
 import { KubeApiClient } from '../enrich/k8s/api-client.js';
-import { SERVICE_ACCOUNT_DIR } from '../enrich/k8s/kubernetes-metadata.js';
+import { type KubernetesConfig, SERVICE_ACCOUNT_DIR } from '../enrich/k8s/kubernetes-metadata.js';
 import { TokenSource } from '../enrich/k8s/token-source.js';
-import { formatBytes } from '../config-kinds/values.js';
+import { formatBytes, type ListenAddress } from '../config-kinds/values.js';
 import { ConfigError } from '../errors.js';
-import { createLogger, type Logger } from '../self/logger.js';
+import { createLogger, type LogLevel, type Logger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
 import { untilStopSignal } from '../self/stop-signal.js';
@@ -14,11 +12,24 @@ import { packageVersion } from '../version.js';
 import { patchCaBundle } from './ca-bundle.js';
 import { issueCertificates, serviceDnsNames } from './certificates.js';
 import { NamespaceAnnotations } from './namespace-annotations.js';
+import type { WebhookConfig } from './config.js';
 import type { InjectionSettings } from './pod-mutator.js';
+
+/**
+ * The keys `sextant webhook` reads (a SextantConfig has them all): its own section, the
+ * Kubernetes API's address, the self endpoints and the log level. Named here so the webhook does
+ * not import the schema that imports its section.
+ */
+export interface WebhookRunConfig {
+  readonly webhook: WebhookConfig;
+  readonly kubernetes: Pick<KubernetesConfig, 'apiServer' | 'tokenFile' | 'caFile'>;
+  readonly listen: ListenAddress;
+  readonly logLevel: LogLevel;
+}
 import { startWebhookServer } from './webhook-server.js';
 
 /** The API client for namespace annotations and the caBundle patch; undefined outside a cluster. */
-export function webhookApiClient(config: SextantConfig, env: Readonly<Record<string, string | undefined>> = process.env, saDir = SERVICE_ACCOUNT_DIR): KubeApiClient | undefined {
+export function webhookApiClient(config: WebhookRunConfig, env: Readonly<Record<string, string | undefined>> = process.env, saDir = SERVICE_ACCOUNT_DIR): KubeApiClient | undefined {
   const k = config.kubernetes;
   let server = k.apiServer;
   if (server === undefined) {
@@ -50,7 +61,7 @@ export function quantity(bytes: number): string {
   return typeof f === 'number' ? String(f) : f.replace(/B$/, '');
 }
 
-export function injectionSettings(config: SextantConfig): InjectionSettings {
+export function injectionSettings(config: WebhookRunConfig): InjectionSettings {
   const w = config.webhook;
   return {
     image: w.image !== '' ? w.image : `sextant:${packageVersion()}`,
@@ -83,8 +94,12 @@ async function keepPatching(client: KubeApiClient, name: string, caPem: string, 
  * CA and certificate made now with the CA patched into its own MutatingWebhookConfiguration.
  * Ready once it serves with a certificate the API server trusts.
  */
-export async function runWebhook(config: SextantConfig, options: { loaded?: LoadedConfig; env?: Readonly<Record<string, string | undefined>> } = {}): Promise<number> {
+export async function runWebhook(
+  config: WebhookRunConfig,
+  options: { loaded?: { readonly warnings: readonly { readonly key: string; readonly message: string }[] }; env?: Readonly<Record<string, string | undefined>> } = {},
+): Promise<number> {
   const logger = createLogger(config.logLevel).child({ component: 'webhook' });
+  for (const w of options.loaded?.warnings ?? []) if (w.key.startsWith('webhook.') || w.key.startsWith('kubernetes.')) logger.warn({ key: w.key }, w.message);
   const w = config.webhook;
   if ((w.tlsCertFile === undefined) !== (w.tlsKeyFile === undefined)) {
     throw new ConfigError(w.tlsCertFile === undefined ? 'webhook.tlsCertFile' : 'webhook.tlsKeyFile', 'set both webhook.tlsCertFile and webhook.tlsKeyFile, or neither (the webhook then makes its own)');
