@@ -8,7 +8,7 @@ import type { Logger } from '../self/logger.js';
 import type { BoundCounter, Registry } from '../self/registry.js';
 import { parseReview, ReviewError, reviewResponse } from './admission-review.js';
 import type { NamespaceAnnotations } from './namespace-annotations.js';
-import { type InjectionSettings, mutatePod } from './pod-mutator.js';
+import { type InjectionSettings, mutatePod, requested } from './pod-mutator.js';
 
 export interface WebhookServerOptions {
   readonly listen: ListenAddress;
@@ -68,7 +68,8 @@ export async function startWebhookServer(o: WebhookServerOptions, deps: { logger
       counts.get('excluded_namespace')!.inc();
       return send(res, 200, reviewResponse(review.uid, []));
     }
-    const nsAnnotations = await deps.namespaces.get(review.namespace);
+    // The namespace is read only when the pod's own annotations do not decide.
+    const nsAnnotations = requested({ pod: review.pod, namespaceAnnotations: undefined }).want === undefined ? await deps.namespaces.get(review.namespace) : undefined;
     const result = mutatePod(review.pod, nsAnnotations, o.settings);
     const outcome: Result = !result.candidate ? 'not_requested' : result.reason === 'already injected' ? 'already_injected' : result.injected ? 'injected' : 'not_injected';
     counts.get(outcome)!.inc();
