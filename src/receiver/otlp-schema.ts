@@ -37,7 +37,16 @@ export interface FieldDesc {
   readonly item: boolean;
   /** Protobuf wire type of one (unpacked) value. */
   readonly wire: number;
+  /** What the walk does with it when it comes length-delimited (LEN_* in otlp-walk.ts). */
+  readonly lenAction: number;
 }
+
+/** `FieldDesc.lenAction`: skip the bytes, check UTF-8, walk a message, check a packed list, refuse. */
+export const LEN_SKIP = 0;
+export const LEN_STRING = 1;
+export const LEN_MESSAGE = 2;
+export const LEN_PACKED = 3;
+export const LEN_WRONG = 4;
 
 export interface MessageDesc {
   readonly name: string;
@@ -307,6 +316,7 @@ export const MESSAGES: ReadonlyMap<string, MessageDesc> = (() => {
       ...(o?.enumValues !== undefined ? { enumValues: o.enumValues } : {}),
       item: o?.item === true,
       wire: WIRE[kind],
+      lenAction: kind === 'string' ? LEN_STRING : kind === 'message' ? LEN_MESSAGE : kind === 'bytes' || kind === 'id' ? LEN_SKIP : o?.repeated === true ? LEN_PACKED : LEN_WRONG,
     }));
     const byNumber: (FieldDesc | undefined)[] = [];
     const byJson = new Map<string, FieldDesc>();

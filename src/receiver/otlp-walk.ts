@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { type FieldDesc, KEY_VALUE, type MessageDesc, type OtlpKind, REQUEST_OF, RESOURCE, RESOURCE_ENTRY_OF } from './otlp-schema.js';
+import { type FieldDesc, KEY_VALUE, LEN_MESSAGE, LEN_PACKED, LEN_SKIP, LEN_STRING, type MessageDesc, type OtlpKind, REQUEST_OF, RESOURCE, RESOURCE_ENTRY_OF } from './otlp-schema.js';
 
 /**
  * A validating walk over an OTLP protobuf export request that decodes nothing it does not need.
@@ -115,7 +115,13 @@ function walk(desc: MessageDesc, end: number, depth: number): number {
   let items = 0;
   const byNumber = desc.byNumber;
   while (pos < end) {
-    const tag = readVarint32(end);
+    // One-byte tags (fields 1..15) are nearly all of them: read those inline.
+    const first = buf[pos]!;
+    let tag: number;
+    if (first < 0x80) {
+      tag = first;
+      pos++;
+    } else tag = readVarint32(end);
     const number = tag >>> 3;
     const wire = tag & 7;
     if (number === 0) fail('field number 0');
@@ -123,7 +129,8 @@ function walk(desc: MessageDesc, end: number, depth: number): number {
     switch (wire) {
       case 0:
         if (field !== undefined && field.wire !== 0) fail(`wrong wire type for ${desc.name}.${field.snake}`);
-        skipVarint(end);
+        if (pos < end && buf[pos]! < 0x80) pos++;
+        else skipVarint(end);
         break;
       case 1:
         if (field !== undefined && field.wire !== 1) fail(`wrong wire type for ${desc.name}.${field.snake}`);
@@ -136,29 +143,37 @@ function walk(desc: MessageDesc, end: number, depth: number): number {
         pos += 4;
         break;
       case 2: {
-        const len = readLength(end);
+        let len: number;
+        if (pos < end && buf[pos]! < 0x80) {
+          len = buf[pos++]!;
+          if (len > end - pos) fail('length past the end of its message');
+        } else len = readLength(end);
         const start = pos;
         const stop = pos + len;
         if (field === undefined) {
           pos = stop;
           break;
         }
-        switch (field.kind) {
-          case 'string':
+        switch (field.lenAction) {
+          case LEN_STRING:
             checkUtf8(start, stop);
             pos = stop;
             break;
-          case 'bytes':
-          case 'id':
+          case LEN_SKIP:
             pos = stop;
             break;
-          case 'message':
-            items += walk(field.message!, stop, depth + 1);
-            if (field.item) items++;
+          case LEN_MESSAGE:
+            if (field.message === KEY_VALUE) keyValueFast(stop, depth + 1);
+            else {
+              items += walk(field.message!, stop, depth + 1);
+              if (field.item) items++;
+            }
+            break;
+          case LEN_PACKED:
+            checkPacked(field, start, stop);
             break;
           default:
-            if (!field.repeated) fail(`wrong wire type for ${desc.name}.${field.snake}`);
-            checkPacked(field, start, stop);
+            fail(`wrong wire type for ${desc.name}.${field.snake}`);
         }
         break;
       }
@@ -168,6 +183,57 @@ function walk(desc: MessageDesc, end: number, depth: number): number {
   }
   if (pos !== end) fail('message overruns its length');
   return items;
+}
+
+/**
+ * Attributes are most of a span's bytes: a KeyValue of a string key and an AnyValue of one
+ * scalar. Those are checked here without a walk() per message (measured: ~1.4× the walk of a
+ * 512-span request); anything else — arrays, maps, repeated or unknown fields — goes back to the
+ * generic walk from the message's start.
+ */
+function keyValueFast(end: number, depth: number): void {
+  const start = pos;
+  if (end - pos >= 2 && buf[pos] === 0x0a && buf[pos + 1]! < 0x80) {
+    const keyEnd = pos + 2 + buf[pos + 1]!;
+    if (keyEnd <= end) {
+      checkUtf8(pos + 2, keyEnd);
+      pos = keyEnd;
+      if (pos === end) return;
+      if (end - pos >= 2 && buf[pos] === 0x12 && buf[pos + 1]! < 0x80 && pos + 2 + buf[pos + 1]! === end) {
+        pos += 2;
+        if (anyValueScalar(end)) return;
+      }
+    }
+  }
+  pos = start;
+  walk(KEY_VALUE, end, depth);
+}
+
+/** One scalar AnyValue filling [pos, end): true when checked; false (pos unchanged) for anything else. */
+function anyValueScalar(end: number): boolean {
+  const start = pos;
+  if (pos === end) return true; // an empty AnyValue
+  const tag = buf[pos]!;
+  if (tag === 0x0a || tag === 0x3a) {
+    // string_value / bytes_value with a one-byte length
+    if (end - pos >= 2 && buf[pos + 1]! < 0x80 && pos + 2 + buf[pos + 1]! === end) {
+      if (tag === 0x0a) checkUtf8(pos + 2, end);
+      pos = end;
+      return true;
+    }
+  } else if (tag === 0x10 || tag === 0x18) {
+    // bool_value / int_value
+    pos++;
+    skipVarint(end);
+    if (pos === end) return true;
+  } else if (tag === 0x21) {
+    if (end - pos === 9) {
+      pos = end;
+      return true;
+    }
+  }
+  pos = start;
+  return false;
 }
 
 function keyValue(fieldStart: number, end: number, attributes: ResourceAttribute[]): void {

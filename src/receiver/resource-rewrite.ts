@@ -29,6 +29,8 @@ export class ResourceRewriter {
   readonly #cache = new Map<string, Uint8Array>();
 
   rewrite(body: Uint8Array, entry: ResourceEntry, e: Enrichment): Uint8Array {
+    // Buffer#copy takes offsets: no subarray object per range copied.
+    const src = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const attrs = entry.attributes;
     let keptBytes = 0;
     let signature = e.key;
@@ -60,20 +62,13 @@ export class ResourceRewriter {
     for (let i = 0; i < attrs.length; i++) {
       const a = attrs[i]!;
       if (e.proven.has(a.key)) continue;
-      out.set(body.subarray(a.start, a.end), at);
-      at += a.end - a.start;
+      at += src.copy(out, at, a.start, a.end);
     }
     out.set(added, at);
     at += added.length;
-    for (let i = 0; i < rest.length; i += 2) {
-      out.set(body.subarray(rest[i]!, rest[i + 1]!), at);
-      at += rest[i + 1]! - rest[i]!;
-    }
+    for (let i = 0; i < rest.length; i += 2) at += src.copy(out, at, rest[i]!, rest[i + 1]!);
     const entryRest = entry.rest;
-    for (let i = 0; i < entryRest.length; i += 2) {
-      out.set(body.subarray(entryRest[i]!, entryRest[i + 1]!), at);
-      at += entryRest[i + 1]! - entryRest[i]!;
-    }
+    for (let i = 0; i < entryRest.length; i += 2) at += src.copy(out, at, entryRest[i]!, entryRest[i + 1]!);
     return out;
   }
 

@@ -71,7 +71,18 @@ describe('splitRequest: the validating walk', () => {
   });
 
   it('accepts nothing the reference decoder refuses (random mutations of real requests)', () => {
-    const seeds = [encodeRef('traces', tracesRequest(['a', 'b'])), encodeRef('logs', logsRequest(['x'])), encodeRef('metrics', metricsRequest(['m']))];
+    const withAttributes = tracesRequest(['a', 'b']) as any;
+    for (const span of withAttributes.resourceSpans[0].scopeSpans[0].spans) {
+      span.attributes = [
+        { key: 'http.route', value: { stringValue: '/api/ü/:id' } },
+        { key: 'http.response.status_code', value: { intValue: 200 } },
+        { key: 'ratio', value: { doubleValue: 0.5 } },
+        { key: 'ok', value: { boolValue: true } },
+        { key: 'raw', value: { bytesValue: Buffer.from([1, 2, 3]) } },
+        { key: 'list', value: { arrayValue: { values: [{ stringValue: 'x' }, { intValue: -1 }] } } },
+      ];
+    }
+    const seeds = [encodeRef('traces', withAttributes), encodeRef('logs', logsRequest(['x'])), encodeRef('metrics', metricsRequest(['m']))];
     const signals = ['traces', 'logs', 'metrics'] as const;
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 2 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (which, flips) => {
@@ -86,7 +97,7 @@ describe('splitRequest: the validating walk', () => {
         }
         if (ok) expect(() => decode(signals[which]!, body)).not.toThrow();
       }),
-      { numRuns: 2000, seed: 13 },
+      { numRuns: 4000, seed: 13 },
     );
   });
 });
