@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InjectionSettings, mutatePod, MOUNT_PATH } from '../../src/webhook/pod-mutator.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
+import { CriPods } from '../helpers/cri-pods.js';
 import { createPodNetns, netnsUnavailable, type PodNetns } from '../helpers/pod-netns.js';
 import { FakeApiServer, json, selfSignedCert, watchStream } from '../unit/enrich/k8s/fake-api-server.js';
 import { freePort, startGateway } from './helpers/gateway-store.js';
@@ -19,7 +20,9 @@ import { SextantProcess } from './helpers/sextant-process.js';
  * - an ES-module app on the node's network (a host-network pod) → identified by the
  *   k8s.pod.uid the webhook's OTEL_RESOURCE_ATTRIBUTES give it (`resource`);
  * - the Express app in a Docker container, sending over the agent's unix socket → identified by
- *   its socket credentials, pid → cgroup → container id → pod (`socket`).
+ *   its socket credentials, pid → cgroup → container id → pod (`socket`);
+ * - the ES-module app in a CRI pod (containerd), over the socket → `socket`, the pod named by
+ *   the cgroup path itself.
  *
  * The pods are served by a fake API server in the API's shapes; the bundle is the one the image
  * ships, built by instrumentation/nodejs/build-bundle.mjs. Each app's spans, metrics and logs
@@ -30,7 +33,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const APPS = path.join(REPO, 'test/fixtures/apps');
 const NODE = 'node-e2e';
 const NS = 'shop';
-const rt = await runtimesOrSkip('docker');
+const rt = await runtimesOrSkip('docker', 'cri');
 const noNetns = netnsUnavailable();
 
 interface PodDef {
@@ -43,10 +46,13 @@ interface PodDef {
   containerId: string;
 }
 
-const PODS: Record<'peer' | 'resource' | 'socket', PodDef> = {
+const PODS: Record<'peer' | 'resource' | 'socket' | 'cri', PodDef> = {
   peer: { name: 'express-cjs-5f8d7c9b4-k2x8q', uid: '1b0c7a52-1d2e-4f3a-9b8c-aa0000000001', rs: 'express-cjs-5f8d7c9b4', deployment: 'express-cjs', hostNetwork: false, ip: '', containerId: '' },
   resource: { name: 'esm-http-7c6b5a4d3-p9z1w', uid: '1b0c7a52-1d2e-4f3a-9b8c-aa0000000002', rs: 'esm-http-7c6b5a4d3', deployment: 'esm-http', hostNetwork: true, ip: '127.0.0.1', containerId: '' },
   socket: { name: 'express-docker-6d5c4b3a2-m4n5b', uid: '1b0c7a52-1d2e-4f3a-9b8c-aa0000000003', rs: 'express-docker-6d5c4b3a2', deployment: 'express-docker', hostNetwork: false, ip: '', containerId: '' },
+  // A CRI pod: its cgroup path names the pod (kubepods/…/pod<uid>/<id>), so the socket proves it
+  // even before the API reports the container's id.
+  cri: { name: 'esm-cri-5b4a3c2d1-q7r8s', uid: '1b0c7a52-1d2e-4f3a-9b8c-aa0000000004', rs: 'esm-cri-5b4a3c2d1', deployment: 'esm-cri', hostNetwork: true, ip: '', containerId: '' },
 };
 
 /** A pod as the API lists it (the fields the agent keeps, in their real places). */
@@ -68,7 +74,7 @@ function podJson(p: PodDef): unknown {
       hostIP: '10.0.0.5',
       podIP: p.ip,
       podIPs: p.ip === '' ? [] : [{ ip: p.ip }],
-      containerStatuses: [{ name: 'app', ready: true, restartCount: 0, image: 'node:24', containerID: p.containerId === '' ? '' : `docker://${p.containerId}`, state: { running: { startedAt: '2026-12-06T20:00:00Z' } } }],
+      containerStatuses: [{ name: 'app', ready: true, restartCount: 0, image: 'node:24', containerID: p.containerId === '' ? '' : `${p === PODS.cri ? 'containerd' : 'docker'}://${p.containerId}`, state: { running: { startedAt: '2026-12-06T20:00:00Z' } } }],
     },
   };
 }
@@ -165,6 +171,18 @@ async function until(fn: () => boolean, ms: number, what: string): Promise<void>
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Bind mounts that let the busybox image run this machine's Node (glibc, libstdc++ from the host). */
+function nodeMounts(bundle: string): { hostPath: string; containerPath: string; readonly: boolean }[] {
+  return [
+    { hostPath: '/lib/x86_64-linux-gnu', containerPath: '/lib/x86_64-linux-gnu', readonly: true },
+    { hostPath: '/lib64', containerPath: '/lib64', readonly: true },
+    { hostPath: process.execPath, containerPath: '/usr/local/bin/node', readonly: true },
+    { hostPath: bundle, containerPath: MOUNT_PATH, readonly: true },
+    { hostPath: APPS, containerPath: '/app', readonly: true },
+    { hostPath: path.join(REPO, 'node_modules'), containerPath: '/node_modules', readonly: true },
+  ];
 }
 
 /** Exercises the apps with: one metric export a second, so the run sees at least one. */
@@ -316,11 +334,10 @@ describe('real applications through the agent\'s receiver to the gateway', () =>
     // Created first, started later: the pod's status names the container before it sends.
     const name = `sx-recv-${process.pid}`;
     const env = { ...injectedEnv(p, '127.0.0.1', httpPort, MOUNT_PATH), ...APP_ENV, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'unix:///var/run/sextant/otlp.sock', OTEL_EXPORTER_OTLP_INSECURE: 'true' };
-    const node = process.execPath;
     const create = await docker([
       'create', '--name', name, '--label', rt.testLabel, '--network', 'none',
-      '-v', '/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro', '-v', '/lib64:/lib64:ro', '-v', `${node}:/usr/local/bin/node:ro`,
-      '-v', `${bundle}:${MOUNT_PATH}:ro`, '-v', `${APPS}:/app:ro`, '-v', `${path.join(REPO, 'node_modules')}:/node_modules:ro`, '-v', `${socketDir}:/var/run/sextant`,
+      ...nodeMounts(bundle).flatMap((m) => ['-v', `${m.hostPath}:${m.containerPath}:ro`]),
+      '-v', `${socketDir}:/var/run/sextant`,
       ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
       rt.busyboxImage, '/usr/local/bin/node', '/app/express-app.cjs',
     ]);
@@ -341,6 +358,31 @@ describe('real applications through the agent\'s receiver to the gateway', () =>
       expect(metricsText).toMatch(/sextant_receiver_resources_total\{identified_by="socket",signal="traces"\} [1-9]/);
     } finally {
       await docker(['rm', '-f', name]);
+    }
+  }, 180_000);
+
+  it.skipIf(!rt.available)('the ES-module app in a CRI pod (containerd) over the unix socket: identified by its socket credentials', async () => {
+    if (agent === undefined || agent.child.exitCode !== null) await startAgent();
+    const p = PODS.cri;
+    const pods = new CriPods({ socketPath: rt.criSock, criRoot: rt.criRoot, image: rt.busyboxImage });
+    const socketCount = async () => {
+      const text = await fetch(`${(agent.logs().find((l) => l['msg'] === 'agent started')!['self'] as string)}/metrics`).then((x) => x.text());
+      return Number(/sextant_receiver_resources_total\{identified_by="socket",signal="traces"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await socketCount();
+    try {
+      const env = { ...injectedEnv(p, '127.0.0.1', httpPort, MOUNT_PATH), ...APP_ENV, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'unix:///var/run/sextant/otlp.sock', OTEL_EXPORTER_OTLP_INSECURE: 'true' };
+      await pods.runPod({
+        name: p.name,
+        namespace: NS,
+        uid: p.uid,
+        containers: [{ name: 'app', command: ['/usr/local/bin/node', '/app/esm-app.mjs'], env, mounts: [...nodeMounts(bundle), { hostPath: socketDir, containerPath: '/var/run/sextant' }] }],
+      });
+      await expectAllSignals(p, 'GET /hello', 'said hello from an ES module');
+      expect(await socketCount()).toBeGreaterThan(before);
+      expect(attrs(ofPod(dataDir, 'traces', p.uid)[0]!)['container.id']).toMatch(/^[0-9a-f]{64}$/);
+    } finally {
+      await pods.close();
     }
   }, 180_000);
 });
