@@ -170,8 +170,9 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     logger,
   });
   let pipeline: Pipeline | undefined;
+  const reachability = new ReadinessTransport(http, readiness);
   const transport = new RetryingTransport(
-    new ReadinessTransport(http, readiness),
+    reachability,
     {
       initialBackoffMs: config.export.retryInitialBackoff,
       maxBackoffMs: config.export.retryMaxBackoff,
@@ -206,6 +207,11 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     identity.reload().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'host identity reload failed'));
   });
   const scheduler = new CollectionScheduler(sources, pipeline, config.interval, { registry, logger, tracer: selfTraces?.cycles });
+  // An agent with no collecting source (application mode: the receiver alone) exports nothing
+  // until an application sends, so /readyz would never turn ready and a DaemonSet rollout would
+  // stall on it: ask the endpoint with an empty traces request (a valid OTLP request) until it
+  // answers at all. Not through the retrying transport: a retry there holds back every batch.
+  const probeTimer = !options.once && !sources.some((s) => s.collect !== undefined) ? probeEndpoint(reachability, readiness, config.export.timeout) : undefined;
 
   const self = await startSelfServer(config.listen, { registry, readiness, logger, status: agentStatus(sources) });
   logger.info(
@@ -219,7 +225,22 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     summaryTimer = setInterval(() => process.stdout.write(`sextant: ${summary.render()}\n`), config.summaryInterval);
     summaryTimer.unref();
   }
-  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer], selfTraces, kubernetes };
+  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer, probeTimer], selfTraces, kubernetes };
+}
+
+/** How often a receiver-only agent asks an endpoint that has not answered yet. */
+const PROBE_INTERVAL_MS = 10_000;
+const EMPTY_REQUEST = new Uint8Array(0);
+
+function probeEndpoint(reachability: Transport, readiness: Readiness, timeoutMs: number): NodeJS.Timeout {
+  let busy = false;
+  const probe = (): void => {
+    if (readiness.ready || busy) return;
+    busy = true;
+    reachability.send('traces', EMPTY_REQUEST, { timeoutMs }).finally(() => (busy = false));
+  };
+  probe();
+  return setInterval(probe, PROBE_INTERVAL_MS).unref();
 }
 
 /**

@@ -185,6 +185,12 @@ describe('sextant gateway + sextant agent --once', () => {
     const listening = await agent.waitForLog('OTLP receiver listening', 20_000);
     const started = await agent.waitForLog('agent started', 20_000);
     expect(started['sources']).toEqual(['receiver']);
+    // Ready before any application sent anything: the agent asked the endpoint itself.
+    const readyBy = Date.now() + 20_000;
+    while ((await fetch(`${started['self'] as string}/readyz`)).status !== 200) {
+      expect(Date.now(), 'readyz 200 within 20 s').toBeLessThan(readyBy);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const body = JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'cli-test' } }] }, scopeSpans: [{ spans: [{ traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'from-an-app', kind: 2, startTimeUnixNano: '1', endTimeUnixNano: '2' }] }] }] });
     const r = await fetch(`http://${listening['http'] as string}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(r.status).toBe(200);
