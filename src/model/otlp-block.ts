@@ -16,7 +16,7 @@ export interface OtlpBlock {
 }
 
 /** Bytes a block adds to a request besides its own: tag and length prefix (at most 6). */
-export const BLOCK_FRAMING_BYTES = 6;
+const BLOCK_FRAMING_BYTES = 6;
 
 /** The ring's byte estimate of a block: exact, it is already encoded. */
 export function otlpBlockSize(b: OtlpBlock): number {

@@ -32,7 +32,7 @@ export class JsPeerCredentials implements PeerCredentialReader {
   }
 }
 
-export class NativePeerCredentials implements PeerCredentialReader {
+class NativePeerCredentials implements PeerCredentialReader {
   readonly implementation = 'native' as const;
   readonly #read: (fd: number, out: Int32Array) => number;
   constructor(read: (fd: number, out: Int32Array) => number) {

@@ -7,7 +7,7 @@ import { type BoundCounter, type Counter, type Gauge, type Histogram, LATENCY_BU
  */
 export type PipelineSignal = 'metrics' | 'logs' | 'events' | ReceivedSignal;
 export type ReceivedSignal = 'traces' | 'app_metrics' | 'app_logs';
-export const RECEIVED_SIGNALS: readonly ReceivedSignal[] = ['traces', 'app_metrics', 'app_logs'];
+const RECEIVED_SIGNALS: readonly ReceivedSignal[] = ['traces', 'app_metrics', 'app_logs'];
 export const PIPELINE_SIGNALS: readonly PipelineSignal[] = ['metrics', 'logs', 'events', ...RECEIVED_SIGNALS];
 
 /** Why a record left the pipeline without being exported. A closed set: these are label values. */

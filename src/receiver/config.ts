@@ -9,7 +9,7 @@ import { boolean, bytes, duration, list, listen, path, Problem, type KeySpec } f
  */
 
 /** `10.0.0.0/8`, `fd00::/8` or a single address; checked at load, matched with net.BlockList. */
-export function parseNetwork(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+function parseNetwork(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
   const slash = text.indexOf('/');
   const address = slash === -1 ? text : text.slice(0, slash);
   const v = isIP(address);

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bodyFormat, isGzip, routeSignal, type BodyFormat } from '../export/http-routes.js';
 import { statusBody } from '../export/rpc-status.js';
-import type { OtlpSignal } from '../export/types.js';
 import { BodyError, readBody, type BodyLimits } from '../io/request-body.js';
 import type { OtlpReceiver, ReceiveOutcome, Sender } from './otlp-receiver.js';
 import type { ConnectionIdentity } from './sender-identity.js';
@@ -91,11 +90,11 @@ export class HttpHandler {
       this.#receiver.refused(signal, sender, err.status === 413 ? 'too_large' : 'bad_request', err.reason);
       return close(res, err.status, statusBody(err.status, err.message, format));
     }
-    respond(res, signal, format, this.#receiver.receive(signal, format, body, sender));
+    respond(res, format, this.#receiver.receive(signal, format, body, sender));
   }
 }
 
-function respond(res: ServerResponse, _signal: OtlpSignal, format: BodyFormat, outcome: ReceiveOutcome): void {
+function respond(res: ServerResponse, format: BodyFormat, outcome: ReceiveOutcome): void {
   if (outcome.ok) {
     // An empty Export*ServiceResponse: no partial success to report.
     res.setHeader('content-type', format === 'json' ? 'application/json' : 'application/x-protobuf');

@@ -33,10 +33,6 @@ export class ReceiverSource implements Source {
     this.#receiver = receiver;
   }
 
-  get addresses(): { readonly http: string; readonly grpc: string; readonly socket: string | undefined } {
-    return { http: this.#listeners.httpAddress, grpc: this.#listeners.grpcAddress, socket: this.#listeners.socketPath };
-  }
-
   async stop(): Promise<void> {
     await this.#listeners.close();
     this.#receiver.flush();

@@ -123,8 +123,9 @@ export class OtlpReceiver {
       if (!(err instanceof WireError) && !(err instanceof JsonShapeError)) throw err;
       this.#metrics.request(signal, sender.transport, 'bad_request');
       this.#rejections.note(format === 'json' ? 'invalid_json' : 'invalid_protobuf');
-      const prefix = format === 'json' || err instanceof JsonShapeError ? (err.message.startsWith('invalid JSON') ? '' : 'invalid OTLP JSON: ') : 'invalid protobuf: ';
-      return { ok: false, status: 400, message: truncate(`${prefix}${err.message}`) };
+      // JsonShapeError says "invalid JSON: …" for syntax, a field path for shape.
+      const message = format === 'protobuf' ? `invalid protobuf: ${err.message}` : err.message.startsWith('invalid JSON') ? err.message : `invalid OTLP JSON: ${err.message}`;
+      return { ok: false, status: 400, message: truncate(message) };
     }
     if (proto.length > this.#sink.receivedMaxBytes) {
       this.#metrics.request(signal, sender.transport, 'too_large');

@@ -46,7 +46,7 @@ export const LEN_SKIP = 0;
 export const LEN_STRING = 1;
 export const LEN_MESSAGE = 2;
 export const LEN_PACKED = 3;
-export const LEN_WRONG = 4;
+const LEN_WRONG = 4;
 
 export interface MessageDesc {
   readonly name: string;
@@ -303,7 +303,7 @@ define('LogRecord', [
 ]);
 
 /** Every message, by name, with `message` fields resolved. */
-export const MESSAGES: ReadonlyMap<string, MessageDesc> = (() => {
+const MESSAGES: ReadonlyMap<string, MessageDesc> = (() => {
   const out = new Map<string, MessageDesc & { fields: FieldDesc[] }>();
   for (const t of tables.values()) {
     const fields: FieldDesc[] = t.specs.map(([number, snake, kind, o]) => ({

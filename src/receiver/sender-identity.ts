@@ -27,7 +27,7 @@ export interface ConnectionIdentity {
   readonly local: boolean;
 }
 
-export const UNKNOWN_REMOTE: ConnectionIdentity = Object.freeze({ by: 'none', podUid: undefined, containerId: undefined, local: false });
+const UNKNOWN_REMOTE: ConnectionIdentity = Object.freeze({ by: 'none', podUid: undefined, containerId: undefined, local: false });
 export const UNKNOWN_LOCAL: ConnectionIdentity = Object.freeze({ by: 'none', podUid: undefined, containerId: undefined, local: true });
 
 /** Longest /proc/<pid>/cgroup read (a v1 host lists ~16 lines). */

@@ -5,18 +5,18 @@
  * adding it — and each appending to what the pod already has, never replacing it.
  */
 
-export const ANNOTATION_INJECT = 'sextant.dev/inject-nodejs';
-export const ANNOTATION_OTEL_INJECT = 'instrumentation.opentelemetry.io/inject-nodejs';
-export const ANNOTATION_CONTAINERS = 'sextant.dev/inject-nodejs-containers';
-export const ANNOTATION_OTEL_CONTAINERS = 'instrumentation.opentelemetry.io/container-names';
-export const ANNOTATION_INJECTED = 'sextant.dev/injected';
-export const ANNOTATION_REASON = 'sextant.dev/injection-reason';
+const ANNOTATION_INJECT = 'sextant.dev/inject-nodejs';
+const ANNOTATION_OTEL_INJECT = 'instrumentation.opentelemetry.io/inject-nodejs';
+const ANNOTATION_CONTAINERS = 'sextant.dev/inject-nodejs-containers';
+const ANNOTATION_OTEL_CONTAINERS = 'instrumentation.opentelemetry.io/container-names';
+const ANNOTATION_INJECTED = 'sextant.dev/injected';
+const ANNOTATION_REASON = 'sextant.dev/injection-reason';
 
-export const VOLUME_NAME = 'sextant-instrumentation';
-export const INIT_CONTAINER_NAME = 'sextant-nodejs-instrumentation';
+const VOLUME_NAME = 'sextant-instrumentation';
+const INIT_CONTAINER_NAME = 'sextant-nodejs-instrumentation';
 /** Where the bundle is in the pod (the emptyDir), and where it is in the Sextant image. */
 export const MOUNT_PATH = '/sextant/instrumentation';
-export const IMAGE_BUNDLE_PATH = '/app/instrumentation/nodejs';
+const IMAGE_BUNDLE_PATH = '/app/instrumentation/nodejs';
 export const REQUIRE_FLAG = `--require ${MOUNT_PATH}/autoinstrumentation.cjs`;
 
 export interface InjectionSettings {
@@ -54,7 +54,7 @@ function str(v: unknown): string | undefined {
 }
 
 /** A JSON Pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
-export function pointer(segment: string): string {
+function pointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
@@ -166,7 +166,7 @@ const FIELD_REFS: readonly [string, string][] = [
 ];
 
 /** The OTEL_* variables a container gets (those it sets itself are left alone). */
-export function otelEnv(settings: InjectionSettings, service: string, container: string): [string, string][] {
+function otelEnv(settings: InjectionSettings, service: string, container: string): [string, string][] {
   return [
     ['OTEL_SERVICE_NAME', service],
     ['OTEL_EXPORTER_OTLP_ENDPOINT', `http://$(SEXTANT_NODE_IP):${settings.agentPort}`],
@@ -183,16 +183,13 @@ export function otelEnv(settings: InjectionSettings, service: string, container:
   ];
 }
 
-/** One application container: env, NODE_OPTIONS, the bundle's mount. Returns why it was skipped, if it was. */
-function containerMutator(ctx: Ctx, index: number, c: Obj, service: string): string | undefined {
+/** One application container: env, NODE_OPTIONS, the bundle's mount (a NODE_OPTIONS from valueFrom was ruled out before). */
+function containerMutator(ctx: Ctx, index: number, c: Obj, service: string): void {
   const name = str(c['name']) ?? `#${index}`;
   const base = `/spec/containers/${index}`;
   const env = objs(c['env']);
-  const nodeOptions = env.findIndex((e) => e['name'] === 'NODE_OPTIONS');
-  if (nodeOptions !== -1 && env[nodeOptions]!['valueFrom'] !== undefined) {
-    return `container ${name}: NODE_OPTIONS is set through valueFrom, which the webhook cannot extend`;
-  }
-  if (objs(c['volumeMounts']).some((m) => m['name'] === VOLUME_NAME)) return undefined; // already done
+  // Its own mark: a container that already has the bundle mounted is injected already.
+  if (objs(c['volumeMounts']).some((m) => m['name'] === VOLUME_NAME)) return;
   const own = new Set(env.map((e) => str(e['name'])));
   // Prepended in reverse so they end up in FIELD_REFS order, ahead of every $(…) use.
   for (const [n, field] of [...FIELD_REFS].reverse()) {
@@ -211,7 +208,6 @@ function containerMutator(ctx: Ctx, index: number, c: Obj, service: string): str
     addToList(ctx, c, 'env', `${base}/env`, { name: n, value: v });
   }
   addToList(ctx, c, 'volumeMounts', `${base}/volumeMounts`, { name: VOLUME_NAME, mountPath: MOUNT_PATH, readOnly: true });
-  return undefined;
 }
 
 function annotationMutator(ctx: Ctx, injected: boolean, reason: string): void {
@@ -281,9 +277,8 @@ export function mutatePod(original: Obj, namespaceAnnotations: Obj | undefined, 
       volumeMutator(ctx);
       initContainerMutator(ctx);
       for (const i of able) {
-        const why = containerMutator(ctx, i, containers[i]!, service);
-        if (why === undefined) injectedNames.push(str(containers[i]!['name']) ?? `#${i}`);
-        else skipped.push(why);
+        containerMutator(ctx, i, containers[i]!, service);
+        injectedNames.push(str(containers[i]!['name']) ?? `#${i}`);
       }
     }
   }

@@ -29,7 +29,7 @@ export interface WebhookRunConfig {
 import { startWebhookServer } from './webhook-server.js';
 
 /** The API client for namespace annotations and the caBundle patch; undefined outside a cluster. */
-export function webhookApiClient(config: WebhookRunConfig, env: Readonly<Record<string, string | undefined>> = process.env, saDir = SERVICE_ACCOUNT_DIR): KubeApiClient | undefined {
+function webhookApiClient(config: WebhookRunConfig, env: Readonly<Record<string, string | undefined>> = process.env, saDir = SERVICE_ACCOUNT_DIR): KubeApiClient | undefined {
   const k = config.kubernetes;
   let server = k.apiServer;
   if (server === undefined) {
@@ -56,12 +56,12 @@ export function webhookApiClient(config: WebhookRunConfig, env: Readonly<Record<
 }
 
 /** Kubernetes quantity for a byte count (the emptyDir sizeLimit): 256MiB → 256Mi. */
-export function quantity(bytes: number): string {
+function quantity(bytes: number): string {
   const f = formatBytes(bytes);
   return typeof f === 'number' ? String(f) : f.replace(/B$/, '');
 }
 
-export function injectionSettings(config: WebhookRunConfig): InjectionSettings {
+function injectionSettings(config: WebhookRunConfig): InjectionSettings {
   const w = config.webhook;
   return {
     image: w.image !== '' ? w.image : `sextant:${packageVersion()}`,
