@@ -44,9 +44,11 @@ RUN gcc -O2 -Wall -Wextra -Werror -o cap-launcher deploy/image/cap-launcher.c \
 COPY tsconfig.json ./
 COPY proto proto
 COPY src src
+COPY instrumentation instrumentation
 RUN node_modules/.bin/tsc -p tsconfig.json \
  && chmod +x dist/cli/sextant.js \
- && npm prune --omit=dev --omit=optional
+ && npm prune --omit=dev --omit=optional \
+ && node instrumentation/nodejs/build-bundle.mjs /src/bundle
 
 FROM ${RUNTIME_IMAGE}
 COPY --from=build /src/cap-launcher /usr/local/bin/sextant-cap-launcher
@@ -69,6 +71,9 @@ COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/proto proto
 COPY --from=build /src/build/Release/sextant_proc.node build/Release/sextant_proc.node
 COPY --from=build /src/dist dist
+# The Node.js instrumentation bundle the webhook's init container copies into application pods
+# (auto-instrumentations-node and its dependency closure, plus the entry NODE_OPTIONS requires).
+COPY --from=build /src/bundle instrumentation/nodejs
 # Non-root by default. The agent's collectors want CAP_DAC_READ_SEARCH (logs owned by root) and
 # CAP_SYS_PTRACE (other users' /proc/<pid>/io, exe, fd): add them with --cap-add or the
 # DaemonSet's capabilities.add; the launcher makes them effective for this uid.
@@ -82,7 +87,8 @@ ENV NODE_ENV=production \
     SEXTANT_STATE_DIR=/var/lib/sextant \
     SEXTANT_LISTEN=0.0.0.0:9464
 VOLUME ["/var/lib/sextant"]
-EXPOSE 9464
+# 9464 self endpoints; 4318/4317 the agent's OTLP receiver; 8443 sextant webhook.
+EXPOSE 9464 4317 4318 8443
 # SIGTERM starts the flush (shutdownTimeout, 10 s by default); give the container longer than
 # that to stop: `docker run --stop-timeout 30`, terminationGracePeriodSeconds in Kubernetes.
 STOPSIGNAL SIGTERM

@@ -24,6 +24,7 @@
 
 #include "sextant_host.h"
 #include "sextant_tcp.h"
+#include "sextant_sock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -646,6 +647,7 @@ NAPI_MODULE_INIT() {
     { "readHostFile", NULL, read_host_file, NULL, NULL, NULL, napi_enumerable, NULL },
     { "hostNames", NULL, read_host_names, NULL, NULL, NULL, napi_enumerable, NULL },
     { "countTcpStates", NULL, count_tcp_states, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "peerCredentials", NULL, sock_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { SextantConfig } from '../config/schema.js';
-import { SOURCE_SWITCHES, wantsApplicationReceiver } from '../config/modes.js';
+import { MODE_SWITCHES } from '../config/modes.js';
 import { Secret } from '../config-kinds/secret.js';
 import { HostIdentity } from '../enrich/host-identity.js';
 import { ConfigError } from '../errors.js';
@@ -22,6 +22,7 @@ import { untilStopSignal } from '../self/stop-signal.js';
 import { loadProcReader, type ProcReader } from '../native/index.js';
 import type { ContainerProvides } from '../sources/container/index.js';
 import type { HostProvides } from '../sources/host/index.js';
+import type { ReceivedSink } from '../receiver/index.js';
 import type { KubernetesMetadata } from '../enrich/k8s/index.js';
 import type { CreatedSource, RecordSink, Source, SourceDeps } from '../sources/types.js';
 import { packageVersion } from '../version.js';
@@ -65,12 +66,14 @@ export function pipelineConfigFrom(c: SextantConfig): PipelineConfig {
       events: { ...c.pipeline.events },
       // Metrics and events share the metrics budget: an event can always evict metrics.
       sharedMetricsEventsBytes: c.pipeline.metrics.maxBytes,
+      traces: { ...c.pipeline.traces },
     },
     batches: {
       // The real encoded size gets the Dynatrace ceiling, the estimate-based cap the configured one.
       metrics: batch(c.batch.metrics, Math.max(c.batch.metrics.maxBytes, 4_000_000)),
       logs: batch(c.batch.logs, Math.max(c.batch.logs.maxBytes, 2_000_000)),
       events: batch(c.batch.events, Math.max(c.batch.events.maxBytes, 2_000_000)),
+      traces: batch(c.batch.traces, Math.max(c.batch.traces.maxBytes, 2_000_000)),
     },
     maxInFlight: c.export.maxInFlight,
   };
@@ -107,9 +110,6 @@ export async function runAgent(config: SextantConfig, options: RunAgentOptions):
     throw new ConfigError('endpoint', 'is required (set SEXTANT_ENDPOINT, or run with --local for the in-process gateway)');
   }
   checkSomethingToRun(config);
-  if (wantsApplicationReceiver(config.mode)) {
-    logger.warn({ mode: config.mode }, 'the application receiver (OTLP from applications) is not built yet; collecting the node sources only');
-  }
   const running = await start(config, options, logger);
   if (options.once) {
     await running.scheduler.runOnce();
@@ -123,18 +123,12 @@ export async function runAgent(config: SextantConfig, options: RunAgentOptions):
 }
 
 /**
- * `application` mode (and any config that switches every node source off) has nothing to run
- * until the application receiver exists: say so and exit 2, rather than idle and look healthy.
+ * A config that switches every source and the receiver off has nothing to run: say so and exit
+ * 2, rather than idle and look healthy.
  */
 export function checkSomethingToRun(config: SextantConfig): void {
   if (SOURCES.some((r) => r.enabled(config))) return;
-  if (config.mode === 'application') {
-    throw new ConfigError(
-      'mode',
-      `is application: the application receiver (OTLP from applications) is not built yet and this mode switches every node source off, so there is nothing to run; use fullstack, cloudnative or host, or switch a source on (${SOURCE_SWITCHES.join(', ')})`,
-    );
-  }
-  const all = `${SOURCE_SWITCHES.slice(0, -1).join(', ')} and ${SOURCE_SWITCHES.at(-1)}`;
+  const all = `${MODE_SWITCHES.slice(0, -1).join(', ')} and ${MODE_SWITCHES.at(-1)}`;
   throw new ConfigError('mode', `is ${config.mode}, but ${all} are all false: there is nothing to collect`);
 }
 
@@ -176,8 +170,9 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     logger,
   });
   let pipeline: Pipeline | undefined;
+  const reachability = new ReadinessTransport(http, readiness);
   const transport = new RetryingTransport(
-    new ReadinessTransport(http, readiness),
+    reachability,
     {
       initialBackoffMs: config.export.retryInitialBackoff,
       maxBackoffMs: config.export.retryMaxBackoff,
@@ -200,7 +195,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   });
   pipeline.start();
 
-  const { sources, identity, kubernetes } = await createSources(config, pipeline, { registry, logger, version });
+  const { sources, identity, kubernetes } = await createSources(config, pipeline, { registry, logger, version, received: pipeline });
   if (kubernetes !== undefined) {
     readiness.addDetail('kubernetes metadata', () => {
       const k = kubernetes.status();
@@ -212,6 +207,11 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     identity.reload().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'host identity reload failed'));
   });
   const scheduler = new CollectionScheduler(sources, pipeline, config.interval, { registry, logger, tracer: selfTraces?.cycles });
+  // An agent with no collecting source (application mode: the receiver alone) exports nothing
+  // until an application sends, so /readyz would never turn ready and a DaemonSet rollout would
+  // stall on it: ask the endpoint with an empty traces request (a valid OTLP request) until it
+  // answers at all. Not through the retrying transport: a retry there holds back every batch.
+  const probeTimer = !options.once && !sources.some((s) => s.collect !== undefined) ? probeEndpoint(reachability, readiness, config.export.timeout) : undefined;
 
   const self = await startSelfServer(config.listen, { registry, readiness, logger, status: agentStatus(sources) });
   logger.info(
@@ -225,11 +225,30 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     summaryTimer = setInterval(() => process.stdout.write(`sextant: ${summary.render()}\n`), config.summaryInterval);
     summaryTimer.unref();
   }
-  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer], selfTraces, kubernetes };
+  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer, probeTimer], selfTraces, kubernetes };
 }
 
-/** What rows provide the rows below them (`CreatedSource.provides`), gathered as they are built. */
-type Provided = Partial<HostProvides & ContainerProvides>;
+/** How often a receiver-only agent asks an endpoint that has not answered yet. */
+const PROBE_INTERVAL_MS = 10_000;
+const EMPTY_REQUEST = new Uint8Array(0);
+
+function probeEndpoint(reachability: Transport, readiness: Readiness, timeoutMs: number): NodeJS.Timeout {
+  let busy = false;
+  const probe = (): void => {
+    if (readiness.ready || busy) return;
+    busy = true;
+    reachability.send('traces', EMPTY_REQUEST, { timeoutMs }).finally(() => (busy = false));
+  };
+  probe();
+  return setInterval(probe, PROBE_INTERVAL_MS).unref();
+}
+
+/**
+ * What rows provide the rows below them (`CreatedSource.provides`), gathered as they are built;
+ * the agent itself provides what is its own (the pipeline's receiver rings, the addon switch,
+ * whether the host's files are there to read).
+ */
+type Provided = Partial<HostProvides & ContainerProvides & { received: ReceivedSink; native: boolean; hostAccess: boolean }>;
 
 /**
  * One source: its config section (whose `enabled` is its switch), its folder's `index.ts` loaded
@@ -298,6 +317,12 @@ const SOURCES: readonly TableRow[] = [
     load: () => import('../sources/logs/index.js'),
     create: (m, section, deps, provided) => m.create(section, { ...deps, containerMetadata: provided.containerMetadata }),
   }),
+  row({
+    name: 'receiver',
+    section: (c) => c.receiver,
+    load: () => import('../receiver/index.js'),
+    create: (m, section, deps, provided) => m.create(section, { ...deps, received: required(provided, 'received'), native: required(provided, 'native'), hostAccess: required(provided, 'hostAccess') }),
+  }),
 ];
 
 /**
@@ -308,7 +333,7 @@ const SOURCES: readonly TableRow[] = [
 export async function createSources(
   config: SextantConfig,
   sink: RecordSink,
-  deps: { registry: Registry; logger: Logger; version: string },
+  deps: { registry: Registry; logger: Logger; version: string; received?: ReceivedSink },
 ): Promise<{ sources: Source[]; identity: HostIdentity; reader: ProcReader; kubernetes: KubernetesMetadata | undefined }> {
   const identity = await HostIdentity.create(config.hostRoot);
   // Every source builds its resources on the host resource, and the process source builds them
@@ -332,7 +357,8 @@ export async function createSources(
   };
   const built: CreatedSource[] = [];
   const sources: Source[] = [];
-  const provided: Provided = {};
+  // application mode runs with no host paths mounted: its host resource would describe the pod.
+  const provided: Provided = { native: config.native, hostAccess: config.mode !== 'application', ...(deps.received === undefined ? {} : { received: deps.received }) };
   for (const r of SOURCES) {
     const enabled = r.enabled(config);
     if (!enabled && r.builtWhenOff === undefined) continue;

@@ -20,6 +20,7 @@ export interface CliIo {
 
 export type RunAgent = (config: SextantConfig, options: { once: boolean; local: boolean; loaded: LoadedConfig }) => Promise<number>;
 export type RunGateway = (config: SextantConfig, options: { loaded: LoadedConfig }) => Promise<number>;
+export type RunWebhook = (config: SextantConfig, options: { loaded: LoadedConfig }) => Promise<number>;
 
 /** Exit statuses: 0 fine, 1 failed while running, 2 bad command line or config. */
 export const EXIT_OK = 0;
@@ -29,6 +30,7 @@ export const EXIT_USAGE = 2;
 // Held in variables so the type checker does not follow them into the agent's whole graph.
 const AGENT_MODULE = '../agent/run.js';
 const GATEWAY_MODULE = '../gateway/run.js';
+const WEBHOOK_MODULE = '../webhook/run.js';
 
 async function importRunner<T>(specifier: string, name: string): Promise<T> {
   const mod = (await import(specifier)) as Record<string, unknown>;
@@ -110,6 +112,11 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
         const loaded = loadConfig({ argv: rest, env, cwd, allowLocal: false });
         const runGateway = await importRunner<RunGateway>(GATEWAY_MODULE, 'runGateway');
         return await runGateway(loaded.config, { loaded });
+      }
+      case 'webhook': {
+        const loaded = loadConfig({ argv: rest, env, cwd, allowLocal: false });
+        const runWebhook = await importRunner<RunWebhook>(WEBHOOK_MODULE, 'runWebhook');
+        return await runWebhook(loaded.config, { loaded });
       }
       default:
         return usageError(stderr, new UsageError(`${first} takes no arguments`));

@@ -1,15 +1,19 @@
 import { KEYS } from '../config/schema.js';
 import { formatDuration } from '../config-kinds/values.js';
 
-export const COMMANDS = ['agent', 'gateway', 'check', 'top', 'version', 'help'] as const;
+export const COMMANDS = ['agent', 'gateway', 'webhook', 'check', 'top', 'version', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: sextant <command> [options]
 
 Commands:
-  agent     collect from this node and export over OTLP/HTTP
+  agent     collect from this node (and, with the receiver, what its applications
+            send over OTLP) and export over OTLP/HTTP
               [--config FILE] [--once] [--local] [config flags]
   gateway   receive OTLP/HTTP, authenticate, store locally, forward upstream
+              [--config FILE] [config flags]
+  webhook   mutating admission webhook (HTTPS, POST /mutate): injects Node.js
+            auto-instrumentation into pods annotated sextant.dev/inject-nodejs
               [--config FILE] [config flags]
   check     print the effective configuration (secrets redacted) and exit
               [--config FILE] [--local] [config flags]

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { parseFlags, type FlagValue } from './flags.js';
-import { MODE_PRESETS, SOURCE_SWITCHES, type Mode } from './modes.js';
+import { MODE_PRESETS, MODE_SWITCHES, type Mode } from './modes.js';
 import { closest, printable } from '../config-kinds/names.js';
 import {
   CONFIG_FILE_ENV,
@@ -205,9 +205,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     sources[f.key.path] = 'flag';
   }
 
-  // 4b. the mode presets the source switches nobody set explicitly.
+  // 4b. the mode presets the source and receiver switches nobody set explicitly.
   const preset = MODE_PRESETS[values.get('mode') as Mode];
-  for (const path of SOURCE_SWITCHES) {
+  for (const path of MODE_SWITCHES) {
     if (sources[path] !== 'default') continue;
     values.set(path, preset[path]);
     sources[path] = 'mode';
@@ -277,6 +277,12 @@ function crossCheck(c: SextantConfig): void {
   }
   if (c.gateway.maxDecompressedBytes < c.gateway.maxRequestBytes) {
     throw new ConfigError('gateway.maxDecompressedBytes', 'is smaller than gateway.maxRequestBytes; an uncompressed request of the allowed size would be refused');
+  }
+  if (c.receiver.enabled && c.receiver.maxDecompressedBytes > c.pipeline.traces.maxBytes) {
+    throw new ConfigError(
+      'receiver.maxDecompressedBytes',
+      'is larger than pipeline.traces.maxBytes (SEXTANT_PIPELINE_TRACES_MAX_BYTES), the budget every received request must fit in; such a request could never be taken',
+    );
   }
   if (c.gateway.store.maxFileBytes > c.gateway.store.maxTotalBytes) {
     throw new ConfigError('gateway.store.maxFileBytes', 'is larger than gateway.store.maxTotalBytes; one file cannot exceed the whole store');

@@ -2,6 +2,8 @@ import { HOST_KEYS } from '../sources/host/config.js';
 import { PROCESS_KEYS } from '../sources/process/config.js';
 import { CONTAINERS_KEYS } from '../sources/container/config.js';
 import { LOGS_KEYS } from '../sources/logs/config.js';
+import { RECEIVER_KEYS } from '../receiver/config.js';
+import { WEBHOOK_KEYS } from '../webhook/config.js';
 import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8s/config-values.js';
 import { MODES } from './modes.js';
 import { envName, flagName } from '../config-kinds/names.js';
@@ -37,6 +39,7 @@ const DT_LOG_BYTES = 2_000_000;
 const WHY_METRIC_POINTS = "Dynatrace's OTLP metrics ingest accepts at most 15,000 data points per request";
 const WHY_METRIC_BYTES = "Dynatrace's OTLP metrics ingest accepts at most 4 MB (uncompressed) per request";
 const WHY_LOG_BYTES = "Dynatrace's OTLP logs ingest accepts at most 2 MB per request";
+const WHY_RECEIVED_BYTES = "the receiver's lanes carry logs too, and Dynatrace's OTLP logs ingest accepts at most 2 MB per request";
 
 const GiB = 1024 ** 3;
 
@@ -73,7 +76,7 @@ function batch(signal: string, items: number, size: string, linger: string, maxI
 export const schema = {
   mode: oneOf({
     description:
-      'Deployment mode, a preset of the source switches (host.enabled, process.enabled, containers.enabled, logs.enabled) that explicit settings still override: fullstack (host, processes, containers, logs), host (host and processes), application (no node collection: the application receiver is not built yet, so this mode alone has nothing to run), cloudnative (fullstack; plus the application receiver when it exists).',
+      'Deployment mode, a preset of the switches host.enabled, process.enabled, containers.enabled, logs.enabled and receiver.enabled that explicit settings still override: fullstack (host, processes, containers, logs), host (host and processes), application (only the OTLP receiver for applications, no host access), cloudnative (fullstack plus the receiver).',
     values: MODES,
     default: 'fullstack',
   }),
@@ -138,6 +141,7 @@ export const schema = {
   }),
   containers: CONTAINERS_KEYS,
   logs: LOGS_KEYS,
+  receiver: RECEIVER_KEYS,
   kubernetes: {
     enabled: autoSwitch({
       description: "Pod metadata from the Kubernetes API (workloads, labels, cost allocation) on container, pod and log records. auto: on when running in a pod (KUBERNETES_SERVICE_HOST is set) or kubernetes.apiServer is set.",
@@ -161,13 +165,27 @@ export const schema = {
     metrics: queue('metric', 50_000, '16MiB'),
     logs: queue('log', 20_000, '16MiB'),
     events: queue('event', 5_000, '2MiB'),
+    // What applications send through the receiver: three rings (spans, their metrics, their
+    // logs), each of at most maxItems blocks, sharing maxBytes.
+    traces: {
+      maxItems: integer({
+        description: 'Most blocks (one resource of one received request) held in each of the receiver\'s rings (spans, application metrics, application logs) before it answers 503.',
+        default: 4_096,
+        min: 1,
+        max: { value: 1_000_000 },
+      }),
+      maxBytes: bytes({ description: 'Most bytes the receiver\'s three rings hold together (exact: the blocks are encoded).', default: '16MiB', min: 1024, max: { value: 4 * GiB } }),
+    },
   },
   batch: {
     metrics: batch('metric', 10_000, '3MiB', '1s', { value: DT_METRIC_POINTS, why: WHY_METRIC_POINTS }, { value: DT_METRIC_BYTES, why: WHY_METRIC_BYTES }),
     logs: batch('log', 2_000, '1536KiB', '1s', { value: 100_000 }, { value: DT_LOG_BYTES, why: WHY_LOG_BYTES }),
     // Events travel as log records, so the logs limit applies.
     events: batch('event', 500, '1MiB', '200ms', { value: 100_000 }, { value: DT_LOG_BYTES, why: WHY_LOG_BYTES }),
+    // The receiver's three lanes (traces, application metrics and logs); items are blocks.
+    traces: batch('received block', 256, '1536KiB', '500ms', { value: 100_000 }, { value: DT_LOG_BYTES, why: WHY_RECEIVED_BYTES }),
   },
+  webhook: WEBHOOK_KEYS,
   gateway: {
     listen: listen({ description: 'Address the gateway serves OTLP/HTTP on.', default: '127.0.0.1:14318' }),
     grpcListen: listen({ description: 'Address the gateway serves OTLP/gRPC on (trace, metrics and logs Export; same tokens). Port 0: no gRPC listener.', default: '127.0.0.1:0' }),

@@ -1,6 +1,6 @@
 import type { OtlpSignal } from '../export/types.js';
 import type { BoundCounter, Counter, Gauge, Registry } from '../self/registry.js';
-import { SIGNALS } from './routes.js';
+import { SIGNALS } from '../export/http-routes.js';
 
 /** Label for requests to a path that names no signal (404s). */
 export type SignalLabel = OtlpSignal | 'none';

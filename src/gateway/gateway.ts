@@ -7,15 +7,15 @@ import type { OtlpSignal, Transport } from '../export/types.js';
 import type { Logger } from '../self/logger.js';
 import type { Registry } from '../self/registry.js';
 import { TokenAuth } from './auth.js';
-import { BodyError, readBody, type BodyLimits } from './body-reader.js';
+import { BodyError, readBody, type BodyLimits } from '../io/request-body.js';
 import { BurstLog } from '../self/burst-log.js';
 import { DEFAULT_GATEWAY_CONFIG, validateGatewayConfig, type GatewayConfig } from './config.js';
 import { DEFAULT_FORWARD_TIMING, SignalForwarder, type ForwardOutcome } from './forwarder.js';
 import { GatewayMetrics, type SignalLabel } from './gateway-metrics.js';
 import { SignalStore } from './ndjson-store.js';
 import { OtlpCodec } from './otlp-codec.js';
-import { bodyFormat, isGzip, routeSignal, SIGNALS, type BodyFormat } from './routes.js';
-import { statusBody } from './status-body.js';
+import { bodyFormat, isGzip, routeSignal, SIGNALS, type BodyFormat } from '../export/http-routes.js';
+import { statusBody } from '../export/rpc-status.js';
 import { createUpstreamTransport } from './upstream-transport.js';
 
 /** What became of one request body handed to `Gateway.ingest`. */

@@ -4,7 +4,7 @@ import protojson from 'protobufjs/ext/protojson.js';
 import type { OtlpSignal } from '../export/types.js';
 import { IngestError } from '../errors.js';
 import { protoDir } from './proto-dir.js';
-import type { BodyFormat } from './routes.js';
+import type { BodyFormat } from '../export/http-routes.js';
 
 type Type = protobuf.Type;
 type Message = protobuf.Message<object>;

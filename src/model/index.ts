@@ -4,3 +4,4 @@ export * from './metric.js';
 export * from './log.js';
 export * from './size.js';
 export * from './time.js';
+export * from './otlp-block.js';

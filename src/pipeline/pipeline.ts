@@ -1,13 +1,15 @@
 import { ConfigError } from '../errors.js';
+import { encodePassThrough } from '../export/otlp/pass-through.js';
 import type { OtlpSignal, SendOptions, Transport } from '../export/types.js';
 import type { LogRecord } from '../model/log.js';
 import type { MetricPoint } from '../model/metric.js';
+import { type OtlpBlock, otlpBlockSize } from '../model/otlp-block.js';
 import { logRecordSize, metricPointSize } from '../model/size.js';
 import type { Registry } from '../self/registry.js';
 import type { Logger } from '../self/logger.js';
 import { Batcher, type BatchLimits } from './batcher.js';
 import { type Codec, Dispatcher, type FlushResult, type Lane } from './dispatcher.js';
-import { createPipelineMetrics, DROP_REASONS, PIPELINE_SIGNALS, type PipelineSignal } from './self-metrics.js';
+import { createPipelineMetrics, DROP_REASONS, PIPELINE_SIGNALS, type PipelineSignal, type ReceivedSignal } from './self-metrics.js';
 import { SharedBudget, SignalQueue } from './signal-queue.js';
 
 export interface QueueBounds {
@@ -31,11 +33,18 @@ export interface PipelineConfig {
      * metrics first; events' own bound keeps them from taking all of it.
      */
     readonly sharedMetricsEventsBytes: number;
+    /**
+     * What applications send through the receiver: three rings (spans, metrics, logs passed
+     * through as encoded blocks), each of at most `maxItems` blocks, together at most `maxBytes`.
+     */
+    readonly traces?: QueueBounds | undefined;
   };
   readonly batches: {
     readonly metrics: BatchConfig;
     readonly logs: BatchConfig;
     readonly events: BatchConfig;
+    /** The receiver's three lanes; items are blocks (one resource of one request each). Default DEFAULT_PIPELINE_CONFIG's. */
+    readonly traces?: BatchConfig | undefined;
   };
   /** Export requests in flight at once, all signals together. */
   readonly maxInFlight: number;
@@ -54,11 +63,13 @@ export const DEFAULT_PIPELINE_CONFIG: PipelineConfig = Object.freeze({
     logs: Object.freeze({ maxItems: 20_000, maxBytes: 16 * MiB }),
     events: Object.freeze({ maxItems: 5_000, maxBytes: 2 * MiB }),
     sharedMetricsEventsBytes: 16 * MiB,
+    traces: Object.freeze({ maxItems: 4_096, maxBytes: 16 * MiB }),
   }),
   batches: Object.freeze({
     metrics: Object.freeze({ maxItems: 10_000, maxBytes: 3 * MiB, lingerMs: 1_000, maxRequestBytes: 4_000_000 }),
     logs: Object.freeze({ maxItems: 2_000, maxBytes: 1.5 * MiB, lingerMs: 1_000, maxRequestBytes: 2_000_000 }),
     events: Object.freeze({ maxItems: 500, maxBytes: 1 * MiB, lingerMs: 200, maxRequestBytes: 2_000_000 }),
+    traces: Object.freeze({ maxItems: 256, maxBytes: 1.5 * MiB, lingerMs: 500, maxRequestBytes: 2_000_000 }),
   }),
   maxInFlight: 2,
 });
@@ -104,6 +115,15 @@ export interface Pipeline {
   offerLog(record: LogRecord): boolean;
   /** Events never wait: room is taken from metrics first. Always true. */
   offerEvent(event: LogRecord): boolean;
+  /**
+   * Queues the blocks of one request from the receiver on `signal`'s ring, all or none: false
+   * (nothing queued) when they do not all fit now — the receiver answers 503 with Retry-After
+   * and the application's SDK sends the request again. Blocks larger than the ring
+   * (`receivedMaxBytes`) must be refused by the caller before.
+   */
+  offerReceived(signal: OtlpSignal, blocks: readonly OtlpBlock[]): boolean;
+  /** The byte bound of each receiver ring: a request larger than this can never be queued. */
+  readonly receivedMaxBytes: number;
   /** Calls `fn` each time the logs queue drains after a refused offer; returns an unsubscribe. */
   onLogsDrain(fn: () => void): () => void;
   /** Wire to the RetryingTransport's retry hook; pass the request's options when the hook has them. */
@@ -118,16 +138,28 @@ export interface Pipeline {
 const LANE_METRICS = 0;
 const LANE_LOGS = 1;
 const LANE_EVENTS = 2;
+/** The receiver's lanes follow, in OTLP path order: traces, metrics, logs. */
+const LANE_RECEIVED: Readonly<Record<OtlpSignal, number>> = { traces: 3, metrics: 4, logs: 5 };
+const RECEIVED_SIGNAL_OF: Readonly<Record<OtlpSignal, ReceivedSignal>> = { traces: 'traces', metrics: 'app_metrics', logs: 'app_logs' };
+const PASS_THROUGH: Codec<OtlpBlock> = { encode: encodePassThrough };
 
 class PipelineImpl implements Pipeline {
   readonly #metrics: SignalQueue<MetricPoint>;
   readonly #logs: SignalQueue<LogRecord>;
   readonly #events: SignalQueue<LogRecord>;
   readonly #budget: SharedBudget;
+  readonly #received: Readonly<Record<OtlpSignal, SignalQueue<OtlpBlock>>>;
+  readonly receivedMaxBytes: number;
   readonly #dispatcher: Dispatcher;
   readonly #selfMetrics: ReturnType<typeof createPipelineMetrics>;
 
-  constructor(config: PipelineConfig, deps: PipelineDeps) {
+  constructor(given: PipelineConfig, deps: PipelineDeps) {
+    // A config without the receiver's bounds (one built before they existed) gets the defaults.
+    const config: PipelineConfig = {
+      ...given,
+      queues: { ...given.queues, traces: given.queues.traces ?? DEFAULT_PIPELINE_CONFIG.queues.traces },
+      batches: { ...given.batches, traces: given.batches.traces ?? DEFAULT_PIPELINE_CONFIG.batches.traces },
+    };
     validate(config);
     const m = createPipelineMetrics(deps.registry);
     this.#selfMetrics = m;
@@ -151,6 +183,13 @@ class PipelineImpl implements Pipeline {
       tallies: m.signals.events,
       now: deps.now,
     });
+    // The receiver's rings share one budget, so one chatty kind cannot hold more than the whole.
+    const receivedBounds = q.traces!;
+    const receivedBudget = new SharedBudget(receivedBounds.maxBytes);
+    const receivedQueue = (signal: ReceivedSignal): SignalQueue<OtlpBlock> =>
+      new SignalQueue<OtlpBlock>({ signal, ...receivedBounds, sizeOf: otlpBlockSize, budget: receivedBudget, tallies: m.signals[signal], now: deps.now });
+    this.#received = { traces: receivedQueue('traces'), metrics: receivedQueue('app_metrics'), logs: receivedQueue('app_logs') };
+    this.receivedMaxBytes = receivedBounds.maxBytes;
     const b = config.batches;
     // Order matters: the LANE_* indexes above name these positions.
     const lanes: Lane<any>[] = [
@@ -158,6 +197,10 @@ class PipelineImpl implements Pipeline {
       lane('logs', 'logs', this.#logs, b.logs, deps.codecs.logs, m.signals.logs),
       lane('events', 'logs', this.#events, b.events, deps.codecs.events, m.signals.events),
     ];
+    for (const path of ['traces', 'metrics', 'logs'] as const) {
+      const signal = RECEIVED_SIGNAL_OF[path];
+      lanes[LANE_RECEIVED[path]] = lane(signal, path, this.#received[path], b.traces!, PASS_THROUGH, m.signals[signal]);
+    }
     this.#dispatcher = new Dispatcher({
       transport: deps.transport,
       lanes,
@@ -171,6 +214,9 @@ class PipelineImpl implements Pipeline {
       ['metrics', this.#metrics],
       ['logs', this.#logs],
       ['events', this.#events],
+      ['traces', this.#received.traces],
+      ['app_metrics', this.#received.metrics],
+      ['app_logs', this.#received.logs],
     ] as const) {
       const labels = { signal };
       m.queueItems.collect(() => queue.length, labels);
@@ -199,6 +245,16 @@ class PipelineImpl implements Pipeline {
     return ok;
   }
 
+  offerReceived(signal: OtlpSignal, blocks: readonly OtlpBlock[]): boolean {
+    const queue = this.#received[signal];
+    let bytes = 0;
+    for (const b of blocks) bytes += otlpBlockSize(b);
+    if (!queue.hasRoom(blocks.length, bytes)) return false;
+    for (const b of blocks) queue.offer(b);
+    this.#dispatcher.notify(LANE_RECEIVED[signal]);
+    return true;
+  }
+
   onLogsDrain(fn: () => void): () => void {
     this.#logs.on('drain', fn);
     return () => this.#logs.off('drain', fn);
@@ -222,7 +278,8 @@ class PipelineImpl implements Pipeline {
 
   stats(): PipelineStats {
     const signals = {} as Record<PipelineSignal, SignalStats>;
-    const queues = { metrics: this.#metrics, logs: this.#logs, events: this.#events } as const;
+    const r = this.#received;
+    const queues = { metrics: this.#metrics, logs: this.#logs, events: this.#events, traces: r.traces, app_metrics: r.metrics, app_logs: r.logs } as const;
     for (const signal of PIPELINE_SIGNALS) {
       const q = queues[signal] as SignalQueue<unknown>;
       const sm = this.#selfMetrics.signals[signal];
@@ -270,12 +327,12 @@ function validate(config: PipelineConfig): void {
   const positive = (key: string, v: unknown): void => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(key, `must be a positive number, got ${String(v)}`);
   };
-  for (const s of PIPELINE_SIGNALS) {
-    const q = config.queues[s];
+  for (const s of ['metrics', 'logs', 'events', 'traces'] as const) {
+    const q = config.queues[s]!;
     positiveInt(`pipeline.${s}.maxItems`, q?.maxItems);
     if (q.maxItems > 2 ** 30) throw new ConfigError(`pipeline.${s}.maxItems`, `must be at most ${2 ** 30}, got ${q.maxItems}`);
     positive(`pipeline.${s}.maxBytes`, q.maxBytes);
-    const b = config.batches[s];
+    const b = config.batches[s]!;
     positiveInt(`batch.${s}.maxItems`, b?.maxItems);
     positive(`batch.${s}.maxBytes`, b.maxBytes);
     // The request ceiling is batch.<signal>.maxBytes raised to the ingest limit.

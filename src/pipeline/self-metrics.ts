@@ -1,8 +1,14 @@
 import { type BoundCounter, type Counter, type Gauge, type Histogram, LATENCY_BUCKETS, type Registry } from '../self/registry.js';
 
-/** The pipeline's signals. Events travel on the OTLP logs path but queue and count on their own. */
-export type PipelineSignal = 'metrics' | 'logs' | 'events';
-export const PIPELINE_SIGNALS: readonly PipelineSignal[] = ['metrics', 'logs', 'events'];
+/**
+ * The pipeline's signals. Events travel on the OTLP logs path but queue and count on their own.
+ * The last three hold what applications send through the receiver, passed through as encoded
+ * blocks: `traces` (spans), `app_metrics` and `app_logs`, one ring each, sharing one byte budget.
+ */
+export type PipelineSignal = 'metrics' | 'logs' | 'events' | ReceivedSignal;
+export type ReceivedSignal = 'traces' | 'app_metrics' | 'app_logs';
+const RECEIVED_SIGNALS: readonly ReceivedSignal[] = ['traces', 'app_metrics', 'app_logs'];
+export const PIPELINE_SIGNALS: readonly PipelineSignal[] = ['metrics', 'logs', 'events', ...RECEIVED_SIGNALS];
 
 /** Why a record left the pipeline without being exported. A closed set: these are label values. */
 export type DropReason =

@@ -44,6 +44,8 @@ const STAMP_EVERY = 32;
 const POLICY_REFUSE = 0; // logs: say no, the file on disk is the buffer
 const POLICY_DROP_OLDEST = 1; // metrics: the newest sample is worth more than the oldest
 const POLICY_PRIORITY = 2; // events: take room from metrics first
+/** Logs, and everything the receiver takes (the application's SDK retries after a 503). */
+const REFUSING: ReadonlySet<PipelineSignal> = new Set(['logs', 'traces', 'app_metrics', 'app_logs']);
 
 /** Settles a dropped record's acknowledgement, if it has one. */
 export function settleDropped(record: unknown): void {
@@ -92,7 +94,7 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
     this.#sizeOf = options.sizeOf;
     this.#budget = options.budget;
     this.#evictFrom = options.evictFrom;
-    this.#policy = options.signal === 'logs' ? POLICY_REFUSE : options.signal === 'events' ? POLICY_PRIORITY : POLICY_DROP_OLDEST;
+    this.#policy = REFUSING.has(options.signal) ? POLICY_REFUSE : options.signal === 'events' ? POLICY_PRIORITY : POLICY_DROP_OLDEST;
     this.#tallies = options.tallies ?? NOOP_QUEUE_TALLIES;
     this.#now = options.now ?? monotonicMs;
     this.#times = new Float64Array(this.#ring.capacity);
@@ -122,6 +124,20 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
   /** Byte estimate of the oldest waiting record (0 when empty). */
   peekBytes(): number {
     return this.#ring.peekBytes();
+  }
+
+  /**
+   * Whether `items` records of `bytes` in all would be queued now, without evicting anything: the
+   * receiver asks before offering the blocks of one request, so a request goes in whole or is
+   * answered 503 whole (never half queued and then sent again by the application's retry).
+   */
+  hasRoom(items: number, bytes: number): boolean {
+    const budget = this.#budget;
+    return (
+      this.#ring.length + items <= this.maxItems &&
+      this.#ring.bytes + bytes <= this.maxBytes &&
+      (budget === undefined || budget.used + bytes <= budget.maxBytes)
+    );
   }
 
   offer(record: T): boolean {

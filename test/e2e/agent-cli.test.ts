@@ -169,14 +169,39 @@ describe('sextant gateway + sextant agent --once', () => {
     expect(names.filter((n) => n.startsWith('container.') || n.startsWith('k8s.'))).toEqual([]);
   }, 60_000);
 
-  it('mode application has nothing to run yet: exit 2 naming mode, on one line', async () => {
+  it('mode application runs the OTLP receiver alone (no exit 2): takes a request, ships it, stops with 0', async () => {
     const cwd = await workdir();
-    const agent = start(['agent'], cwd, { ...QUIET, SEXTANT_MODE: 'application', SEXTANT_ENDPOINT: 'http://127.0.0.1:9' });
+    const { gw, url } = await gateway(cwd);
+    const agent = start(['agent'], cwd, {
+      ...QUIET,
+      SEXTANT_LOG_LEVEL: 'info',
+      SEXTANT_MODE: 'application',
+      SEXTANT_ENDPOINT: url,
+      SEXTANT_API_TOKEN: TOKEN,
+      SEXTANT_STATE_DIR: path.join(cwd, 'state'),
+      SEXTANT_RECEIVER_HTTP_LISTEN: '127.0.0.1:0',
+      SEXTANT_RECEIVER_GRPC_LISTEN: '127.0.0.1:0',
+    });
+    const listening = await agent.waitForLog('OTLP receiver listening', 20_000);
+    const started = await agent.waitForLog('agent started', 20_000);
+    expect(started['sources']).toEqual(['receiver']);
+    // Ready before any application sent anything: the agent asked the endpoint itself.
+    const readyBy = Date.now() + 20_000;
+    while ((await fetch(`${started['self'] as string}/readyz`)).status !== 200) {
+      expect(Date.now(), 'readyz 200 within 20 s').toBeLessThan(readyBy);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const body = JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'cli-test' } }] }, scopeSpans: [{ spans: [{ traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'from-an-app', kind: 2, startTimeUnixNano: '1', endTimeUnixNano: '2' }] }] }] });
+    const r = await fetch(`http://${listening['http'] as string}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(r.status).toBe(200);
+    const dataDir = path.join(cwd, 'gw');
+    await agent.waitFor(() => (existsSync(path.join(dataDir, 'traces')) ? true : undefined), 20_000, 'stored traces');
+    agent.child.kill('SIGTERM');
     const { code } = await agent.exited;
-    expect(code).toBe(2);
-    expect(agent.stderr.trim().split('\n')).toHaveLength(1);
-    expect(agent.stderr).toMatch(/mode: is application: the application receiver .* not built yet/);
-  }, 30_000);
+    expect(code, agent.stderr).toBe(0);
+    gw.kill('SIGTERM');
+    await gw.exited;
+  }, 60_000);
 
   it('refuses to start without an endpoint: exit 2 naming the key', async () => {
     const cwd = await workdir();

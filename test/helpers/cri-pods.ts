@@ -27,6 +27,10 @@ export interface PodContainerSpec {
   readonly annotations?: Readonly<Record<string, string>>;
   /** Start it after creating it (default true). */
   readonly start?: boolean;
+  /** Environment variables. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Bind mounts (host path → container path). */
+  readonly mounts?: readonly { readonly hostPath: string; readonly containerPath: string; readonly readonly?: boolean }[];
 }
 
 export interface PodSpec {
@@ -148,6 +152,8 @@ export class CriPods {
       metadata: { name: spec.name, attempt },
       image: { image: this.#image },
       command: [...spec.command],
+      envs: Object.entries(spec.env ?? {}).map(([key, value]) => ({ key, value })),
+      mounts: (spec.mounts ?? []).map((m) => ({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly === true })),
       labels: {
         'io.kubernetes.container.name': spec.name,
         'io.kubernetes.pod.name': meta.name,

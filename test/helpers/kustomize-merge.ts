@@ -28,8 +28,10 @@ const MERGE_KEYS: ReadonlyMap<string, string> = new Map([
   ['imagePullSecrets', 'name'],
 ]);
 
-/** Fields whose merge key depends on where they are (container vs Service ports): not patched. */
+/** Fields whose merge key depends on where they are (container vs Service ports): only a container's `ports` (merge key containerPort) are patched. */
 const UNIMPLEMENTED = new Set(['ports', 'volumeDevices', 'hostAliases', 'topologySpreadConstraints', 'resourceClaims']);
+/** `at` is a container of a pod spec (its ports merge on containerPort). */
+const CONTAINER_AT = /\/(containers|initContainers)\[[^\]]*\]$/;
 
 function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -57,12 +59,13 @@ function mergeMaps(target: Record<string, unknown>, patch: Record<string, unknow
   for (const [key, value] of Object.entries(patch)) {
     const here = `${at}/${key}`;
     if (key.startsWith('$')) throw new KustomizeSubsetError(`${where}: directive ${key} at ${at || '/'} is not implemented`);
-    if (UNIMPLEMENTED.has(key)) throw new KustomizeSubsetError(`${where}: patching ${here} is not implemented`);
+    const containerPorts = key === 'ports' && CONTAINER_AT.test(at);
+    if (UNIMPLEMENTED.has(key) && !containerPorts) throw new KustomizeSubsetError(`${where}: patching ${here} is not implemented`);
     if (value === null) {
       delete out[key];
       continue;
     }
-    const mergeKey = MERGE_KEYS.get(key);
+    const mergeKey = containerPorts ? 'containerPort' : MERGE_KEYS.get(key);
     if (mergeKey !== undefined && Array.isArray(value)) {
       out[key] = mergeList(Array.isArray(out[key]) ? (out[key] as unknown[]) : [], value, mergeKey, where, here);
     } else {

@@ -35,7 +35,7 @@ const IMAGE_FIELDS = new Set(['name', 'newName', 'newTag']);
 const PATCH_FIELDS = new Set(['path']);
 
 /** Kinds the renderer knows are cluster-scoped (no metadata.namespace). */
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'PriorityClass', 'Node', 'PersistentVolume', 'StorageClass']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'PriorityClass', 'Node', 'PersistentVolume', 'StorageClass', 'MutatingWebhookConfiguration']);
 
 export function isClusterScoped(kind: string): boolean {
   return CLUSTER_SCOPED.has(kind);

@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { readBody } from '../../io/read-body.js';
 import { KubeApiError, reasonForStatus } from './kube-error.js';
 import { statusOf } from './objects.js';
@@ -70,7 +70,18 @@ export class KubeApiClient {
 
   /** GET of `path` (with its query), parsed JSON. */
   async get(path: string, signal?: AbortSignal): Promise<unknown> {
-    const res = await this.#request(path, signal, this.#timeoutMs);
+    return this.#json(await this.#request(path, signal, this.#timeoutMs), path);
+  }
+
+  /**
+   * PATCH of one object (the webhook writes its caBundle: `application/strategic-merge-patch+json`
+   * or `application/json-patch+json`), the answer parsed.
+   */
+  async patch(path: string, body: unknown, contentType: string, signal?: AbortSignal): Promise<unknown> {
+    return this.#json(await this.#request(path, signal, this.#timeoutMs, { method: 'PATCH', body: JSON.stringify(body), contentType }), path);
+  }
+
+  async #json(res: Dispatcher.ResponseData, path: string): Promise<unknown> {
     let body: Buffer;
     try {
       const read = await readBody(res.body, this.#maxBytes);
@@ -106,13 +117,14 @@ export class KubeApiClient {
     await this.#pool.destroy().catch(() => undefined);
   }
 
-  async #request(path: string, signal: AbortSignal | undefined, bodyTimeoutMs: number) {
+  async #request(path: string, signal: AbortSignal | undefined, bodyTimeoutMs: number, write?: { method: 'PATCH'; body: string; contentType: string }) {
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent };
       if (this.#token !== undefined) headers['authorization'] = `Bearer ${(await this.#token.current()).reveal()}`;
+      if (write !== undefined) headers['content-type'] = write.contentType;
       let res;
       try {
-        res = await this.#pool.request({ path, method: 'GET', headers, signal, headersTimeout: this.#timeoutMs, bodyTimeout: bodyTimeoutMs });
+        res = await this.#pool.request({ path, method: write?.method ?? 'GET', headers, signal, headersTimeout: this.#timeoutMs, bodyTimeout: bodyTimeoutMs, ...(write !== undefined ? { body: write.body } : {}) });
       } catch (err) {
         throw this.#wrap(err, path);
       }

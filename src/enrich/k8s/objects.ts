@@ -24,8 +24,58 @@ export interface ObjectMeta {
   readonly controller: OwnerRef | undefined;
 }
 
+/** One container of a pod as its status reports it: what ties a runtime container id to its name. */
+export interface PodContainerStatus {
+  readonly name: string;
+  /** The runtime's id without the `containerd://` / `docker://` / `cri-o://` scheme; empty before it starts. */
+  readonly id: string;
+  readonly restartCount: number;
+}
+
 export interface PodMeta extends ObjectMeta {
   readonly nodeName: string;
+  /** `status.podIPs` (or `status.podIP`): the receiver knows a sending pod by them. */
+  readonly ips: readonly string[];
+  /** `spec.hostNetwork`: such a pod's IP is the node's and names no pod. */
+  readonly hostNetwork: boolean;
+  /** `status.containerStatuses` and `initContainerStatuses`, capped. */
+  readonly containers: readonly PodContainerStatus[];
+}
+
+/** Most container statuses kept per pod (a pod has a handful; a bound all the same). */
+const MAX_CONTAINERS = 64;
+
+function podIps(status: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const list = status['podIPs'];
+  if (Array.isArray(list)) {
+    for (const e of list) {
+      const ip = isObject(e) ? str(e['ip']) : undefined;
+      if (ip !== undefined && ip.length > 0 && ip.length <= 64 && !out.includes(ip)) out.push(ip);
+      if (out.length >= 4) break;
+    }
+  }
+  const single = str(status['podIP']);
+  if (single !== undefined && single.length > 0 && single.length <= 64 && !out.includes(single)) out.push(single);
+  return out;
+}
+
+function containerStatuses(status: Record<string, unknown>): PodContainerStatus[] {
+  const out: PodContainerStatus[] = [];
+  for (const field of ['containerStatuses', 'initContainerStatuses']) {
+    const list = status[field];
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      if (!isObject(c) || out.length >= MAX_CONTAINERS) continue;
+      const name = str(c['name']);
+      if (name === undefined || name.length === 0) continue;
+      const raw = str(c['containerID']) ?? '';
+      const sep = raw.indexOf('://');
+      const restarts = c['restartCount'];
+      out.push({ name, id: sep === -1 ? raw : raw.slice(sep + 3), restartCount: typeof restarts === 'number' && Number.isInteger(restarts) && restarts >= 0 ? restarts : 0 });
+    }
+  }
+  return out;
 }
 
 export type NamespaceMeta = ObjectMeta;
@@ -104,8 +154,11 @@ export function podMeta(obj: unknown, filter: KeyFilter): PodMeta | undefined {
   const meta = objectMeta(obj, filter);
   if (meta === undefined || meta.namespace.length === 0) return undefined;
   const spec = (obj as Record<string, unknown>)['spec'];
+  const status = (obj as Record<string, unknown>)['status'];
   const nodeName = isObject(spec) ? (str(spec['nodeName']) ?? '') : '';
-  return { ...meta, nodeName };
+  const hostNetwork = isObject(spec) && spec['hostNetwork'] === true;
+  if (!isObject(status)) return { ...meta, nodeName, ips: [], hostNetwork, containers: [] };
+  return { ...meta, nodeName, ips: podIps(status), hostNetwork, containers: containerStatuses(status) };
 }
 
 export function namespaceMeta(obj: unknown, filter: KeyFilter): NamespaceMeta | undefined {

@@ -1,5 +1,5 @@
 import { type Attributes, attributesKey } from '../../model/index.js';
-import type { NamespaceMeta, PodMeta } from './objects.js';
+import type { NamespaceMeta, PodContainerStatus, PodMeta } from './objects.js';
 import type { CompiledRules } from './pod-attributes.js';
 import type { ReflectorHandler } from './reflector.js';
 import type { Workload } from './workload.js';
@@ -8,6 +8,10 @@ import type { Workload } from './workload.js';
 export interface PodMetadata {
   readonly attributes: Attributes;
   readonly version: number;
+  /** The pod's containers as its status reports them (name, runtime id, restarts). */
+  readonly containers: readonly PodContainerStatus[];
+  /** A host-network pod shares the node's address: its IP identifies no pod. */
+  readonly hostNetwork: boolean;
 }
 
 /**
@@ -20,6 +24,15 @@ export interface PodMetadataLookup {
   readonly version: number;
   byUid(uid: string): PodMetadata | undefined;
   byName(namespace: string, name: string): PodMetadata | undefined;
+  /**
+   * The live, non-host-network pod of this node with that IP (the receiver's sender), or
+   * undefined. `isPodAddress` is also true for host-network pods' addresses: a pod of this node
+   * sent it, though which one the address cannot say.
+   */
+  byIp(ip: string): PodMetadata | undefined;
+  isPodAddress(ip: string): boolean;
+  /** The live pod one of whose containers has this runtime id (from its status). */
+  byContainerId(id: string): PodMetadata | undefined;
   onChange(listener: () => void): void;
 }
 
@@ -34,6 +47,12 @@ class Entry implements PodMetadata {
   version: number;
   /** When the API said it was deleted (ms); 0 while it lives. */
   deletedAt = 0;
+  get containers(): readonly PodContainerStatus[] {
+    return this.pod.containers;
+  }
+  get hostNetwork(): boolean {
+    return this.pod.hostNetwork;
+  }
   constructor(
     public pod: PodMeta,
     attributes: Attributes,
@@ -63,6 +82,12 @@ export class PodMetadataIndex implements PodMetadataLookup {
   readonly #o: PodMetadataIndexOptions;
   readonly #pods = new Map<string, Entry>();
   readonly #byName = new Map<string, string>();
+  /** Pod IP → uid of the live pod holding it (host-network pods in #hostIps instead). */
+  readonly #byIp = new Map<string, string>();
+  /** Addresses of live host-network pods (the node's own), with how many pods share each. */
+  readonly #hostIps = new Map<string, number>();
+  /** Runtime container id → uid of the live pod it belongs to. */
+  readonly #byContainer = new Map<string, string>();
   readonly #namespaces = new Map<string, NamespaceMeta>();
   readonly #listeners: Array<() => void> = [];
   readonly #graceMs: number;
@@ -103,6 +128,20 @@ export class PodMetadataIndex implements PodMetadataLookup {
   byName(namespace: string, name: string): PodMetadata | undefined {
     const uid = this.#byName.get(`${namespace}/${name}`);
     return uid === undefined ? undefined : this.#pods.get(uid);
+  }
+
+  byIp(ip: string): PodMetadata | undefined {
+    const uid = this.#byIp.get(ip);
+    return uid === undefined ? undefined : this.#pods.get(uid);
+  }
+
+  byContainerId(id: string): PodMetadata | undefined {
+    const uid = this.#byContainer.get(id);
+    return uid === undefined ? undefined : this.#pods.get(uid);
+  }
+
+  isPodAddress(ip: string): boolean {
+    return this.#byIp.has(ip) || this.#hostIps.has(ip);
   }
 
   onChange(listener: () => void): void {
@@ -176,6 +215,9 @@ export class PodMetadataIndex implements PodMetadataLookup {
 
   #put(p: PodMeta): void {
     const e = this.#pods.get(p.uid);
+    // IPs arrive with status updates that change no attribute: index them on every put.
+    if (e !== undefined && e.deletedAt === 0) this.#unindexIps(e.pod);
+    this.#indexIps(p);
     if (e === undefined) {
       const attrs = this.#compute(p);
       const key = attributesKey(attrs);
@@ -217,7 +259,28 @@ export class PodMetadataIndex implements PodMetadataLookup {
   }
 
   #markDeleted(e: Entry): void {
+    // A deleted pod's address may go to the next pod at once: it stops naming this one now.
+    if (e.deletedAt === 0) this.#unindexIps(e.pod);
     if (e.deletedAt === 0) e.deletedAt = this.#now();
+  }
+
+  #indexIps(p: PodMeta): void {
+    for (const c of p.containers) if (c.id.length > 0) this.#byContainer.set(c.id, p.uid);
+    for (const ip of p.ips) {
+      if (p.hostNetwork) this.#hostIps.set(ip, (this.#hostIps.get(ip) ?? 0) + 1);
+      else this.#byIp.set(ip, p.uid);
+    }
+  }
+
+  #unindexIps(p: PodMeta): void {
+    for (const c of p.containers) if (this.#byContainer.get(c.id) === p.uid) this.#byContainer.delete(c.id);
+    for (const ip of p.ips) {
+      if (p.hostNetwork) {
+        const n = (this.#hostIps.get(ip) ?? 1) - 1;
+        if (n <= 0) this.#hostIps.delete(ip);
+        else this.#hostIps.set(ip, n);
+      } else if (this.#byIp.get(ip) === p.uid) this.#byIp.delete(ip);
+    }
   }
 
   /** Lets go of pods deleted longer ago than the grace period (no version change: nothing new to add). */

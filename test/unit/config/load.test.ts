@@ -64,12 +64,25 @@ describe('defaults', () => {
       metrics: { maxItems: 50_000, maxBytes: 16 * 2 ** 20 },
       logs: { maxItems: 20_000, maxBytes: 16 * 2 ** 20 },
       events: { maxItems: 5_000, maxBytes: 2 * 2 ** 20 },
+      traces: { maxItems: 4_096, maxBytes: 16 * 2 ** 20 },
     });
     expect(config.batch).toEqual({
       metrics: { maxItems: 10_000, maxBytes: 3 * 2 ** 20, linger: 1000 },
       logs: { maxItems: 2_000, maxBytes: 1536 * 1024, linger: 1000 },
       events: { maxItems: 500, maxBytes: 2 ** 20, linger: 200 },
+      traces: { maxItems: 256, maxBytes: 1536 * 1024, linger: 500 },
     });
+    expect(config.receiver).toEqual({
+      enabled: false,
+      httpListen: { host: '0.0.0.0', port: 4318 },
+      grpcListen: { host: '0.0.0.0', port: 4317 },
+      socket: undefined,
+      allowNetworks: [],
+      maxRequestBytes: 4 * 2 ** 20,
+      maxDecompressedBytes: 8 * 2 ** 20,
+      retryAfter: 2000,
+    });
+    expect(config.webhook.listen).toEqual({ host: '0.0.0.0', port: 8443 });
     expect(config.gateway.listen).toEqual({ host: '127.0.0.1', port: 14318 });
     expect(config.gateway.tokens).toEqual([]);
     expect(config.gateway.dataDir).toBe(join(dir, 'data'));
@@ -80,7 +93,7 @@ describe('defaults', () => {
     expect(config.gateway.forward).toEqual({ maxQueueBytes: 64 * 2 ** 20, maxQueueItems: 1024 });
     expect(config.mode).toBe('fullstack');
     expect([config.host.enabled, config.process.enabled, config.containers.enabled, config.logs.enabled]).toEqual([true, true, true, true]);
-    const switches = ['host.enabled', 'process.enabled', 'containers.enabled', 'logs.enabled'];
+    const switches = ['host.enabled', 'process.enabled', 'containers.enabled', 'logs.enabled', 'receiver.enabled'];
     expect(Object.entries(sources).every(([k, s]) => s === (switches.includes(k) ? 'mode' : 'default'))).toBe(true);
     expect(Object.keys(sources).sort()).toEqual(KEYS.map((k) => k.path).sort());
   });
@@ -170,15 +183,25 @@ describe('modes', () => {
   const switches = (c: ReturnType<typeof load>['config']) => [c.host.enabled, c.process.enabled, c.containers.enabled, c.logs.enabled];
 
   it.each([
-    ['fullstack', [true, true, true, true]],
-    ['host', [true, true, false, false]],
-    ['application', [false, false, false, false]],
-    ['cloudnative', [true, true, true, true]],
-  ] as const)('%s presets host, process, containers, logs = %j', (mode, expected) => {
+    ['fullstack', [true, true, true, true], false],
+    ['host', [true, true, false, false], false],
+    ['application', [false, false, false, false], true],
+    ['cloudnative', [true, true, true, true], true],
+  ] as const)('%s presets host, process, containers, logs = %j, receiver = %j', (mode, expected, receiver) => {
     const { config, sources } = load({ env: { SEXTANT_MODE: mode } });
     expect(config.mode).toBe(mode);
     expect(switches(config)).toEqual(expected);
+    expect(config.receiver.enabled).toBe(receiver);
     expect(sources['containers.enabled']).toBe('mode');
+    expect(sources['receiver.enabled']).toBe('mode');
+  });
+
+  it('the receiver switch set explicitly wins over the mode, and its budget must hold its largest request', () => {
+    expect(load({ env: { SEXTANT_MODE: 'fullstack', SEXTANT_RECEIVER_ENABLED: 'true' } }).config.receiver.enabled).toBe(true);
+    expect(load({ env: { SEXTANT_MODE: 'application', SEXTANT_RECEIVER_ENABLED: 'false' } }).config.receiver.enabled).toBe(false);
+    expect(() => load({ env: { SEXTANT_MODE: 'application', SEXTANT_PIPELINE_TRACES_MAX_BYTES: '4MiB' } })).toThrow(/receiver.maxDecompressedBytes: is larger than pipeline.traces.maxBytes/);
+    expect(() => load({ env: { SEXTANT_RECEIVER_ALLOW_NETWORKS: '10.0.0.0/8,300.1.1.1' } })).toThrow(/receiver.allowNetworks: item 2: not an IP network/);
+    expect(load({ env: { SEXTANT_RECEIVER_ALLOW_NETWORKS: '10.0.0.0/8, fd00::/8 ,192.168.1.7' } }).config.receiver.allowNetworks).toEqual(['10.0.0.0/8', 'fd00::/8', '192.168.1.7']);
   });
 
   it('an explicit switch wins over the preset, from any layer', () => {

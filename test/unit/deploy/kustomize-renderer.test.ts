@@ -132,11 +132,22 @@ describe('strategic merge subset', () => {
     expect(target.spec.template.spec.volumes).toHaveLength(2);
   });
 
+  it('merges a container\'s ports on containerPort, the patch\'s items first (as kyaml orders them)', () => {
+    const t = { spec: { template: { spec: { containers: [{ name: 'c', ports: [{ name: 'self', containerPort: 9464 }] }] } } } };
+    const out = strategicMerge(t, { spec: { template: { spec: { containers: [{ name: 'c', ports: [{ name: 'otlp', containerPort: 4318, hostPort: 4318 }, { containerPort: 9464, protocol: 'TCP' }] }] } } } }, 't') as typeof t;
+    expect(out.spec.template.spec.containers[0]!.ports).toEqual([
+      { name: 'otlp', containerPort: 4318, hostPort: 4318 },
+      { name: 'self', containerPort: 9464, protocol: 'TCP' },
+    ]);
+  });
+
   it('refuses directives and fields it does not implement', () => {
     expect(() => strategicMerge(target, { spec: { $patch: 'replace' } }, 't')).toThrow(/directive/);
     expect(() => strategicMerge(target, { spec: { template: { spec: { containers: [{ name: 'c', $patch: 'replace' }] } } } }, 't')).toThrow(/not implemented/);
     expect(() => strategicMerge(target, { spec: { template: { spec: { containers: [{ image: 'no-name' }] } } } }, 't')).toThrow(/merge key/);
-    expect(() => strategicMerge(target, { spec: { template: { spec: { containers: [{ name: 'c', ports: [] }] } } } }, 't')).toThrow(/ports/);
+    // Ports merge by containerPort only inside a container; a Service's ports (merge key port) are not implemented.
+    expect(() => strategicMerge({ spec: { ports: [{ port: 80 }] } }, { spec: { ports: [{ port: 443 }] } }, 't')).toThrow(/ports/);
+    expect(() => strategicMerge(target, { spec: { template: { spec: { containers: [{ name: 'c', ports: [{ name: 'x' }] }] } } } }, 't')).toThrow(/merge key "containerPort"/);
     expect(() => strategicMerge(target, { spec: { $setElementOrder: [] } }, 't')).toThrow(/directive/);
     expect(() => strategicMerge({}, { a: { b: { $patch: 'delete' } } }, 't')).toThrow(/directive/);
   });

@@ -65,6 +65,8 @@ function effectiveConfig(env: Record<string, string>, command: 'agent' | 'gatewa
     // Token files are mounted from a Secret in the cluster; here a temp file stands in.
     if (k.endsWith('_TOKEN_FILE') || k.endsWith('_TOKENS_FILE')) e[k] = tokenFile;
     else if (k === 'SEXTANT_NODE_NAME') e[k] = 'node-1';
+    // The downward API's metadata.namespace: the namespace every object here is in.
+    else if (k === 'SEXTANT_WEBHOOK_NAMESPACE') e[k] = 'sextant';
     else e[k] = v;
   }
   return loadConfig({ env: e, allowLocal: command === 'agent', cwd: tmp }).config;
@@ -175,6 +177,75 @@ describe('overlays', () => {
         expect(c['imagePullPolicy']).toBe('Never');
       }
     }
+  });
+});
+
+describe('the receiver and the injection webhook (application, cloudnative)', () => {
+  const RECEIVER_MODES = ['application', 'cloudnative'] as const;
+  const ports = (name: string) => ((mainContainer(rendered.get(name)!, 'DaemonSet', 'sextant-agent').container['ports'] ?? []) as Obj[]).filter((p) => p['hostPort'] !== undefined);
+
+  it('turn the receiver on by mode and publish its two ports on the node, and only they do', () => {
+    for (const name of OVERLAYS) {
+      const objects = rendered.get(name)!;
+      const config = effectiveConfig(mainContainer(objects, 'DaemonSet', 'sextant-agent').env, 'agent');
+      const receiver = (RECEIVER_MODES as readonly string[]).includes(name);
+      expect(config.receiver.enabled, name).toBe(receiver);
+      expect(ports(name).map((p) => [p['name'], p['containerPort'], p['hostPort']]).sort(), name).toEqual(receiver ? [['otlp-grpc', 4317, 4317], ['otlp-http', 4318, 4318]] : []);
+      if (receiver) {
+        expect(config.receiver.httpListen).toEqual({ host: '0.0.0.0', port: 4318 });
+        expect(config.receiver.grpcListen).toEqual({ host: '0.0.0.0', port: 4317 });
+      }
+      expect(objects.some((o) => o.kind === 'MutatingWebhookConfiguration'), name).toBe(receiver);
+      expect(objects.some((o) => o.kind === 'Deployment' && o.metadata.name === 'sextant-webhook'), name).toBe(receiver);
+    }
+  });
+
+  it.each(RECEIVER_MODES)('%s: the webhook configuration never blocks a pod, answers fast and skips kube-system and its own namespace', (name) => {
+    const objects = rendered.get(name)!;
+    const mwc = find(objects, 'MutatingWebhookConfiguration', 'sextant-webhook');
+    expect(mwc['webhooks']).toHaveLength(1);
+    const hook = (mwc['webhooks'] as Obj[])[0]!;
+    expect(hook['failurePolicy']).toBe('Ignore');
+    expect(hook['timeoutSeconds']).toBeLessThanOrEqual(5);
+    expect(hook['sideEffects']).toBe('None');
+    expect(hook['admissionReviewVersions']).toEqual(['v1']);
+    expect(hook['rules']).toEqual([{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
+    expect(hook['namespaceSelector']).toEqual({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'sextant'] }] });
+    const svc = hook['clientConfig'].service as Obj;
+    expect(svc).toMatchObject({ name: 'sextant-webhook', namespace: 'sextant', path: '/mutate', port: 443 });
+    const service = find(objects, 'Service', 'sextant-webhook');
+    const deployment = mainContainer(objects, 'Deployment', 'sextant-webhook');
+    const port = (service['spec'].ports as Obj[]).find((p) => p['port'] === 443)!;
+    const target = (deployment.container['ports'] as Obj[]).find((p) => p['name'] === port['targetPort'])!;
+    const config = effectiveConfig(deployment.env, 'gateway');
+    expect(target['containerPort']).toBe(config.webhook.listen.port);
+    // The namespace in the configuration's selector is the one the webhook is told it runs in.
+    expect((deployment.container['env'] as Obj[]).find((e) => e['name'] === 'SEXTANT_WEBHOOK_NAMESPACE')?.['valueFrom']).toEqual({ fieldRef: { fieldPath: 'metadata.namespace' } });
+    expect(config.webhook.configurationName).toBe(mwc['metadata'].name);
+    expect(config.webhook.serviceName).toBe(service['metadata'].name);
+    expect(config.webhook.agentPort).toBe(4318);
+  });
+
+  it.each(RECEIVER_MODES)('%s: the webhook gets namespaces and its own configuration, nothing more', (name) => {
+    const objects = rendered.get(name)!;
+    const grants: string[] = [];
+    for (const binding of objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') as Obj[]) {
+      if (!(binding['subjects'] as Obj[]).some((s) => s['name'] === 'sextant-webhook')) continue;
+      expect(binding['subjects']).toEqual([{ kind: 'ServiceAccount', name: 'sextant-webhook', namespace: 'sextant' }]);
+      const role = find(objects, binding['roleRef'].kind, binding['roleRef'].name);
+      for (const rule of role['rules'] as Obj[]) {
+        for (const g of rule['apiGroups'] as string[]) {
+          for (const r of rule['resources'] as string[]) grants.push(`${g}/${r}:${(rule['verbs'] as string[]).join(',')}:${(rule['resourceNames'] as string[] | undefined)?.join(',') ?? '*'}`);
+        }
+      }
+    }
+    expect(grants.sort()).toEqual(['/namespaces:get:*', 'admissionregistration.k8s.io/mutatingwebhookconfigurations:get,patch:sextant-webhook']);
+    const deployment = mainContainer(objects, 'Deployment', 'sextant-webhook');
+    expect(deployment.pod['serviceAccountName']).toBe('sextant-webhook');
+    expect(deployment.pod['hostNetwork']).toBeUndefined();
+    expect((deployment.pod['volumes'] ?? []) as Obj[]).toEqual([]);
+    // Self-generated CA: one replica, or two webhooks would patch caBundle in turn.
+    expect(find(objects, 'Deployment', 'sextant-webhook')['spec'].replicas).toBe(1);
   });
 });
 

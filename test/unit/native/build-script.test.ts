@@ -30,7 +30,7 @@ describe.runIf(process.platform === 'linux' && presentOrSkip(existsSync(headers)
   beforeAll(() => {
     pkg = tmpDir('build');
     mkdirSync(path.join(pkg, 'native'));
-    for (const f of ['build.js', 'binding.gyp', 'sextant_proc.c', 'sextant_host.c', 'sextant_host.h', 'sextant_tcp.c', 'sextant_tcp.h']) copyFileSync(path.join(repo, 'native', f), path.join(pkg, 'native', f));
+    for (const f of ['build.js', 'binding.gyp', 'sextant_proc.c', 'sextant_host.c', 'sextant_host.h', 'sextant_tcp.c', 'sextant_tcp.h', 'sextant_sock.c', 'sextant_sock.h']) copyFileSync(path.join(repo, 'native', f), path.join(pkg, 'native', f));
     symlinkSync(path.join(repo, 'node_modules'), path.join(pkg, 'node_modules'));
   });
   afterAll(() => removeDir(pkg));

@@ -1,4 +1,4 @@
-import type { OtlpSignal } from '../export/types.js';
+import type { OtlpSignal } from './types.js';
 
 export const SIGNALS: readonly OtlpSignal[] = ['metrics', 'logs', 'traces'];
 

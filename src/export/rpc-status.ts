@@ -1,4 +1,4 @@
-import type { BodyFormat } from './routes.js';
+import type { BodyFormat } from './http-routes.js';
 
 /**
  * Error bodies in the shape OTLP/HTTP asks for: a `google.rpc.Status` (code, message), binary
