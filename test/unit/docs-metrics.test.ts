@@ -44,6 +44,9 @@ const NOT_TELEMETRY: readonly { readonly match: RegExp; readonly why: string }[]
   { match: /^(\*\.)?headers\.authorization$|^\*\.token$/, why: 'pino redaction paths' },
   { match: /^log\.level$/, why: 'a key the severity detection reads in JSON log bodies' },
   { match: /^\*\.prev$/, why: 'the fallback copy of the checkpoint file' },
+  { match: /^sextant\.receiver\.sender$/, why: "the description of a Symbol (the receiver's per-connection sender)" },
+  { match: /^\*\.\*\.svc(\.cluster\.local)?$/, why: "DNS names in the webhook's serving certificate" },
+  { match: /^metadata\.(name|uid|namespace)$/, why: 'downward API fieldPaths the webhook puts in the pod spec' },
 ];
 
 interface SourceScan {
