@@ -54,10 +54,49 @@ const PREFIX: Readonly<Record<string, string>> = {
 };
 
 /** The answer about a middle link's own controller. */
-type OwnerAnswer = { readonly state: 'known'; readonly owner: OwnerRef | undefined } | { readonly state: 'pending' } | { readonly state: 'failed' };
+export type OwnerAnswer = { readonly state: 'known'; readonly owner: OwnerRef | undefined } | { readonly state: 'pending' } | { readonly state: 'failed' };
 
-const PENDING: OwnerAnswer = Object.freeze({ state: 'pending' });
+export const PENDING: OwnerAnswer = Object.freeze({ state: 'pending' });
 const FAILED: OwnerAnswer = Object.freeze({ state: 'failed' });
+
+/**
+ * Where a middle link's (ReplicaSet, Job, ReplicationController) own controller comes from: an
+ * API lookup in the agent (WorkloadResolver), the watched objects in the gateway's cluster monitor.
+ */
+export type OwnerLookup = (namespace: string, ref: OwnerRef) => OwnerAnswer;
+
+/** The pod's workload from what `ownerOf` knows about the middle links now. */
+export function resolveWorkload(pod: PodMeta, ownerOf: OwnerLookup): Workload {
+  const c = pod.controller;
+  if (c === undefined) return podWorkload(pod);
+  const middle = MIDDLE[c.kind];
+  if (middle !== undefined && middle.apiVersion === c.apiVersion) {
+    const attrs: Record<string, string> = {};
+    link(attrs, c);
+    const answer = ownerOf(pod.namespace, c);
+    if (answer.state === 'known') {
+      const root = answer.owner;
+      if (root !== undefined && middle.roots[root.kind] === root.apiVersion) {
+        link(attrs, root);
+        return { kind: root.kind.toLowerCase(), name: root.name, attributes: Object.freeze(attrs) };
+      }
+      return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
+    }
+    // Not known (yet): the Deployment controller's naming gives the Deployment's name.
+    const deployment = c.kind === 'ReplicaSet' ? deploymentFromReplicaSet(c.name, pod.labels['pod-template-hash']) : undefined;
+    if (deployment !== undefined) {
+      attrs['k8s.deployment.name'] = deployment;
+      return { kind: 'deployment', name: deployment, attributes: Object.freeze(attrs) };
+    }
+    return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
+  }
+  if (ROOTS[c.kind] === c.apiVersion) {
+    const attrs: Record<string, string> = {};
+    link(attrs, c);
+    return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
+  }
+  return podWorkload(pod);
+}
 
 export interface WorkloadResolverOptions {
   readonly client: KubeApiClient;
@@ -90,35 +129,7 @@ export class WorkloadResolver {
 
   /** The pod's workload from what is known now; starts the lookups still needed. */
   resolve(pod: PodMeta): Workload {
-    const c = pod.controller;
-    if (c === undefined) return podWorkload(pod);
-    const middle = MIDDLE[c.kind];
-    if (middle !== undefined && middle.apiVersion === c.apiVersion) {
-      const attrs: Record<string, string> = {};
-      link(attrs, c);
-      const answer = this.#lookup(pod.namespace, c);
-      if (answer.state === 'known') {
-        const root = answer.owner;
-        if (root !== undefined && middle.roots[root.kind] === root.apiVersion) {
-          link(attrs, root);
-          return { kind: root.kind.toLowerCase(), name: root.name, attributes: Object.freeze(attrs) };
-        }
-        return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
-      }
-      // Not known (yet): the Deployment controller's naming gives the Deployment's name.
-      const deployment = c.kind === 'ReplicaSet' ? deploymentFromReplicaSet(c.name, pod.labels['pod-template-hash']) : undefined;
-      if (deployment !== undefined) {
-        attrs['k8s.deployment.name'] = deployment;
-        return { kind: 'deployment', name: deployment, attributes: Object.freeze(attrs) };
-      }
-      return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
-    }
-    if (ROOTS[c.kind] === c.apiVersion) {
-      const attrs: Record<string, string> = {};
-      link(attrs, c);
-      return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
-    }
-    return podWorkload(pod);
+    return resolveWorkload(pod, this.#lookup);
   }
 
   async stop(): Promise<void> {
@@ -133,7 +144,7 @@ export class WorkloadResolver {
     return this.#answers.size;
   }
 
-  #lookup(namespace: string, ref: OwnerRef): OwnerAnswer {
+  readonly #lookup = (namespace: string, ref: OwnerRef): OwnerAnswer => {
     // The uid keeps a deleted-and-recreated ReplicaSet of the same name apart.
     const key = `${ref.kind}/${namespace}/${ref.name}/${ref.uid}`;
     const cached = this.#answers.get(key);
@@ -149,7 +160,7 @@ export class WorkloadResolver {
     this.#inFlight.add(p);
     void p.finally(() => this.#inFlight.delete(p));
     return PENDING;
-  }
+  };
 
   async #fetch(key: string, namespace: string, ref: OwnerRef): Promise<void> {
     const m = MIDDLE[ref.kind]!;
