@@ -1,6 +1,7 @@
 import { DEFAULT_HOST_CONFIG as HOST } from '../sources/host/config.js';
 import { PROCESS_GROUP_BY, PROCESS_LIMITS, PROCESS_SOURCE_DEFAULTS as PROC } from '../sources/process/config.js';
 import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8s/config-values.js';
+import { clusterKeys } from '../gateway/cluster/config.js';
 import { MODES } from './modes.js';
 import { envName, flagName } from '../config-kinds/names.js';
 import {
@@ -264,6 +265,7 @@ export const schema = {
       maxQueueItems: integer({ description: 'Requests queued for the upstream before the gateway answers 503.', default: 1024, min: 1, max: { value: 1_000_000 } }),
     },
   },
+  cluster: clusterKeys,
 };
 
 export type Schema = typeof schema;

@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { demoCluster, load, UID, CLUSTER_UID } from './cluster-fixtures.js';
+import { type Api, leading, startApi, startMonitor, type Started } from './harness.js';
+
+/**
+ * The cluster monitor in-process against the stand-in API: what it lists and watches, the metrics
+ * an interval produces for the demo cluster, and the events it delivers.
+ */
+
+let cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+async function setup(): Promise<{ api: Api; s: Started }> {
+  const api = await startApi();
+  cleanups.push(() => api.close());
+  load(api.cluster);
+  const s = startMonitor(api);
+  cleanups.push(() => s.stop());
+  await leading(api, s);
+  return { api, s };
+}
+
+describe('cluster metrics', () => {
+  it('reports the demo cluster with semconv names and the agents’ resource attributes', async () => {
+    const { s } = await setup();
+    const n = await s.monitor.runInterval();
+    expect(n).toBeGreaterThan(100);
+    const c = s.capture;
+    const checkout = { 'k8s.deployment.name': 'checkout', 'k8s.namespace.name': 'shop' };
+    expect(c.latest('k8s.deployment.pod.desired', checkout)).toBe(3);
+    expect(c.latest('k8s.deployment.pod.available', checkout)).toBe(1);
+    expect(c.latest('sextant.k8s.deployment.pod.ready', checkout)).toBe(1);
+    expect(c.latest('sextant.k8s.deployment.pod.updated', checkout)).toBe(3);
+    const dep = c.find('k8s.deployment.pod.desired', checkout)[0]!;
+    expect(dep.resource).toMatchObject({ 'k8s.deployment.uid': UID.checkout, 'k8s.cluster.uid': CLUSTER_UID, 'k8s.cluster.name': 'prod-eu-1', 'dt.cost.costcenter': 'CC-42', 'dt.cost.product': 'webshop', 'k8s.workload.kind': 'deployment' });
+    expect(dep.kind).toBe('sum');
+    expect(dep.monotonic).toBe(false);
+
+    const crashing = { 'k8s.pod.uid': UID.podCrashing, 'k8s.container.name': 'app' };
+    expect(c.latest('k8s.container.status.reason', crashing, { 'k8s.container.status.reason': 'CrashLoopBackOff' })).toBe(1);
+    expect(c.latest('k8s.container.status.reason', crashing, { 'k8s.container.status.reason': 'ImagePullBackOff' })).toBe(0);
+    expect(c.latest('k8s.container.status.state', crashing, { 'k8s.container.status.state': 'waiting' })).toBe(1);
+    expect(c.latest('k8s.container.restart.count', crashing)).toBe(7);
+    expect(c.latest('k8s.container.ready', crashing)).toBe(0);
+    expect(c.latest('sextant.k8s.container.last_terminated.exit_code', crashing, { 'k8s.container.status.last_terminated_reason': 'Error' })).toBe(1);
+    expect(c.latest('k8s.container.cpu.request.desired', crashing)).toBeCloseTo(0.25);
+    expect(c.latest('k8s.container.memory.limit.desired', crashing)).toBe(256 * 1024 * 1024);
+    const container = c.find('k8s.container.ready', crashing)[0]!;
+    // The same attributes the agents put on this pod's records (src/enrich/k8s/), plus the container.
+    expect(container.resource).toMatchObject({
+      'k8s.pod.name': 'checkout-7d9f8b6c5d-bbbbb',
+      'k8s.namespace.name': 'shop',
+      'k8s.node.name': 'node-a',
+      'k8s.replicaset.name': 'checkout-7d9f8b6c5d',
+      'k8s.replicaset.uid': UID.checkoutRs,
+      'k8s.deployment.name': 'checkout',
+      'k8s.deployment.uid': UID.checkout,
+      'k8s.workload.kind': 'deployment',
+      'k8s.workload.name': 'checkout',
+      'k8s.cluster.uid': CLUSTER_UID,
+      'dt.cost.costcenter': 'CC-42',
+      'container.image.name': 'registry.example.com/shop/app',
+      'container.image.tags': ['1.4.2'],
+    });
+
+    const pending = { 'k8s.pod.uid': UID.podPending };
+    expect(c.latest('k8s.pod.status.phase', pending, { 'k8s.pod.status.phase': 'Pending' })).toBe(1);
+    expect(c.latest('k8s.pod.status.phase', pending, { 'k8s.pod.status.phase': 'Running' })).toBe(0);
+    expect(c.latest('sextant.k8s.pod.condition.status', pending, { 'sextant.k8s.pod.condition.type': 'PodScheduled', 'sextant.k8s.pod.condition.status': 'false' })).toBe(1);
+    expect(c.find('k8s.pod.status.phase', pending)[0]!.resource['k8s.node.name']).toBeUndefined();
+
+    expect(c.latest('k8s.container.status.reason', { 'k8s.pod.uid': UID.web0 }, { 'k8s.container.status.reason': 'ImagePullBackOff' })).toBe(1);
+    expect(c.latest('k8s.statefulset.pod.ready', { 'k8s.statefulset.name': 'web' })).toBe(0);
+    expect(c.latest('k8s.daemonset.node.ready', { 'k8s.daemonset.name': 'fluent-bit' })).toBe(1);
+    expect(c.latest('k8s.daemonset.node.desired_scheduled', { 'k8s.daemonset.name': 'fluent-bit' })).toBe(2);
+    expect(c.latest('k8s.job.pod.successful', { 'k8s.job.name': 'report-28930560', 'k8s.cronjob.name': 'report' })).toBe(1);
+    expect(c.latest('k8s.cronjob.job.active', { 'k8s.cronjob.name': 'report' })).toBe(0);
+    expect(c.latest('k8s.hpa.pod.desired', { 'k8s.hpa.name': 'checkout', 'k8s.hpa.scaletargetref.kind': 'Deployment' })).toBe(4);
+    expect(c.latest('k8s.hpa.pod.max', { 'k8s.hpa.name': 'checkout' })).toBe(10);
+    expect(c.latest('k8s.resourcequota.cpu.request.used', { 'k8s.resourcequota.name': 'compute' })).toBeCloseTo(0.75);
+    expect(c.latest('k8s.resourcequota.memory.limit.hard', { 'k8s.resourcequota.name': 'compute' })).toBe(16 * 1024 ** 3);
+    expect(c.latest('k8s.resourcequota.object_count.hard', {}, { 'k8s.resourcequota.resource_name': 'count/deployments.apps' })).toBe(10);
+    expect(c.latest('k8s.resourcequota.object_count.used', {}, { 'k8s.resourcequota.resource_name': 'pods' })).toBe(5);
+    expect(c.latest('k8s.resourcequota.storage.request.hard', {}, { 'k8s.storageclass.name': 'gold' })).toBe(100 * 1024 ** 3);
+    expect(c.latest('k8s.resource_quota.hard_limit', {}, { resource: 'requests.nvidia.com/gpu' })).toBe(2);
+    expect(c.latest('k8s.persistentvolumeclaim.status.phase', { 'k8s.persistentvolumeclaim.name': 'data-web-0' }, { 'k8s.persistentvolumeclaim.status.phase': 'Bound' })).toBe(1);
+    expect(c.latest('k8s.persistentvolumeclaim.storage.capacity', { 'k8s.persistentvolumeclaim.name': 'data-web-0' })).toBe(10 * 1024 ** 3);
+
+    const nodeA = { 'k8s.node.name': 'node-a', 'k8s.node.uid': UID.nodeA };
+    expect(c.latest('k8s.node.condition.status', nodeA, { 'k8s.node.condition.type': 'Ready', 'k8s.node.condition.status': 'true' })).toBe(1);
+    expect(c.latest('k8s.node.condition.status', nodeA, { 'k8s.node.condition.type': 'MemoryPressure', 'k8s.node.condition.status': 'false' })).toBe(1);
+    expect(c.latest('k8s.node.cpu.allocatable', nodeA)).toBeCloseTo(3.8);
+    expect(c.latest('k8s.node.memory.allocatable', nodeA)).toBe(15 * 1024 ** 3);
+    expect(c.latest('sextant.k8s.node.memory.capacity', nodeA)).toBe(16374228 * 1024);
+    expect(c.latest('k8s.node.pod.allocatable', nodeA)).toBe(110);
+    expect(c.latest('k8s.namespace.phase', { 'k8s.namespace.name': 'shop' }, { 'k8s.namespace.phase': 'active' })).toBe(1);
+  });
+
+  it('follows the watch: a node turning NotReady shows in the next interval', async () => {
+    const { api, s } = await setup();
+    api.cluster.modify('Node', '', 'node-b', (n) => {
+      n.status.conditions = n.status.conditions.map((c: Record<string, string>) => (c.type === 'Ready' ? { ...c, status: 'Unknown', reason: 'NodeStatusUnknown' } : c));
+    });
+    const nodeB = { 'k8s.node.name': 'node-b' };
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      await s.monitor.runInterval();
+      if (s.capture.latest('k8s.node.condition.status', nodeB, { 'k8s.node.condition.type': 'Ready', 'k8s.node.condition.status': 'unknown' }) === 1) break;
+      if (performance.now() > deadline) throw new Error('node-b never NotReady');
+      // The next try waits for the watch event to land (a macrotask), not a fixed time.
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(s.capture.latest('k8s.node.condition.status', nodeB, { 'k8s.node.condition.type': 'Ready', 'k8s.node.condition.status': 'true' })).toBe(0);
+  });
+});
+
+describe('cluster events', () => {
+  it('delivers each event once, as OTLP log events with the involved object’s resource', async () => {
+    const { s } = await setup();
+    const c = s.capture;
+    await c.until(() => c.events().length >= 5, 10_000, 'five events');
+    const sched = c.events('FailedScheduling');
+    expect(sched).toHaveLength(1);
+    const e = sched[0]!;
+    expect(e.severityNumber).toBe(13);
+    expect(e.severityText).toBe('Warning');
+    expect(e.body).toContain('Insufficient cpu');
+    expect(e.attributes).toMatchObject({ 'k8s.event.reason': 'FailedScheduling', 'k8s.event.count': 3, 'k8s.event.action': 'Scheduling', 'k8s.object.kind': 'Pod', 'k8s.object.name': 'checkout-7d9f8b6c5d-ccccc', 'k8s.event.uid': UID.evScheduling });
+    expect(e.resource).toMatchObject({ 'k8s.pod.uid': UID.podPending, 'k8s.deployment.name': 'checkout', 'dt.cost.costcenter': 'CC-42', 'k8s.cluster.uid': CLUSTER_UID });
+    // series.lastObservedTime is the record's time.
+    expect(e.timeUnixNano).toBe(String(BigInt(Date.parse('2026-12-01T08:09:30.123Z')) * 1_000_000n));
+    const old = c.events('NodeHasSufficientMemory')[0]!;
+    expect(old.attributes['k8s.event.count']).toBe(2);
+    expect(old.resource).toMatchObject({ 'k8s.node.name': 'node-a', 'k8s.node.uid': UID.nodeA });
+    expect(old.severityNumber).toBe(9);
+    expect(c.events().length).toBe(demoCluster().filter(([k]) => k === 'Event').length);
+  });
+});
