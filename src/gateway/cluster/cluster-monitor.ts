@@ -245,6 +245,8 @@ class Monitor implements ClusterMonitor {
     // Releasing the Lease ends the term first (onStoppedLeading), so nothing is delivered after.
     await this.#elector.stop();
     this.#endTerm();
+    // A batch delivered just before the end still writes its checkpoint.
+    await this.#shipper.drained();
     await Promise.all(this.#stopping);
     await this.#intervalRunning?.catch(() => 0);
     await Promise.all([this.#watchClient.close(), this.#leaseClient.close()]);

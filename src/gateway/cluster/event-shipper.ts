@@ -80,7 +80,10 @@ export class EventShipper {
     this.#active = true;
   }
 
-  /** Ends the term at once: nothing more is delivered; what was queued is the next leader's. */
+  /**
+   * Ends the term at once: nothing more is delivered; what was queued is the next leader's. A
+   * delivery already made still moves the checkpoint (`drained()` waits for that).
+   */
   stop(): void {
     this.#active = false;
     this.#abort.abort();
@@ -170,6 +173,7 @@ export class EventShipper {
       const body = this.#encoder.encode(this.#records(batch));
       let wait = 100;
       for (;;) {
+        // Checked right before each delivery: a term that ended delivers nothing more.
         if (!this.#active) return;
         const outcome = await this.#o.output.deliver('logs', body, batch.length);
         if (outcome.ok) {
@@ -187,8 +191,8 @@ export class EventShipper {
         wait = Math.min(this.#maxRetryMs, Math.max(outcome.retryAfterMs, wait * 2));
         await delay(wait, undefined, { signal, ref: false }).catch(() => undefined);
       }
-      if (!this.#active) return;
-      // Delivered: these are no longer the queue's (the queue only grew at its end meanwhile).
+      // Delivered: these are no longer the queue's (the queue only grew at its end meanwhile),
+      // and the checkpoint says so even when the term ended during the delivery — it happened.
       this.#queue.splice(0, batch.length);
       this.#o.metrics.eventsQueued.set(this.#queue.length);
       let top: bigint | undefined;

@@ -72,8 +72,6 @@ export class LeaseElector {
   #leading = false;
   #lastRenewAt = 0;
   #deadline: NodeJS.Timeout | undefined;
-  /** The last Lease object read, as the API returned it (a PUT sends it back with our changes). */
-  #observed: Json | undefined;
   #observedKey = '';
   /** When (this replica's clock) the record last changed: the lease runs from here. */
   #observedAt = 0;
@@ -251,8 +249,18 @@ export class LeaseElector {
 
   /** Gives the Lease up: holder cleared, a 1 s duration (client-go's ReleaseOnCancel). */
   async #release(): Promise<void> {
-    const current = this.#observed;
-    if (current === undefined || recordOf(current).holder !== this.#o.identity) return;
+    const signal = AbortSignal.timeout(Math.max(1000, this.#o.retryPeriodMs));
+    let current: Json;
+    try {
+      // Read again: the renewal the stop cut short may have landed, and its version is the one to send.
+      current = asLease(await this.#o.client.get(this.#path, signal));
+      this.#count('get', 'ok');
+    } catch (err) {
+      this.#count('get', 'error');
+      this.#o.logger.debug({ err }, 'cluster monitor: could not read the Lease to release it; it expires on its own');
+      return;
+    }
+    if (recordOf(current).holder !== this.#o.identity) return;
     const t = microTime();
     const metadata = objectAt(current, 'metadata');
     const body = {
@@ -261,7 +269,7 @@ export class LeaseElector {
       spec: { ...objectAt(current, 'spec'), holderIdentity: '', leaseDurationSeconds: 1, renewTime: t, acquireTime: t },
     };
     try {
-      await this.#o.client.write('PUT', this.#path, body, AbortSignal.timeout(Math.max(1000, this.#o.retryPeriodMs)));
+      await this.#o.client.write('PUT', this.#path, body, signal);
       this.#count('update', 'ok');
     } catch (err) {
       this.#count('update', err instanceof KubeApiError && err.reason === 'conflict' ? 'conflict' : 'error');
@@ -277,7 +285,6 @@ export class LeaseElector {
       this.#observedKey = key;
       this.#observedAt = now;
     }
-    this.#observed = lease;
     this.#holder = rec.holder;
   }
 

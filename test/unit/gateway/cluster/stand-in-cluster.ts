@@ -170,6 +170,17 @@ export class StandInCluster {
     }
   }
 
+  /** Writes `text` as it is onto every open watch of `kind` (bad lines); the number of watches written to. */
+  writeRaw(kind: string, text: string): number {
+    let n = 0;
+    for (const w of this.#watchers) {
+      if (COLLECTIONS[w.path]!.kind !== kind || w.res.writableEnded) continue;
+      w.res.write(text);
+      n++;
+    }
+    return n;
+  }
+
   get openWatches(): number {
     return this.#watchers.size;
   }
