@@ -10,10 +10,11 @@ import type { ClusterSelfMetrics } from './self-metrics.js';
  * package does it, so one gateway replica monitors the cluster at a time:
  *
  * - Every `retryPeriod` a candidate GETs the Lease. Absent: it creates it, naming itself (a 409
- *   AlreadyExists means another was faster). Held by another whose renewal this replica saw less
- *   than `leaseDuration` ago (by its own clock, so clock skew between nodes does not matter): it
- *   waits. Free, released or expired: it takes it with a PUT carrying the resourceVersion it
- *   read — optimistic concurrency, so of two candidates one gets 200 and the other 409 Conflict.
+ *   AlreadyExists means another was faster). Held by another that renewed less than
+ *   `leaseDuration` ago (timed on this replica's clock from the reads that saw the renewal, see
+ *   #observe): it waits, and wakes when that lease runs out. Free, released or expired: it takes
+ *   it with a PUT carrying the resourceVersion it read — optimistic concurrency, so of two
+ *   candidates one gets 200 and the other 409 Conflict.
  * - The leader renews every `retryPeriod` the same way. It stops leading at once when a renewal
  *   shows another holder or loses a race (409 and the Lease is someone else's), and when no
  *   renewal has succeeded for `renewDeadline` — shorter than the lease, so it has stopped before
@@ -75,6 +76,8 @@ export class LeaseElector {
   #observedKey = '';
   /** When (this replica's clock) the record last changed: the lease runs from here. */
   #observedAt = 0;
+  /** When the Lease was last read (the record seen then was the previous one). */
+  #lastReadAt = 0;
   #holder = '';
 
   constructor(options: LeaseElectorOptions) {
@@ -115,11 +118,14 @@ export class LeaseElector {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       let wait: number;
+      // The renew deadline runs from when the request was sent, not answered: the renewTime it
+      // wrote is from before, and a slow answer must not stretch this replica's term.
+      const attemptAt = this.#now();
       try {
         const a = await this.#tryAcquireOrRenew(signal);
         if (signal.aborted) break;
         if (a.leading) {
-          this.#lastRenewAt = this.#now();
+          this.#lastRenewAt = attemptAt;
           this.#armDeadline();
           if (!this.#leading) {
             this.#leading = true;
@@ -149,10 +155,11 @@ export class LeaseElector {
 
   #armDeadline(): void {
     if (this.#deadline !== undefined) clearTimeout(this.#deadline);
+    const left = Math.max(0, this.#lastRenewAt + this.#o.renewDeadlineMs - this.#now());
     this.#deadline = setTimeout(() => {
       this.#deadline = undefined;
       if (this.#leading && this.#now() - this.#lastRenewAt >= this.#o.renewDeadlineMs - 1) this.#stopLeading('deadline');
-    }, this.#o.renewDeadlineMs);
+    }, left);
     this.#deadline.unref();
   }
 
@@ -277,14 +284,27 @@ export class LeaseElector {
     }
   }
 
+  /**
+   * Notes the record and when it last changed. client-go takes "now" (the first read that shows
+   * the change), which can be a whole poll interval after the renewal and so delays a take-over
+   * past the lease duration. Here the change is known to have happened between the previous
+   * read and this one; within that window the record's own renewTime says when (converted to
+   * this process's clock). A writer whose clock runs behind cannot move it before the previous
+   * read, so the take-over comes at most one poll interval early — still after the holder's renew
+   * deadline (2/3 of the lease) has stopped it.
+   */
   #observe(lease: Json, now: number): void {
     const rec = recordOf(lease);
-    // The record as client-go compares it: holder and renew time (our own annotation moves too).
+    // The record as client-go compares it: holder, renew time, transitions (our own annotation moves too).
     const key = `${rec.holder}\u0000${rec.renewTime}\u0000${rec.transitions}`;
     if (key !== this.#observedKey) {
+      const earliest = this.#observedKey === '' ? now : this.#lastReadAt;
+      const renewedWall = Date.parse(rec.renewTime);
+      const renewed = Number.isFinite(renewedWall) ? now - (Date.now() - renewedWall) : now;
       this.#observedKey = key;
-      this.#observedAt = now;
+      this.#observedAt = Math.min(now, Math.max(earliest, renewed));
     }
+    this.#lastReadAt = now;
     this.#holder = rec.holder;
   }
 
