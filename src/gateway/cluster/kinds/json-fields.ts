@@ -73,4 +73,21 @@ export class StringTable {
   get size(): number {
     return this.#strings.size;
   }
+
+  /**
+   * One shared frozen value per key, for small objects many cluster objects hold equal copies of
+   * (a ReplicaSet's owner reference in each of its pods, the same five pod conditions, the same
+   * container requests and limits): each copy kept costs more than the pod's own name. Bounded
+   * like the strings.
+   */
+  share<T>(key: string, make: () => T): T {
+    const have = this.#values.get(key);
+    if (have !== undefined) return have as T;
+    if (this.#values.size >= this.#max) this.#values.clear();
+    const v = make();
+    this.#values.set(key, v);
+    return v;
+  }
+
+  readonly #values = new Map<string, unknown>();
 }

@@ -163,6 +163,6 @@ export function clusterMeta(raw: unknown, kind: string, filter: KeyFilter, ctx: 
 }
 
 function internRef(r: OwnerRef, s: StringTable): OwnerRef {
-  // The owner's name is shared by every object it owns (a ReplicaSet's pods).
-  return { apiVersion: s.intern(r.apiVersion), kind: s.intern(r.kind), name: s.intern(r.name), uid: s.intern(r.uid) };
+  // One reference object for all the objects one owner has (a ReplicaSet's pods).
+  return s.share(`ref\u0000${r.uid}\u0000${r.kind}\u0000${r.name}\u0000${r.apiVersion}`, () => Object.freeze({ apiVersion: s.intern(r.apiVersion), kind: s.intern(r.kind), name: s.intern(r.name), uid: s.intern(r.uid) }));
 }

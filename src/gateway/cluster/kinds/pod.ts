@@ -25,8 +25,6 @@ export interface ContainerResources {
 
 export interface ContainerObject {
   readonly name: string;
-  /** The runtime's id without its scheme (`containerd://abc` → `abc`); empty before it runs. */
-  readonly id: string;
   readonly image: string;
   readonly ready: boolean;
   readonly restarts: number;
@@ -60,7 +58,7 @@ const NO_CLAIMS: readonly string[] = Object.freeze([]);
 const NO_CONDITIONS: Readonly<Record<string, string>> = Object.freeze({});
 const NO_RESOURCES: ContainerResources = Object.freeze({ cpuRequest: undefined, cpuLimit: undefined, memoryRequest: undefined, memoryLimit: undefined });
 
-function resourcesOf(requirements: Json): ContainerResources {
+function resourcesOf(requirements: Json, strings: StringTable): ContainerResources {
   const req = objectAt(requirements, 'requests');
   const lim = objectAt(requirements, 'limits');
   const cpuRequest = parseQuantity(req['cpu']);
@@ -68,27 +66,29 @@ function resourcesOf(requirements: Json): ContainerResources {
   const memoryRequest = parseQuantity(req['memory']);
   const memoryLimit = parseQuantity(lim['memory']);
   if (cpuRequest === undefined && cpuLimit === undefined && memoryRequest === undefined && memoryLimit === undefined) return NO_RESOURCES;
-  return { cpuRequest, cpuLimit, memoryRequest, memoryLimit };
-}
-
-/** `containerd://0f3a…` → `0f3a…` (what the agents put in container.id). */
-function runtimeId(id: string): string {
-  const i = id.indexOf('://');
-  return i === -1 ? id : id.slice(i + 3);
+  // The pods of one template ask for the same: one object for all of them.
+  return strings.share(`res\u0000${cpuRequest}\u0000${cpuLimit}\u0000${memoryRequest}\u0000${memoryLimit}`, () => Object.freeze({ cpuRequest, cpuLimit, memoryRequest, memoryLimit }));
 }
 
 export function conditionsOf(status: Json, strings: StringTable): Readonly<Record<string, string>> {
   const list = arrayAt(status, 'conditions');
   if (list.length === 0) return NO_CONDITIONS;
-  const out: Record<string, string> = {};
-  let n = 0;
+  let key = 'cond';
+  const pairs: string[] = [];
   for (const c of list) {
     if (!isJsonObject(c)) continue;
     const type = stringAt(c, 'type');
-    if (type.length === 0 || ++n > MAX_CONDITIONS) continue;
-    out[strings.intern(type)] = strings.intern(stringAt(c, 'status'));
+    if (type.length === 0 || pairs.length >= MAX_CONDITIONS * 2) continue;
+    const status = stringAt(c, 'status');
+    pairs.push(type, status);
+    key += `\u0000${type}\u0000${status}`;
   }
-  return Object.freeze(out);
+  // Most pods (and nodes) are in one of a few condition states: one object for each.
+  return strings.share(key, () => {
+    const out: Record<string, string> = {};
+    for (let i = 0; i < pairs.length; i += 2) out[strings.intern(pairs[i]!)] = strings.intern(pairs[i + 1]!);
+    return Object.freeze(out);
+  });
 }
 
 function containerOf(spec: Json, status: Json | undefined, strings: StringTable): ContainerObject {
@@ -110,11 +110,12 @@ function containerOf(spec: Json, status: Json | undefined, strings: StringTable)
     const last = objectAt(objectAt(status, 'lastState'), 'terminated');
     lastReason = stringAt(last, 'reason');
     lastExitCode = intAt(last, 'exitCode');
-    if (isJsonObject(status['resources'])) current = resourcesOf(status['resources']);
+    if (isJsonObject(status['resources'])) current = resourcesOf(status['resources'], strings);
   }
+  // Not kept: the runtime's container id. It changes with every restart, and the agents' records
+  // carry it; the pod's uid and the container's name join the two.
   return {
     name,
-    id: status === undefined ? '' : runtimeId(stringAt(status, 'containerID')),
     // The spec's reference is what the user wrote (the status' may be resolved to a digest).
     image: strings.intern(stringAt(spec, 'image')),
     ready: status === undefined ? false : (boolAt(status, 'ready') ?? false),
@@ -123,7 +124,7 @@ function containerOf(spec: Json, status: Json | undefined, strings: StringTable)
     reason: strings.intern(reason),
     lastReason: strings.intern(lastReason),
     lastExitCode,
-    desired: resourcesOf(objectAt(spec, 'resources')),
+    desired: resourcesOf(objectAt(spec, 'resources'), strings),
     current,
   };
 }
