@@ -9,7 +9,7 @@ import { event, load, UID } from '../unit/gateway/cluster/cluster-fixtures.js';
 import { type Api, LEASE_NS, startApi } from '../unit/gateway/cluster/harness.js';
 import { OtlpReceiver } from '../unit/gateway/cluster/otlp-capture.js';
 import { encodeRef, logsRequest } from '../unit/gateway/helpers.js';
-import { freePort } from './helpers/gateway-store.js';
+import { freePort, storedRequests } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
 
 /**
@@ -123,6 +123,9 @@ describe('sextant gateway monitoring a cluster', () => {
     expect(sched.attributes['k8s.event.count']).toBe(3);
     expect(sched.resource['k8s.pod.uid']).toBe(UID.podPending);
     expect(await readyz(a)).toMatch(/^ready: ok\ncluster monitor: leading: 13\/13 kinds listed, 6 pods, 2 nodes/);
+    // The way received data goes: the gateway's own store has them too.
+    expect(JSON.stringify(storedRequests(a.dataDir, 'metrics'))).toContain('k8s.deployment.pod.desired');
+    expect(JSON.stringify(storedRequests(a.dataDir, 'logs'))).toContain('FailedScheduling');
 
     // The standby: it watches nothing, yet receives and forwards OTLP like any replica.
     const b = await gateway(api, receiver.url, dir, 'gw-b');

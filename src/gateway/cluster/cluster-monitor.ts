@@ -142,7 +142,14 @@ export function createClusterMonitor(config: ClusterMonitorConfig, deps: Cluster
     logger.warn({ server: ep.server }, `cluster monitoring off: ${problem}`);
     return off('unavailable', problem);
   }
-  return new Monitor(c, config.kubernetes, deps, logger, ep.server, ca, ep.tokenFile, namespace);
+  try {
+    return new Monitor(c, config.kubernetes, deps, logger, ep.server, ca, ep.tokenFile, namespace);
+  } catch (err) {
+    // An API address the client cannot use (a malformed KUBERNETES_SERVICE_HOST): the gateway serves on.
+    const detail = `cannot reach the Kubernetes API: ${(err as Error).message}`;
+    logger.warn({ server: ep.server }, `cluster monitoring off: ${detail}`);
+    return off('unavailable', detail);
+  }
 }
 
 function off(state: 'off' | 'unavailable', detail: string): ClusterMonitor {

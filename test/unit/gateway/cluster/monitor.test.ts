@@ -1,6 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createClusterMonitor } from '../../../../src/gateway/cluster/cluster-monitor.js';
+import { startClusterMonitor } from '../../../../src/gateway/cluster/index.js';
+import { Registry } from '../../../../src/self/registry.js';
+import { Readiness } from '../../../../src/self/server.js';
+import { BASE_CONFIG } from '../../enrich/k8s/cluster.js';
+import { captureLogger, until } from '../../enrich/k8s/fake-api-server.js';
 import { demoCluster, load, UID, CLUSTER_UID } from './cluster-fixtures.js';
-import { type Api, leading, startApi, startMonitor, type Started } from './harness.js';
+import { type Api, leading, SECTION, startApi, startMonitor, type Started } from './harness.js';
+import { OtlpCapture } from './otlp-capture.js';
 
 /**
  * The cluster monitor in-process against the stand-in API: what it lists and watches, the metrics
@@ -137,5 +147,85 @@ describe('cluster events', () => {
     expect(old.resource).toMatchObject({ 'k8s.node.name': 'node-a', 'k8s.node.uid': UID.nodeA });
     expect(old.severityNumber).toBe(9);
     expect(c.events().length).toBe(demoCluster().filter(([k]) => k === 'Event').length);
+  });
+});
+
+describe('the watch', () => {
+  it('applies every event type: ADDED, MODIFIED, DELETED, BOOKMARK (the next watch starts at the bookmark, no re-list)', async () => {
+    const { api, s } = await setup();
+    const g = s.monitor.graph;
+    const v = g.version;
+    api.cluster.put('Pod', demoCluster().find(([k, o]) => k === 'Pod' && o.metadata.uid === UID.podRunning)![1]); // MODIFIED
+    api.cluster.remove('Pod', 'shop', 'checkout-7d9f8b6c5d-ccccc'); // DELETED
+    await until(() => g.get('Pod', UID.podPending) === undefined && g.version >= v + 2, 10_000, 'the deletion');
+    await s.monitor.runInterval();
+    expect(s.capture.find('k8s.pod.status.phase', { 'k8s.pod.uid': UID.podPending }).every((p) => p.request < s.capture.requests.metrics)).toBe(true);
+    api.cluster.bookmark('Pod');
+    const bookmarkRv = String(api.cluster.resourceVersion);
+    await until(() => s.registry.counter('sextant_kubernetes_watch_events_total', '').get({ resource: 'pods', type: 'bookmark' }) === 1, 10_000, 'the bookmark');
+    const lists = api.server.of('/api/v1/pods', false).length;
+    api.cluster.endWatches('Pod');
+    await until(() => api.server.of('/api/v1/pods', true).some((r) => r.query.get('resourceVersion') === bookmarkRv), 10_000, 'a watch from the bookmark');
+    expect(api.server.of('/api/v1/pods', false)).toHaveLength(lists);
+    for (const t of ['added', 'modified', 'deleted']) expect(s.registry.counter('sextant_kubernetes_watch_events_total', '').get({ resource: 'pods', type: t })).toBeGreaterThanOrEqual(t === 'added' ? 0 : 1);
+  });
+});
+
+describe('without a usable API', () => {
+  it('is off outside a cluster with auto, one warning with true, and a /readyz detail either way; never throws', async () => {
+    const base = { cluster: { ...SECTION, enabled: 'auto' as const }, kubernetes: BASE_CONFIG };
+    const deps = (log: ReturnType<typeof captureLogger>) => ({ logger: log.logger, registry: new Registry(), version: 't', output: new OtlpCapture().output, dataDir: '/nonexistent', env: {}, serviceAccountDir: '/nonexistent' });
+    const auto = captureLogger();
+    const m = createClusterMonitor(base, deps(auto));
+    m.start();
+    expect(m.status()).toMatchObject({ state: 'off', detail: 'off: not in a Kubernetes cluster (cluster.enabled=auto)' });
+    expect(auto.lines.filter((l) => l['level'] === 40)).toEqual([]);
+    const on = captureLogger();
+    const t = createClusterMonitor({ ...base, cluster: { ...SECTION, enabled: 'true' } }, deps(on));
+    expect(t.status().state).toBe('unavailable');
+    expect(on.lines.filter((l) => l['level'] === 40).map((l) => l['msg'])).toEqual([expect.stringContaining('cluster monitoring off: cluster.enabled=true, but there is no Kubernetes API')]);
+    expect(await t.runInterval()).toBe(0);
+    await t.stop();
+    // In a pod whose service account is not mounted: no CA, one warning.
+    const nosa = captureLogger();
+    const p = createClusterMonitor(base, { ...deps(nosa), env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' } });
+    expect(p.status().detail).toMatch(/CA certificate cannot be read/);
+    expect(nosa.lines.filter((l) => l['level'] === 40)).toHaveLength(1);
+    expect(createClusterMonitor({ ...base, cluster: { ...SECTION, enabled: 'false' } }, deps(captureLogger())).status().detail).toBe('off (cluster.enabled=false)');
+  });
+
+  it('puts its state on the gateway’s /readyz through startClusterMonitor', async () => {
+    const api = await startApi();
+    cleanups.push(() => api.close());
+    load(api.cluster);
+    const readiness = new Readiness();
+    const capture = new OtlpCapture();
+    const dataDir = mkdtempSync(join(tmpdir(), 'sextant-cluster-ready-'));
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const ingested: string[] = [];
+    const gateway = {
+      ingest(signal: 'metrics' | 'logs', _format: 'protobuf', body: Uint8Array) {
+        ingested.push(signal);
+        capture.add(signal, body);
+        return { ok: true as const };
+      },
+    };
+    const saved = { ...process.env };
+    process.env['KUBERNETES_SERVICE_HOST'] = '127.0.0.1';
+    process.env['KUBERNETES_SERVICE_PORT'] = String(api.server.port);
+    let m;
+    try {
+      m = startClusterMonitor(
+        { cluster: { ...SECTION, leaseNamespace: 'sextant' }, kubernetes: { ...BASE_CONFIG, tokenFile: join(api.saDir, 'token'), caFile: join(api.saDir, 'ca.crt') }, gateway: { dataDir } },
+        gateway,
+        { registry: new Registry(), logger: captureLogger().logger, readiness, version: 't' },
+      );
+    } finally {
+      process.env = saved;
+    }
+    cleanups.push(() => m!.stop());
+    await capture.until(() => capture.events().length === 5, 10_000, 'events through ingest');
+    expect(ingested).toContain('logs');
+    await until(() => readiness.details().startsWith('cluster monitor: leading: 13/13 kinds listed'), 10_000, 'the /readyz line');
   });
 });
