@@ -15,7 +15,7 @@ import { statefulSetKind } from './statefulset.js';
 
 /**
  * Every kind the cluster monitor lists and watches into the object graph (Events are watched
- * too, but delivered, not kept: events/). Namespaces first: they carry the cluster uid and the
+ * too, but delivered, not kept: ../event.ts, ../event-shipper.ts). Namespaces first: they carry the cluster uid and the
  * cost metadata every other object's attributes read. The RBAC ClusterRole in
  * deploy/kubernetes/base/rbac.yaml grants exactly these, and test/unit/deploy checks that.
  */

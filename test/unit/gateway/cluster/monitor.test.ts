@@ -6,7 +6,7 @@ import { createClusterMonitor } from '../../../../src/gateway/cluster/cluster-mo
 import { startClusterMonitor } from '../../../../src/gateway/cluster/index.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { Readiness } from '../../../../src/self/server.js';
-import { BASE_CONFIG } from '../../enrich/k8s/cluster.js';
+import { BASE_CONFIG, startInCluster } from '../../enrich/k8s/cluster.js';
 import { captureLogger, until } from '../../enrich/k8s/fake-api-server.js';
 import { demoCluster, load, UID, CLUSTER_UID } from './cluster-fixtures.js';
 import { type Api, leading, SECTION, startApi, startMonitor, type Started } from './harness.js';
@@ -227,5 +227,19 @@ describe('without a usable API', () => {
     await capture.until(() => capture.events().length === 5, 10_000, 'events through ingest');
     expect(ingested).toContain('logs');
     await until(() => readiness.details().startsWith('cluster monitor: leading: 13/13 kinds listed'), 10_000, 'the /readyz line');
+  });
+});
+
+describe('joining the agents’ series', () => {
+  it('gives a pod exactly the attributes the agent on its node gives that pod’s records', async () => {
+    const { api, s } = await setup();
+    // The agent's Kubernetes metadata on node-a, against the same API (it watches node-a's pods and looks owners up).
+    const agent = startInCluster(api.server, captureLogger().logger, { clusterName: 'prod-eu-1' });
+    cleanups.push(() => agent.stop());
+    await until(() => agent.k8s.index?.byUid(UID.podCrashing)?.attributes['k8s.deployment.uid'] !== undefined, 10_000, 'the agent resolving the Deployment');
+    await s.monitor.runInterval();
+    const cluster = s.capture.find('k8s.pod.status.phase', { 'k8s.pod.uid': UID.podCrashing })[0]!.resource;
+    expect(cluster).toEqual({ ...agent.k8s.index!.byUid(UID.podCrashing)!.attributes });
+    expect(Object.keys(cluster).length).toBeGreaterThan(10);
   });
 });

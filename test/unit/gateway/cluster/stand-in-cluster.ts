@@ -236,7 +236,15 @@ export class StandInCluster {
     if (this.intercept?.(req, res) === true) return;
     const lease = LEASES.exec(req.path);
     if (lease !== null) return this.#lease(req, res, decodeURIComponent(lease[1]!), lease[2] === undefined ? undefined : decodeURIComponent(lease[2]));
-    if (COLLECTIONS[req.path] === undefined) return json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    if (COLLECTIONS[req.path] === undefined) {
+      // GET of one namespaced object (the agent's owner lookups): /api/v1/namespaces/NS/RESOURCE/NAME, /apis/G/V/namespaces/NS/RESOURCE/NAME.
+      const one = /^(\/api\/v1|\/apis\/[^/]+\/[^/]+)\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(req.path);
+      const path = one === null ? undefined : `${one[1]}/${one[3]}`;
+      const c = path === undefined ? undefined : COLLECTIONS[path];
+      const o = c === undefined ? undefined : this.#objects.get(path!)!.get(`${decodeURIComponent(one![2]!)}/${decodeURIComponent(one![4]!)}`);
+      if (req.method === 'GET' && c !== undefined && o !== undefined) return json(res, 200, { kind: c.kind, apiVersion: c.apiVersion, ...o });
+      return json(res, 404, status(404, 'NotFound', one === null ? 'the server could not find the requested resource' : `${one[3]} "${one[4]}" not found`));
+    }
     if (req.method !== 'GET') return json(res, 405, status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
     if (req.query.get('watch') === '1') return this.#watch(req, res);
     this.#list(req, res);
