@@ -9,6 +9,7 @@ import { event, load, UID } from '../unit/gateway/cluster/cluster-fixtures.js';
 import { type Api, LEASE_NS, startApi } from '../unit/gateway/cluster/harness.js';
 import { OtlpReceiver } from '../unit/gateway/cluster/otlp-capture.js';
 import { encodeRef, logsRequest } from '../unit/gateway/helpers.js';
+import { until } from '../helpers/wait.js';
 import { freePort, storedRequests } from './helpers/gateway-store.js';
 import { SextantProcess } from './helpers/sextant-process.js';
 
@@ -129,11 +130,7 @@ describe('sextant gateway monitoring a cluster', () => {
 
     // The standby: it watches nothing, yet receives and forwards OTLP like any replica.
     const b = await gateway(api, receiver.url, dir, 'gw-b');
-    const standbyDeadline = Date.now() + 20_000;
-    while (!(await readyz(b)).includes(`cluster monitor: standby: ${a.identity} monitors the cluster`)) {
-      if (Date.now() > standbyDeadline) throw new Error(`gw-b never on standby: ${await readyz(b)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until('gw-b on standby', async () => (await readyz(b)).includes(`cluster monitor: standby: ${a.identity} monitors the cluster`), { timeoutMs: 20_000, everyMs: 50, detail: () => readyz(b) });
     const posted = await request(`${b.otlp}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encodeRef('logs', logsRequest(['through the standby'])) });
     expect(posted.statusCode).toBe(200);
     await posted.body.dump();

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ReflectorHandler } from '../../enrich/k8s/reflector.js';
 import { LogsEncoder } from '../../export/otlp/logs-encoder.js';
-import { type AttrValue, type LogRecord, msToUnixNano, nowUnixNano, type Resource, type Scope, Severity } from '../../model/index.js';
+import { type AttrValue, type LogRecord, nowUnixNano, type Resource, type Scope, Severity } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
 import { type ClusterEvent, resourceVersionOrder } from './event.js';
 import type { EventCheckpoint } from './event-checkpoint.js';
@@ -225,7 +225,7 @@ export class EventShipper {
       out.push({
         resource,
         scope: this.#o.scope,
-        timeUnixNano: msToUnixNano(e.lastMs),
+        timeUnixNano: BigInt(e.lastMs) * 1_000_000n,
         observedTimeUnixNano: observed,
         severityNumber: e.type === 'Warning' ? Severity.WARN : e.type === 'Normal' ? Severity.INFO : Severity.UNSPECIFIED,
         severityText: e.type,

@@ -85,3 +85,33 @@ export const HPA_MAX = updown('k8s.hpa.pod.max', '{pod}', 'Upper bound the autos
 export const PVC_PHASE = updown('k8s.persistentvolumeclaim.status.phase', '{persistentvolumeclaim}', 'Number of PersistentVolumeClaims in a given phase (Bound, Lost, Pending; the current one is 1).');
 export const PVC_REQUEST = updown('k8s.persistentvolumeclaim.storage.request', 'By', 'Storage requested by the claim (spec.resources.requests.storage).');
 export const PVC_CAPACITY = updown('k8s.persistentvolumeclaim.storage.capacity', 'By', 'Storage provisioned for the claim (status.capacity.storage; only once bound).');
+
+// Resource quotas: [hard, used] of each resource semconv names (kinds/resourcequota.ts maps a
+// quota's resource names onto them).
+type Pair = readonly [hard: MetricDescriptor, used: MetricDescriptor];
+const HARD = 'the quota in the namespace (status.hard)';
+const USED = 'what is in use in the namespace (status.used)';
+export const QUOTA_CPU_REQUEST: Pair = [updown('k8s.resourcequota.cpu.request.hard', '{cpu}', `CPU requests: ${HARD}.`, 'double'), updown('k8s.resourcequota.cpu.request.used', '{cpu}', `CPU requests: ${USED}.`, 'double')];
+export const QUOTA_CPU_LIMIT: Pair = [updown('k8s.resourcequota.cpu.limit.hard', '{cpu}', `CPU limits: ${HARD}.`, 'double'), updown('k8s.resourcequota.cpu.limit.used', '{cpu}', `CPU limits: ${USED}.`, 'double')];
+export const QUOTA_MEMORY_REQUEST: Pair = [updown('k8s.resourcequota.memory.request.hard', 'By', `Memory requests: ${HARD}.`), updown('k8s.resourcequota.memory.request.used', 'By', `Memory requests: ${USED}.`)];
+export const QUOTA_MEMORY_LIMIT: Pair = [updown('k8s.resourcequota.memory.limit.hard', 'By', `Memory limits: ${HARD}.`), updown('k8s.resourcequota.memory.limit.used', 'By', `Memory limits: ${USED}.`)];
+export const QUOTA_STORAGE_REQUEST: Pair = [updown('k8s.resourcequota.storage.request.hard', 'By', `Storage requests: ${HARD}.`), updown('k8s.resourcequota.storage.request.used', 'By', `Storage requests: ${USED}.`)];
+export const QUOTA_PVC_COUNT: Pair = [
+  updown('k8s.resourcequota.persistentvolumeclaim_count.hard', '{persistentvolumeclaim}', `PersistentVolumeClaims: ${HARD}.`),
+  updown('k8s.resourcequota.persistentvolumeclaim_count.used', '{persistentvolumeclaim}', `PersistentVolumeClaims: ${USED}.`),
+];
+export const QUOTA_EPHEMERAL_REQUEST: Pair = [
+  updown('k8s.resourcequota.ephemeral_storage.request.hard', 'By', `Ephemeral storage requests: ${HARD}.`),
+  updown('k8s.resourcequota.ephemeral_storage.request.used', 'By', `Ephemeral storage requests: ${USED}.`),
+];
+export const QUOTA_EPHEMERAL_LIMIT: Pair = [
+  updown('k8s.resourcequota.ephemeral_storage.limit.hard', 'By', `Ephemeral storage limits: ${HARD}.`),
+  updown('k8s.resourcequota.ephemeral_storage.limit.used', 'By', `Ephemeral storage limits: ${USED}.`),
+];
+export const QUOTA_HUGEPAGES: Pair = [updown('k8s.resourcequota.hugepage_count.request.hard', '{hugepage}', `Huge page requests: ${HARD}.`), updown('k8s.resourcequota.hugepage_count.request.used', '{hugepage}', `Huge page requests: ${USED}.`)];
+export const QUOTA_OBJECTS: Pair = [updown('k8s.resourcequota.object_count.hard', '{object}', `Objects: ${HARD}.`), updown('k8s.resourcequota.object_count.used', '{object}', `Objects: ${USED}.`)];
+/** The k8s_cluster receiver's names, for resource names semconv has no family for (extended resources). */
+export const QUOTA_OTHER: Pair = [
+  gauge('k8s.resource_quota.hard_limit', '{resource}', 'The quota of a resource semconv has no family for, named in `resource` (status.hard).', 'double'),
+  gauge('k8s.resource_quota.used', '{resource}', 'What is in use of a resource semconv has no family for, named in `resource` (status.used).', 'double'),
+];

@@ -1,5 +1,18 @@
-import { defineMetric, type Attributes, type MetricDescriptor } from '../../../model/index.js';
+import type { Attributes, MetricDescriptor } from '../../../model/index.js';
 import { type Json, objectAt } from './json-fields.js';
+import {
+  QUOTA_CPU_LIMIT,
+  QUOTA_CPU_REQUEST,
+  QUOTA_EPHEMERAL_LIMIT,
+  QUOTA_EPHEMERAL_REQUEST,
+  QUOTA_HUGEPAGES,
+  QUOTA_MEMORY_LIMIT,
+  QUOTA_MEMORY_REQUEST,
+  QUOTA_OBJECTS,
+  QUOTA_OTHER,
+  QUOTA_PVC_COUNT,
+  QUOTA_STORAGE_REQUEST,
+} from './metrics.js';
 import { parseQuantity } from './quantity.js';
 import { clusterMeta, type ClusterObject, type ConvertContext, KEEP_NONE, type KindSpec, type PointSink } from './kind.js';
 
@@ -37,28 +50,6 @@ export function convertResourceQuota(raw: unknown, ctx: ConvertContext): Resourc
   const status = objectAt(raw as Json, 'status');
   return { ...meta, hard: amounts(objectAt(status, 'hard'), ctx), used: amounts(objectAt(status, 'used'), ctx) };
 }
-
-function pair(base: string, unit: string, valueType: 'int' | 'double', what: string): readonly [MetricDescriptor, MetricDescriptor] {
-  const make = (side: 'hard' | 'used', text: string): MetricDescriptor =>
-    defineMetric({ name: `${base}.${side}`, unit, description: `${what} in the namespace: ${text}.`, kind: 'sum', monotonic: false, valueType });
-  return [make('hard', 'the quota (status.hard)'), make('used', 'what is in use (status.used)')];
-}
-
-export const QUOTA_CPU_REQUEST = pair('k8s.resourcequota.cpu.request', '{cpu}', 'double', 'CPU requests');
-export const QUOTA_CPU_LIMIT = pair('k8s.resourcequota.cpu.limit', '{cpu}', 'double', 'CPU limits');
-export const QUOTA_MEMORY_REQUEST = pair('k8s.resourcequota.memory.request', 'By', 'int', 'Memory requests');
-export const QUOTA_MEMORY_LIMIT = pair('k8s.resourcequota.memory.limit', 'By', 'int', 'Memory limits');
-export const QUOTA_STORAGE_REQUEST = pair('k8s.resourcequota.storage.request', 'By', 'int', 'Storage requests');
-export const QUOTA_PVC_COUNT = pair('k8s.resourcequota.persistentvolumeclaim_count', '{persistentvolumeclaim}', 'int', 'PersistentVolumeClaims');
-export const QUOTA_EPHEMERAL_REQUEST = pair('k8s.resourcequota.ephemeral_storage.request', 'By', 'int', 'Ephemeral storage requests');
-export const QUOTA_EPHEMERAL_LIMIT = pair('k8s.resourcequota.ephemeral_storage.limit', 'By', 'int', 'Ephemeral storage limits');
-export const QUOTA_HUGEPAGES = pair('k8s.resourcequota.hugepage_count.request', '{hugepage}', 'int', 'Huge page requests');
-export const QUOTA_OBJECTS = pair('k8s.resourcequota.object_count', '{object}', 'int', 'Objects');
-/** The k8s_cluster receiver's names, for resource names semconv has no family for. */
-export const QUOTA_OTHER: readonly [MetricDescriptor, MetricDescriptor] = [
-  defineMetric({ name: 'k8s.resource_quota.hard_limit', unit: '{resource}', description: 'The quota of a resource semconv has no family for, named in `resource` (status.hard).', kind: 'gauge', monotonic: false, valueType: 'double' }),
-  defineMetric({ name: 'k8s.resource_quota.used', unit: '{resource}', description: 'What is in use of a resource semconv has no family for, named in `resource` (status.used).', kind: 'gauge', monotonic: false, valueType: 'double' }),
-];
 
 /** Object kinds a quota counts by their bare name (`pods`); everything else is written `count/<resource>[.<group>]`. */
 const COUNTED = new Set(['pods', 'services', 'services.loadbalancers', 'services.nodeports', 'secrets', 'configmaps', 'replicationcontrollers', 'resourcequotas']);

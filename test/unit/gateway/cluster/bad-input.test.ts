@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { json, until } from '../../enrich/k8s/fake-api-server.js';
+import { json } from '../../enrich/k8s/fake-api-server.js';
+import { until } from '../../../helpers/wait.js';
 import { load, pod, running, UID } from './cluster-fixtures.js';
 import { type Api, leading, startApi, startMonitor, type Started } from './harness.js';
 import { status } from './stand-in-cluster.js';
@@ -123,7 +124,7 @@ describe('bad input from the API', () => {
     // A watch of pods that says something else, a line that is no JSON, an unknown event type, an oversized line.
     const watches = a.server.of('/api/v1/pods', true).length;
     a.cluster.endWatches('Pod');
-    await until(() => a.server.of('/api/v1/pods', true).length > watches, 10_000, 'a new pod watch');
+    await until('a new pod watch', () => a.server.of('/api/v1/pods', true).length > watches, 10_000);
     const rv = a.cluster.resourceVersion;
     a.cluster.intercept = undefined;
     // Written onto the open watch as the next lines.
@@ -133,7 +134,7 @@ describe('bad input from the API', () => {
     expect(a.cluster.writeRaw('Pod', lines)).toBe(1);
     // The line splitter reports what it dropped when the stream ends.
     a.cluster.endWatches('Pod');
-    await until(() => counter(s, 'sextant_kubernetes_watch_dropped_total', { resource: 'pods', reason: 'oversized' }) === 1, 10_000, 'the oversized line counted');
+    await until('the oversized line counted', () => counter(s, 'sextant_kubernetes_watch_dropped_total', { resource: 'pods', reason: 'oversized' }) === 1, 10_000);
     expect(counter(s, 'sextant_cluster_objects_refused_total', { resource: 'pods', reason: 'unknown_kind' })).toBe(1);
     expect(counter(s, 'sextant_kubernetes_watch_dropped_total', { resource: 'pods', reason: 'malformed' })).toBe(3);
     expect(s.monitor.graph.get('Pod', 'sec-1')).toBeUndefined();
@@ -180,8 +181,8 @@ describe('bad input from the API', () => {
     };
     const s = monitor(a);
     await a.cluster.leaseUntil((l) => l?.spec?.holderIdentity === s.monitor.status().identity, 'sextant', 'sextant-gateway-cluster-monitor');
-    await until(() => counter(s, 'sextant_kubernetes_api_errors_total', { resource: 'cronjobs', reason: 'forbidden' }) >= 3, 10_000, 'three forbidden lists');
-    await until(() => s.monitor.graph.synced('Pod') && s.monitor.graph.synced('Deployment'), 10_000, 'the rest listed');
+    await until('three forbidden lists', () => counter(s, 'sextant_kubernetes_api_errors_total', { resource: 'cronjobs', reason: 'forbidden' }) >= 3, 10_000);
+    await until('the rest listed', () => s.monitor.graph.synced('Pod') && s.monitor.graph.synced('Deployment'), 10_000);
     await s.monitor.runInterval();
     expect(s.capture.latest('k8s.deployment.pod.desired', { 'k8s.deployment.name': 'checkout' })).toBe(3);
     expect(s.monitor.status().detail).toMatch(/12\/13 kinds listed.*cronjobs: forbidden/);

@@ -6,7 +6,7 @@ import { LEASE_ANNOTATION } from '../../../../src/gateway/cluster/event-checkpoi
 import { event, load, UID } from './cluster-fixtures.js';
 import { type Api, LEASE_NS, leading, leaseOf, startApi, startMonitor, type Started } from './harness.js';
 import { OtlpCapture } from './otlp-capture.js';
-import { until } from '../../enrich/k8s/fake-api-server.js';
+import { until } from '../../../helpers/wait.js';
 import { LEASE_NAME } from '../../../../src/gateway/cluster/cluster-monitor.js';
 
 /**
@@ -82,7 +82,7 @@ describe('events exactly once', () => {
     const listsBefore = a.server.of('/apis/events.k8s.io/v1/events', false).length;
     a.cluster.compact();
     a.cluster.expireWatches('Event');
-    await until(() => a.server.of('/apis/events.k8s.io/v1/events', false).length > listsBefore, 10_000, 're-list');
+    await until('re-list', () => a.server.of('/apis/events.k8s.io/v1/events', false).length > listsBefore, 10_000);
     a.cluster.put('Event', newEvent(3));
     await c.until(() => c.events('Pulled').length === 3, 10_000, 'event 3 after the re-list');
     const d = delivered(c);

@@ -7,6 +7,7 @@ import type { ClusterOutput } from '../../../../src/gateway/cluster/output.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { BASE_CONFIG, TOKEN } from '../../enrich/k8s/cluster.js';
 import { captureLogger, FakeApiServer, selfSignedCert } from '../../enrich/k8s/fake-api-server.js';
+import { until } from '../../../helpers/wait.js';
 import { OtlpCapture } from './otlp-capture.js';
 import { StandInCluster } from './stand-in-cluster.js';
 
@@ -102,9 +103,5 @@ export function leaseOf(api: Api): Record<string, any> | undefined {
 /** Resolves once the monitor holds the Lease and has listed every kind. */
 export async function leading(api: Api, s: Started, ms = 15_000): Promise<void> {
   await api.cluster.leaseUntil((l) => l?.spec?.holderIdentity === s.monitor.status().identity, LEASE_NS, LEASE_NAME, ms);
-  const deadline = performance.now() + ms;
-  while (!s.monitor.status().detail.startsWith('leading: 13/13 kinds listed')) {
-    if (performance.now() > deadline) throw new Error(`not fully listed: ${s.monitor.status().detail}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until('every kind listed', () => s.monitor.status().detail.startsWith('leading: 13/13 kinds listed'), { timeoutMs: ms, everyMs: 10, detail: () => s.monitor.status().detail });
 }

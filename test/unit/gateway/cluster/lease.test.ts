@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LEASE_NAME } from '../../../../src/gateway/cluster/cluster-monitor.js';
 import { microTime } from '../../../../src/gateway/cluster/lease-elector.js';
-import { json, until } from '../../enrich/k8s/fake-api-server.js';
+import { json } from '../../enrich/k8s/fake-api-server.js';
+import { until } from '../../../helpers/wait.js';
 import { load } from './cluster-fixtures.js';
 import { type Api, LEASE_NS, leading, leaseOf, startApi, startMonitor, type Started } from './harness.js';
 import { status } from './stand-in-cluster.js';
@@ -43,7 +44,7 @@ describe('Lease leader election', () => {
     const gwA = monitor(a, 'gw-a');
     await leading(a, gwA);
     const gwB = monitor(a, 'gw-b');
-    await until(() => gwB.monitor.status().state === 'standby' && gwB.monitor.status().holder === 'gw-a', 10_000, 'gw-b on standby');
+    await until('gw-b on standby', () => gwB.monitor.status().state === 'standby' && gwB.monitor.status().holder === 'gw-a', 10_000);
     // Renewals move renewTime; the holder stays.
     const before = leaseOf(a)!.spec.renewTime as string;
     await a.cluster.leaseUntil((l) => l?.spec?.renewTime !== before, LEASE_NS, LEASE_NAME);
@@ -71,7 +72,7 @@ describe('Lease leader election', () => {
       a.cluster.setLease(LEASE_NS, LEASE_NAME, { holderIdentity: 'gw-b', leaseDurationSeconds: 3, acquireTime: t, renewTime: t, leaseTransitions: 5 });
     };
     const gwA = monitor(a, 'gw-a');
-    await until(() => raced && gwA.monitor.status().holder === 'gw-b', 10_000, 'gw-a losing the race');
+    await until('gw-a losing the race', () => raced && gwA.monitor.status().holder === 'gw-b', 10_000);
     expect(a.cluster.leaseWrites.find((w) => w.holder === 'gw-a')?.status).toBe(409);
     expect(counter(gwA, 'sextant_cluster_lease_requests_total', { verb: 'update', result: 'conflict' })).toBe(1);
     expect(gwA.monitor.status().state).toBe('standby');
@@ -90,7 +91,7 @@ describe('Lease leader election', () => {
     const t = microTime();
     a.cluster.setLease(LEASE_NS, LEASE_NAME, { holderIdentity: 'gw-z', leaseDurationSeconds: 3, acquireTime: t, renewTime: t, leaseTransitions: 1 }, leaseOf(a)!.metadata.annotations);
     const changedAt = performance.now();
-    await until(() => gwA.monitor.status().state === 'standby', 5000, 'gw-a stopping');
+    await until('gw-a stopping', () => gwA.monitor.status().state === 'standby', 5000);
     const tookMs = performance.now() - changedAt;
     // Within a retry period (400 ms) and the request, on a loaded machine: well under the 2 s renew deadline.
     expect(tookMs).toBeLessThan(2000);
@@ -113,7 +114,7 @@ describe('Lease leader election', () => {
       json(res, 503, status(503, 'ServiceUnavailable', 'etcdserver: request timed out'));
       return true;
     };
-    await until(() => gwA.monitor.status().state !== 'leading', 10_000, 'gw-a giving up');
+    await until('gw-a giving up', () => gwA.monitor.status().state !== 'leading', 10_000);
     const sinceRenew = performance.now() - lastRenew;
     // The renew deadline (2 s) ends it; a standby could only take over after 3 s.
     expect(sinceRenew).toBeLessThan(3000);
@@ -129,7 +130,7 @@ describe('Lease leader election', () => {
     const gwA = startMonitor(a, { identity: 'gw-a' });
     await leading(a, gwA);
     const gwB = monitor(a, 'gw-b');
-    await until(() => gwB.monitor.status().state === 'standby', 10_000, 'gw-b on standby');
+    await until('gw-b on standby', () => gwB.monitor.status().state === 'standby', 10_000);
     const stoppedAt = performance.now();
     await gwA.stop();
     await a.cluster.leaseUntil((l) => l?.spec?.holderIdentity === 'gw-b', LEASE_NS, LEASE_NAME, 10_000);

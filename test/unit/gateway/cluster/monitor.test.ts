@@ -7,7 +7,8 @@ import { startClusterMonitor } from '../../../../src/gateway/cluster/index.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { Readiness } from '../../../../src/self/server.js';
 import { BASE_CONFIG, startInCluster } from '../../enrich/k8s/cluster.js';
-import { captureLogger, until } from '../../enrich/k8s/fake-api-server.js';
+import { captureLogger } from '../../enrich/k8s/fake-api-server.js';
+import { until } from '../../../helpers/wait.js';
 import { demoCluster, load, UID, CLUSTER_UID } from './cluster-fixtures.js';
 import { type Api, leading, SECTION, startApi, startMonitor, type Started } from './harness.js';
 import { OtlpCapture } from './otlp-capture.js';
@@ -157,15 +158,15 @@ describe('the watch', () => {
     const v = g.version;
     api.cluster.put('Pod', demoCluster().find(([k, o]) => k === 'Pod' && o.metadata.uid === UID.podRunning)![1]); // MODIFIED
     api.cluster.remove('Pod', 'shop', 'checkout-7d9f8b6c5d-ccccc'); // DELETED
-    await until(() => g.get('Pod', UID.podPending) === undefined && g.version >= v + 2, 10_000, 'the deletion');
+    await until('the deletion', () => g.get('Pod', UID.podPending) === undefined && g.version >= v + 2, 10_000);
     await s.monitor.runInterval();
     expect(s.capture.find('k8s.pod.status.phase', { 'k8s.pod.uid': UID.podPending }).every((p) => p.request < s.capture.requests.metrics)).toBe(true);
     api.cluster.bookmark('Pod');
     const bookmarkRv = String(api.cluster.resourceVersion);
-    await until(() => s.registry.counter('sextant_kubernetes_watch_events_total', '').get({ resource: 'pods', type: 'bookmark' }) === 1, 10_000, 'the bookmark');
+    await until('the bookmark', () => s.registry.counter('sextant_kubernetes_watch_events_total', '').get({ resource: 'pods', type: 'bookmark' }) === 1, 10_000);
     const lists = api.server.of('/api/v1/pods', false).length;
     api.cluster.endWatches('Pod');
-    await until(() => api.server.of('/api/v1/pods', true).some((r) => r.query.get('resourceVersion') === bookmarkRv), 10_000, 'a watch from the bookmark');
+    await until('a watch from the bookmark', () => api.server.of('/api/v1/pods', true).some((r) => r.query.get('resourceVersion') === bookmarkRv), 10_000);
     expect(api.server.of('/api/v1/pods', false)).toHaveLength(lists);
     for (const t of ['added', 'modified', 'deleted']) expect(s.registry.counter('sextant_kubernetes_watch_events_total', '').get({ resource: 'pods', type: t })).toBeGreaterThanOrEqual(t === 'added' ? 0 : 1);
   });
@@ -226,7 +227,7 @@ describe('without a usable API', () => {
     cleanups.push(() => m!.stop());
     await capture.until(() => capture.events().length === 5, 10_000, 'events through ingest');
     expect(ingested).toContain('logs');
-    await until(() => readiness.details().startsWith('cluster monitor: leading: 13/13 kinds listed'), 10_000, 'the /readyz line');
+    await until('the /readyz line', () => readiness.details().startsWith('cluster monitor: leading: 13/13 kinds listed'), 10_000);
   });
 });
 
@@ -236,7 +237,7 @@ describe('joining the agents’ series', () => {
     // The agent's Kubernetes metadata on node-a, against the same API (it watches node-a's pods and looks owners up).
     const agent = startInCluster(api.server, captureLogger().logger, { clusterName: 'prod-eu-1' });
     cleanups.push(() => agent.stop());
-    await until(() => agent.k8s.index?.byUid(UID.podCrashing)?.attributes['k8s.deployment.uid'] !== undefined, 10_000, 'the agent resolving the Deployment');
+    await until('the agent resolving the Deployment', () => agent.k8s.index?.byUid(UID.podCrashing)?.attributes['k8s.deployment.uid'] !== undefined, 10_000);
     await s.monitor.runInterval();
     const cluster = s.capture.find('k8s.pod.status.phase', { 'k8s.pod.uid': UID.podCrashing })[0]!.resource;
     expect(cluster).toEqual({ ...agent.k8s.index!.byUid(UID.podCrashing)!.attributes });
