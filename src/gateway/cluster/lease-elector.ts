@@ -158,7 +158,10 @@ export class LeaseElector {
     const left = Math.max(0, this.#lastRenewAt + this.#o.renewDeadlineMs - this.#now());
     this.#deadline = setTimeout(() => {
       this.#deadline = undefined;
-      if (this.#leading && this.#now() - this.#lastRenewAt >= this.#o.renewDeadlineMs - 1) this.#stopLeading('deadline');
+      if (!this.#leading) return;
+      // A timer may fire a little early by this clock: then wait out the rest.
+      if (this.#now() - this.#lastRenewAt >= this.#o.renewDeadlineMs) this.#stopLeading('deadline');
+      else this.#armDeadline();
     }, left);
     this.#deadline.unref();
   }

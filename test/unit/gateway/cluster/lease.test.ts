@@ -93,8 +93,8 @@ describe('Lease leader election', () => {
     const changedAt = performance.now();
     await until('gw-a stopping', () => gwA.monitor.status().state === 'standby', 5000);
     const tookMs = performance.now() - changedAt;
-    // Within a retry period (400 ms) and the request, on a loaded machine: well under the 2 s renew deadline.
-    expect(tookMs).toBeLessThan(2000);
+    // Within a retry period (400 ms) and a request; the bound is the lease duration (3 s), with room for a loaded machine.
+    expect(tookMs).toBeLessThan(3000);
     expect(gwA.monitor.graph.count('Pod')).toBe(0);
     expect(await gwA.monitor.runInterval()).toBe(0);
     expect(gwA.registry.gauge('sextant_cluster_leader', '').get()).toBe(0);
