@@ -5,6 +5,7 @@ import { LOGS_KEYS } from '../sources/logs/config.js';
 import { RECEIVER_KEYS } from '../receiver/config.js';
 import { WEBHOOK_KEYS } from '../webhook/config.js';
 import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8s/config-values.js';
+import { clusterKeys } from '../gateway/cluster/config.js';
 import { MODES } from './modes.js';
 import { envName, flagName } from '../config-kinds/names.js';
 import type { ConfigOf } from '../config-kinds/section.js';
@@ -206,6 +207,7 @@ export const schema = {
       maxQueueItems: integer({ description: 'Requests queued for the upstream before the gateway answers 503.', default: 1024, min: 1, max: { value: 1_000_000 } }),
     },
   },
+  cluster: clusterKeys,
 };
 
 export type Schema = typeof schema;

@@ -1,13 +1,42 @@
-import type { SextantConfig } from '../config/schema.js';
-import { formatListen } from '../config-kinds/values.js';
+import type { Secret } from '../config-kinds/secret.js';
+import { formatListen, type ListenAddress } from '../config-kinds/values.js';
+import type { KubernetesConfig } from '../enrich/k8s/kubernetes-metadata.js';
+import type { LogLevel } from '../self/logger.js';
+import type { ClusterSection } from './cluster/config.js';
 import type { GatewayConfig } from './config.js';
+
+/**
+ * What the gateway process reads of the loaded configuration (`SextantConfig` has all of it).
+ * Written here rather than imported from src/config/: the schema composes the gateway's own
+ * `cluster` keys (cluster/config.ts), so the gateway importing the schema back would make the
+ * two rooms import each other (test/unit/import-graph.test.ts).
+ */
+export interface GatewayProcessConfig {
+  readonly logLevel: LogLevel;
+  readonly listen: ListenAddress;
+  readonly shutdownTimeout: number;
+  readonly gateway: {
+    readonly listen: ListenAddress;
+    readonly grpcListen: ListenAddress;
+    readonly tokens: readonly Secret[];
+    readonly dataDir: string;
+    readonly upstream: string | undefined;
+    readonly upstreamToken: Secret | undefined;
+    readonly maxRequestBytes: number;
+    readonly maxDecompressedBytes: number;
+    readonly store: { readonly maxFileBytes: number; readonly maxTotalBytes: number };
+    readonly forward: { readonly maxQueueBytes: number; readonly maxQueueItems: number };
+  };
+  readonly kubernetes: KubernetesConfig;
+  readonly cluster: ClusterSection;
+}
 
 /**
  * The gateway's options from the loaded Sextant configuration (`gateway.*` keys, already parsed:
  * sizes in bytes, secrets as `Secret`, durations in ms). The process-wide `shutdownTimeout`
  * bounds the gateway's own close as well.
  */
-export function gatewayConfigFrom(config: SextantConfig): GatewayConfig {
+export function gatewayConfigFrom(config: Pick<GatewayProcessConfig, 'gateway' | 'shutdownTimeout'>): GatewayConfig {
   const g = config.gateway;
   return {
     listen: formatListen(g.listen),

@@ -1,20 +1,18 @@
 import path from 'node:path';
-import type { LoadedConfig } from '../config/load.js';
-import type { SextantConfig } from '../config/schema.js';
 import { formatListen } from '../config-kinds/values.js';
 import { createLogger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
 import { untilStopSignal } from '../self/stop-signal.js';
 import { packageVersion } from '../version.js';
-import { gatewayConfigFrom } from './from-config.js';
+import { gatewayConfigFrom, type GatewayProcessConfig } from './from-config.js';
 import { startGateway } from './gateway.js';
 
 /**
  * `sextant gateway`: serve OTLP/HTTP until SIGTERM/SIGINT, then stop accepting, finish what is
  * in flight and flush the store and forward queues within the shutdown deadline.
  */
-export async function runGateway(config: SextantConfig, options: { loaded?: LoadedConfig } = {}): Promise<number> {
+export async function runGateway(config: GatewayProcessConfig, options: { loaded?: { readonly warnings: readonly { readonly key: string; readonly message: string }[] } } = {}): Promise<number> {
   const logger = createLogger(config.logLevel);
   for (const w of options.loaded?.warnings ?? []) logger.warn({ key: w.key }, w.message);
   const registry = new Registry();
@@ -31,6 +29,12 @@ export async function runGateway(config: SextantConfig, options: { loaded?: Load
       throw err;
     });
   }
+  // The cluster monitor (a Lease elects one replica); its module loads only when it may run.
+  let cluster: { stop(): Promise<void> } | undefined;
+  if (config.cluster.enabled !== 'false') {
+    const { startClusterMonitor } = await import('./cluster/index.js');
+    cluster = startClusterMonitor(config, gateway, { registry, logger, readiness, version: packageVersion() });
+  }
   readiness.markReady();
   const self = await startSelfServer(config.listen, { registry, readiness, logger });
   logger.info(
@@ -46,7 +50,9 @@ export async function runGateway(config: SextantConfig, options: { loaded?: Load
   const signal = await untilStopSignal(logger);
   logger.info({ signal }, 'gateway stopping');
   readiness.markNotReady('shutting down');
-  // gRPC first: its calls end in the gateway's store, which closes next.
+  // The cluster monitor first (it releases its Lease for the next replica), then gRPC: both end
+  // in the gateway's store, which closes next.
+  await cluster?.stop();
   await grpc?.close();
   await gateway.close();
   await self.close();

@@ -5,9 +5,10 @@ import { statusOf } from './objects.js';
 import type { TokenSource } from './token-source.js';
 
 /**
- * A small client for the parts of the Kubernetes API Sextant reads: GET of a list or an object,
- * and a watch stream. Plain undici, one keep-alive pool to the API server; the bearer token is
- * taken from a TokenSource per request (it rotates) and revealed only into the header.
+ * A small client for the parts of the Kubernetes API Sextant uses: GET of a list or an object,
+ * a watch stream, and the create/replace of one object (the gateway's Lease). Plain undici, one
+ * keep-alive pool to the API server; the bearer token is taken from a TokenSource per request (it
+ * rotates) and revealed only into the header.
  *
  * Every failure is a KubeApiError with a reason (kube-error.ts). Responses are bounded: a GET
  * body over `maxResponseBytes` is abandoned (too-large); a watch is read chunk by chunk by the
@@ -26,6 +27,12 @@ export interface KubeApiClientOptions {
   /** Largest GET body read. */
   readonly maxResponseBytes: number;
   readonly userAgent: string;
+  /**
+   * Connections kept to the API server (default 4: the agent's two watches, owner lookups and a
+   * re-list beside them). Each watch holds one for its whole length, so a caller with more
+   * watches asks for more.
+   */
+  readonly connections?: number | undefined;
 }
 
 /** Bytes of an error body read for its Status message. */
@@ -57,8 +64,7 @@ export class KubeApiClient {
     this.#maxBytes = options.maxResponseBytes;
     this.#userAgent = options.userAgent;
     this.#pool = new Pool(this.#origin, {
-      // Two watches held open, plus owner lookups and a re-list beside them.
-      connections: 4,
+      connections: options.connections ?? 4,
       connect: options.ca !== undefined ? { ca: options.ca, rejectUnauthorized: true } : { rejectUnauthorized: true },
       keepAliveTimeout: 30_000,
     });
@@ -98,6 +104,25 @@ export class KubeApiClient {
   }
 
   /**
+   * A create (POST) or replace (PUT) of one object, its JSON answer parsed. 200 and 201 are
+   * success; anything else is a KubeApiError (409 `conflict`: the object changed since it was read,
+   * or exists already — the caller's optimistic concurrency lost the race).
+   */
+  async write(method: 'POST' | 'PUT', path: string, object: unknown, signal?: AbortSignal): Promise<unknown> {
+    const res = await this.#request(path, signal, this.#timeoutMs, { method, body: JSON.stringify(object), contentType: 'application/json' });
+    try {
+      const read = await readBody(res.body, this.#maxBytes);
+      if (read.overflowed) throw new KubeApiError('too-large', res.statusCode, `response to ${describe(path)} is larger than ${this.#maxBytes} bytes`);
+      return JSON.parse(this.#decoder.decode(read.bytes)) as unknown;
+    } catch (err) {
+      if (err instanceof SyntaxError || (err as { code?: string })?.code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
+        throw new KubeApiError('protocol', res.statusCode, `response to ${describe(path)} is not JSON`);
+      }
+      throw this.#wrap(err, path);
+    }
+  }
+
+  /**
    * Opens a watch (`path` carries `watch=1`); the body's chunks, for the caller to split into
    * events. `idleTimeoutMs` ends a stream that goes quiet longer than that (a half-open TCP
    * connection after the API server vanished): the server sends bookmarks, so a live watch is
@@ -117,7 +142,7 @@ export class KubeApiClient {
     await this.#pool.destroy().catch(() => undefined);
   }
 
-  async #request(path: string, signal: AbortSignal | undefined, bodyTimeoutMs: number, write?: { method: 'PATCH'; body: string; contentType: string }) {
+  async #request(path: string, signal: AbortSignal | undefined, bodyTimeoutMs: number, write?: { method: 'PATCH' | 'POST' | 'PUT'; body: string; contentType: string }) {
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent };
       if (this.#token !== undefined) headers['authorization'] = `Bearer ${(await this.#token.current()).reveal()}`;
@@ -128,7 +153,7 @@ export class KubeApiClient {
       } catch (err) {
         throw this.#wrap(err, path);
       }
-      if (res.statusCode === 200) return res;
+      if (res.statusCode === 200 || (res.statusCode === 201 && write?.method === 'POST')) return res;
       const detail = await this.#errorDetail(res.body);
       // A rotated or expired token: read the file again and try once more at once.
       if (res.statusCode === 401 && attempt === 0 && this.#token !== undefined) {

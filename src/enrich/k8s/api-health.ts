@@ -18,6 +18,19 @@ export interface KubernetesStatus {
 /** At most one "unavailable" warning per this long. */
 const WARN_EVERY_MS = 10 * 60_000;
 
+/** What the lines say: what is lost while the API is away, and what RBAC must grant. */
+export interface ApiHealthTexts {
+  readonly unavailable: string;
+  readonly back: string;
+  readonly forbiddenHint: string;
+}
+
+const METADATA_TEXTS: ApiHealthTexts = {
+  unavailable: 'records carry runtime and cgroup metadata only; retrying with backoff',
+  back: 'Kubernetes API reachable again: pod metadata is back on records',
+  forbiddenHint: 'the service account needs get/list/watch on pods and namespaces',
+};
+
 /**
  * The API's health as the watches see it, and the one place that logs about it. Losing the API
  * (no route, RBAC denied, server down) is one warning when it happens and one info line when it
@@ -35,11 +48,13 @@ export class ApiHealth {
   #lastWarnAt = Number.NEGATIVE_INFINITY;
   #lastOkAt = 0;
   readonly #now: () => number;
+  readonly #texts: ApiHealthTexts;
 
-  constructor(logger: Logger, components: readonly string[], now: () => number = Date.now) {
+  constructor(logger: Logger, components: readonly string[], now: () => number = Date.now, texts: ApiHealthTexts = METADATA_TEXTS) {
     this.#logger = logger;
     this.#components = components;
     this.#now = now;
+    this.#texts = texts;
   }
 
   ok(component: string): void {
@@ -52,7 +67,7 @@ export class ApiHealth {
     if (!this.#failing.delete(component)) return;
     if (this.#down && this.#failing.size === 0) {
       this.#down = false;
-      if (this.#announced) this.#logger.info({ component }, 'Kubernetes API reachable again: pod metadata is back on records');
+      if (this.#announced) this.#logger.info({ component }, this.#texts.back);
       else this.#logger.debug({ component }, 'Kubernetes API reachable again');
       this.#announced = false;
     }
@@ -73,11 +88,8 @@ export class ApiHealth {
     }
     this.#lastWarnAt = now;
     this.#announced = true;
-    const hint = err.reason === 'forbidden' ? ' (RBAC: the service account needs get/list/watch on pods and namespaces)' : '';
-    this.#logger.warn(
-      { component, reason: err.reason, status: err.status, detail: err.message, retryInMs },
-      `Kubernetes API unavailable${hint}: records carry runtime and cgroup metadata only; retrying with backoff`,
-    );
+    const hint = err.reason === 'forbidden' ? ` (RBAC: ${this.#texts.forbiddenHint})` : '';
+    this.#logger.warn({ component, reason: err.reason, status: err.status, detail: err.message, retryInMs }, `Kubernetes API unavailable${hint}: ${this.#texts.unavailable}`);
   }
 
   status(pods: number, namespaces: number): KubernetesStatus {

@@ -75,14 +75,14 @@ export interface KubernetesMetadata {
 
 const OFF_STATUS: KubernetesStatus = Object.freeze({ state: 'off', detail: 'not in a Kubernetes cluster (kubernetes.enabled=auto)', pods: 0, namespaces: 0, lastSyncUnixMs: 0 });
 
-interface Endpoint {
+export interface ApiEndpoint {
   readonly server: string;
   readonly tokenFile: string | undefined;
   readonly caFile: string | undefined;
 }
 
 /** Where the API is: explicit config, else the in-cluster service; undefined when neither. */
-function endpoint(config: KubernetesConfig, env: Readonly<Record<string, string | undefined>>, saDir: string): Endpoint | undefined {
+export function apiEndpoint(config: Pick<KubernetesConfig, 'apiServer' | 'tokenFile' | 'caFile'>, env: Readonly<Record<string, string | undefined>>, saDir: string): ApiEndpoint | undefined {
   const saToken = `${saDir}/token`;
   const saCa = `${saDir}/ca.crt`;
   if (config.apiServer !== undefined) {
@@ -109,7 +109,7 @@ export function createKubernetesMetadata(config: KubernetesConfig, deps: Kuberne
   const env = deps.env ?? process.env;
   const logger = deps.logger.child({ component: 'kubernetes' });
   if (config.enabled === 'false') return off({ ...OFF_STATUS, detail: 'off (kubernetes.enabled=false)' });
-  const ep = endpoint(config, env, deps.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
+  const ep = apiEndpoint(config, env, deps.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
   if (ep === undefined) {
     if (config.enabled === 'true') {
       throw new ConfigError('kubernetes.enabled', 'true, but there is no API server: not running in a pod (KUBERNETES_SERVICE_HOST is not set) and kubernetes.apiServer is not set');

@@ -32,8 +32,13 @@ export interface PodContainerStatus {
   readonly restartCount: number;
 }
 
-export interface PodMeta extends ObjectMeta {
+/** What enrichment reads of a pod (its attributes, its workload): the node agent's pods and the cluster monitor's alike. */
+export interface PodIdentity extends ObjectMeta {
   readonly nodeName: string;
+}
+
+/** A pod as the node agent keeps it: its identity, and what tells a sending application's pod and container. */
+export interface PodMeta extends PodIdentity {
   /** `status.podIPs` (or `status.podIP`): the receiver knows a sending pod by them. */
   readonly ips: readonly string[];
   /** `spec.hostNetwork`: such a pod's IP is the node's and names no pod. */

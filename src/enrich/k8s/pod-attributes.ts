@@ -1,6 +1,6 @@
 import type { AttrValue } from '../../model/index.js';
 import { KeyMatcher } from './key-matcher.js';
-import type { KeyFilter, NamespaceMeta, PodMeta } from './objects.js';
+import type { KeyFilter, NamespaceMeta, PodIdentity } from './objects.js';
 import type { Workload } from './workload.js';
 
 /**
@@ -93,7 +93,7 @@ export class CompiledRules {
   }
 
   /** Every attribute the API adds for this pod. */
-  podAttributes(pod: PodMeta, ns: NamespaceMeta | undefined, workload: Workload, clusterUid: string | undefined, nodeName: string | undefined): Record<string, AttrValue> {
+  podAttributes(pod: PodIdentity, ns: NamespaceMeta | undefined, workload: Workload, clusterUid: string | undefined, nodeName: string | undefined): Record<string, AttrValue> {
     const a: Record<string, AttrValue> = {};
     // Lowest first: namespace metadata, then rules, then the pod's own metadata.
     if (ns !== undefined) dynatraceMetadata(a, ns.annotations);
@@ -122,7 +122,28 @@ export class CompiledRules {
     return a;
   }
 
-  #rule(a: Record<string, AttrValue>, target: string, sources: readonly SourceRef[], pod: PodMeta, ns: NamespaceMeta | undefined): void {
+  /**
+   * The attributes of an object that is not a pod (a workload, a quota, a claim) in namespace
+   * `ns`: what the namespace gives its pods — Dynatrace metadata, cost rules that read the
+   * namespace, allow-listed namespace labels and annotations — and the cluster. Identity
+   * attributes of the object itself are the caller's.
+   */
+  namespaceAttributes(namespace: string, ns: NamespaceMeta | undefined, clusterUid: string | undefined): Record<string, AttrValue> {
+    const a: Record<string, AttrValue> = {};
+    if (ns !== undefined) {
+      dynatraceMetadata(a, ns.annotations);
+      this.#rule(a, COST_CENTER, this.#costCenter, undefined, ns);
+      this.#rule(a, COST_PRODUCT, this.#product, undefined, ns);
+      for (const k in ns.labels) if (this.#nsLabels.matches(k)) a[`k8s.namespace.label.${k}`] = cap(ns.labels[k]!);
+      for (const k in ns.annotations) if (this.#nsAnnotations.matches(k)) a[`k8s.namespace.annotation.${k}`] = cap(ns.annotations[k]!);
+    }
+    if (namespace.length > 0) a['k8s.namespace.name'] = namespace;
+    if (this.clusterName.length > 0) a['k8s.cluster.name'] = this.clusterName;
+    if (clusterUid !== undefined) a['k8s.cluster.uid'] = clusterUid;
+    return a;
+  }
+
+  #rule(a: Record<string, AttrValue>, target: string, sources: readonly SourceRef[], pod: PodIdentity | undefined, ns: NamespaceMeta | undefined): void {
     for (const s of sources) {
       const meta = s.scope === 'pod' ? pod : ns;
       if (meta === undefined) continue;

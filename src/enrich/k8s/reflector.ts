@@ -17,8 +17,8 @@ import { NdjsonLines } from '../../io/ndjson-lines.js';
  */
 
 export interface ReflectorHandler<T> {
-  /** A full list arrived: these are all the objects now (others are gone). */
-  replace(items: readonly T[]): void;
+  /** A full list arrived: these are all the objects now (others are gone), as of `resourceVersion` (the list's). */
+  replace(items: readonly T[], resourceVersion?: string): void;
   upsert(item: T): void;
   remove(item: T): void;
 }
@@ -166,7 +166,7 @@ export class Reflector<T> {
       if (++pages > 10_000) throw new KubeApiError('protocol', 200, `${this.#o.path}: more than 10000 list pages`);
     } while (cont !== undefined);
     if (rv === undefined) throw new KubeApiError('protocol', 200, `${this.#o.path}: a list without metadata.resourceVersion`);
-    this.#o.handler.replace(items);
+    this.#o.handler.replace(items, rv);
     this.#resourceVersion = rv;
     this.lists++;
     this.#backoff.reset();

@@ -2,7 +2,7 @@ import type { Logger } from '../../self/logger.js';
 import type { Counter } from '../../self/registry.js';
 import type { KubeApiClient } from './api-client.js';
 import { KubeApiError } from './kube-error.js';
-import { type KeyFilter, objectMeta, type OwnerRef, type PodMeta } from './objects.js';
+import { type KeyFilter, objectMeta, type OwnerRef, type PodIdentity } from './objects.js';
 
 /**
  * A pod's workload, resolved the way Dynatrace's webhook does it: follow the controller owner
@@ -57,10 +57,49 @@ const LINK_KEYS: Readonly<Record<string, { readonly name: string; readonly uid: 
 };
 
 /** The answer about a middle link's own controller. */
-type OwnerAnswer = { readonly state: 'known'; readonly owner: OwnerRef | undefined } | { readonly state: 'pending' } | { readonly state: 'failed' };
+export type OwnerAnswer = { readonly state: 'known'; readonly owner: OwnerRef | undefined } | { readonly state: 'pending' } | { readonly state: 'failed' };
 
-const PENDING: OwnerAnswer = Object.freeze({ state: 'pending' });
+export const PENDING: OwnerAnswer = Object.freeze({ state: 'pending' });
 const FAILED: OwnerAnswer = Object.freeze({ state: 'failed' });
+
+/**
+ * Where a middle link's (ReplicaSet, Job, ReplicationController) own controller comes from: an
+ * API lookup in the agent (WorkloadResolver), the watched objects in the gateway's cluster monitor.
+ */
+export type OwnerLookup = (namespace: string, ref: OwnerRef) => OwnerAnswer;
+
+/** The pod's workload from what `ownerOf` knows about the middle links now. */
+export function resolveWorkload(pod: PodIdentity, ownerOf: OwnerLookup): Workload {
+  const c = pod.controller;
+  if (c === undefined) return podWorkload(pod);
+  const middle = MIDDLE[c.kind];
+  if (middle !== undefined && middle.apiVersion === c.apiVersion) {
+    const attrs: Record<string, string> = {};
+    link(attrs, c);
+    const answer = ownerOf(pod.namespace, c);
+    if (answer.state === 'known') {
+      const root = answer.owner;
+      if (root !== undefined && middle.roots[root.kind] === root.apiVersion) {
+        link(attrs, root);
+        return { kind: root.kind.toLowerCase(), name: root.name, attributes: Object.freeze(attrs) };
+      }
+      return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
+    }
+    // Not known (yet): the Deployment controller's naming gives the Deployment's name.
+    const deployment = c.kind === 'ReplicaSet' ? deploymentFromReplicaSet(c.name, pod.labels['pod-template-hash']) : undefined;
+    if (deployment !== undefined) {
+      attrs['k8s.deployment.name'] = deployment;
+      return { kind: 'deployment', name: deployment, attributes: Object.freeze(attrs) };
+    }
+    return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
+  }
+  if (ROOTS[c.kind] === c.apiVersion) {
+    const attrs: Record<string, string> = {};
+    link(attrs, c);
+    return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
+  }
+  return podWorkload(pod);
+}
 
 export interface WorkloadResolverOptions {
   readonly client: KubeApiClient;
@@ -92,36 +131,8 @@ export class WorkloadResolver {
   }
 
   /** The pod's workload from what is known now; starts the lookups still needed. */
-  resolve(pod: PodMeta): Workload {
-    const c = pod.controller;
-    if (c === undefined) return podWorkload(pod);
-    const middle = MIDDLE[c.kind];
-    if (middle !== undefined && middle.apiVersion === c.apiVersion) {
-      const attrs: Record<string, string> = {};
-      link(attrs, c);
-      const answer = this.#lookup(pod.namespace, c);
-      if (answer.state === 'known') {
-        const root = answer.owner;
-        if (root !== undefined && middle.roots[root.kind] === root.apiVersion) {
-          link(attrs, root);
-          return { kind: root.kind.toLowerCase(), name: root.name, attributes: Object.freeze(attrs) };
-        }
-        return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
-      }
-      // Not known (yet): the Deployment controller's naming gives the Deployment's name.
-      const deployment = c.kind === 'ReplicaSet' ? deploymentFromReplicaSet(c.name, pod.labels['pod-template-hash']) : undefined;
-      if (deployment !== undefined) {
-        attrs['k8s.deployment.name'] = deployment;
-        return { kind: 'deployment', name: deployment, attributes: Object.freeze(attrs) };
-      }
-      return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
-    }
-    if (ROOTS[c.kind] === c.apiVersion) {
-      const attrs: Record<string, string> = {};
-      link(attrs, c);
-      return { kind: c.kind.toLowerCase(), name: c.name, attributes: Object.freeze(attrs) };
-    }
-    return podWorkload(pod);
+  resolve(pod: PodIdentity): Workload {
+    return resolveWorkload(pod, this.#lookup);
   }
 
   async stop(): Promise<void> {
@@ -136,7 +147,7 @@ export class WorkloadResolver {
     return this.#answers.size;
   }
 
-  #lookup(namespace: string, ref: OwnerRef): OwnerAnswer {
+  readonly #lookup = (namespace: string, ref: OwnerRef): OwnerAnswer => {
     // The uid keeps a deleted-and-recreated ReplicaSet of the same name apart.
     const key = `${ref.kind}/${namespace}/${ref.name}/${ref.uid}`;
     const cached = this.#answers.get(key);
@@ -152,7 +163,7 @@ export class WorkloadResolver {
     this.#inFlight.add(p);
     void p.finally(() => this.#inFlight.delete(p));
     return PENDING;
-  }
+  };
 
   async #fetch(key: string, namespace: string, ref: OwnerRef): Promise<void> {
     const m = MIDDLE[ref.kind]!;
@@ -206,7 +217,7 @@ function link(attrs: Record<string, string>, ref: OwnerRef): void {
   if (ref.uid.length > 0) attrs[keys.uid] = ref.uid;
 }
 
-function podWorkload(pod: PodMeta): Workload {
+function podWorkload(pod: PodIdentity): Workload {
   return { kind: 'pod', name: pod.name, attributes: EMPTY };
 }
 

@@ -34,8 +34,9 @@ beforeAll(() => {
   cpSync(join(repo, 'package.json'), join(pkg, 'package.json'));
   symlinkSync(join(repo, 'node_modules'), join(pkg, 'node_modules'));
   // Stand-ins for the agent and gateway entry points: they report what the CLI handed them.
-  mkdirSync(join(pkg, 'dist/agent'));
-  mkdirSync(join(pkg, 'dist/gateway'));
+  // (dist/gateway may exist already: the schema composes the gateway's cluster keys.)
+  mkdirSync(join(pkg, 'dist/agent'), { recursive: true });
+  mkdirSync(join(pkg, 'dist/gateway'), { recursive: true });
   writeFileSync(
     join(pkg, 'dist/agent/run.js'),
     `export async function runAgent(config, o) { process.stdout.write(JSON.stringify({ interval: config.interval, once: o.once, local: o.local, stateDir: config.stateDir, token: String(config.apiToken) })); return 7; }\n`,

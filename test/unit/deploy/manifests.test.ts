@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { CONFIG_FILE_ENV, KEYS_BY_ENV } from '../../../src/config/schema.js';
 import { MODES } from '../../../src/config/modes.js';
+import { LEASE_NAME } from '../../../src/gateway/cluster/cluster-monitor.js';
+import { KINDS } from '../../../src/gateway/cluster/kinds/index.js';
 import { containersOf, podSpecOf, renderKustomization, sortObjects, type K8sObject } from '../../helpers/kustomize.js';
 import { checkPolicy, readDocumentedPrivileges, STATE_DIR } from '../../helpers/kustomize-policy.js';
 import { findKubectl, kubectlKustomize, validateObject } from '../../helpers/kustomize-validate.js';
@@ -70,6 +72,38 @@ function effectiveConfig(env: Record<string, string>, command: 'agent' | 'gatewa
     else e[k] = v;
   }
   return loadConfig({ env: e, allowLocal: command === 'agent', cwd: tmp }).config;
+}
+
+/**
+ * Every verb granted to the gateway's service account by any binding, as `group/resource verb
+ * [names]`, cluster-wide and in namespaces apart; checks that RoleBindings stay in the gateway's
+ * namespace and name no one else.
+ */
+function gatewayGrants(objects: K8sObject[]): { cluster: string[]; namespaced: string[] } {
+  const gateway = { kind: 'ServiceAccount', name: 'sextant-gateway', namespace: 'sextant' };
+  const bindings = objects.filter(
+    (o) => (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') && ((o as Obj)['subjects'] as Obj[]).some((x) => x['kind'] === gateway.kind && x['name'] === gateway.name && x['namespace'] === gateway.namespace),
+  );
+  const cluster: string[] = [];
+  const namespaced: string[] = [];
+  for (const b of bindings as Obj[]) {
+    expect(b['subjects']).toEqual([gateway]);
+    const role = find(objects, b['roleRef'].kind, b['roleRef'].name);
+    const into = b['kind'] === 'ClusterRoleBinding' ? cluster : namespaced;
+    if (b['kind'] === 'RoleBinding') {
+      expect(b['metadata'].namespace).toBe('sextant');
+      expect(role['kind']).toBe('Role');
+      expect(role['metadata'].namespace).toBe('sextant');
+    }
+    for (const rule of role['rules'] as Obj[]) {
+      for (const g of rule['apiGroups'] as string[]) {
+        for (const r of rule['resources'] as string[]) {
+          for (const v of rule['verbs'] as string[]) into.push(`${g}/${r} ${v}${rule['resourceNames'] ? ` ${(rule['resourceNames'] as string[]).join(',')}` : ''}`);
+        }
+      }
+    }
+  }
+  return { cluster: cluster.sort(), namespaced: namespaced.sort() };
 }
 
 describe.each([...rendered.keys()])('deploy/kubernetes %s', (name) => {
@@ -149,7 +183,23 @@ describe.each([...rendered.keys()])('deploy/kubernetes %s', (name) => {
     expect([...granted].sort()).toEqual(['/namespaces', '/nodes', '/pods', 'apps/replicasets', 'batch/jobs']);
     const binding = find(objects, 'ClusterRoleBinding', 'sextant-agent');
     expect(binding['subjects']).toEqual([{ kind: 'ServiceAccount', name: 'sextant-agent', namespace: 'sextant' }]);
-    expect(find(objects, 'ServiceAccount', 'sextant-gateway')['automountServiceAccountToken']).toBe(false);
+  });
+
+  it('grants the gateway get/list/watch on exactly the kinds the cluster monitor reports, and get/create/update on its one Lease in its own namespace', () => {
+    const { cluster, namespaced } = gatewayGrants(objects);
+    const read = (gr: string): string[] => ['get', 'list', 'watch'].map((v) => `${gr} ${v}`);
+    // The monitored kinds, as the monitor's own table lists them (src/gateway/cluster/kinds/), and the events.
+    const kinds = KINDS.map((k) => `${k.apiVersion.includes('/') ? k.apiVersion.split('/')[0] : ''}/${k.resource}`).concat(['events.k8s.io/events']);
+    expect(cluster).toEqual(kinds.flatMap(read).sort());
+    const lease = `coordination.k8s.io/leases`;
+    expect(namespaced).toEqual([`${lease} create`, `${lease} get ${LEASE_NAME}`, `${lease} update ${LEASE_NAME}`]);
+    // The token is mounted (projected, rotating), and the Lease's namespace is the pod's own.
+    expect(find(objects, 'ServiceAccount', 'sextant-gateway')['automountServiceAccountToken']).not.toBe(false);
+    const { pod, env } = mainContainer(objects, 'Deployment', 'sextant-gateway');
+    expect(pod['automountServiceAccountToken']).not.toBe(false);
+    expect(pod['serviceAccountName']).toBe('sextant-gateway');
+    expect(effectiveConfig(env, 'gateway').cluster.leaseNamespace).toBe('');
+    expect(find(objects, 'Deployment', 'sextant-gateway')['metadata'].namespace).toBe('sextant');
   });
 });
 
@@ -276,6 +326,23 @@ describe('the policy check catches what it is for', () => {
     expect(mutate((_c, pod) => (pod['tolerations'] = [{ operator: 'Exists', effect: 'NoSchedule' }]))).toEqual([expect.stringMatching(/every taint/)]);
     expect(mutate((_c, pod) => (pod['hostNetwork'] = true))).toEqual([expect.stringMatching(/hostNetwork/)]);
     expect(mutate((_c, pod) => delete pod['priorityClassName'])).toEqual([expect.stringMatching(/priorityClassName/)]);
+  });
+
+  it('sees every extra grant to the gateway: another resource, a write verb, a Lease of any name, a role bound cluster-wide', () => {
+    const grants = (edit: (objects: K8sObject[]) => void): { cluster: string[]; namespaced: string[] } => {
+      const copy = structuredClone(base);
+      edit(copy);
+      return gatewayGrants(copy);
+    };
+    const clean = gatewayGrants(base);
+    expect(grants((o) => (find(o, 'ClusterRole', 'sextant-gateway')['rules'] as Obj[])[0]!['resources'].push('secrets')).cluster).toContain('/secrets list');
+    expect(grants((o) => (find(o, 'ClusterRole', 'sextant-gateway')['rules'] as Obj[])[1]!['verbs'].push('patch')).cluster).toContain('apps/deployments patch');
+    expect(grants((o) => delete (find(o, 'Role', 'sextant-gateway-lease')['rules'] as Obj[])[1]!['resourceNames']).namespaced).toContain('coordination.k8s.io/leases update');
+    const widened = grants((o) => {
+      const b = find(o, 'RoleBinding', 'sextant-gateway-lease');
+      o.push({ ...structuredClone(b), kind: 'ClusterRoleBinding', metadata: { name: 'x' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sextant-agent' } } as K8sObject);
+    });
+    expect(widened.cluster.length).toBeGreaterThan(clean.cluster.length);
   });
 
   it('rejects an object the API schema rejects', async () => {

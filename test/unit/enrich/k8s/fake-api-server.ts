@@ -44,6 +44,9 @@ export interface SeenRequest {
   readonly query: URLSearchParams;
   readonly authorization: string | undefined;
   readonly at: number;
+  readonly method: string;
+  /** The request body as text (writes: the Lease's POST and PUT); '' for a GET. */
+  readonly body: string;
 }
 
 export type Handler = (req: SeenRequest, res: ServerResponse) => void;
@@ -72,9 +75,13 @@ export class FakeApiServer {
   async listen(): Promise<void> {
     const server = createServer({ key: this.#tls.key, cert: this.#tls.cert }, (req: IncomingMessage, res: ServerResponse) => {
       const u = new URL(req.url ?? '/', 'https://127.0.0.1');
-      const seen: SeenRequest = { path: u.pathname, query: u.searchParams, authorization: req.headers.authorization, at: performance.now() };
-      this.requests.push(seen);
-      this.handle(seen, res);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const seen: SeenRequest = { path: u.pathname, query: u.searchParams, authorization: req.headers.authorization, at: performance.now(), method: req.method ?? 'GET', body: Buffer.concat(chunks).toString('utf8') };
+        this.requests.push(seen);
+        this.handle(seen, res);
+      });
     });
     server.on('connection', (s: Socket) => {
       this.#sockets.add(s);
