@@ -47,6 +47,7 @@ const NOT_TELEMETRY: readonly { readonly match: RegExp; readonly why: string }[]
   { match: /^sextant\.receiver\.sender$/, why: "the description of a Symbol (the receiver's per-connection sender)" },
   { match: /^\*\.\*\.svc(\.cluster\.local)?$/, why: "DNS names in the webhook's serving certificate" },
   { match: /^metadata\.(name|uid|namespace)$/, why: 'downward API fieldPaths the webhook puts in the pod spec' },
+  { match: /^(requests|limits)\.(cpu|memory|storage)$|^services\.(loadbalancers|nodeports)$/, why: 'ResourceQuota resource names the cluster monitor reads (values of the quota attribute, not keys)' },
 ];
 
 interface SourceScan {
@@ -62,7 +63,7 @@ interface SourceScan {
   readonly computedRegistrations: string[];
   /** First arguments of `new ConfigError(…)`. */
   readonly configErrorKeys: Set<string>;
-  /** `defineMetric(` outside src/sources/<name>/metrics.ts: descriptors this test would miss. */
+  /** `defineMetric(` outside a `metrics.ts` (a source's, the cluster monitor's): descriptors this test would miss. */
   readonly strayDescriptors: string[];
 }
 
@@ -103,7 +104,7 @@ function scanSource(): SourceScan {
     const rel = path.relative(REPO, file);
     const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
     const where = (n: ts.Node): string => `${rel}:${sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1}`;
-    const isMetricsFile = /^src\/sources\/[^/]+\/metrics\.ts$/.test(rel);
+    const isMetricsFile = METRICS_FILES.includes(rel);
     const visit = (n: ts.Node): void => {
       const text = literalText(n);
       if (text !== undefined) {
@@ -141,20 +142,12 @@ function isDescriptor(v: unknown): v is MetricDescriptor {
   return typeof d.name === 'string' && typeof d.unit === 'string' && (d.kind === 'gauge' || d.kind === 'sum');
 }
 
-/** Every descriptor exported by src/sources/<name>/metrics.ts, directly or in an exported table. */
+/** Every descriptor exported by a `metrics.ts` of src/, directly or in an exported table. */
 async function descriptorNames(): Promise<Map<string, string>> {
   const names = new Map<string, string>();
-  for (const dir of readdirSync(path.join(SRC, 'sources'), { withFileTypes: true })) {
-    if (!dir.isDirectory()) continue;
-    const file = path.join(SRC, 'sources', dir.name, 'metrics.ts');
-    let mod: Record<string, unknown>;
-    try {
-      readFileSync(file);
-      mod = (await import(file)) as Record<string, unknown>;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw err;
-    }
+  for (const rel of METRICS_FILES) {
+    const file = path.join(REPO, rel);
+    const mod = (await import(file)) as Record<string, unknown>;
     for (const [exportName, value] of Object.entries(mod)) {
       const found = isDescriptor(value) ? [value] : typeof value === 'object' && value !== null ? Object.values(value).filter(isDescriptor) : [];
       for (const d of found) names.set(d.name, `${path.relative(REPO, file)} ${exportName}`);
@@ -167,6 +160,11 @@ function isConfigKey(name: string, scan: SourceScan): boolean {
   return KEYS_BY_PATH.has(name) || SECTIONS.has(name) || scan.configErrorKeys.has(name);
 }
 
+/** Where OTLP metric descriptors live: every `metrics.ts` under src/ (each source's, the cluster monitor's kinds). */
+const METRICS_FILES = tsFiles(SRC)
+  .map((f) => path.relative(REPO, f))
+  .filter((rel) => path.basename(rel) === 'metrics.ts');
+
 const doc = readMetricsDoc();
 const scan = scanSource();
 const promtool = promtoolOrSkip();
@@ -176,13 +174,14 @@ describe('docs/metrics.md against the code', () => {
     expect(doc.metrics.size).toBeGreaterThan(50);
     expect(doc.selfMetrics.size).toBeGreaterThan(40);
     expect(doc.attributes.size).toBeGreaterThan(60);
-    expect([...doc.events].sort()).toEqual(['container.exit', 'container.oom', 'container.restart', 'container.start', 'sextant.host.reboot']);
+    expect([...doc.events].sort()).toEqual(['container.exit', 'container.oom', 'container.restart', 'container.start', 'k8s.event', 'sextant.host.reboot']);
     expect(doc.attributes).toContain('k8s.pod.label.<key>');
   });
 
   it('documents every OTLP metric of the descriptors, and no other', async () => {
     const made = await descriptorNames();
-    expect(scan.strayDescriptors, 'defineMetric outside src/sources/<name>/metrics.ts').toEqual([]);
+    expect(scan.strayDescriptors, 'defineMetric outside a metrics.ts').toEqual([]);
+    expect(METRICS_FILES).toContain('src/gateway/cluster/kinds/metrics.ts');
     const undocumented = [...made].filter(([n]) => !doc.metrics.has(n)).map(([n, where]) => `${n} (${where})`);
     const notMade = [...doc.metrics].filter((n) => !made.has(n));
     expect(undocumented, 'made by the code, missing from docs/metrics.md').toEqual([]);
