@@ -31,18 +31,14 @@ describe('sextant webhook', () => {
       if (req.path === '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/sextant-webhook') return json(res, 200, configuration());
       json(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: 'not found' });
     };
-    // The fake server records paths, not bodies: the PATCH's body is read here.
+    // The PATCH's body, as the fake server recorded it.
     const origHandle = api.handle;
     await api.listen();
     api.handle = (req, res) => {
-      if (req.path.endsWith('/sextant-webhook') && (res.req.method === 'PATCH')) {
-        let body = '';
-        res.req.on('data', (d: Buffer) => (body += d.toString()));
-        res.req.on('end', () => {
-          patches++;
-          caBundle = (JSON.parse(body) as { webhooks: { clientConfig: { caBundle: string } }[] }).webhooks[0]!.clientConfig.caBundle;
-          json(res, 200, configuration());
-        });
+      if (req.path.endsWith('/sextant-webhook') && req.method === 'PATCH') {
+        patches++;
+        caBundle = (JSON.parse(req.body) as { webhooks: { clientConfig: { caBundle: string } }[] }).webhooks[0]!.clientConfig.caBundle;
+        json(res, 200, configuration());
         return;
       }
       origHandle(req, res);
