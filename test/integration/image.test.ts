@@ -129,8 +129,10 @@ describe.skipIf(!rt.available)('the container image, run like the DaemonSet runs
   it('is a small runtime image: no compiler, no dev dependencies, non-root, with the addon', async () => {
     const size = Number(await docker('image', 'inspect', '-f', '{{.Size}}', TAG));
     console.log(`image size: ${(size / 1e6).toFixed(1)} MB (${size} bytes)`);
-    // Debian minbase ~80 MB + Node ~127 MB + app ~40 MB; a stray build stage would double it.
-    expect(size).toBeLessThan(350e6);
+    // Debian minbase ~80 MB + Node ~127 MB + app ~40 MB + the Node.js instrumentation bundle the
+    // webhook's init container copies into application pods (~145 MB: auto-instrumentations-node
+    // and its closure); measured 380 MB. A stray build stage would add the 550 MB build image.
+    expect(size).toBeLessThan(450e6);
     const cfg = JSON.parse(await docker('image', 'inspect', '-f', '{{json .Config}}', TAG)) as { User: string; StopSignal: string; Healthcheck?: { Test: string[] }; Volumes: Record<string, unknown>; Entrypoint: string[] };
     expect(cfg.User).toBe('65532:65532');
     expect(cfg.StopSignal).toBe('SIGTERM');
