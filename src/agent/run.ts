@@ -110,15 +110,19 @@ export async function runAgent(config: SextantConfig, options: RunAgentOptions):
     throw new ConfigError('endpoint', 'is required (set SEXTANT_ENDPOINT, or run with --local for the in-process gateway)');
   }
   checkSomethingToRun(config);
+  // Listening for SIGTERM before anything says "agent started": a supervisor (or a test) that
+  // signals on that line must reach a handler, not the default action that kills the process
+  // unflushed. A signal during start stops the agent as soon as it has started.
+  const stopSignal = options.once ? undefined : untilStopSignal(logger);
   const running = await start(config, options, logger);
-  if (options.once) {
+  if (stopSignal === undefined) {
     await running.scheduler.runOnce();
     return stop(running, config, 'once');
   }
   running.scheduler.start();
   // Streaming sources (logs) run between cycles; --once above is one collection cycle only.
   for (const s of running.sources) s.start?.(running.scheduler.sinkFor(s));
-  const signal = await untilStopSignal(logger);
+  const signal = await stopSignal;
   return stop(running, config, signal);
 }
 

@@ -12,8 +12,11 @@ function child(): { proc: ReturnType<typeof spawn>; out: () => string } {
     const { untilStopSignal } = await import(${JSON.stringify(`${DIST}/stop-signal.js`)});
     const { createLogger } = await import(${JSON.stringify(`${DIST}/logger.js`)});
     setInterval(() => {}, 1000); // stands in for the servers that keep a real agent's loop alive
+    // Handlers first, then 'ready': a SIGTERM sent on 'ready' must find them installed (the other
+    // order left a window in which the default action killed the process).
+    const stopped = untilStopSignal(createLogger('info'));
     process.stdout.write('ready\\n');
-    const s = await untilStopSignal(createLogger('info'));
+    const s = await stopped;
     process.stdout.write('stopping on ' + s + '\\n');
     setTimeout(() => process.exit(0), 5000);
   `;
