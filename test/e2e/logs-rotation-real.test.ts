@@ -26,7 +26,7 @@ const rt = await runtimesOrSkip('docker', 'cri');
 const tag = `sx-rot-${process.pid}`;
 /** Lines of about 190 bytes in Docker's json (about 5,500 per MiB): ~9 rotations at 1 MiB. */
 const DOCKER_LINES = 50_000;
-const CRI_LINES = 60_000;
+const CRI_LINES = 120_000;
 const PAD = 100;
 const ROTATE_BYTES = 2 * 1024 * 1024;
 /** The waits inside end when the writer or the store stops making progress; this only bounds a crawl. */
