@@ -426,8 +426,12 @@ class DockerEventWatch implements RuntimeWatch, Dispatcher.DispatchHandler {
   }
 
   start(): void {
+    // `since` now: the engine streams from the moment the watch was asked for, not from when it
+    // got to the request, so an event in between (an OOM kill right after a container starts,
+    // on a loaded node) is replayed rather than lost. The cache lists after opening the watch.
+    const since = (Date.now() / 1000).toFixed(3);
     // A quiet node sends no event for hours: no body timeout on this one.
-    this.#pool.dispatch({ path: EVENTS_PATH, method: 'GET', bodyTimeout: 0 }, this);
+    this.#pool.dispatch({ path: `${EVENTS_PATH}&since=${since}`, method: 'GET', bodyTimeout: 0 }, this);
   }
 
   /** Ends the watch with an error, after the caller has had the watch handle back. */
