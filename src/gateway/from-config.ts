@@ -20,5 +20,10 @@ export function gatewayConfigFrom(config: SextantConfig): GatewayConfig {
     store: { maxFileBytes: g.store.maxFileBytes, maxTotalBytes: g.store.maxTotalBytes },
     forward: { maxQueueBytes: g.forward.maxQueueBytes, maxQueueItems: g.forward.maxQueueItems },
     shutdownTimeoutMs: config.shutdownTimeout,
+    database: g.storeEnabled
+      ? { retentionMs: g.retention, maxStoreBytes: g.maxStoreBytes, rollupAfterMs: g.rollupAfter, rollupRetentionMs: g.rollupRetention, memoryLimitBytes: g.storeMemoryLimit }
+      : false,
+    ndjson: g.ndjson,
+    api: { readTokens: g.readTokens, readOpenOnLoopback: g.readOpenOnLoopback, queryTimeoutMs: g.queryTimeout, queryMaxRows: g.queryMaxRows },
   };
 }

@@ -31,6 +31,7 @@ export async function runGateway(config: SextantConfig, options: { loaded?: Load
       throw err;
     });
   }
+  readiness.addDetail('store', () => gateway.storeStatus());
   readiness.markReady();
   const self = await startSelfServer(config.listen, { registry, readiness, logger });
   logger.info(

@@ -101,7 +101,7 @@ describe('sextant gateway + sextant agent --once', () => {
   const TOKEN = 'dt0c01.E2ETOKEN.abcdefghijklmnopqrstuvwxyz0123456789';
 
   async function gateway(cwd: string): Promise<{ gw: SextantProcess; url: string }> {
-    const gw = start(['gateway'], cwd, { ...QUIET, SEXTANT_GATEWAY_TOKENS: TOKEN, SEXTANT_GATEWAY_DATA_DIR: path.join(cwd, 'gw') });
+    const gw = start(['gateway'], cwd, { ...QUIET, SEXTANT_GATEWAY_TOKENS: TOKEN, SEXTANT_GATEWAY_DATA_DIR: path.join(cwd, 'gw'), SEXTANT_GATEWAY_NDJSON: 'true' });
     const listening = await gw.waitForLog('gateway started');
     return { gw, url: String(listening['url']) };
   }

@@ -1,0 +1,294 @@
+import type { OtlpSignal } from '../../export/types.js';
+import type { Logger } from '../../self/logger.js';
+import { LATENCY_BUCKETS, type Counter, type Gauge, type Histogram, type Registry } from '../../self/registry.js';
+import type { Catalog, GraphObject } from './catalog.js';
+import { DEFAULT_STORE_TUNING, validateStoreConfig, type StoreConfig, type StoreTuning } from './config.js';
+import { closeDatabase, openDatabase, storeFile, type OpenDatabase } from './database.js';
+import { maintain, usedBytes, type MaintenanceReport, type MaintenanceState } from './maintenance.js';
+import { QueryPool, type QueryParam, type Row } from './query-pool.js';
+import { classifyStoreError, isFatalStoreError, StoreUnavailableError } from './store-errors.js';
+import { StoreWriter, type RequestDecoder } from './store-writer.js';
+
+export interface StoreDeps {
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly decoder: RequestDecoder;
+  /** Wall-clock Unix ms: receive times, retention, rollups. Injectable so tests move time. */
+  readonly clock?: (() => number) | undefined;
+  readonly tuning?: Partial<StoreTuning> | undefined;
+}
+
+export type StoreState = 'ready' | 'unavailable' | 'closed';
+
+/** Connections the query API may use at once, and queries that may wait for one. */
+const QUERY_CONNECTIONS = 2;
+const QUERY_WAITING = 16;
+/** A batch holds at most this many body bytes (about 40 ms of building on this machine). */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+class StoreMetrics {
+  readonly rows: Counter;
+  readonly commits: Counter;
+  readonly commitSeconds: Histogram;
+  readonly up: Gauge;
+  readonly used: Gauge;
+  readonly deleted: Counter;
+  readonly pending: Gauge;
+
+  constructor(registry: Registry) {
+    this.rows = registry.counter('sextant_gateway_store_rows_total', 'Rows committed to the embedded store, by table.');
+    this.commits = registry.counter('sextant_gateway_store_commits_total', 'Store transactions (one per batch of requests), by result.');
+    this.commitSeconds = registry.histogram('sextant_gateway_store_commit_seconds', 'Time from a batch starting to its commit being durable.', LATENCY_BUCKETS);
+    this.up = registry.gauge('sextant_gateway_store_up', '1 while the embedded store is open and writable, 0 while it cannot be used.');
+    this.used = registry.gauge('sextant_gateway_store_used_bytes', 'Bytes of the store file in use (after the last maintenance run).');
+    this.deleted = registry.counter('sextant_gateway_store_deleted_rows_total', 'Rows deleted by retention (age, size) and by rollups, by table and reason.');
+    this.pending = registry.gauge('sextant_gateway_store_pending_bytes', 'Request bytes waiting for a store commit.');
+  }
+}
+
+/**
+ * The gateway's embedded store: one DuckDB file in the data dir, written by one group-commit
+ * writer, read by the query API through its own connections, kept in bounds by a maintenance
+ * run every minute.
+ *
+ * A store that cannot be opened, or that fails for good while running (disk full, a damaged
+ * file), does not stop the gateway: it logs one error that says what to do, reports itself
+ * unavailable (`/readyz` detail, `sextant_gateway_store_up`, the query API's 503) and tries to
+ * open again every minute, while the gateway goes on receiving and forwarding.
+ */
+export class TelemetryStore {
+  readonly #dataDir: string;
+  readonly #config: StoreConfig;
+  readonly #deps: StoreDeps;
+  readonly #tuning: StoreTuning;
+  readonly #clock: () => number;
+  readonly #metrics: StoreMetrics;
+  #state: StoreState = 'unavailable';
+  #problem: StoreUnavailableError | undefined;
+  #db: OpenDatabase | undefined;
+  #writer: StoreWriter | undefined;
+  #pool: QueryPool | undefined;
+  readonly #maintenance: MaintenanceState = { rollupWatermarkMs: 0 };
+  #maintaining: Promise<MaintenanceReport> | undefined;
+  #maintenanceTimer: NodeJS.Timeout | undefined;
+  #reopenTimer: NodeJS.Timeout | undefined;
+  #reopening: Promise<void> | undefined;
+  /** The last problem logged, so an unchanged one is not logged again on every retry. */
+  #loggedProblem = '';
+
+  private constructor(dataDir: string, config: StoreConfig, deps: StoreDeps) {
+    this.#dataDir = dataDir;
+    this.#config = config;
+    this.#deps = deps;
+    this.#tuning = { ...DEFAULT_STORE_TUNING, ...deps.tuning };
+    this.#clock = deps.clock ?? Date.now;
+    this.#metrics = new StoreMetrics(deps.registry);
+    this.#metrics.pending.collect(() => this.#writer?.pendingBytes ?? 0);
+    this.#metrics.up.collect(() => (this.#state === 'ready' ? 1 : 0));
+  }
+
+  /**
+   * Opens the store under `dataDir`. Never throws for the store's own problems (the store is
+   * then `unavailable`, see `problem`); throws ConfigError for bad options.
+   */
+  static async open(dataDir: string, config: StoreConfig, deps: StoreDeps): Promise<TelemetryStore> {
+    validateStoreConfig(config);
+    const store = new TelemetryStore(dataDir, config, deps);
+    await store.#tryOpen();
+    return store;
+  }
+
+  get file(): string {
+    return storeFile(this.#dataDir);
+  }
+
+  get state(): StoreState {
+    return this.#state;
+  }
+
+  /** Why the store is unavailable, with what to do about it. */
+  get problem(): StoreUnavailableError | undefined {
+    return this.#problem;
+  }
+
+  /** Whether a request may be written now: open, and not behind. */
+  get accepting(): boolean {
+    return this.#state === 'ready' && this.#writer !== undefined && this.#writer.accepting;
+  }
+
+  /** The store's catalog (dimensions in memory) while it is open. */
+  get catalog(): Catalog | undefined {
+    return this.#state === 'ready' ? this.#db?.catalog : undefined;
+  }
+
+  /** Raw points before this (Unix ms) exist only as 1-minute rollups. */
+  get rollupWatermarkMs(): number {
+    return this.#maintenance.rollupWatermarkMs;
+  }
+
+  /** The wall clock the store dates by (the query API's "now"). */
+  now(): number {
+    return this.#clock();
+  }
+
+  /** One line for `/readyz`. */
+  describe(): string {
+    if (this.#state === 'ready') return `open (${this.file})`;
+    if (this.#state === 'closed') return 'closed';
+    return `unavailable: ${this.#problem?.message ?? 'not open'}; ${this.#problem?.recovery ?? ''}`;
+  }
+
+  /**
+   * Writes one request body; resolves once its rows are committed. Rejects with the store's
+   * problem when it is unavailable, or with the commit's error.
+   */
+  write(signal: OtlpSignal, format: 'protobuf' | 'json', body: Uint8Array): Promise<void> {
+    const w = this.#writer;
+    if (this.#state !== 'ready' || w === undefined) return Promise.reject(this.#problem ?? new Error('store is not open'));
+    return w.write(signal, format, body, this.#clock());
+  }
+
+  /** Records objects of the cluster monitor's graph (entities and their links). */
+  recordObjects(objects: readonly GraphObject[]): Promise<void> {
+    const w = this.#writer;
+    if (this.#state !== 'ready' || w === undefined) return Promise.reject(this.#problem ?? new Error('store is not open'));
+    return w.recordObjects(objects, this.#clock());
+  }
+
+  /** Runs one read-only statement for the query API, bounded by `timeoutMs`. */
+  query(sql: string, params: readonly QueryParam[], timeoutMs: number): Promise<Row[]> {
+    const pool = this.#pool;
+    if (this.#state !== 'ready' || pool === undefined) return Promise.reject(this.#problem ?? new Error('store is not open'));
+    return pool.rows(sql, params, timeoutMs);
+  }
+
+  /** Retention, rollups and the size cap, now (it also runs every minute by itself). */
+  maintain(): Promise<MaintenanceReport> {
+    this.#maintaining ??= this.#maintain().finally(() => (this.#maintaining = undefined));
+    return this.#maintaining;
+  }
+
+  async #maintain(): Promise<MaintenanceReport> {
+    const w = this.#writer;
+    if (this.#state !== 'ready' || w === undefined) throw this.#problem ?? new Error('store is not open');
+    try {
+      const report = await w.exclusive((db) => maintain(db, this.#config, this.#maintenance, this.#clock()));
+      for (const [key, n] of Object.entries(report.deleted)) {
+        const [table, reason] = key.split(':');
+        this.#metrics.deleted.inc({ table: table!, reason: reason! }, n);
+      }
+      this.#metrics.used.set(report.usedBytes);
+      return report;
+    } catch (err) {
+      this.#onFailure(err);
+      throw err;
+    }
+  }
+
+  /** Bytes of the store file in use now. */
+  async usedBytes(): Promise<number> {
+    const w = this.#writer;
+    if (this.#state !== 'ready' || w === undefined) return 0;
+    return w.exclusive((db) => usedBytes(db.writer));
+  }
+
+  async close(): Promise<void> {
+    const wasReady = this.#state === 'ready';
+    this.#state = 'closed';
+    clearInterval(this.#maintenanceTimer);
+    clearTimeout(this.#reopenTimer);
+    await this.#reopening;
+    await this.#maintaining?.catch(() => undefined);
+    await this.#shutDown(wasReady);
+  }
+
+  async #shutDown(checkpoint: boolean): Promise<void> {
+    const db = this.#db;
+    await this.#writer?.close();
+    this.#pool?.close();
+    this.#writer = undefined;
+    this.#pool = undefined;
+    this.#db = undefined;
+    if (db !== undefined) {
+      try {
+        await closeDatabase(db, checkpoint);
+      } catch {
+        // A failed database: its memory goes with the instance.
+      }
+    }
+  }
+
+  async #tryOpen(): Promise<void> {
+    const t = this.#tuning;
+    try {
+      const db = await openDatabase(this.#dataDir, this.#config.memoryLimitBytes, t.lastSeenResolutionMs);
+      let pool: QueryPool;
+      try {
+        pool = await QueryPool.open(db.instance, QUERY_CONNECTIONS, QUERY_WAITING);
+      } catch (err) {
+        await closeDatabase(db, false).catch(() => undefined);
+        throw classifyStoreError(err, db.file);
+      }
+      if (this.#state === 'closed') {
+        pool.close();
+        await closeDatabase(db, false).catch(() => undefined);
+        return;
+      }
+      this.#db = db;
+      this.#pool = pool;
+      this.#maintenance.rollupWatermarkMs = db.rollupWatermarkMs;
+      this.#writer = new StoreWriter(db, this.#deps.decoder, { maxPendingBytes: t.maxPendingBytes, maxBatchBytes: MAX_BATCH_BYTES }, {
+        committed: (rows, _requests, ms) => {
+          if (this.#loggedProblem !== '') {
+            this.#deps.logger.info({ file: db.file }, 'store recovered: writing again');
+            this.#loggedProblem = '';
+          }
+          this.#metrics.commits.inc({ result: 'ok' });
+          this.#metrics.commitSeconds.observe(ms / 1000);
+          for (const [table, n] of Object.entries(rows)) this.#metrics.rows.inc({ table }, n);
+        },
+        failed: (err) => {
+          this.#metrics.commits.inc({ result: 'failed' });
+          this.#onFailure(err);
+        },
+      });
+      this.#state = 'ready';
+      this.#problem = undefined;
+      // After a problem the next line is "store recovered", once a batch has committed.
+      if (this.#loggedProblem === '') this.#deps.logger.info({ file: db.file, ...db.catalog.sizes }, 'store open');
+      this.#maintenanceTimer = setInterval(() => void this.maintain().catch(() => undefined), t.maintenanceIntervalMs);
+      this.#maintenanceTimer.unref();
+    } catch (err) {
+      this.#becomeUnavailable(classifyStoreError(err, this.file));
+    }
+  }
+
+  /** A failed batch or maintenance run: a fatal one takes the store down until it reopens. */
+  #onFailure(err: unknown): void {
+    if (this.#state !== 'ready') return;
+    const problem = classifyStoreError(err, this.file);
+    if (!isFatalStoreError(err) && problem.problem !== 'disk_full' && problem.problem !== 'corrupt') {
+      this.#deps.logger.warn({ err: problem.message }, 'store write failed');
+      return;
+    }
+    this.#becomeUnavailable(problem);
+    // Close the broken database off the failing call's stack; reopening starts from a clean one.
+    this.#reopening = this.#shutDown(false).then(() => undefined);
+  }
+
+  #becomeUnavailable(problem: StoreUnavailableError): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'unavailable';
+    this.#problem = problem;
+    clearInterval(this.#maintenanceTimer);
+    if (problem.message !== this.#loggedProblem) {
+      this.#loggedProblem = problem.message;
+      this.#deps.logger.error({ err: problem.message, problem: problem.problem, file: problem.file, recovery: problem.recovery }, 'store unavailable; the gateway goes on receiving and forwarding without it');
+    }
+    clearTimeout(this.#reopenTimer);
+    this.#reopenTimer = setTimeout(() => {
+      this.#reopening = (this.#reopening ?? Promise.resolve()).then(() => (this.#state === 'unavailable' ? this.#tryOpen() : undefined));
+    }, this.#tuning.reopenIntervalMs);
+    this.#reopenTimer.unref();
+  }
+}
