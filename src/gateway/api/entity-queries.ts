@@ -162,9 +162,9 @@ export async function listEntities(ctx: QueryContext, p: Params): Promise<unknow
 /** GET /api/v1/entities/{id}: one entity, its parents and children. */
 export async function getEntity(ctx: QueryContext, id: string, p: Params): Promise<unknown> {
   void p;
-  if (!/^[0-9a-f]{16}$/.test(id)) throw new ApiError('bad_data', 'path: the entity id must be 16 hex digits', { parameter: 'id' });
+  if (!/^[0-9a-f]{16}$/.test(id)) throw badParameter('id', 'an entity id is 16 lowercase hex digits');
   const e = ctx.catalog.entity(id);
-  if (e === undefined) throw new ApiError('not_found', `no entity ${id}`, { parameter: 'id' });
+  if (e === undefined) throw new ApiError('not_found', `parameter "id": no entity ${id}`, { parameter: 'id' });
   const metrics = await keyMetrics(ctx, e.type, [e]);
   const children: EntityRef[] = [];
   for (const c of e.children) {

@@ -163,14 +163,14 @@ const MAX_SPANS = 10_000;
 /** GET /api/v1/traces/{traceId}: the spans of one trace, in start order. */
 export async function trace(ctx: QueryContext, traceId: string, p: Params): Promise<unknown> {
   void p;
-  if (!/^[0-9a-f]{32}$/.test(traceId)) throw new ApiError('bad_data', 'path: a trace id is 32 lowercase hex digits', { parameter: 'traceId' });
+  if (!/^[0-9a-f]{32}$/.test(traceId)) throw badParameter('traceId', 'a trace id is 32 lowercase hex digits');
   const rows = await run(
     ctx,
     `SELECT span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ns, status_code, status_message, resource_id, service, attributes, events
      FROM spans WHERE trace_id = $1 ORDER BY start_ns, span_id LIMIT CAST($2 AS BIGINT)`,
     [traceId, Math.min(MAX_SPANS, ctx.maxRows)],
   );
-  if (rows.length === 0) throw new ApiError('not_found', `no spans of trace ${traceId}`, { parameter: 'traceId' });
+  if (rows.length === 0) throw new ApiError('not_found', `parameter "traceId": no spans of trace ${traceId}`, { parameter: 'traceId' });
   return {
     traceId,
     spans: rows.map((r) => ({

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { StoreConfig } from './config.js';
 import type { OpenDatabase } from './database.js';
@@ -46,11 +47,18 @@ async function scalar(c: DuckDBConnection, sql: string, params: unknown[] = []):
   return typeof v === 'bigint' ? Number(v) : Number(v);
 }
 
-/** Bytes of the blocks the store's file uses (free blocks left by deletes are reused, not counted). */
-export async function usedBytes(c: DuckDBConnection): Promise<number> {
+/**
+ * Bytes the store takes: the blocks of its file in use (free blocks left by deletes are reused,
+ * not counted) plus its write-ahead log, which holds what was committed since the last checkpoint.
+ */
+export async function usedBytes(c: DuckDBConnection, file: string): Promise<number> {
   const r = await c.runAndReadAll('SELECT used_blocks * block_size FROM pragma_database_size()');
   const v = r.getRows()[0]?.[0];
-  return typeof v === 'bigint' ? Number(v) : Number(v ?? 0);
+  const wal = await stat(`${file}.wal`).then(
+    (s) => s.size,
+    () => 0,
+  );
+  return (typeof v === 'bigint' ? Number(v) : Number(v ?? 0)) + wal;
 }
 
 async function inTransaction<T>(c: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
@@ -81,7 +89,7 @@ export async function maintain(db: OpenDatabase, config: StoreConfig, state: Mai
   // Age first: what retention removes is not worth rolling up.
   await deleteByAge(db, config, nowMs, deleted);
   const { minutes, rows } = await rollUp(c, config, state, nowMs, deleted);
-  const used = await enforceSize(c, config.maxStoreBytes, deleted);
+  const used = await enforceSize(c, db.file, config.maxStoreBytes, deleted);
   return { deleted, rolledUpMinutes: minutes, rollupRows: rows, rollupWatermarkMs: state.rollupWatermarkMs, usedBytes: used };
 }
 
@@ -183,8 +191,13 @@ async function deleteByAge(db: OpenDatabase, config: StoreConfig, nowMs: number,
  * While the blocks in use pass `maxBytes`, deletes the oldest tenth of the time the store spans
  * (at least ten minutes) from every signal, then checkpoints so the freed blocks count as free.
  */
-async function enforceSize(c: DuckDBConnection, maxBytes: number, deleted: Record<string, number>): Promise<number> {
-  let used = await usedBytes(c);
+async function enforceSize(c: DuckDBConnection, file: string, maxBytes: number, deleted: Record<string, number>): Promise<number> {
+  let used = await usedBytes(c, file);
+  if (used > maxBytes) {
+    // The log may hold what a checkpoint stores in less (compressed): measure after one.
+    await c.run('CHECKPOINT');
+    used = await usedBytes(c, file);
+  }
   for (let round = 0; round < SIZE_ROUNDS && used > maxBytes; round++) {
     let oldest = Number.POSITIVE_INFINITY;
     let newest = Number.NEGATIVE_INFINITY;
@@ -200,7 +213,7 @@ async function enforceSize(c: DuckDBConnection, maxBytes: number, deleted: Recor
       add(deleted, `${table}:size`, await changes(c, `DELETE FROM ${table} WHERE ${column} < CAST($1 AS BIGINT)`, [BigInt(cut) * BigInt(unitsPerMs)]));
     }
     await c.run('CHECKPOINT');
-    used = await usedBytes(c);
+    used = await usedBytes(c, file);
   }
   return used;
 }

@@ -189,7 +189,7 @@ export class TelemetryStore {
   async usedBytes(): Promise<number> {
     const w = this.#writer;
     if (this.#state !== 'ready' || w === undefined) return 0;
-    return w.exclusive((db) => usedBytes(db.writer));
+    return w.exclusive((db) => usedBytes(db.writer, db.file));
   }
 
   async close(): Promise<void> {

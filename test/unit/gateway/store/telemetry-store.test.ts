@@ -181,3 +181,29 @@ describe('the embedded store', () => {
     expect(await count(store, 'SELECT count(*) AS n FROM resources')).toBe(1);
   });
 });
+
+describe('queries', () => {
+  it('a slow query is cancelled at its deadline while ingest goes on committing; the connection serves the next query', async () => {
+    const { store } = await fresh();
+    const order: string[] = [];
+    const slow = store.query('SELECT count(*) AS n FROM range(100000000000) t(i) WHERE i % 7 = 3', [], 1_500).then(
+      () => order.push('slow finished'),
+      (err: Error) => order.push(`slow: ${err.name}`),
+    );
+    await store.write('logs', 'protobuf', logsBody([logRecord(createResource({ 'service.name': 's' }), 1n, 'while a query runs')]));
+    order.push('write committed');
+    await slow;
+    expect(order).toEqual(['write committed', 'slow: QueryTimeoutError']);
+    expect(await store.query('SELECT count(*) AS n FROM logs', [], 1_000)).toEqual([{ n: 1 }]);
+  });
+
+  it('client values reach DuckDB only as parameters', async () => {
+    const { store } = await fresh();
+    const evil = "x'); DROP TABLE logs; --";
+    expect(await store.query('SELECT $1 AS v, length($1) AS n', [evil], 1_000)).toEqual([{ v: evil, n: evil.length }]);
+    expect(await store.query('SELECT count(*) AS n FROM logs', [], 1_000)).toEqual([{ n: 0 }]);
+    // And the settings SQL could reach are locked: no file access, no limit lifted.
+    await expect(store.query("SELECT * FROM read_csv('/etc/passwd')", [], 1_000)).rejects.toThrow(/disabled|Permission/i);
+    await expect(store.query("SET memory_limit = '100GB'", [], 1_000)).rejects.toThrow(/configuration has been locked|Cannot change/i);
+  });
+});
