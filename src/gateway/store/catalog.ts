@@ -1,5 +1,5 @@
 import { ColumnBatch } from './column-batch.js';
-import { deriveEntities, type DerivedEntity, type EntityType } from './entities.js';
+import { containerKey, deriveEntities, type DerivedEntity, type EntityType } from './entities.js';
 import { attributesJson, canonicalJson, stableHash, type AttrJson, type KeyValueLike } from './otlp-values.js';
 
 /**
@@ -140,6 +140,9 @@ export class Catalog {
   /** quickAttrKey → set, so most points never build canonical JSON. */
   readonly #attrAliases = new Map<string, AttrSetEntry>();
   readonly #resolutionMs: number;
+  /** Container id → the key of its container entity (pod uid/name), learnt from records with both. */
+  readonly #containerKeys = new Map<string, string>();
+  readonly #containerKeyOf = (id: string): string | undefined => this.#containerKeys.get(id);
   #nextResourceId = 1;
   #nextMetricId = 1;
   #nextAttrsId = 1;
@@ -177,9 +180,40 @@ export class Catalog {
 
   // ------------------------------------------------------------------ loading at open
 
-  loadResource(id: number, hash: string, attributes: string, firstSeenMs: number, lastSeenMs: number): void {
-    void firstSeenMs;
-    const derived = deriveEntities(JSON.parse(attributes) as { [key: string]: AttrJson });
+  /** Resources from the table: container ids are learnt from all of them before any is derived. */
+  loadResources(rows: readonly { readonly id: number; readonly hash: string; readonly attributes: string; readonly lastSeenMs: number }[]): void {
+    const parsed = rows.map((r) => JSON.parse(r.attributes) as { [key: string]: AttrJson });
+    for (const a of parsed) this.#learnContainer(a);
+    rows.forEach((r, i) => this.#loadResource(r.id, r.hash, parsed[i]!, r.lastSeenMs));
+  }
+
+  #learnContainer(attrs: { readonly [key: string]: AttrJson }): void {
+    const id = attrs['container.id'];
+    if (typeof id !== 'string' || this.#containerKeys.has(id)) return;
+    const key = containerKey(attrs);
+    if (key !== undefined && key !== id) this.#containerKeys.set(id, key);
+  }
+
+  /**
+   * Learns which container entity an id belongs to from a request's resources before any of
+   * them is resolved, so a process group listed before its container's own series still lands
+   * on the container of its pod.
+   */
+  learnContainers(attributes: readonly KeyValueLike[] | null | undefined): void {
+    if (attributes === null || attributes === undefined) return;
+    let id: string | undefined;
+    let pod = false;
+    let name = false;
+    for (const kv of attributes) {
+      if (kv.key === 'container.id') id = kv.value?.stringValue ?? undefined;
+      else if (kv.key === 'k8s.pod.uid') pod = true;
+      else if (kv.key === 'k8s.container.name') name = true;
+    }
+    if (id !== undefined && id !== '' && pod && name && !this.#containerKeys.has(id)) this.#learnContainer(attributesJson(attributes));
+  }
+
+  #loadResource(id: number, hash: string, attrs: { [key: string]: AttrJson }, lastSeenMs: number): void {
+    const derived = deriveEntities(attrs, this.#containerKeyOf);
     const entry: ResourceEntry = {
       id,
       hash,
@@ -252,7 +286,8 @@ export class Catalog {
   }
 
   #addResource(hash: string, json: string, attrs: { [key: string]: AttrJson }, nowMs: number): ResourceEntry {
-    const derived = deriveEntities(attrs);
+    this.#learnContainer(attrs);
+    const derived = deriveEntities(attrs, this.#containerKeyOf);
     for (const e of derived.entities) this.#upsertEntity(e, 'otlp', nowMs);
     for (const [c, p] of derived.links) this.#upsertLink(c, p, nowMs);
     const entry: ResourceEntry = {

@@ -97,9 +97,14 @@ async function loadCatalog(c: DuckDBConnection, lastSeenResolutionMs: number): P
   for (const row of (await c.runAndReadAll('SELECT child_id, parent_id, last_seen_ms FROM entity_links')).getRows()) {
     catalog.loadLink(row[0] as string, row[1] as string, num(row[2]));
   }
-  for (const row of (await c.runAndReadAll('SELECT resource_id, hash, attributes, first_seen_ms, last_seen_ms FROM resources')).getRows()) {
-    catalog.loadResource(row[0] as number, row[1] as string, row[2] as string, num(row[3]), num(row[4]));
-  }
+  catalog.loadResources(
+    (await c.runAndReadAll('SELECT resource_id, hash, attributes, last_seen_ms FROM resources ORDER BY resource_id')).getRows().map((row) => ({
+      id: row[0] as number,
+      hash: row[1] as string,
+      attributes: row[2] as string,
+      lastSeenMs: num(row[3]),
+    })),
+  );
   for (const row of (await c.runAndReadAll('SELECT metric_id, name, unit, type, temporality, monotonic FROM metrics')).getRows()) {
     catalog.loadMetric(row[0] as number, row[1] as string, row[2] as string, row[3] as string, row[4] as number, row[5] as boolean);
   }

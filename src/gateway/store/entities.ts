@@ -84,8 +84,22 @@ function entity(type: EntityType, key: string, name: string, namespace: string |
   return { id: entityId(type, key), type, key, name, namespace, attributes: ownAttributes(type, attrs) };
 }
 
+/**
+ * A container's key: in a pod, the pod's uid and the container's name (as Kubernetes names it:
+ * the same entity across restarts, and found from log files, whose paths carry no container
+ * id); elsewhere its id. `containerKeyOf` maps an id to the key learnt from records that carry
+ * both (a process group names its container by id alone).
+ */
+export function containerKey(attrs: { readonly [key: string]: AttrJson }, containerKeyOf?: (id: string) => string | undefined): string | undefined {
+  const podUid = str(attrs['k8s.pod.uid']);
+  const name = str(attrs['k8s.container.name']);
+  if (podUid !== undefined && name !== undefined) return `${podUid}/${name}`;
+  const id = str(attrs['container.id']);
+  return id === undefined ? undefined : (containerKeyOf?.(id) ?? id);
+}
+
 /** The entities a resource's attributes name, their links and the resource's own entity. */
-export function deriveEntities(attrs: { readonly [key: string]: AttrJson }): DerivedEntities {
+export function deriveEntities(attrs: { readonly [key: string]: AttrJson }, containerKeyOf?: (id: string) => string | undefined): DerivedEntities {
   const clusterName = str(attrs['k8s.cluster.name']);
   const clusterKey = str(attrs['k8s.cluster.uid']) ?? clusterName;
   const cluster = clusterKey !== undefined ? entity('cluster', clusterKey, clusterName ?? clusterKey, undefined, attrs) : undefined;
@@ -124,7 +138,8 @@ export function deriveEntities(attrs: { readonly [key: string]: AttrJson }): Der
 
   const containerId = str(attrs['container.id']);
   const containerName = str(attrs['k8s.container.name']) ?? str(attrs['container.name']);
-  const container = containerId !== undefined ? entity('container', containerId, containerName ?? containerId.slice(0, 12), ns, attrs) : undefined;
+  const cKey = containerKey(attrs, containerKeyOf);
+  const container = cKey !== undefined ? entity('container', cKey, containerName ?? (containerId ?? cKey).slice(0, 12), ns, attrs) : undefined;
 
   const groupKey = str(attrs['sextant.process_group.key']);
   const exe = str(attrs['process.executable.name']);

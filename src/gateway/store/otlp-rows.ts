@@ -148,6 +148,7 @@ export class RowBuilder {
     const p = this.rows.points;
     const [cTime, cStart, cRes, cMetric, cAttrs, cValue, cCount] = p.columns as [number[], number[], number[], number[], number[], number[], (number | null)[]];
     let added = 0;
+    for (const rm of req.resourceMetrics ?? []) cat.learnContainers(rm.resource?.attributes);
     for (const rm of req.resourceMetrics ?? []) {
       const rid = cat.resource(rm.resource?.attributes, receivedMs);
       for (const sm of rm.scopeMetrics ?? []) {
@@ -218,6 +219,7 @@ export class RowBuilder {
     const receivedNs = BigInt(receivedMs) * 1_000_000n;
     const logs = this.rows.logs;
     const events = this.rows.events;
+    for (const rl of req.resourceLogs ?? []) cat.learnContainers(rl.resource?.attributes);
     for (const rl of req.resourceLogs ?? []) {
       const rid = cat.resource(rl.resource?.attributes, receivedMs);
       for (const sl of rl.scopeLogs ?? []) {

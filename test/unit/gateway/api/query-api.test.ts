@@ -34,7 +34,7 @@ const ids = {
   podA: entityId('pod', 'uid-a'),
   podB: entityId('pod', 'uid-b'),
   podC: entityId('pod', 'uid-c'),
-  ctrA: entityId('container', 'ca11'),
+  ctrA: entityId('container', 'uid-a/app'),
   web: entityId('workload', 'c1/shop/Deployment/web'),
   shop: entityId('namespace', 'c1/shop'),
   host: entityId('host', 'node-1'),

@@ -18,7 +18,7 @@ describe('entities from resource attributes', () => {
       [id('workload', 'c1/shop/Deployment/web'), id('namespace', 'c1/shop')],
       [id('pod', 'u1'), id('workload', 'c1/shop/Deployment/web')],
       [id('pod', 'u1'), id('host', 'node-1')],
-      [id('container', 'abc'), id('pod', 'u1')],
+      [id('container', 'u1/app'), id('pod', 'u1')],
     ]);
     // Each entity keeps its own attributes only.
     expect(d.entities.find((e) => e.type === 'pod')!.attributes).toEqual({ 'k8s.namespace.name': 'shop', 'k8s.node.name': 'node-1', 'k8s.pod.name': 'web-1', 'k8s.pod.uid': 'u1', 'k8s.workload.kind': 'Deployment', 'k8s.workload.name': 'web' });
@@ -61,5 +61,19 @@ describe('stable ids', () => {
     expect(anyValueJson({ kvlistValue: { values: [{ key: 'a', value: { boolValue: true } }] } })).toEqual({ a: true });
     expect(anyValueJson({ doubleValue: Number.NaN })).toBe('NaN');
     expect(anyValueJson({})).toBeNull();
+  });
+});
+
+describe('containers of pods', () => {
+  it('are keyed by pod uid and name: the same entity from its series (with an id), from its log file (without), and after a restart', () => {
+    const pod = { 'k8s.pod.uid': 'u1', 'k8s.pod.name': 'web-1', 'k8s.namespace.name': 'shop', 'k8s.container.name': 'app' };
+    const fromMetrics = deriveEntities({ ...HOST, ...pod, 'container.id': 'aaa' }).primary!;
+    const fromLogFile = deriveEntities({ ...HOST, ...pod, 'k8s.container.restart_count': 0, 'log.file.path': '/var/log/pods/shop_web-1_u1/app/0.log' }).primary!;
+    const restarted = deriveEntities({ ...HOST, ...pod, 'container.id': 'bbb', 'k8s.container.restart_count': 1 }).primary!;
+    expect(fromLogFile.id).toBe(fromMetrics.id);
+    expect(restarted.id).toBe(fromMetrics.id);
+    // A process group naming the container by id finds it through what was learnt.
+    const group = deriveEntities({ ...HOST, 'sextant.process_group.key': 'nginx|aaa', 'container.id': 'aaa' }, (id) => (id === 'aaa' ? 'u1/app' : undefined));
+    expect(group.links).toEqual([[group.primary!.id, fromMetrics.id]]);
   });
 });

@@ -72,7 +72,7 @@ describe('the embedded store', () => {
       ns: entityId('namespace', 'c1/shop'),
       workload: entityId('workload', 'c1/shop/Deployment/web'),
       pod: entityId('pod', 'uid-1'),
-      container: entityId('container', 'c0ffee'),
+      container: entityId('container', 'uid-1/app'),
       group: entityId('process_group', 'node-1/nginx|c0ffee'),
     };
     expect([...cat.entity(ids.container)!.parents]).toEqual([ids.pod]);
