@@ -391,7 +391,7 @@ class GatewayServer implements Gateway {
       if (store !== undefined) {
         // The forwarder never waits for this: the store is behind the answer, not the upstream.
         try {
-          await store.write(signal, format, body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body));
+          await store.write(signal, format, body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body), message);
         } catch {
           this.#metrics.storeErrors[signal].inc();
           this.#storeErrors.note(`${signal}:commit`);

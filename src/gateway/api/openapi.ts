@@ -325,10 +325,11 @@ export const OPENAPI_DOCUMENT: Json = {
       [],
       {
         type: 'object',
-        required: ['state', 'file', 'rollupsBefore', 'entities', 'resources', 'metrics'],
+        required: ['state', 'file', 'pendingBytes', 'rollupsBefore', 'entities', 'resources', 'metrics'],
         properties: {
           state: { enum: ['ready', 'unavailable', 'closed'] },
           file: { type: 'string' },
+          pendingBytes: { type: 'integer', description: 'Accepted request bytes not yet committed (queries see them within ~100 ms).' },
           rollupsBefore: { type: 'integer' },
           entities: { type: 'integer' },
           resources: { type: 'integer' },

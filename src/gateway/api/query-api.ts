@@ -56,7 +56,15 @@ const ROUTES: Readonly<Record<string, Route>> = {
     params: [],
     handler: (c) => {
       const sizes = c.catalog.sizes;
-      return Promise.resolve({ state: c.store.state, file: c.store.file, rollupsBefore: c.store.rollupWatermarkMs, entities: sizes.entities, resources: sizes.resources, metrics: sizes.metrics });
+      return Promise.resolve({
+        state: c.store.state,
+        file: c.store.file,
+        pendingBytes: c.store.pendingBytes,
+        rollupsBefore: c.store.rollupWatermarkMs,
+        entities: sizes.entities,
+        resources: sizes.resources,
+        metrics: sizes.metrics,
+      });
     },
   },
 };

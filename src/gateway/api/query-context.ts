@@ -14,6 +14,8 @@ export interface ApiStore {
   /** Raw points before this (Unix ms) exist only as 1-minute rollups. */
   readonly rollupWatermarkMs: number;
   readonly file: string;
+  /** Request bytes accepted and not yet committed (queries do not see them yet). */
+  readonly pendingBytes: number;
   now(): number;
   query(sql: string, params: readonly QueryParam[], timeoutMs: number): Promise<Row[]>;
 }

@@ -1,3 +1,4 @@
+import { SEVERITY_NAMES } from '../store/otlp-values.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { ApiError, badParameter } from './envelope.js';
 import { timeRange, type Params } from './params.js';
@@ -64,11 +65,11 @@ export async function logs(ctx: QueryContext, p: Params): Promise<unknown> {
       time: isoNano(r['time_ns'] as string | number),
       timeUnixNano: String(r['time_ns']),
       severity: r['severity'],
-      severityText: r['severity_text'],
+      severityText: r['severity_text'] ?? SEVERITY_NAMES[r['severity'] as number] ?? '',
       body: r['body'],
       attributes: parseJson(r['attributes']),
-      traceId: r['trace_id'] === '' ? null : r['trace_id'],
-      spanId: r['span_id'] === '' ? null : r['span_id'],
+      traceId: r['trace_id'] === '' ? null : (r['trace_id'] ?? null),
+      spanId: r['span_id'] === '' ? null : (r['span_id'] ?? null),
       scope: r['scope'],
       entity: resourceEntity(ctx, r['resource_id'] as number),
     })),

@@ -56,6 +56,13 @@ export class ColumnBatch {
     this.#rows += n;
   }
 
+  /** Drops the rows after the first `n` (what a request that failed half-way had added). */
+  truncate(n: number): void {
+    if (n >= this.#rows) return;
+    for (const c of this.columns) c.length = n;
+    this.#rows = n;
+  }
+
   clear(): void {
     for (const c of this.columns) c.length = 0;
     this.#rows = 0;

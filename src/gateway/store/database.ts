@@ -20,6 +20,8 @@ export interface OpenDatabase {
   readonly nextSeq: number;
   /** Raw points before this (Unix ms) have been folded into rollups; 0 when none have. */
   readonly rollupWatermarkMs: number;
+  /** The last request-log sequence number committed: the log is replayed after it. */
+  readonly requestLogSeq: number;
 }
 
 const APPENDED_TABLES = ['resources', 'entities', 'entity_links', 'metrics', 'attribute_sets', 'points', 'logs', 'events', 'spans'] as const;
@@ -56,9 +58,10 @@ export async function openDatabase(dataDir: string, memoryLimitBytes: number, la
     const catalog = await loadCatalog(writer, lastSeenResolutionMs);
     const seq = await scalar(writer, 'SELECT greatest((SELECT coalesce(max(seq), 0) FROM logs), (SELECT coalesce(max(seq), 0) FROM events)) + 1');
     const watermark = await scalar(writer, "SELECT coalesce(max(CAST(value AS BIGINT)), 0) FROM store_meta WHERE key = 'rollup_watermark_ms'");
+    const requestLogSeq = await scalar(writer, "SELECT coalesce(max(CAST(value AS BIGINT)), 0) FROM store_meta WHERE key = 'request_log_seq'");
     const appenders: Record<string, DuckDBAppender> = {};
     for (const t of APPENDED_TABLES) appenders[t] = await writer.createAppender(t);
-    return { file, instance, writer, appenders, catalog, nextSeq: seq, rollupWatermarkMs: watermark };
+    return { file, instance, writer, appenders, catalog, nextSeq: seq, rollupWatermarkMs: watermark, requestLogSeq };
   } catch (err) {
     try {
       instance?.closeSync();
@@ -79,7 +82,7 @@ async function checkVersion(c: DuckDBConnection, file: string): Promise<void> {
   const r = await c.runAndReadAll("SELECT value FROM store_meta WHERE key = 'schema_version'");
   const found = r.getRows()[0]?.[0];
   if (found === undefined) {
-    await c.run("INSERT INTO store_meta VALUES ('schema_version', $1), ('created_at', $2)", [String(SCHEMA_VERSION), new Date().toISOString()]);
+    await c.run("INSERT INTO store_meta VALUES ('schema_version', $1), ('created_at', $2), ('request_log_seq', '0')", [String(SCHEMA_VERSION), new Date().toISOString()]);
     return;
   }
   const v = Number(found);

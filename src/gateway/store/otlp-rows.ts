@@ -1,6 +1,6 @@
 import type { Catalog } from './catalog.js';
 import { ColumnBatch } from './column-batch.js';
-import { anyValueJson, attributesJson, bodyText, idHex, int64Number, uint64BigInt, type AnyValueLike, type Int64Like, type KeyValueLike } from './otlp-values.js';
+import { anyValueJson, attributesJson, bodyText, idHex, int64Number, SEVERITY_NAMES, uint64BigInt, type AnyValueLike, type Int64Like, type KeyValueLike } from './otlp-values.js';
 
 /*
  * The parts of decoded OTLP export requests the store reads. Structural, so the store needs
@@ -81,6 +81,7 @@ const NO_RECORDED_VALUE = 1;
 const NS_PER_MS = 1_000_000;
 const EMPTY_JSON = '{}';
 
+
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /** The fact rows of one batch, one column batch per table, in the tables' column order. */
@@ -98,6 +99,15 @@ export class FactRows {
 
   clear(): void {
     for (const b of this.all) b.clear();
+  }
+
+  /** Row counts now, to go back to with `truncate` if what follows fails. */
+  mark(): readonly number[] {
+    return this.all.map((b) => b.rows);
+  }
+
+  truncate(mark: readonly number[]): void {
+    this.all.forEach((b, i) => b.truncate(mark[i]!));
   }
 }
 
@@ -240,9 +250,26 @@ export class RowBuilder {
             }
           }
           if (eventName !== '') {
-            events.add(t, this.#seq++, rid, eventName, severity, bodyText(r.body), attributesText(r.attributes));
+            events.add(t, this.#seq++, rid, eventName, severity, bodyText(r.body), cat.attributesText(r.attributes));
           } else {
-            logs.add(t, this.#seq++, rid, severity, r.severityText ?? '', bodyText(r.body), attributesText(r.attributes), idHex(r.traceId), idHex(r.spanId), scope);
+            const traceId = idHex(r.traceId);
+            const spanId = idHex(r.spanId);
+            // Unset ids are NULL: a NULL costs DuckDB a validity bit, a string a native call a row.
+            const text = r.severityText ?? '';
+            const attrs = cat.attributesText(r.attributes);
+            logs.add(
+              t,
+              this.#seq++,
+              rid,
+              severity,
+              // The usual name of the number (INFO for 9) is implied: NULL, not a string a row.
+              text === '' || text === SEVERITY_NAMES[severity] ? null : text,
+              bodyText(r.body),
+              attrs === EMPTY_JSON ? null : attrs,
+              traceId === '' ? null : traceId,
+              spanId === '' ? null : spanId,
+              scope,
+            );
           }
         }
       }

@@ -128,3 +128,6 @@ export function idHex(v: Uint8Array | readonly number[] | string | null | undefi
   // protobufjs leaves an unset bytes field as a plain empty array (handled above).
   return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : Buffer.from(v).toString('hex');
 }
+
+/** OTLP's short names of the severity numbers (1 TRACE … 24 FATAL4): what an unset text means. */
+export const SEVERITY_NAMES: readonly string[] = ['', ...['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].flatMap((n) => [n, `${n}2`, `${n}3`, `${n}4`])];

@@ -5,6 +5,10 @@
  * DuckDB's per-row-group min/max skips what a time range excludes. No indexes: an ART index
  * costs more on every insert than it saves the scans these questions make.
  *
+ * Log columns that are usually empty or implied (severity_text when it is the number's own
+ * name, attributes when there are none, trace and span ids) are NULL then: a NULL costs a
+ * validity bit, a string a native call per row on the way in.
+ *
  * Times are integers: `*_ms` Unix milliseconds (points, rollups, first/last seen), `*_ns` Unix
  * nanoseconds (log records, events, spans: their order within a millisecond matters). Attribute
  * sets are canonical JSON text (keys sorted).
@@ -79,11 +83,11 @@ export const SCHEMA_SQL: readonly string[] = [
     seq BIGINT NOT NULL,
     resource_id INTEGER NOT NULL,
     severity UTINYINT NOT NULL,
-    severity_text VARCHAR NOT NULL,
+    severity_text VARCHAR,
     body VARCHAR NOT NULL,
-    attributes VARCHAR NOT NULL,
-    trace_id VARCHAR NOT NULL,
-    span_id VARCHAR NOT NULL,
+    attributes VARCHAR,
+    trace_id VARCHAR,
+    span_id VARCHAR,
     scope VARCHAR NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS events (
     time_ns BIGINT NOT NULL,

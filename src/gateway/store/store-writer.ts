@@ -15,10 +15,15 @@ export interface RequestDecoder {
 }
 
 export interface WriterHooks {
-  /** A batch committed: rows per table, and how long the commit took. */
-  committed(rows: Readonly<Record<string, number>>, requests: number, ms: number): void;
-  /** A batch failed and was rolled back; its requests were refused. */
+  /**
+   * A batch committed: rows per table, the requests in it, how long it took, and the highest
+   * request-log sequence number it holds (0 when it held no request).
+   */
+  committed(rows: Readonly<Record<string, number>>, requests: number, ms: number, lastSeq: number): void;
+  /** A batch failed and was rolled back (its requests are still in the request log). */
   failed(err: unknown, requests: number): void;
+  /** A request could not be read into rows and was left out of its batch. */
+  skipped(err: unknown): void;
 }
 
 export interface WriterLimits {
@@ -26,17 +31,22 @@ export interface WriterLimits {
   readonly maxPendingBytes: number;
   /** Most body bytes in one transaction: bounds how long one batch keeps the event loop. */
   readonly maxBatchBytes: number;
+  /** A batch starts at once from this many bytes; below, it waits up to `lingerMs` for more. */
+  readonly minBatchBytes: number;
+  readonly lingerMs: number;
 }
 
-interface WriteJob {
+/** A request already safe in the request log: committing it is the writer's business alone. */
+export interface WriteJob {
   readonly kind: 'write';
+  readonly seq: number;
   readonly signal: OtlpSignal;
   readonly format: 'protobuf' | 'json';
   readonly body: Uint8Array;
   readonly bytes: number;
   readonly receivedMs: number;
-  resolve(): void;
-  reject(err: unknown): void;
+  /** The body decoded already (the gateway checked it at the door), while the queue is short. */
+  readonly message?: unknown;
 }
 
 interface ObjectsJob {
@@ -61,12 +71,12 @@ type Job = WriteJob | ObjectsJob | TaskJob;
 const OBJECT_BYTES = 512;
 
 /**
- * The store's single writer: requests queue here and are committed in batches, each batch one
- * DuckDB transaction through the tables' appenders. A request's promise settles when its batch
- * has committed (DuckDB has synced its write-ahead log: the rows survive `kill -9`) or failed.
- * While one batch commits, the next gathers (group commit): the busier the gateway, the larger
- * and cheaper the batches. Maintenance (retention, rollups) runs between batches through
- * `exclusive`, so nothing else ever writes.
+ * The store's single writer: requests (already safe in the request log) queue here and are
+ * committed in batches, each one DuckDB transaction through the tables' appenders that also
+ * records the last request-log sequence number it holds. A batch starts once a megabyte is
+ * queued or 100 ms after the first request, and while one commits the next gathers: a commit
+ * costs about a millisecond of CPU whatever it carries, so batches are made large. Maintenance
+ * (retention, rollups) runs between batches through `exclusive`, so nothing else ever writes.
  */
 export class StoreWriter {
   readonly #db: OpenDatabase;
@@ -75,9 +85,18 @@ export class StoreWriter {
   readonly #hooks: WriterHooks;
   readonly #builder: RowBuilder;
   #queue: Job[] = [];
+  #queuedBytes = 0;
   #pendingBytes = 0;
   #running: Promise<void> | undefined;
+  #linger: NodeJS.Timeout | undefined;
+  #urgent = false;
   #closed = false;
+  /**
+   * A batch failed: nothing more is committed by this writer. A later batch committing would
+   * record a request-log position past the failed one's requests, and a replay would skip them;
+   * the store opens again with a new writer that replays the log from the last commit.
+   */
+  #broken = false;
 
   constructor(db: OpenDatabase, decoder: RequestDecoder, limits: WriterLimits, hooks: WriterHooks) {
     this.#db = db;
@@ -96,11 +115,9 @@ export class StoreWriter {
     return !this.#closed && this.#pendingBytes < this.#limits.maxPendingBytes;
   }
 
-  /** Queues a request body; resolves once its rows are committed. */
-  write(signal: OtlpSignal, format: 'protobuf' | 'json', body: Uint8Array, receivedMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#push({ kind: 'write', signal, format, body, bytes: body.byteLength, receivedMs, resolve, reject });
-    });
+  /** Queues a request from the request log; it is committed with the next batch. */
+  write(job: Omit<WriteJob, 'kind' | 'bytes'>): void {
+    this.#push({ kind: 'write', bytes: job.body.byteLength, ...job });
   }
 
   /** Queues objects of the cluster monitor's graph; resolves once committed. */
@@ -117,32 +134,57 @@ export class StoreWriter {
     });
   }
 
-  /** Resolves once everything queued so far has committed or failed. */
-  async drain(): Promise<void> {
-    while (this.#running !== undefined) await this.#running;
+  /** Commits everything queued so far, now, and resolves once it has committed or failed. */
+  async flush(): Promise<void> {
+    this.#urgent = true;
+    this.#start();
+    while (this.#running !== undefined || this.#linger !== undefined) {
+      this.#start();
+      await this.#running;
+    }
   }
 
-  /** Refuses new work and waits for what is queued. */
+  /** Refuses new work and commits what is queued. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.drain();
+    await this.flush();
+  }
+
+  /** Whether a batch failed (see #broken). */
+  get broken(): boolean {
+    return this.#broken;
   }
 
   #push(job: Job): void {
-    if (this.#closed) {
-      job.reject(new Error('store is closing'));
+    if ((this.#closed || this.#broken) && job.kind !== 'write') {
+      job.reject(new Error(this.#broken ? 'store failed' : 'store is closing'));
       return;
     }
+    // A request is in the request log already: a broken writer leaves it to the replay.
+    if (this.#broken) return;
     this.#queue.push(job);
+    this.#queuedBytes += job.bytes;
     this.#pendingBytes += job.bytes;
-    // The batch starts on the next turn of the event loop, not inside the request's handler:
-    // the request path only queues, and requests that arrive together commit together.
+    if (job.kind !== 'write' || this.#queuedBytes >= this.#limits.minBatchBytes) this.#urgent = true;
+    if (this.#running !== undefined) return;
+    if (this.#urgent) this.#start();
+    else this.#linger ??= setTimeout(() => this.#start(), this.#limits.lingerMs);
+  }
+
+  /** Starts the batch loop (on the next turn: the request path only queues). */
+  #start(): void {
+    clearTimeout(this.#linger);
+    this.#linger = undefined;
+    if (this.#queue.length === 0) return;
     this.#running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#run());
   }
 
   async #run(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
+      this.#urgent = false;
+      for (let first = true; this.#queue.length > 0 && !this.#broken; first = false) {
+        // After a batch, the next waits for its size or its linger like the first did.
+        if (!first && !this.#urgent && this.#queue[0]!.kind === 'write' && this.#queuedBytes < this.#limits.minBatchBytes) break;
         const head = this.#queue[0]!;
         if (head.kind === 'task') {
           this.#queue.shift();
@@ -158,10 +200,21 @@ export class StoreWriter {
           batch.push(next);
           bytes += next.bytes;
         }
+        this.#queuedBytes -= bytes;
         await this.#commit(batch, bytes);
       }
     } finally {
       this.#running = undefined;
+      if (this.#broken) {
+        for (const job of this.#queue.splice(0)) if (job.kind !== 'write') job.reject(new Error('store failed'));
+        this.#queuedBytes = 0;
+        this.#pendingBytes = 0;
+      }
+      // What arrived during the last commit waits for its own linger (or size) to start.
+      if (this.#queue.length > 0) {
+        if (this.#urgent || this.#queuedBytes >= this.#limits.minBatchBytes) this.#start();
+        else this.#linger ??= setTimeout(() => this.#start(), this.#limits.lingerMs);
+      }
     }
   }
 
@@ -172,16 +225,26 @@ export class StoreWriter {
     const firstSeq = builder.seq;
     const conn = this.#db.writer;
     let begun = false;
+    let lastSeq = 0;
     try {
       for (const job of batch) {
+        if (job.kind === 'write' && job.seq > lastSeq) lastSeq = job.seq;
         if (job.kind === 'objects') {
           for (const o of job.objects) catalog.recordObject(o, job.receivedMs);
           continue;
         }
-        const message = this.#decoder.decode(job.signal, job.format, job.body);
-        if (job.signal === 'metrics') builder.metrics(message as MetricsRequestLike, job.receivedMs);
-        else if (job.signal === 'logs') builder.logs(message as LogsRequestLike, job.receivedMs);
-        else builder.traces(message as TracesRequestLike, job.receivedMs);
+        // One request that cannot be read (it was checked at the door, so: a bug, or a request
+        // log from another version) costs its own rows, not the batch's.
+        const mark = builder.rows.mark();
+        try {
+          const message = job.message ?? this.#decoder.decode(job.signal, job.format, job.body);
+          if (job.signal === 'metrics') builder.metrics(message as MetricsRequestLike, job.receivedMs);
+          else if (job.signal === 'logs') builder.logs(message as LogsRequestLike, job.receivedMs);
+          else builder.traces(message as TracesRequestLike, job.receivedMs);
+        } catch (err) {
+          builder.rows.truncate(mark);
+          this.#hooks.skipped(err);
+        }
       }
       await conn.run('BEGIN TRANSACTION');
       begun = true;
@@ -190,22 +253,25 @@ export class StoreWriter {
       // Dimensions before facts, so a row never names an id its transaction has not written.
       for (const b of [dims.resources, dims.entities, dims.links, dims.metrics, dims.attributeSets, ...builder.rows.all]) this.#append(b, counts);
       await this.#applyUpdates(conn);
+      // In the same transaction: a restart replays the request log after this, and only that.
+      if (lastSeq > 0) await conn.run("UPDATE store_meta SET value = $1 WHERE key = 'request_log_seq'", [String(lastSeq)]);
       await conn.run('COMMIT');
       begun = false;
       catalog.commit();
       builder.rows.clear();
       // Before the requests hear back: whoever they wake sees the room their bytes left.
       this.#pendingBytes -= bytes;
-      this.#hooks.committed(counts, batch.length, performance.now() - started);
-      for (const job of batch) job.resolve();
+      this.#hooks.committed(counts, batch.length, performance.now() - started, lastSeq);
+      for (const job of batch) if (job.kind === 'objects') job.resolve();
     } catch (err) {
       if (begun) await conn.run('ROLLBACK').catch(() => undefined);
       catalog.rollback();
       builder.reset(firstSeq);
       await this.#renewAppenders();
       this.#pendingBytes -= bytes;
+      if (batch.some((j) => j.kind === 'write')) this.#broken = true;
       this.#hooks.failed(err, batch.length);
-      for (const job of batch) job.reject(err);
+      for (const job of batch) if (job.kind === 'objects') job.reject(err);
     }
   }
 

@@ -1,11 +1,14 @@
 import type { OtlpSignal } from '../../export/types.js';
+import { BurstLog } from '../../self/burst-log.js';
 import type { Logger } from '../../self/logger.js';
 import { LATENCY_BUCKETS, type Counter, type Gauge, type Histogram, type Registry } from '../../self/registry.js';
 import type { Catalog, GraphObject } from './catalog.js';
+import path from 'node:path';
 import { DEFAULT_STORE_TUNING, validateStoreConfig, type StoreConfig, type StoreTuning } from './config.js';
 import { closeDatabase, openDatabase, storeFile, type OpenDatabase } from './database.js';
 import { maintain, usedBytes, type MaintenanceReport, type MaintenanceState } from './maintenance.js';
 import { QueryPool, type QueryParam, type Row } from './query-pool.js';
+import { RequestLog } from './request-log.js';
 import { classifyStoreError, isFatalStoreError, StoreUnavailableError } from './store-errors.js';
 import { StoreWriter, type RequestDecoder } from './store-writer.js';
 
@@ -25,6 +28,11 @@ const QUERY_CONNECTIONS = 2;
 const QUERY_WAITING = 16;
 /** A batch holds at most this many body bytes (about 40 ms of building on this machine). */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** A batch starts at once from this many bytes, else at most LINGER_MS after its first request. */
+const MIN_BATCH_BYTES = 1024 * 1024;
+const LINGER_MS = 100;
+/** The request log's directory under the data dir. */
+const REQUEST_LOG_DIR = 'store-wal';
 
 class StoreMetrics {
   readonly rows: Counter;
@@ -34,6 +42,7 @@ class StoreMetrics {
   readonly used: Gauge;
   readonly deleted: Counter;
   readonly pending: Gauge;
+  readonly skipped: Counter;
 
   constructor(registry: Registry) {
     this.rows = registry.counter('sextant_gateway_store_rows_total', 'Rows committed to the embedded store, by table.');
@@ -43,6 +52,7 @@ class StoreMetrics {
     this.used = registry.gauge('sextant_gateway_store_used_bytes', 'Bytes of the store file in use (after the last maintenance run).');
     this.deleted = registry.counter('sextant_gateway_store_deleted_rows_total', 'Rows deleted by retention (age, size) and by rollups, by table and reason.');
     this.pending = registry.gauge('sextant_gateway_store_pending_bytes', 'Request bytes waiting for a store commit.');
+    this.skipped = registry.counter('sextant_gateway_store_skipped_requests_total', 'Accepted requests the store could not read into rows (left out; a bug or a request log from another version).');
   }
 }
 
@@ -67,12 +77,18 @@ export class TelemetryStore {
   #problem: StoreUnavailableError | undefined;
   #db: OpenDatabase | undefined;
   #writer: StoreWriter | undefined;
+  #log: RequestLog | undefined;
+  /** The highest request-log sequence number committed to the database. */
+  #committedSeq = 0;
+  /** Bodies being appended to the request log (counted against the pending limit too). */
+  #appending = 0;
   #pool: QueryPool | undefined;
   readonly #maintenance: MaintenanceState = { rollupWatermarkMs: 0 };
   #maintaining: Promise<MaintenanceReport> | undefined;
   #maintenanceTimer: NodeJS.Timeout | undefined;
   #reopenTimer: NodeJS.Timeout | undefined;
   #reopening: Promise<void> | undefined;
+  readonly #skips: BurstLog;
   /** The last problem logged, so an unchanged one is not logged again on every retry. */
   #loggedProblem = '';
 
@@ -83,7 +99,8 @@ export class TelemetryStore {
     this.#tuning = { ...DEFAULT_STORE_TUNING, ...deps.tuning };
     this.#clock = deps.clock ?? Date.now;
     this.#metrics = new StoreMetrics(deps.registry);
-    this.#metrics.pending.collect(() => this.#writer?.pendingBytes ?? 0);
+    this.#skips = new BurstLog(deps.logger, 'store left out requests it could not read', { level: 'error' });
+    this.#metrics.pending.collect(() => this.pendingBytes);
     this.#metrics.up.collect(() => (this.#state === 'ready' ? 1 : 0));
   }
 
@@ -113,7 +130,12 @@ export class TelemetryStore {
 
   /** Whether a request may be written now: open, and not behind. */
   get accepting(): boolean {
-    return this.#state === 'ready' && this.#writer !== undefined && this.#writer.accepting;
+    return this.#state === 'ready' && this.#writer !== undefined && this.#writer.accepting && this.pendingBytes < this.#tuning.maxPendingBytes;
+  }
+
+  /** Request bytes accepted and not yet committed to the database. */
+  get pendingBytes(): number {
+    return (this.#writer?.pendingBytes ?? 0) + this.#appending;
   }
 
   /** The store's catalog (dimensions in memory) while it is open. */
@@ -139,13 +161,35 @@ export class TelemetryStore {
   }
 
   /**
-   * Writes one request body; resolves once its rows are committed. Rejects with the store's
-   * problem when it is unavailable, or with the commit's error.
+   * Keeps one request body: resolves once it is durable (synced to the request log; DuckDB
+   * commits it with the next batch, and a restart replays it if that never happened). Rejects
+   * with the store's problem when it is unavailable, or with the request log's error.
+   * `decoded` is the body as the gateway's codec decoded it, if it has it (saves decoding twice).
    */
-  write(signal: OtlpSignal, format: 'protobuf' | 'json', body: Uint8Array): Promise<void> {
+  async write(signal: OtlpSignal, format: 'protobuf' | 'json', body: Uint8Array, decoded?: unknown): Promise<void> {
     const w = this.#writer;
-    if (this.#state !== 'ready' || w === undefined) return Promise.reject(this.#problem ?? new Error('store is not open'));
-    return w.write(signal, format, body, this.#clock());
+    const log = this.#log;
+    if (this.#state !== 'ready' || w === undefined || log === undefined) throw this.#problem ?? new Error('store is not open');
+    const receivedMs = this.#clock();
+    this.#appending += body.byteLength;
+    let seq: number;
+    try {
+      seq = await log.append(signal, format, body);
+    } catch (err) {
+      this.#onFailure(err);
+      throw classifyStoreError(err, this.file);
+    } finally {
+      this.#appending -= body.byteLength;
+    }
+    // The decoded tree is several times the body's size: it rides along only while the queue
+    // is short (the usual case), else the batch decodes the body again.
+    const message = decoded !== undefined && w.pendingBytes < MAX_BATCH_BYTES ? decoded : undefined;
+    w.write({ seq, signal, format, body, receivedMs, ...(message === undefined ? {} : { message }) });
+  }
+
+  /** Commits everything accepted so far (tests, and a caller about to query what it wrote). */
+  async flush(): Promise<void> {
+    await this.#writer?.flush();
   }
 
   /** Records objects of the cluster monitor's graph (entities and their links). */
@@ -204,11 +248,18 @@ export class TelemetryStore {
 
   async #shutDown(checkpoint: boolean): Promise<void> {
     const db = this.#db;
+    const log = this.#log;
     await this.#writer?.close();
     this.#pool?.close();
     this.#writer = undefined;
     this.#pool = undefined;
     this.#db = undefined;
+    this.#log = undefined;
+    if (log !== undefined) {
+      await log.close();
+      // Closed, every segment whose records are all committed can go.
+      await log.release(this.#committedSeq).catch(() => undefined);
+    }
     if (db !== undefined) {
       try {
         await closeDatabase(db, checkpoint);
@@ -237,8 +288,14 @@ export class TelemetryStore {
       this.#db = db;
       this.#pool = pool;
       this.#maintenance.rollupWatermarkMs = db.rollupWatermarkMs;
-      this.#writer = new StoreWriter(db, this.#deps.decoder, { maxPendingBytes: t.maxPendingBytes, maxBatchBytes: MAX_BATCH_BYTES }, {
-        committed: (rows, _requests, ms) => {
+      this.#committedSeq = db.requestLogSeq;
+      const limits = { maxPendingBytes: t.maxPendingBytes, maxBatchBytes: MAX_BATCH_BYTES, minBatchBytes: MIN_BATCH_BYTES, lingerMs: LINGER_MS };
+      const writer = new StoreWriter(db, this.#deps.decoder, limits, {
+        committed: (rows, _requests, ms, lastSeq) => {
+          if (lastSeq > this.#committedSeq) {
+            this.#committedSeq = lastSeq;
+            void this.#log?.release(lastSeq).catch(() => undefined);
+          }
           if (this.#loggedProblem !== '') {
             this.#deps.logger.info({ file: db.file }, 'store recovered: writing again');
             this.#loggedProblem = '';
@@ -251,7 +308,21 @@ export class TelemetryStore {
           this.#metrics.commits.inc({ result: 'failed' });
           this.#onFailure(err);
         },
+        skipped: (err) => {
+          this.#metrics.skipped.inc();
+          this.#skips.note('unreadable', 1, undefined, err instanceof Error ? err.message : String(err));
+        },
       });
+      this.#writer = writer;
+      // What was accepted and never committed (the gateway was killed) is committed now, before
+      // anything new: a sender's retry of a request it never heard back about comes after it.
+      let replayed = 0;
+      this.#log = await RequestLog.open(path.join(this.#dataDir, REQUEST_LOG_DIR), db.requestLogSeq, (r) => {
+        replayed++;
+        writer.write({ seq: r.seq, signal: r.signal, format: r.format, body: r.body, receivedMs: this.#clock() });
+      });
+      await writer.flush();
+      if (replayed > 0) this.#deps.logger.info({ requests: replayed }, 'store replayed its request log');
       this.#state = 'ready';
       this.#problem = undefined;
       // After a problem the next line is "store recovered", once a batch has committed.
@@ -259,16 +330,22 @@ export class TelemetryStore {
       this.#maintenanceTimer = setInterval(() => void this.maintain().catch(() => undefined), t.maintenanceIntervalMs);
       this.#maintenanceTimer.unref();
     } catch (err) {
+      // Opened far enough to hold files or connections: let them go before trying again.
+      if (this.#db !== undefined) await this.#shutDown(false);
       this.#becomeUnavailable(classifyStoreError(err, this.file));
     }
   }
 
-  /** A failed batch or maintenance run: a fatal one takes the store down until it reopens. */
+  /**
+   * A failed batch, request-log write or maintenance run. A failed batch, or a fatal error, takes
+   * the store down until it reopens (and replays its request log); a maintenance run that failed
+   * otherwise is only logged: it runs again in a minute.
+   */
   #onFailure(err: unknown): void {
     if (this.#state !== 'ready') return;
     const problem = classifyStoreError(err, this.file);
-    if (!isFatalStoreError(err) && problem.problem !== 'disk_full' && problem.problem !== 'corrupt') {
-      this.#deps.logger.warn({ err: problem.message }, 'store write failed');
+    if (this.#writer?.broken !== true && !isFatalStoreError(err) && problem.problem !== 'disk_full' && problem.problem !== 'corrupt') {
+      this.#deps.logger.warn({ err: problem.message }, 'store maintenance failed');
       return;
     }
     this.#becomeUnavailable(problem);

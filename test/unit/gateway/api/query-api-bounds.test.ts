@@ -28,6 +28,7 @@ async function serve(fail: () => Error): Promise<string> {
     catalog,
     rollupWatermarkMs: 0,
     file: '/tmp/x.duckdb',
+    pendingBytes: 0,
     now: () => Date.now(),
     query: () => Promise.reject(fail()),
   };

@@ -4,7 +4,7 @@ import { OPENAPI_DOCUMENT } from '../../../../src/gateway/api/openapi.js';
 import type { Gateway } from '../../../../src/gateway/gateway.js';
 import { entityId } from '../../../../src/gateway/store/entities.js';
 import { createResource } from '../../../../src/model/index.js';
-import { encodeRef, post, removeDir, secret, start, TOKEN, tmpDataDir } from '../helpers.js';
+import { encodeRef, eventually, post, removeDir, secret, start, TOKEN, tmpDataDir } from '../helpers.js';
 import { containerResource, logRecord, logsBody, metric, metricsBody, podResource, point } from '../store/store-helpers.js';
 import { apiData, apiGet } from './api-helpers.js';
 
@@ -88,6 +88,8 @@ async function ingest(): Promise<void> {
     ],
   };
   expect((await post(`${base}/v1/traces`, encodeRef('traces', traces))).status).toBe(200);
+  // Accepted means durable; queries see it once the store has committed its batch.
+  await eventually(async () => (await apiData<{ pendingBytes: number }>(base, '/api/v1/status', auth)).pendingBytes === 0);
 }
 
 beforeAll(async () => {

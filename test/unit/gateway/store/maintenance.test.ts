@@ -30,7 +30,10 @@ async function fresh(clock: TestClock, config: Parameters<typeof openStore>[1]['
   return store;
 }
 
-const rows = (s: TelemetryStore, sql: string) => s.query(sql, [], 5_000);
+const rows = async (s: TelemetryStore, sql: string) => {
+  await s.flush();
+  return s.query(sql, [], 5_000);
+};
 
 describe('rollups', () => {
   it('folds points older than rollupAfter into minutes: count, sum, min, max, last, and increase across a reset', async () => {

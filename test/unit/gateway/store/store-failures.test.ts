@@ -185,6 +185,7 @@ describe.skipIf(!canMount)('a full disk (a 24 MiB tmpfs)', () => {
     // Every acknowledged record is there.
     expect((await store.query('SELECT count(*) AS n FROM logs', [], 5_000))[0]!['n']).toBe(acked);
     await store.write('logs', 'protobuf', logsBody([logRecord(r, 1n, 'after')]));
+    await store.flush();
     expect((await store.query('SELECT count(*) AS n FROM logs', [], 5_000))[0]!['n']).toBe(acked + 1);
     await eventually(() => log.lines().some((l) => l['msg'] === 'store recovered: writing again'));
   }, 60_000);

@@ -64,3 +64,9 @@ export function logRecord(resource: Resource, timeNs: bigint, body: string, seve
 export function logsBody(records: LogRecord[]): Uint8Array {
   return new LogsEncoder().encode(records).slice();
 }
+
+/** A query after everything written so far is committed (writes are durable before DuckDB has them). */
+export async function committedQuery(store: TelemetryStore, sql: string, params: (string | number)[], timeoutMs: number): Promise<Record<string, unknown>[]> {
+  await store.flush();
+  return store.query(sql, params, timeoutMs);
+}
