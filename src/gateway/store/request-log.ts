@@ -67,6 +67,8 @@ export class RequestLog {
   #queue: Pending[] = [];
   #syncing: Promise<void> | undefined;
   #closed = false;
+  /** A write failed and could not be undone: nothing more is appended (see #writeAll). */
+  #failed: unknown;
 
   private constructor(dir: string) {
     this.#dir = dir;
@@ -135,15 +137,9 @@ export class RequestLog {
         this.#queue = [];
         try {
           const h = this.#handle;
-          if (h === undefined) throw new Error('store is closing');
-          const buffers = batch.flatMap((p) => p.buffers);
-          let bytes = 0;
-          for (const b of buffers) bytes += b.length;
-          // A full disk can take part of a write without an error: only a whole one counts.
-          const { bytesWritten } = await h.writev(buffers);
-          if (bytesWritten !== bytes) throw Object.assign(new Error(`short write to the request log (${bytesWritten} of ${bytes} bytes): no space left on device`), { code: 'ENOSPC' });
+          if (h === undefined || this.#failed !== undefined) throw this.#failed ?? new Error('store is closing');
+          await this.#writeAll(h, batch);
           await h.datasync();
-          this.#size += bytes;
           const seg = this.#segments[this.#segments.length - 1]!;
           seg.lastSeq = Math.max(seg.lastSeq, batch[batch.length - 1]!.seq);
           for (const p of batch) p.resolve();
@@ -155,6 +151,33 @@ export class RequestLog {
     } finally {
       this.#syncing = undefined;
     }
+  }
+
+  /**
+   * Appends a batch whole or not at all. One buffer, written until done: a vectored write stops
+   * at the system's limit of buffers (1,024 here) and a full disk takes part of a write without
+   * an error. What a failed write left is cut off again, so no later record sits behind a torn
+   * one where a replay would not reach it; if even that fails, the log takes nothing more until
+   * the store opens it anew.
+   */
+  async #writeAll(h: FileHandle, batch: readonly Pending[]): Promise<void> {
+    const data = Buffer.concat(batch.flatMap((p) => p.buffers));
+    let off = 0;
+    try {
+      while (off < data.length) {
+        const { bytesWritten } = await h.write(data, off, data.length - off);
+        if (bytesWritten === 0) throw Object.assign(new Error('no space left on device (the request log took no more bytes)'), { code: 'ENOSPC' });
+        off += bytesWritten;
+      }
+    } catch (err) {
+      try {
+        await h.truncate(this.#size);
+      } catch {
+        this.#failed = err;
+      }
+      throw err;
+    }
+    this.#size += data.length;
   }
 
   async #startSegment(): Promise<void> {
