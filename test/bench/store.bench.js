@@ -107,7 +107,7 @@ async function startGateway(dataDir, env) {
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  const g = { child, url: `http://127.0.0.1:${port}`, lastCpu: 0, peakMb: 0, stderr: () => stderr.slice(-3000) };
+  const g = { child, url: `http://127.0.0.1:${port}`, lastCpu: 0, peakMb: 0, stderr: () => stderr.slice(0, 20_000) };
   const timer = setInterval(() => {
     const c = cpuSeconds(child.pid);
     if (!Number.isNaN(c)) g.lastCpu = c;
@@ -132,6 +132,8 @@ async function startGateway(dataDir, env) {
 async function stopGateway(g) {
   g.child.kill('SIGTERM');
   await g.exited;
+  // Its warnings and errors, if any: a figure measured past them is suspect.
+  for (const line of g.stderr().split('\n').filter((l) => /"level":(40|50|60)/.test(l) && !l.includes('gateway.tokens')).slice(0, 5)) console.log(`gateway: ${line.slice(0, 400)}`);
   return g.lastCpu;
 }
 
@@ -351,6 +353,7 @@ async function sendAll(url, signal, bodies) {
   const worker = async () => {
     while (next < bodies.length) {
       const body = bodies[next++];
+      const giveUp = Date.now() + 120_000;
       for (;;) {
         const res = await request(`${url}/v1/${signal}`, {
           method: 'POST',
@@ -361,6 +364,7 @@ async function sendAll(url, signal, bodies) {
         await res.body.dump();
         if (res.statusCode === 200) break;
         if (res.statusCode !== 503) throw new Error(`${signal}: HTTP ${res.statusCode}`);
+        if (Date.now() > giveUp) throw new Error(`${signal}: still 503 after two minutes of retries`);
         refused++;
         await sleep(Number(res.headers['retry-after'] ?? 1) * 100);
       }

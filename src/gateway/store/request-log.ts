@@ -27,7 +27,7 @@ const HEADER = 18;
 const SIGNAL_CODES: Readonly<Record<OtlpSignal, number>> = { metrics: 1, logs: 2, traces: 3 };
 const SIGNAL_NAMES: readonly (OtlpSignal | undefined)[] = [undefined, 'metrics', 'logs', 'traces'];
 const SEGMENT = /^requests-(\d{16})\.log$/;
-/** A segment is closed (and a new one begun) past this size. */
+/** A segment is closed (and a new one begun) past this size, by default. */
 const SEGMENT_BYTES = 64 * 1024 * 1024;
 
 function segmentName(firstSeq: number): string {
@@ -60,6 +60,7 @@ interface Segment {
 
 export class RequestLog {
   readonly #dir: string;
+  readonly #segmentBytes: number;
   readonly #segments: Segment[] = [];
   #handle: FileHandle | undefined;
   #size = 0;
@@ -70,16 +71,17 @@ export class RequestLog {
   /** A write failed and could not be undone: nothing more is appended (see #writeAll). */
   #failed: unknown;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, segmentBytes: number) {
     this.#dir = dir;
+    this.#segmentBytes = segmentBytes;
   }
 
   /**
    * Opens the log in `dir`, hands every intact record after `committedSeq` to `replay` (oldest
    * first), deletes what is committed, and starts a new segment for what comes.
    */
-  static async open(dir: string, committedSeq: number, replay: (r: LoggedRequest) => void): Promise<RequestLog> {
-    const log = new RequestLog(dir);
+  static async open(dir: string, committedSeq: number, replay: (r: LoggedRequest) => void, segmentBytes = SEGMENT_BYTES): Promise<RequestLog> {
+    const log = new RequestLog(dir, segmentBytes);
     await mkdir(dir, { recursive: true });
     const names = (await readdir(dir)).filter((n) => SEGMENT.test(n)).sort();
     let last = committedSeq;
@@ -146,7 +148,7 @@ export class RequestLog {
         } catch (err) {
           for (const p of batch) p.reject(err);
         }
-        if (this.#size >= SEGMENT_BYTES && this.#queue.length === 0) await this.#startSegment();
+        if (this.#size >= this.#segmentBytes && this.#queue.length === 0) await this.#startSegment();
       }
     } finally {
       this.#syncing = undefined;
@@ -191,12 +193,11 @@ export class RequestLog {
 
   /** Deletes the segments, but the one being written, whose every record is committed (sequence ≤ `committedSeq`). */
   async release(committedSeq: number): Promise<void> {
-    while (this.#segments.length > (this.#handle === undefined ? 0 : 1)) {
-      const s = this.#segments[0]!;
-      if (s.lastSeq > committedSeq) break;
-      await rm(path.join(this.#dir, s.name), { force: true });
-      this.#segments.shift();
-    }
+    // Chosen and taken off the list before the first await: two releases in flight (two
+    // commits in a row) must not both take the same segment, or the one being written.
+    const gone: Segment[] = [];
+    while (this.#segments.length > (this.#handle === undefined ? 0 : 1) && this.#segments[0]!.lastSeq <= committedSeq) gone.push(this.#segments.shift()!);
+    for (const s of gone) await rm(path.join(this.#dir, s.name), { force: true });
   }
 
   /** Waits for queued appends, then closes the file. */

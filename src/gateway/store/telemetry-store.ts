@@ -176,7 +176,8 @@ export class TelemetryStore {
     try {
       seq = await log.append(signal, format, body);
     } catch (err) {
-      this.#onFailure(err);
+      // Whatever stops the request log stops the store: it opens again and finds its place.
+      this.#onFailure(err, true);
       throw classifyStoreError(err, this.file);
     } finally {
       this.#appending -= body.byteLength;
@@ -337,14 +338,14 @@ export class TelemetryStore {
   }
 
   /**
-   * A failed batch, request-log write or maintenance run. A failed batch, or a fatal error, takes
-   * the store down until it reopens (and replays its request log); a maintenance run that failed
-   * otherwise is only logged: it runs again in a minute.
+   * A failed batch, request-log write or maintenance run. A failed batch or request-log write,
+   * or a fatal error, takes the store down until it reopens (and replays its request log); a
+   * maintenance run that failed otherwise is only logged: it runs again in a minute.
    */
-  #onFailure(err: unknown): void {
+  #onFailure(err: unknown, always = false): void {
     if (this.#state !== 'ready') return;
     const problem = classifyStoreError(err, this.file);
-    if (this.#writer?.broken !== true && !isFatalStoreError(err) && problem.problem !== 'disk_full' && problem.problem !== 'corrupt') {
+    if (!always && this.#writer?.broken !== true && !isFatalStoreError(err) && problem.problem !== 'disk_full' && problem.problem !== 'corrupt') {
       this.#deps.logger.warn({ err: problem.message }, 'store maintenance failed');
       return;
     }

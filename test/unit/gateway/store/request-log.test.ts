@@ -53,6 +53,25 @@ describe('the request log', () => {
     expect(readdirSync(d).filter((f) => f.endsWith('.log'))).toEqual([]);
   });
 
+  it('rotates segments and releases committed ones while appends go on, releases racing each other', async () => {
+    const d = await dir();
+    const log = await RequestLog.open(d, 0, () => undefined, 4096);
+    let committed = 0;
+    const releases: Promise<void>[] = [];
+    for (let round = 0; round < 40; round++) {
+      const seqs = await Promise.all(Array.from({ length: 20 }, (_, i) => log.append('logs', 'protobuf', body(round * 20 + i))));
+      committed = Math.max(...seqs) - 10;
+      // Two commits in a row: their releases run together.
+      releases.push(log.release(committed), log.release(committed - 5));
+    }
+    await Promise.all(releases);
+    await log.close();
+    const replayed: number[] = [];
+    const again = await RequestLog.open(d, committed, (r) => replayed.push(r.seq), 4096);
+    expect(replayed).toEqual(Array.from({ length: 10 }, (_, i) => committed + 1 + i));
+    await again.close();
+  });
+
   it('a torn last record (the process died mid-write, before answering) ends the replay there', async () => {
     const d = await dir();
     const log = await RequestLog.open(d, 0, () => undefined);
