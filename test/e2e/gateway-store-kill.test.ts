@@ -162,7 +162,7 @@ describe('kill -9 of the gateway during steady ingest', () => {
     for (let i = 0; i < total; i++) if (!unique.has(i)) missing.push(i);
     const duplicates = got.length - unique.size;
     console.log(`gateway kill -9 test: ${total} lines, ${KILLS} kills (${claims.map((c) => `${c.claimed} claimed/${c.missing} missing`).join(', ')}): ${missing.length} missing at the end, ${duplicates} duplicates`);
-    expect(missing.slice(0, 10)).toEqual([]);
+    expect(missing.slice(0, 10), `missing from ${missing[0]} to ${missing[missing.length - 1]}\ngateway:\n${gateway.stderr.slice(-3000)}\nagent:\n${agent.stderr.slice(-3000)}`).toEqual([]);
     // A kill repeats what was read but not yet checkpointed or acknowledged: the checkpoint
     // interval, the batches in flight and the retries while the gateway restarts.
     expect(duplicates / KILLS).toBeLessThan(3 * RATE);
