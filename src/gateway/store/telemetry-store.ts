@@ -291,6 +291,7 @@ export class TelemetryStore {
       this.#maintenance.rollupWatermarkMs = db.rollupWatermarkMs;
       this.#committedSeq = db.requestLogSeq;
       const limits = { maxPendingBytes: t.maxPendingBytes, maxBatchBytes: MAX_BATCH_BYTES, minBatchBytes: MIN_BATCH_BYTES, lingerMs: LINGER_MS };
+      let replayFailure: unknown;
       const writer = new StoreWriter(db, this.#deps.decoder, limits, {
         committed: (rows, _requests, ms, lastSeq) => {
           if (lastSeq > this.#committedSeq) {
@@ -307,6 +308,7 @@ export class TelemetryStore {
         },
         failed: (err) => {
           this.#metrics.commits.inc({ result: 'failed' });
+          replayFailure ??= err;
           this.#onFailure(err);
         },
         skipped: (err) => {
@@ -323,6 +325,9 @@ export class TelemetryStore {
         writer.write({ seq: r.seq, signal: r.signal, format: r.format, body: r.body, receivedMs: this.#clock() });
       });
       await writer.flush();
+      // Not ready with a writer that could not commit the replay: everything after would wait
+      // behind it unseen. Down instead, saying why, and tried again in a minute.
+      if (writer.broken) throw replayFailure ?? new Error('the request log could not be committed');
       if (replayed > 0) this.#deps.logger.info({ requests: replayed }, 'store replayed its request log');
       this.#state = 'ready';
       this.#problem = undefined;
