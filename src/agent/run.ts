@@ -13,6 +13,7 @@ import type { Transport } from '../export/types.js';
 import type { Gateway } from '../gateway/index.js';
 import { nowUnixNano } from '../model/index.js';
 import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/index.js';
+import { DiskSpool } from '../pipeline/spool/disk-spool.js';
 import { createLogger, type Logger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
@@ -191,12 +192,18 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   const deltas = config.temporality === 'delta' ? await loadDeltas(countersFile, logger) : undefined;
   const deltaHorizonMs = Math.max(config.interval * DELTA_HORIZON_INTERVALS, DELTA_HORIZON_MIN_MS);
   const forgetTimer = deltas ? setInterval(() => forgetStale(deltas, deltaHorizonMs), deltaHorizonMs / 3).unref() : undefined;
+  // The disk spool: not for --once (one cycle that must reach the endpoint, or fail).
+  const spool =
+    config.buffer.disk.maxBytes > 0 && !options.once
+      ? await DiskSpool.open({ dir: path.join(config.stateDir, 'spool'), maxBytes: config.buffer.disk.maxBytes, syncIntervalMs: config.buffer.disk.syncInterval, logger, registry })
+      : undefined;
   pipeline = createPipeline(pipelineConfigFrom(config), {
     transport,
     codecs: otlpCodecs(config.temporality, deltas),
     registry,
     logger,
     exportTimeoutMs: config.export.timeout,
+    spool,
   });
   pipeline.start();
 
@@ -367,8 +374,9 @@ async function stop(r: Running, config: SextantConfig, why: string): Promise<num
   await Promise.all(r.sources.map((s) => s.stop()));
   await r.kubernetes?.stop();
   const result = await r.pipeline.flush(Math.max(0, config.shutdownTimeout - (Date.now() - t0)));
-  r.pipeline.stop();
-  // After the flush: log checkpoints now hold every ack the endpoint gave, and no discard.
+  // Closing syncs the disk spool: what it took is on disk, and its acks are settled.
+  await r.pipeline.close();
+  // After the flush: log checkpoints now hold every ack the endpoint gave (or the spool took), and no discard.
   await Promise.all(r.sources.map((s) => s.afterFlush?.()));
   await r.transport.close();
   // After the last export request, so its span goes out too.

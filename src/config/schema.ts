@@ -2,6 +2,8 @@ import { HOST_KEYS } from '../sources/host/config.js';
 import { PROCESS_KEYS } from '../sources/process/config.js';
 import { CONTAINERS_KEYS } from '../sources/container/config.js';
 import { LOGS_KEYS } from '../sources/logs/config.js';
+import { BUFFER_KEYS } from '../pipeline/spool/config.js';
+import { MEMORY_KEYS } from '../self/memory-config.js';
 import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8s/config-values.js';
 import { MODES } from './modes.js';
 import { envName, flagName } from '../config-kinds/names.js';
@@ -162,6 +164,9 @@ export const schema = {
     logs: queue('log', 20_000, '16MiB'),
     events: queue('event', 5_000, '2MiB'),
   },
+  // The disk spool (src/pipeline/spool/config.ts) and V8's limits (src/self/memory-config.ts).
+  buffer: BUFFER_KEYS,
+  memory: MEMORY_KEYS,
   batch: {
     metrics: batch('metric', 10_000, '3MiB', '1s', { value: DT_METRIC_POINTS, why: WHY_METRIC_POINTS }, { value: DT_METRIC_BYTES, why: WHY_METRIC_BYTES }),
     logs: batch('log', 2_000, '1536KiB', '1s', { value: 100_000 }, { value: DT_LOG_BYTES, why: WHY_LOG_BYTES }),

@@ -9,6 +9,7 @@ import { Batcher, type BatchLimits } from './batcher.js';
 import { type Codec, Dispatcher, type FlushResult, type Lane } from './dispatcher.js';
 import { createPipelineMetrics, DROP_REASONS, PIPELINE_SIGNALS, type PipelineSignal } from './self-metrics.js';
 import { SharedBudget, SignalQueue } from './signal-queue.js';
+import type { DiskSpool } from './spool/disk-spool.js';
 
 export interface QueueBounds {
   readonly maxItems: number;
@@ -78,6 +79,8 @@ export interface PipelineDeps {
   readonly now?: (() => number) | undefined;
   /** At most one drop summary line per signal per this many ms (default 10 s). */
   readonly dropLogIntervalMs?: number | undefined;
+  /** The disk spool (`DiskSpool.open`), when `buffer.disk.maxBytes` is not 0; closed by `close()`. */
+  readonly spool?: DiskSpool | undefined;
 }
 
 export interface SignalStats {
@@ -112,6 +115,8 @@ export interface Pipeline {
   flush(deadlineMs: number): Promise<FlushResult>;
   start(): void;
   stop(): void;
+  /** `stop()`, then the disk spool's last sync (settling the acks it covers) and cursor write. */
+  close(): Promise<void>;
   stats(): PipelineStats;
 }
 
@@ -126,6 +131,7 @@ class PipelineImpl implements Pipeline {
   readonly #budget: SharedBudget;
   readonly #dispatcher: Dispatcher;
   readonly #selfMetrics: ReturnType<typeof createPipelineMetrics>;
+  readonly #spool: DiskSpool | undefined;
 
   constructor(config: PipelineConfig, deps: PipelineDeps) {
     validate(config);
@@ -152,6 +158,7 @@ class PipelineImpl implements Pipeline {
       now: deps.now,
     });
     const b = config.batches;
+    this.#spool = deps.spool;
     // Order matters: the LANE_* indexes above name these positions.
     const lanes: Lane<any>[] = [
       lane('metrics', 'metrics', this.#metrics, b.metrics, deps.codecs.metrics, m.signals.metrics),
@@ -166,6 +173,7 @@ class PipelineImpl implements Pipeline {
       logger: deps.logger,
       now: deps.now,
       dropLogIntervalMs: deps.dropLogIntervalMs,
+      spool: deps.spool,
     });
     for (const [signal, queue] of [
       ['metrics', this.#metrics],
@@ -189,7 +197,8 @@ class PipelineImpl implements Pipeline {
 
   offerLog(record: LogRecord): boolean {
     const ok = this.#logs.offer(record);
-    if (ok) this.#dispatcher.notify(LANE_LOGS);
+    // Refused too: with a disk spool, a full ring is what moves batches to it.
+    if (ok || this.#spool !== undefined) this.#dispatcher.notify(LANE_LOGS);
     return ok;
   }
 
@@ -218,6 +227,11 @@ class PipelineImpl implements Pipeline {
 
   stop(): void {
     this.#dispatcher.stop();
+  }
+
+  async close(): Promise<void> {
+    this.#dispatcher.stop();
+    await this.#spool?.close();
   }
 
   stats(): PipelineStats {

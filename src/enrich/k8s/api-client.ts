@@ -1,4 +1,5 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { undiciPool } from '../../io/http-client.js';
 import { readBody } from '../../io/read-body.js';
 import { KubeApiError, reasonForStatus } from './kube-error.js';
 import { statusOf } from './objects.js';
@@ -56,7 +57,8 @@ export class KubeApiClient {
     this.#timeoutMs = options.requestTimeoutMs;
     this.#maxBytes = options.maxResponseBytes;
     this.#userAgent = options.userAgent;
-    this.#pool = new Pool(this.#origin, {
+    const UndiciPool = undiciPool();
+    this.#pool = new UndiciPool(this.#origin, {
       // Two watches held open, plus owner lookups and a re-list beside them.
       connections: 4,
       connect: options.ca !== undefined ? { ca: options.ca, rejectUnauthorized: true } : { rejectUnauthorized: true },
