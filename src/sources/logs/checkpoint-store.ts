@@ -360,6 +360,23 @@ export class CheckpointStore {
     return { kind: 'resume', offset: e.offset };
   }
 
+  /**
+   * The checkpoint of the file a gzipped rotated file in `dir` was compressed from: an entry of
+   * that directory whose head matches the decompressed `head`, not released as finished and not
+   * being tailed (`held`: its lines come through the descriptor the tail keeps). Undefined when
+   * there is none: the lines are in no checkpoint's debt and the `.gz` is not read.
+   */
+  findCompressedOrigin(dir: string, head: Uint8Array, held: (key: string) => boolean): CheckpointEntry | undefined {
+    const candidates: CheckpointEntry[] = [...this.#stored.values()];
+    for (const fc of this.#open.values()) candidates.push(fc.entry());
+    for (const e of candidates) {
+      if (e.goneAt > 0 || e.headLength === 0 || held(e.key)) continue;
+      if (path.dirname(e.path) !== dir) continue;
+      if (headMatches(e, head)) return e;
+    }
+    return undefined;
+  }
+
   /** Starts tracking a file at `offset` (replacing whatever was kept under its key). */
   open(identity: FileIdentity, filePath: string, offset: number): FileCheckpoint {
     this.#stored.delete(identity.key);

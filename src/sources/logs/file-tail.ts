@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { LogRecord, Resource } from '../../model/index.js';
 import type { FileCheckpoint } from './checkpoint-store.js';
+import type { GzipLineSource } from './gzip-source.js';
 import type { LineReader, LineSink } from './line-reader.js';
 import type { LogFile } from './log-discovery.js';
 import type { MultilineJoiner } from './multiline-joiner.js';
@@ -39,6 +40,8 @@ export class FileTail implements LineSink {
   resourceVersion = 0;
   /** Set when multiline joining applies to this file. */
   joiner: MultilineJoiner | undefined;
+  /** A gzipped rotated file read from its original's checkpoint: the `.gz`'s own dev:ino and its decompressing source. */
+  compressed: { readonly key: string; readonly source: GzipLineSource } | undefined;
 
   constructor(
     readonly lines: TailLines,

@@ -92,7 +92,10 @@ export class LogScanner {
           // Present at the start: after a restart it is finished from its checkpoint if the
           // store knows it; any other one (read before, or older than a first start) is marked
           // finished, or a later scan would take it for a file rotated unseen and read it all.
-          if (!this.#freshStart) await tails.open(f, false, true, true);
+          if (!this.#freshStart) {
+            if (f.compressed === true) await tails.openCompressed(f);
+            else await tails.open(f, false, true, true);
+          }
           if (!this.#freshStart || this.#o.readFrom === 'end') await this.#markFinished(f);
         }
         continue;
@@ -149,7 +152,7 @@ export class LogScanner {
     if (this.#o.tails.holds(key) || this.#o.finished.get(key) === stamp) return;
     // The name may be another file by the open (the engine renames at full speed): the one
     // opened is tailed for what it is; the one stat saw moved on, so look again soon.
-    const got = await this.#o.tails.open(file, false, true);
+    const got = file.compressed === true ? await this.#o.tails.openCompressed(file) : await this.#o.tails.open(file, false, true);
     if (got !== undefined && got !== key) this.#rescanDue = true;
   }
 }

@@ -109,7 +109,7 @@ export class LogSource implements Source {
     const records = deps.registry.counter('sextant_logs_records_total', 'Log records offered to the pipeline, by format.');
     const problems = deps.registry.counter(
       'sextant_logs_problems_total',
-      'Log lines and files handled out of the ordinary, by kind (malformed, truncated, copytruncate, refused_link, unreadable).',
+      'Log lines and files handled out of the ordinary, by kind (malformed, truncated, copytruncate, refused_link, unreadable, compressed_resume: a gzipped rotated file read from a checkpoint, compressed_damaged).',
     );
     this.#problems = problems;
     this.#records = new LineRecords(
@@ -261,7 +261,7 @@ export class LogSource implements Source {
         t.checkpoint.reset(t.reader.identity, 0);
         return true;
       case 'gone':
-        this.#finished.set(t.reader.identity.key, await finishedStamp(t.fh));
+        this.#finished.set(t.compressed?.key ?? t.reader.identity.key, await finishedStamp(t.fh));
         this.#records.flushAssembler(t);
         if (t.joiner !== undefined) this.#records.flushJoiner(t);
         await this.#tails.close(t, true);
