@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../io/state-file.js';
 import { ConfigError } from '../../errors.js';
@@ -271,6 +271,8 @@ export class CheckpointStore {
   #writeFailures = 0;
   /** Shutting down: a record settled not-ok was discarded, not rejected, and must be read again. */
   #keepFailed = false;
+  /** When the state loaded at start was written (its file's mtime, epoch ms); undefined when fresh. */
+  #stateTime: number | undefined;
 
   constructor(options: CheckpointStoreOptions) {
     const intervalMs = options.intervalMs ?? 1_000;
@@ -327,12 +329,14 @@ export class CheckpointStore {
     if (main.entries !== undefined) {
       this.#adopt(main.entries);
       this.#mainGood = true;
+      this.#stateTime = await mtimeOf(this.file);
       return { source: 'main', entries: main.entries.length };
     }
     const prev = await readCheckpointFile(this.#prevFile);
     if (prev.entries !== undefined) {
       if (main.problem !== 'absent') this.#logger.warn({ file: this.file, problem: main.problem }, 'log checkpoints unreadable, using the previous copy');
       this.#adopt(prev.entries);
+      this.#stateTime = await mtimeOf(this.#prevFile);
       return { source: 'prev', entries: prev.entries.length };
     }
     if (main.problem !== 'absent' || prev.problem !== 'absent') {
@@ -361,18 +365,26 @@ export class CheckpointStore {
   }
 
   /**
-   * The checkpoint of the file a gzipped rotated file in `dir` was compressed from: an entry of
-   * that directory whose head matches the decompressed `head`, not released as finished and not
-   * being tailed (`held`: its lines come through the descriptor the tail keeps). Undefined when
-   * there is none: the lines are in no checkpoint's debt and the `.gz` is not read.
+   * When the checkpoints loaded at start were last written (epoch ms), undefined after a fresh
+   * start. A file that changed after it and that the store does not know appeared after the last
+   * state the previous run recorded (or just before its crash): its lines were never made durable.
    */
-  findCompressedOrigin(dir: string, head: Uint8Array, held: (key: string) => boolean): CheckpointEntry | undefined {
+  get stateTime(): number | undefined {
+    return this.#stateTime;
+  }
+
+  /**
+   * The checkpoint of the file a gzipped rotated file in `dir` was compressed from: an entry of
+   * that directory whose head matches the decompressed `head`. `resumable` when it was not released
+   * as finished and is not being tailed (`held`: its lines come through the descriptor the tail
+   * keeps): the `.gz` is read from its offset. Undefined when no entry matches.
+   */
+  findCompressedOrigin(dir: string, head: Uint8Array, held: (key: string) => boolean): { entry: CheckpointEntry; resumable: boolean } | undefined {
     const candidates: CheckpointEntry[] = [...this.#stored.values()];
     for (const fc of this.#open.values()) candidates.push(fc.entry());
     for (const e of candidates) {
-      if (e.goneAt > 0 || e.headLength === 0 || held(e.key)) continue;
-      if (path.dirname(e.path) !== dir) continue;
-      if (headMatches(e, head)) return e;
+      if (e.headLength === 0 || path.dirname(e.path) !== dir) continue;
+      if (headMatches(e, head)) return { entry: e, resumable: e.goneAt === 0 && !held(e.key) };
     }
     return undefined;
   }
@@ -485,6 +497,14 @@ export class CheckpointStore {
 
   #adopt(entries: CheckpointEntry[]): void {
     for (const e of entries) this.#stored.set(e.key, e);
+  }
+}
+
+async function mtimeOf(file: string): Promise<number | undefined> {
+  try {
+    return (await stat(file)).mtimeMs;
+  } catch {
+    return undefined;
   }
 }
 

@@ -139,6 +139,7 @@ export class LogSource implements Source {
       rescanIntervalMs: config.rescanIntervalMs,
       poke: this.#poke,
       dockerDir: this.#pins.onDockerDir,
+      stateTime: () => this.#store.stateTime,
     });
   }
 

@@ -22,9 +22,10 @@ let n = 0;
 const UID = '6a1d7b4f-3c2e-4d9f-8a0b-1234567890cd';
 const DIR = `var/log/pods/shop_api-5c8_${UID}/api`;
 
+/** A CRI line stamped now, as the runtime writes it (the restart rule compares first-line times). */
 function criLine(i: number): string {
-  const ns = String(i).padStart(9, '0');
-  return `2026-11-25T10:00:00.${ns}Z stdout F {"msg":"gz","n=${i}":1}\n`;
+  const ms = new Date().toISOString().slice(0, 23);
+  return `${ms}${String(i % 1_000_000).padStart(6, '0')}Z stdout F {"msg":"gz","n=${i}":1}\n`;
 }
 const lines = (a: number, b: number): string => Array.from({ length: b - a }, (_, k) => criLine(a + k)).join('');
 const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
@@ -123,6 +124,32 @@ describe('LogSource and gzipped rotated files', () => {
       await until(() => sink.logs.length >= 50);
       await new Promise((r) => setTimeout(r, 400));
       expect(sink.numbers().sort((a, b) => a - b)).toEqual(range(300, 350));
+    } finally {
+      await src.stop();
+      await src.afterFlush();
+    }
+  });
+
+  it('after a restart, rotated and compressed files that appeared after the last checkpoint write are read whole', async () => {
+    const h = setup();
+    writeFileSync(h.file, lines(0, 200));
+    await readSome(h.make, 200);
+    await new Promise((r) => setTimeout(r, 50));
+    // While the agent is down: the read file rotates, then two new files come and go, one of them
+    // compressed already, and a fourth is live. None of them is in the checkpoints.
+    renameSync(h.file, `${h.file}.20261125-130000`);
+    writeFileSync(h.file, lines(1000, 1200));
+    rotateAndCompress(h.file, '20261125-130010');
+    writeFileSync(h.file, lines(1200, 1400));
+    renameSync(h.file, `${h.file}.20261125-130020`);
+    writeFileSync(h.file, lines(1400, 1450));
+    const sink = new AckingSink();
+    const src = h.make();
+    src.start(sink);
+    try {
+      await until(() => sink.logs.length >= 450);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(sink.numbers().sort((a, b) => a - b)).toEqual(range(1000, 1450));
     } finally {
       await src.stop();
       await src.afterFlush();
