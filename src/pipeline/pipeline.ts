@@ -52,7 +52,7 @@ const MiB = 1024 * 1024;
 export const DEFAULT_PIPELINE_CONFIG: PipelineConfig = Object.freeze({
   queues: Object.freeze({
     metrics: Object.freeze({ maxItems: 50_000, maxBytes: 16 * MiB }),
-    logs: Object.freeze({ maxItems: 20_000, maxBytes: 16 * MiB }),
+    logs: Object.freeze({ maxItems: 4096, maxBytes: 4 * MiB }),
     events: Object.freeze({ maxItems: 5_000, maxBytes: 2 * MiB }),
     sharedMetricsEventsBytes: 16 * MiB,
   }),

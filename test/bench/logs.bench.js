@@ -35,6 +35,8 @@ const CLI = path.join(root, 'dist/cli/sextant.js');
 
 const LINES = Number(process.env.SEXTANT_BENCH_LOG_LINES ?? 1_000_000);
 const TAIL_SECONDS = Number(process.env.SEXTANT_BENCH_LOG_TAIL_S ?? 60);
+/** Which runs of workload 1: SEXTANT_BENCH_LOG_COMPRESSIONS=none for a quicker look. */
+const COMPRESSIONS = (process.env.SEXTANT_BENCH_LOG_COMPRESSIONS ?? 'none,gzip').split(',');
 const TAIL_FILES = 10;
 const TAIL_RATE = 1000;
 const LINE_BYTES = 205;
@@ -459,7 +461,7 @@ export async function run() {
 
     gateway = await startGateway(tmp);
     const runs = [];
-    for (const compression of ['none', 'gzip']) runs.push(await measureBigFile(tmp, hostRoot, gateway, compression, fileBytes));
+    for (const compression of COMPRESSIONS) runs.push(await measureBigFile(tmp, hostRoot, gateway, compression, fileBytes));
     rmSync(path.join(hostRoot, 'var/log/pods'), { recursive: true, force: true });
     const tail = TAIL_SECONDS > 0 ? await measureTailing(tmp, hostRoot, gateway) : undefined;
 

@@ -61,7 +61,10 @@ export interface SpooledBatch {
   readonly signal: SpoolSignal;
   readonly encoding: SpoolEncoding;
   readonly items: number;
+  /** Valid until `done()`: its memory is reused for a later batch. */
   readonly payload: Buffer;
+  /** @internal The pooled buffer `payload` is a view of (undefined: the writer's own bytes, kept in memory). */
+  readonly backing: Buffer | undefined;
 }
 
 export interface DiskSpoolOptions {
@@ -76,6 +79,15 @@ export interface DiskSpoolOptions {
 }
 
 const MiB = 1024 * 1024;
+/** Read buffers kept for reuse: one loaded ahead and the requests in flight. */
+const POOLED_READ_BUFFERS = 4;
+/**
+ * The newest records' payloads are also kept in memory, up to this many bytes: when the endpoint
+ * is merely slower than the sources, a record is sent again soon after it was written, and
+ * reading it back (and checking it) would cost as much as writing it (measured on the logs
+ * bench: 0.3 s of CPU per 200 MB). Disk stays the record of truth; memory is only a shortcut.
+ */
+const RECENT_BYTES = 4 * MiB;
 /** After a failed write (a full disk), appends are refused this long before the next try. */
 const WRITE_RETRY_MS = 1_000;
 /** The cursor is written at most this often (it is a state file: temp, fsync, rename). */
@@ -147,6 +159,13 @@ export class DiskSpool {
   #onReady: (() => void) | undefined;
   readonly #disabled: boolean;
   readonly #rh = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+  /** The segment being read back, and the descriptor it is read through (not the writer's: that one closes when the segment is sealed). */
+  #readFh: { seg: Segment; fh: FileHandle } | undefined;
+  /** Payload buffers given back by `done()`, reused: a replayed request allocates nothing. */
+  readonly #free: Buffer[] = [];
+  /** The newest records' payloads by `<seq>:<offset>`, while they fit in RECENT_BYTES. */
+  readonly #recent = new Map<string, SpooledBatch>();
+  #recentBytes = 0;
 
   private constructor(options: DiskSpoolOptions, disabled: boolean) {
     this.dir = options.dir;
@@ -266,6 +285,7 @@ export class DiskSpool {
   done(batch: SpooledBatch, delivered: boolean): void {
     const e = this.#inflight.find((x) => x.batch === batch && !x.done);
     if (e === undefined) return;
+    if (batch.backing !== undefined && this.#free.length < POOLED_READ_BUFFERS) this.#free.push(batch.backing);
     e.done = true;
     e.delivered = delivered;
     if (delivered) this.#m.replayed[batch.signal].inc();
@@ -281,6 +301,8 @@ export class DiskSpool {
     if (this.#disabled) return;
     await this.#serial(() => this.#sync());
     await this.#writeCursor(true);
+    await this.#readFh?.fh.close().catch(() => undefined);
+    this.#readFh = undefined;
     const active = this.#active;
     if (active?.fh !== undefined) {
       await active.fh.close().catch(() => undefined);
@@ -298,6 +320,7 @@ export class DiskSpool {
 
   async #write(a: SpoolAppend, need: number): Promise<boolean> {
     if (this.#closed) return false;
+    const n = a.payload.byteLength;
     let seg = this.#active;
     let start = 0;
     try {
@@ -309,6 +332,11 @@ export class DiskSpool {
       await writevFully(seg.fh!, [header, a.payload], start);
       seg.written = seg.size;
       seg.undelivered++;
+      if (this.#recentBytes + n <= RECENT_BYTES) {
+        const payload = Buffer.isBuffer(a.payload) ? a.payload : Buffer.from(a.payload.buffer, a.payload.byteOffset, a.payload.byteLength);
+        this.#recent.set(`${seg.seq}:${start}`, { signal: a.signal, encoding: a.encoding, items: a.items, payload, backing: undefined });
+        this.#recentBytes += n;
+      }
       if (a.acks !== undefined && a.acks.targets.length > 0) this.#unsynced.push({ seg, end: seg.size, acks: a.acks });
       this.#m.written[a.signal].inc();
       this.#m.writtenBytes.inc(need);
@@ -444,6 +472,17 @@ export class DiskSpool {
       this.#load();
       return;
     }
+    const recent = this.#recent.get(`${seg.seq}:${this.#readOffset}`);
+    if (recent !== undefined) {
+      this.#recent.delete(`${seg.seq}:${this.#readOffset}`);
+      this.#recentBytes -= recent.payload.byteLength;
+      this.#loaded = recent;
+      this.#loadedSeg = seg;
+      this.#loadedEnd = this.#readOffset + RECORD_HEADER_BYTES + recent.payload.byteLength;
+      this.#readOffset = this.#loadedEnd;
+      this.#onReady?.();
+      return;
+    }
     this.#loading = true;
     void this.#read(seg, this.#readOffset).then((r) => {
       this.#loading = false;
@@ -453,6 +492,11 @@ export class DiskSpool {
         this.#m.corrupt.inc({ reason: 'checksum' });
         this.#logger.warn({ segment: seg.file, offset: this.#readOffset }, 'disk spool record failed its checksum when read back; skipping the rest of its segment');
         const end = seg.sealed ? seg.size : seg.written;
+        for (const [k, b] of this.#recent) {
+          if (!k.startsWith(`${seg.seq}:`)) continue;
+          this.#recent.delete(k);
+          this.#recentBytes -= b.payload.byteLength;
+        }
         this.#inflight.push({ batch: undefined, seg, end, done: true, delivered: true });
         seg.undelivered = 0;
         this.#readOffset = end;
@@ -470,24 +514,44 @@ export class DiskSpool {
   }
 
   async #read(seg: Segment, offset: number): Promise<{ batch: SpooledBatch; end: number } | 'bad'> {
-    let fh: FileHandle | undefined;
     try {
-      // Its own descriptor: the writer's may be closed (the segment sealed) while this read runs.
-      fh = await open(seg.file, 'r');
+      let r = this.#readFh;
+      if (r === undefined || r.seg !== seg) {
+        await r?.fh.close().catch(() => undefined);
+        this.#readFh = undefined;
+        r = { seg, fh: await open(seg.file, 'r') };
+        this.#readFh = r;
+      }
+      const fh = r.fh;
       const rh = this.#rh;
       await readFully(fh, rh, RECORD_HEADER_BYTES, offset);
       const h = decodeRecordHeader(rh);
       const limit = seg.sealed ? seg.size : seg.written;
       if (h.signal === undefined || h.encoding === undefined || h.length > MAX_RECORD_PAYLOAD || offset + RECORD_HEADER_BYTES + h.length > limit) return 'bad';
-      const payload = Buffer.allocUnsafe(h.length);
+      const backing = this.#buffer(h.length);
+      const payload = backing.subarray(0, h.length);
       await readFully(fh, payload, h.length, offset + RECORD_HEADER_BYTES);
-      if (!recordChecksumOk(rh, 0, payload)) return 'bad';
-      return { batch: { signal: h.signal, encoding: h.encoding, items: h.items, payload }, end: offset + RECORD_HEADER_BYTES + h.length };
+      if (!recordChecksumOk(rh, 0, payload)) {
+        this.#free.push(backing);
+        return 'bad';
+      }
+      return { batch: { signal: h.signal, encoding: h.encoding, items: h.items, payload, backing }, end: offset + RECORD_HEADER_BYTES + h.length };
     } catch {
       return 'bad';
-    } finally {
-      await fh?.close().catch(() => undefined);
     }
+  }
+
+  /** A buffer of at least `n` bytes: a pooled one when one is large enough. */
+  #buffer(n: number): Buffer {
+    for (let i = 0; i < this.#free.length; i++) {
+      const b = this.#free[i]!;
+      if (b.length >= n) {
+        this.#free.splice(i, 1);
+        return b;
+      }
+    }
+    // Rounded up so one buffer serves the batches that follow (most are near the batch byte cap).
+    return Buffer.allocUnsafeSlow(Math.max(n, 256 * 1024));
   }
 
   /** Moves the cursor over the delivered prefix and deletes the segments wholly behind it. */
@@ -522,6 +586,10 @@ export class DiskSpool {
       }
       this.#segments.shift();
       this.#bytes -= s.size;
+      if (this.#readFh?.seg === s) {
+        void this.#readFh.fh.close().catch(() => undefined);
+        this.#readFh = undefined;
+      }
       if (this.#readSeg === s) {
         this.#readSeg = this.#segments[0];
         this.#readOffset = SEGMENT_HEADER_BYTES;
