@@ -259,6 +259,9 @@ export class DiskSpool {
         return await this.#write(a, need);
       } finally {
         this.#reserved -= need;
+        // A delivered segment waits for no append in flight before it is deleted: look again
+        // now (a failed append leaves no record whose delivery would).
+        if (this.#reserved === 0) this.#advance();
       }
     });
   }
