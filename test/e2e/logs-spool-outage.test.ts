@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,8 @@ import { metric, sampleMemory, sleep, startWriter, tally, waitStored } from './h
  */
 
 const OUTAGE_S = Number(process.env.SEXTANT_TEST_OUTAGE_S ?? 60);
+/** How long the killed agent stays down (see below). */
+const DOWN_MS = 38_000;
 const RATE = 1_000_000;
 const LINE = 200;
 const LINES_PER_S = RATE / LINE;
@@ -76,17 +78,23 @@ describe(`a ${OUTAGE_S} s endpoint outage with kubelet rotation and gzip at 1 MB
     let self = String((await agent.waitForLog('agent started', 30_000))['self']);
     const mem = sampleMemory(() => agent.child.pid, cgroup);
 
+    const writerT0 = (): number => (writer!.events.find((e) => 'start' in e) as { start: { t0: number } }).start.t0;
     writer = startWriter({ WRITER_FILE: join(dir, '0.log'), WRITER_RATE: String(RATE), WRITER_LINE_BYTES: String(LINE), WRITER_ROTATE: 'kubelet', WRITER_MAX_SIZE: String(10 * MB), WRITER_MAX_FILES: '5', WRITER_CHECK_MS: '2000' });
     await sleep(5_000);
     await proxy.down();
     const outageStart = Date.now();
-    await sleep((OUTAGE_S * 1000) / 4);
-    // kill -9 mid-outage; stay down long enough for kubelet to rotate the file the checkpoint is
-    // in and then compress it (a rotation every ~10 s, compression at the next).
+    await sleep(15_000);
+    // kill -9 in the outage; stay down long enough for kubelet to rotate the file the checkpoint
+    // is in and then compress it: a rotation every ~12 s at 1 MB/s, and the newest rotated file
+    // stays uncompressed until the rotation after, so the file live at the kill is a .gz from
+    // ~24–36 s after it until it is deleted ~24 s later (5 files kept).
     const spooledBeforeKill = await metric(self, 'sextant_spool_written_batches_total');
     agent.kill('SIGKILL');
     await agent.exited;
-    await sleep(Math.min(25_000, (OUTAGE_S * 1000) / 2.5));
+    const killedAt = Math.floor(((Date.now() - writerT0()) / 1000) * LINES_PER_S);
+    await sleep(DOWN_MS);
+    const restartedAt = Math.floor(((Date.now() - writerT0()) / 1000) * LINES_PER_S);
+    const filesAtRestart = readdirSync(dir);
     agent = start();
     self = String((await agent.waitForLog('agent started', 30_000))['self']);
     await sleep(Math.max(0, outageStart + OUTAGE_S * 1000 - Date.now()));
@@ -97,6 +105,10 @@ describe(`a ${OUTAGE_S} s endpoint outage with kubelet rotation and gzip at 1 MB
     mem.stop();
     const { missing, duplicates } = tally(got, written);
     const compressedResumes = await metric(self, 'sextant_logs_problems_total{kind="compressed_resume"}');
+    if (compressedResumes === 0) {
+      console.log('rotations', JSON.stringify(writer.events), 'kill at line', killedAt, 'restart at line', restartedAt, 'files at restart', filesAtRestart.join(' '));
+      console.log(agent.logs().filter((l) => /compressed|spool/.test(String(l['msg']))).map((l) => JSON.stringify(l)).join('\n'));
+    }
     const rotations = writer.events.filter((e) => 'rotated' in e).length;
     const stat = cgroup?.stat();
     console.log(

@@ -23,6 +23,8 @@ import { headMatches, type FileIdentity } from './file-identity.js';
 export const CHECKPOINT_FILE = 'checkpoints.json';
 export const CHECKPOINT_FORMAT = 'sextant-checkpoints';
 export const CHECKPOINT_VERSION = 1;
+/** In the key of an entry whose inode another file has now (see CheckpointStore #orphan). */
+const ORPHAN_MARK = '~';
 
 export interface CheckpointEntry {
   readonly key: string;
@@ -356,7 +358,7 @@ export class CheckpointStore {
     if (e === undefined) return { kind: 'unknown' };
     if (!headMatches(e, head)) {
       if (size < e.offset && size < e.headLength) return { kind: 'truncated' };
-      if (live === undefined) this.#stored.delete(identity.key);
+      if (live === undefined) this.#orphan(e);
       this.#dirty = true;
       return { kind: 'inode-reused' };
     }
@@ -387,6 +389,19 @@ export class CheckpointStore {
       if (headMatches(e, head)) return { entry: e, resumable: e.goneAt === 0 && !held(e.key) };
     }
     return undefined;
+  }
+
+  /**
+   * Another file has the inode of a stored entry's file: the entry is kept under a key of its own
+   * (`<dev:ino>~<head hash>`, which no file's dev:ino matches) rather than dropped, because the
+   * runtime may have compressed the file before deleting it, and the `.gz` resumes from it
+   * (findCompressedOrigin). Forgotten after the retention like a released file.
+   */
+  #orphan(e: CheckpointEntry): void {
+    this.#stored.delete(e.key);
+    if (e.goneAt > 0 || e.key.includes(ORPHAN_MARK)) return;
+    const key = `${e.key}${ORPHAN_MARK}${e.headHash.slice(0, 12)}`;
+    this.#stored.set(key, { ...e, key });
   }
 
   /** Starts tracking a file at `offset` (replacing whatever was kept under its key). */
@@ -475,7 +490,7 @@ export class CheckpointStore {
   /** Forgets files gone longer than the retention, then the oldest beyond maxEntries. */
   #prune(): void {
     const limit = this.#now() - this.#retentionMs;
-    for (const [k, e] of this.#stored) if (e.goneAt > 0 && e.goneAt < limit) this.#stored.delete(k);
+    for (const [k, e] of this.#stored) if ((e.goneAt > 0 && e.goneAt < limit) || (e.goneAt === 0 && k.includes(ORPHAN_MARK) && e.updatedAt < limit)) this.#stored.delete(k);
     for (const [k, fc] of this.#open) if (fc.goneAt > 0 && fc.goneAt < limit && fc.pending === 0) this.#open.delete(k);
     const excess = this.#stored.size + this.#open.size - this.#maxEntries;
     if (excess <= 0) return;
