@@ -64,4 +64,6 @@ export interface ExportSpan {
 export interface Codec<T> {
   prepare?(records: T[]): T[];
   encode(records: readonly T[]): Uint8Array | null;
+  /** The endpoint took this body (`encode`'s): its memory may serve a later one. Optional. */
+  release?(body: Uint8Array): void;
 }

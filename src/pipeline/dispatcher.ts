@@ -583,6 +583,8 @@ export class Dispatcher {
     const n = end - start;
     switch (result.kind) {
       case 'success': {
+        // Answered: the request is done with the body (after other outcomes it is left to the GC).
+        lane.codec.release?.(body);
         const rejected = Math.min(n, Math.max(0, result.rejected));
         lane.metrics.exportedRecords.inc(n - rejected);
         if (rejected > 0) {

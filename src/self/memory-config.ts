@@ -22,6 +22,13 @@ export const MEMORY_KEYS = {
     min: 0,
     max: { value: 256 },
   }),
+  heapGrowth: integer({
+    description:
+      "How far V8 lets its old space grow past what the last full collection kept, in percent (--heap-growing-percent). 0: V8's own heuristics (2–4× under a log backlog). 100 measured peak RSS 141 → 115 MB for 1.15 → 1.32× the CPU of V8's defaults, 50: 112 MB for 1.5× (logs bench, BENCHMARKS.md). Only with memory.semiSpace.",
+    default: 0,
+    min: 0,
+    max: { value: 1000 },
+  }),
   oldSpace: bytes({
     description: "V8's old-generation cap (--max-old-space-size). 0: half the memory limit less 16 MiB, within 32 MiB and 2 GiB; none without a limit.",
     default: 0,

@@ -80,14 +80,14 @@ export interface DiskSpoolOptions {
 
 const MiB = 1024 * 1024;
 /** Read buffers kept for reuse: one loaded ahead and the requests in flight. */
-const POOLED_READ_BUFFERS = 4;
+const POOLED_READ_BUFFERS = 3;
 /**
  * The newest records' payloads are also kept in memory, up to this many bytes: when the endpoint
  * is merely slower than the sources, a record is sent again soon after it was written, and
  * reading it back (and checking it) would cost as much as writing it (measured on the logs
  * bench: 0.3 s of CPU per 200 MB). Disk stays the record of truth; memory is only a shortcut.
  */
-const RECENT_BYTES = 4 * MiB;
+const RECENT_BYTES = 2 * MiB;
 /** After a failed write (a full disk), appends are refused this long before the next try. */
 const WRITE_RETRY_MS = 1_000;
 /** The cursor is written at most this often (it is a state file: temp, fsync, rename). */
@@ -553,8 +553,8 @@ export class DiskSpool {
         return b;
       }
     }
-    // Rounded up so one buffer serves the batches that follow (most are near the batch byte cap).
-    return Buffer.allocUnsafeSlow(Math.max(n, 256 * 1024));
+    // Rounded up a little so one buffer serves the batches that follow (most are near the batch byte cap).
+    return Buffer.allocUnsafeSlow(Math.ceil((n * 9) / 8 / 4096) * 4096);
   }
 
   /** Moves the cursor over the delivered prefix and deletes the segments wholly behind it. */

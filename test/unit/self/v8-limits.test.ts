@@ -17,7 +17,7 @@ import { derivedOldSpaceMiB, limitsIn, relaunchArgv, v8Flags, v8LimitsFor } from
 const REPO = resolve(import.meta.dirname, '../../..');
 const LAUNCHER = join(REPO, 'bin/sextant');
 const MiB = 1024 * 1024;
-const DEFAULTS = { limit: 0, semiSpace: 1, oldSpace: 0 };
+const DEFAULTS = { limit: 0, semiSpace: 1, oldSpace: 0, heapGrowth: 0 };
 
 const tmp = mkdtempSync(join(tmpdir(), 'sextant-v8limits-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -166,7 +166,7 @@ describe('v8-limits', () => {
   });
 
   it('never an old-space cap without the semi-space cap', () => {
-    expect(v8LimitsFor({ limit: 0, semiSpace: 0, oldSpace: 256 * MiB }, 512 * MiB)).toEqual({ semiSpaceMiB: undefined, oldSpaceMiB: undefined });
+    expect(v8LimitsFor({ limit: 0, semiSpace: 0, oldSpace: 256 * MiB, heapGrowth: 0 }, 512 * MiB)).toEqual({ semiSpaceMiB: undefined, oldSpaceMiB: undefined });
     expect(relaunchArgv(['--max-semi-space-size=1'], undefined, { semiSpaceMiB: undefined, oldSpaceMiB: undefined }, false)).toBeUndefined();
   });
 
@@ -191,6 +191,10 @@ describe('v8-limits', () => {
       nodeOptions: '--trace-warnings',
     });
     expect(limitsIn(['--max_semi_space_size=3', '--max-old-space-size=7'])).toEqual({ semiSpaceMiB: 3, oldSpaceMiB: 7 });
+    // memory.heapGrowth: V8's --heap-growing-percent, beside the semi-space cap only.
+    expect(v8Flags(v8LimitsFor({ ...DEFAULTS, heapGrowth: 100 }, undefined))).toEqual(['--max-semi-space-size=1', '--heap-growing-percent=100']);
+    expect(v8Flags(v8LimitsFor({ ...DEFAULTS, semiSpace: 0, heapGrowth: 100 }, undefined))).toEqual([]);
+    expect(relaunchArgv(['--max-semi-space-size=1'], undefined, { semiSpaceMiB: 1, oldSpaceMiB: undefined, heapGrowingPercent: 50 }, true)?.execArgv).toEqual(['--max-semi-space-size=1', '--heap-growing-percent=50']);
   });
 
   it('reads RSS, RssAnon, RssFile and VmHWM from /proc/<pid>/status', () => {
