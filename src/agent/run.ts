@@ -92,6 +92,7 @@ interface Running {
   readonly timers: readonly (NodeJS.Timeout | undefined)[];
   readonly selfTraces: SelfTraces | undefined;
   readonly kubernetes: KubernetesMetadata | undefined;
+  readonly spool: DiskSpool | undefined;
 }
 
 /**
@@ -232,7 +233,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     summaryTimer = setInterval(() => process.stdout.write(`sextant: ${summary.render()}\n`), config.summaryInterval);
     summaryTimer.unref();
   }
-  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer], selfTraces, kubernetes };
+  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer], selfTraces, kubernetes, spool };
 }
 
 /** What rows provide the rows below them (`CreatedSource.provides`), gathered as they are built. */
@@ -387,7 +388,9 @@ async function stop(r: Running, config: SextantConfig, why: string): Promise<num
   }
   if (r.gateway) await r.gateway.close();
   await r.closeSelf();
-  if (result.flushed) r.logger.info('stopped: everything queued was exported');
+  const spooled = r.spool?.undeliveredBatches ?? 0;
+  if (result.flushed && spooled > 0) r.logger.info({ spooledBatches: spooled }, 'stopped: everything queued was exported or is in the disk spool');
+  else if (result.flushed) r.logger.info('stopped: everything queued was exported');
   else r.logger.warn({ pending: result.pending }, 'stopped: flush deadline passed with records still pending');
   if (why !== 'once') return 0;
   // --once is a check that the endpoint takes our data: anything undelivered fails it.
