@@ -450,6 +450,7 @@ export class Dispatcher {
         encoding: gzip ? 'gzip' : 'identity',
         items: p.to - p.from,
         payload,
+        rawBytes: p.body.byteLength,
         acks: ackListOf(part, p.from, p.to),
       });
       if (!ok) return from + p.from;
@@ -486,7 +487,7 @@ export class Dispatcher {
         if (this.#transport.compression === 'gzip') job.encoded = 'gzip';
         else body = await gunzipAsync(batch.payload);
       }
-      if (job.encoded === undefined) lane.metrics.bytes.inc(body.byteLength);
+      lane.metrics.bytes.inc(batch.rawBytes);
       const t0 = this.#now();
       let result: ExportResult;
       try {

@@ -102,10 +102,11 @@ describe('copytruncate while the endpoint refuses one request in seven', () => {
     const worst = ahead.length === 0 ? 0 : Math.max(...ahead);
     const refused = proxy.seen.filter((s) => s.outcome === 503).length;
     const losses = await metric(self, 'sextant_logs_problems_total{kind="copytruncate"}');
+    const unreadBytes = await metric(self, 'sextant_logs_copytruncate_unread_bytes_total');
     console.log(
       `copytruncate test: ${written} lines at 1 MB/s, ${cuts.length} cuts, endpoint refused ${refused} of ${proxy.seen.length} requests; ` +
         `${missing.length} missing (${byLogrotate} between logrotate's copy and truncate, ${ahead.length} unread at a cut, written at most ${worst.toFixed(0)} ms before it), ${duplicates} duplicates; ` +
-        `${await metric(self, 'sextant_spool_written_batches_total')} batches spooled`,
+        `${await metric(self, 'sextant_spool_written_batches_total')} batches spooled; the agent counted ${losses} copytruncates and at least ${unreadBytes} bytes (${Math.round(unreadBytes / LINE)} lines) they took unread`,
     );
     if (worst >= 300 || unexplained > 0) {
       const text = await (await fetch(`${self}/metrics`)).text();
@@ -126,6 +127,8 @@ describe('copytruncate while the endpoint refuses one request in seven', () => {
     // the bound leaves room for a loaded 2-core machine.
     expect(worst).toBeLessThan(300);
     expect(losses).toBeGreaterThanOrEqual(cuts.length - 1);
+    // The agent's count of what the cuts took unread is a lower bound of what it did not get.
+    expect(unreadBytes / LINE).toBeLessThanOrEqual(missing.length + cuts.length);
     expect(duplicates).toBe(0);
     agent.kill('SIGTERM');
     await agent.exited;

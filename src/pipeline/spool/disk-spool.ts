@@ -52,6 +52,8 @@ export interface SpoolAppend {
   /** Records in the request (counters only). */
   readonly items: number;
   readonly payload: Uint8Array;
+  /** The request's size before compression (counters only); the payload's own size by default. */
+  readonly rawBytes?: number | undefined;
   /** Settled with `ok` true once the record is durable. */
   readonly acks?: AckList | undefined;
 }
@@ -61,6 +63,8 @@ export interface SpooledBatch {
   readonly signal: SpoolSignal;
   readonly encoding: SpoolEncoding;
   readonly items: number;
+  /** The request's size before compression. */
+  readonly rawBytes: number;
   /** Valid until `done()`: its memory is reused for a later batch. */
   readonly payload: Buffer;
   /** @internal The pooled buffer `payload` is a view of (undefined: the writer's own bytes, kept in memory). */
@@ -329,7 +333,7 @@ export class DiskSpool {
     try {
       if (seg === undefined || (seg.size > SEGMENT_HEADER_BYTES && seg.size + need > this.#segmentBytes)) seg = await this.#rollover();
       start = seg.size;
-      const header = encodeRecordHeader(Buffer.allocUnsafe(RECORD_HEADER_BYTES), a.signal, a.encoding, a.items, a.payload);
+      const header = encodeRecordHeader(Buffer.allocUnsafe(RECORD_HEADER_BYTES), a.signal, a.encoding, a.items, a.payload, a.rawBytes ?? n);
       seg.size = start + need;
       this.#bytes += need;
       await writevFully(seg.fh!, [header, a.payload], start);
@@ -337,7 +341,7 @@ export class DiskSpool {
       seg.undelivered++;
       if (this.#recentBytes + n <= RECENT_BYTES) {
         const payload = Buffer.isBuffer(a.payload) ? a.payload : Buffer.from(a.payload.buffer, a.payload.byteOffset, a.payload.byteLength);
-        this.#recent.set(`${seg.seq}:${start}`, { signal: a.signal, encoding: a.encoding, items: a.items, payload, backing: undefined });
+        this.#recent.set(`${seg.seq}:${start}`, { signal: a.signal, encoding: a.encoding, items: a.items, rawBytes: a.rawBytes ?? n, payload, backing: undefined });
         this.#recentBytes += n;
       }
       if (a.acks !== undefined && a.acks.targets.length > 0) this.#unsynced.push({ seg, end: seg.size, acks: a.acks });
@@ -538,7 +542,7 @@ export class DiskSpool {
         this.#free.push(backing);
         return 'bad';
       }
-      return { batch: { signal: h.signal, encoding: h.encoding, items: h.items, payload, backing }, end: offset + RECORD_HEADER_BYTES + h.length };
+      return { batch: { signal: h.signal, encoding: h.encoding, items: h.items, rawBytes: h.rawBytes, payload, backing }, end: offset + RECORD_HEADER_BYTES + h.length };
     } catch {
       return 'bad';
     }

@@ -9,11 +9,12 @@ import { crc32 } from 'node:zlib';
  *     8  version u16 (1)      10 flags u16 (0)      12 reserved u32 (0)
  *     16 seq u32 low          20 seq u32 high       24 reserved u32 (0)
  *     28 crc32 of bytes 0–27
- *   record (16-byte header + payload)
+ *   record (20-byte header + payload)
  *     0  payload length u32
- *     4  crc32 of bytes 8–15 and the payload
+ *     4  crc32 of bytes 8–19 and the payload
  *     8  signal u8            9  encoding u8 (0 identity, 1 gzip)     10 reserved u16
  *     12 items u32 (records in the request, for the counters)
+ *     16 uncompressed bytes u32 (the request before gzip, for the counters)
  *
  * Little-endian throughout. The length comes first and is not covered by the checksum it
  * precedes, so a torn write (length written, payload not) is found by the length running past
@@ -24,7 +25,7 @@ import { crc32 } from 'node:zlib';
 export const SEGMENT_MAGIC = Buffer.from('SXSPOOL\n', 'latin1');
 export const SEGMENT_VERSION = 1;
 export const SEGMENT_HEADER_BYTES = 32;
-export const RECORD_HEADER_BYTES = 16;
+export const RECORD_HEADER_BYTES = 20;
 /** No request is this large (logs cap at 2 MB, metrics at 4 MB): a bigger length is corruption. */
 export const MAX_RECORD_PAYLOAD = 64 * 1024 * 1024;
 
@@ -40,6 +41,7 @@ export interface RecordHeader {
   readonly signal: SpoolSignal | undefined;
   readonly encoding: SpoolEncoding | undefined;
   readonly items: number;
+  readonly rawBytes: number;
 }
 
 const TWO_32 = 0x1_0000_0000;
@@ -75,14 +77,15 @@ export function decodeSegmentHeader(b: Buffer): { seq: number } | { problem: 'sh
   return { seq: b.readUInt32LE(16) + b.readUInt32LE(20) * TWO_32 };
 }
 
-/** Fills `out` (16 bytes) with a record header for `payload`. */
-export function encodeRecordHeader(out: Buffer, signal: SpoolSignal, encoding: SpoolEncoding, items: number, payload: Uint8Array): Buffer {
+/** Fills `out` (RECORD_HEADER_BYTES) with a record header for `payload` (`rawBytes`: its size before compression). */
+export function encodeRecordHeader(out: Buffer, signal: SpoolSignal, encoding: SpoolEncoding, items: number, payload: Uint8Array, rawBytes = payload.byteLength): Buffer {
   out.writeUInt32LE(payload.byteLength, 0);
   out.writeUInt8(SPOOL_SIGNALS.indexOf(signal), 8);
   out.writeUInt8(encoding === 'gzip' ? 1 : 0, 9);
   out.writeUInt16LE(0, 10);
   out.writeUInt32LE(Math.min(items, 0xffff_ffff), 12);
-  out.writeUInt32LE(crc32(payload, crc32(out.subarray(8, 16))), 4);
+  out.writeUInt32LE(Math.min(rawBytes, 0xffff_ffff), 16);
+  out.writeUInt32LE(crc32(payload, crc32(out.subarray(8, RECORD_HEADER_BYTES))), 4);
   return out;
 }
 
@@ -94,10 +97,11 @@ export function decodeRecordHeader(b: Buffer, at = 0): RecordHeader {
     signal: SPOOL_SIGNALS[b[at + 8] as number],
     encoding: enc === 0 ? 'identity' : enc === 1 ? 'gzip' : undefined,
     items: b.readUInt32LE(at + 12),
+    rawBytes: b.readUInt32LE(at + 16),
   };
 }
 
 /** True when the checksum in the header at `b[at]` matches it and `payload`. */
 export function recordChecksumOk(b: Buffer, at: number, payload: Uint8Array): boolean {
-  return crc32(payload, crc32(b.subarray(at + 8, at + 16))) === b.readUInt32LE(at + 4);
+  return crc32(payload, crc32(b.subarray(at + 8, at + RECORD_HEADER_BYTES))) === b.readUInt32LE(at + 4);
 }

@@ -38,6 +38,8 @@ export class FileTail implements LineSink {
   longTag = false;
   /** The metadata version its resource was built from. */
   resourceVersion = 0;
+  /** The reader's unreadBytes already counted in sextant_logs_copytruncate_unread_bytes_total. */
+  unreadCounted = 0;
   /** Set when multiline joining applies to this file. */
   joiner: MultilineJoiner | undefined;
   /** A gzipped rotated file read from its original's checkpoint: the `.gz`'s own dev:ino and its decompressing source. */

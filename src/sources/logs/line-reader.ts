@@ -146,6 +146,9 @@ export class LineReader {
   #gone = false;
   #truncations = 0;
   #discarded = 0;
+  /** The size the last turn's fstat saw: bytes past our position then, never read, are lost to a copytruncate. */
+  #lastSize = 0;
+  #unread = 0;
 
   constructor(fh: FileHandle | SealedSource, identity: FileIdentity, offset: number, sink: LineSink, options: LineReaderOptions = {}) {
     // None of these is a setting (the offset is a checkpoint's or a file position, the sizes are
@@ -207,6 +210,16 @@ export class LineReader {
     return this.#discarded;
   }
 
+  /**
+   * Bytes a truncation took before they were read: what the file held past our position when we
+   * last looked (a lower bound: what was written after that look is unknown), plus the unfinished
+   * line thrown away. What a copytruncate costs the tailer, as opposed to what logrotate's own
+   * copy-then-truncate window loses.
+   */
+  get unreadBytes(): number {
+    return this.#unread;
+  }
+
   /** The path no longer names this file: read it to its end, then report 'gone'. */
   retire(): void {
     this.#retired = true;
@@ -244,6 +257,8 @@ export class LineReader {
     if (fh !== undefined) {
       const st = await fh.stat();
       deleted = st.nlink === 0;
+      const seen = this.#lastSize;
+      this.#lastSize = st.size;
       // Head checks cost a 256-byte pread and a hash, so only when they can tell something:
       // the file shrank, it grew after we had caught up or had paused (time enough for a
       // copytruncate to be refilled past our offset: it shows here), or its head is still shorter
@@ -252,7 +267,9 @@ export class LineReader {
         const probe = await probeFile(fh, this.#head);
         const verdict = compareIdentity(this.#identity, this.#pos, probe);
         if (verdict !== 'same') {
+          this.#unread += Math.max(0, seen - this.#pos) + (this.#end - this.#start);
           this.#restart(probe.identity);
+          this.#lastSize = st.size;
           return 'truncated';
         }
         this.#identity = extendIdentity(this.#identity, probe);

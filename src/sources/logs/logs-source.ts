@@ -1,7 +1,7 @@
 import type { PodMetadataLookup } from '../../enrich/k8s/pod-metadata-index.js';
 import { createScope, type Resource } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
-import type { Counter, Registry } from '../../self/registry.js';
+import type { BoundCounter, Counter, Registry } from '../../self/registry.js';
 import type { ContainerMetadataCache } from '../container/metadata-cache.js';
 import type { RecordSink, Source } from '../types.js';
 import { CheckpointStore } from './checkpoint-store.js';
@@ -80,6 +80,7 @@ export class LogSource implements Source {
   readonly #pins: DockerDirPins;
   readonly #scans: LogScanner;
   readonly #problems: Counter;
+  readonly #truncatedBytes: BoundCounter;
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -112,6 +113,9 @@ export class LogSource implements Source {
       'Log lines and files handled out of the ordinary, by kind (malformed, truncated, copytruncate, refused_link, unreadable, compressed_resume: a gzipped rotated file read from a checkpoint, compressed_damaged).',
     );
     this.#problems = problems;
+    this.#truncatedBytes = deps.registry
+      .counter('sextant_logs_copytruncate_unread_bytes_total', 'Bytes a copytruncate took before the tailer read them (at least: what the file held past its position at its last look, and an unfinished line).')
+      .bind();
     this.#records = new LineRecords(
       scope,
       this.#resources,
@@ -258,6 +262,8 @@ export class LogSource implements Source {
         return false;
       case 'truncated':
         this.#problems.inc({ kind: 'copytruncate' });
+        this.#truncatedBytes.inc(t.reader.unreadBytes - t.unreadCounted);
+        t.unreadCounted = t.reader.unreadBytes;
         t.assembler.reset(0);
         t.checkpoint.reset(t.reader.identity, 0);
         return true;
