@@ -24,7 +24,8 @@ export interface KubernetesConfig extends EnrichmentRules {
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** Timings and bounds; the defaults are for production, tests shorten them. */
-export interface KubernetesTuning {
+/** How the API is reached and watched: the same for the agent's pod metadata and the gateway's cluster monitor. */
+export interface ApiTuning {
   readonly initialBackoffMs: number;
   /** Retries back off to at most this: a minute, so a fixed RBAC or a restarted API server is noticed soon. */
   readonly maxBackoffMs: number;
@@ -35,11 +36,9 @@ export interface KubernetesTuning {
   readonly maxLineBytes: number;
   readonly pageSize: number;
   readonly watchSeconds: number;
-  readonly workloadRetryMs: number;
-  readonly deletedGraceMs: number;
 }
 
-const DEFAULT_TUNING: KubernetesTuning = {
+export const API_TUNING_DEFAULTS: ApiTuning = {
   initialBackoffMs: 1000,
   maxBackoffMs: 60_000,
   requestTimeoutMs: 30_000,
@@ -47,6 +46,15 @@ const DEFAULT_TUNING: KubernetesTuning = {
   maxLineBytes: 4 * 1024 * 1024,
   pageSize: 500,
   watchSeconds: 300,
+};
+
+export interface KubernetesTuning extends ApiTuning {
+  readonly workloadRetryMs: number;
+  readonly deletedGraceMs: number;
+}
+
+const DEFAULT_TUNING: KubernetesTuning = {
+  ...API_TUNING_DEFAULTS,
   workloadRetryMs: 60_000,
   deletedGraceMs: 5 * 60_000,
 };

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { KubeApiClient } from '../../enrich/k8s/api-client.js';
 import { ApiHealth } from '../../enrich/k8s/api-health.js';
-import { apiEndpoint, SERVICE_ACCOUNT_DIR, type KubernetesConfig } from '../../enrich/k8s/kubernetes-metadata.js';
+import { API_TUNING_DEFAULTS, apiEndpoint, SERVICE_ACCOUNT_DIR, type ApiTuning, type KubernetesConfig } from '../../enrich/k8s/kubernetes-metadata.js';
 import { CompiledRules } from '../../enrich/k8s/pod-attributes.js';
 import { Reflector } from '../../enrich/k8s/reflector.js';
 import { TokenSource } from '../../enrich/k8s/token-source.js';
@@ -42,27 +42,14 @@ export interface ClusterMonitorConfig {
 }
 
 /** Timings and bounds; production defaults, tests shorten them. */
-export interface ClusterTuning {
-  readonly initialBackoffMs: number;
-  readonly maxBackoffMs: number;
-  readonly requestTimeoutMs: number;
-  readonly maxResponseBytes: number;
-  readonly maxLineBytes: number;
-  readonly pageSize: number;
-  readonly watchSeconds: number;
+export interface ClusterTuning extends ApiTuning {
   readonly eventBatchSize: number;
   readonly maxQueuedEvents: number;
   readonly maxPointsPerRequest: number;
 }
 
 const DEFAULT_TUNING: ClusterTuning = {
-  initialBackoffMs: 1000,
-  maxBackoffMs: 60_000,
-  requestTimeoutMs: 30_000,
-  maxResponseBytes: 64 * 1024 * 1024,
-  maxLineBytes: 4 * 1024 * 1024,
-  pageSize: 500,
-  watchSeconds: 300,
+  ...API_TUNING_DEFAULTS,
   eventBatchSize: 500,
   maxQueuedEvents: 100_000,
   maxPointsPerRequest: 10_000,
