@@ -155,11 +155,14 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     const { startGateway } = await import('../gateway/index.js');
     const { gatewayConfigFrom } = await import('../gateway/from-config.js');
     const token = new Secret(randomBytes(24).toString('base64url'), 'generated for --local');
-    gateway = await startGateway({ ...gatewayConfigFrom(config), tokens: [token] }, { registry, logger: logger.child({ component: 'gateway' }) });
+    const local = gatewayConfigFrom(config);
+    // The query API answers this machine's own requests without a token: a local run to look at.
+    const api = local.api === undefined ? undefined : { ...local.api, readOpenOnLoopback: true };
+    gateway = await startGateway({ ...local, tokens: [token], api }, { registry, logger: logger.child({ component: 'gateway' }) });
     if (endpoint !== undefined) logger.warn({ endpoint }, 'endpoint is ignored with --local; set gateway.upstream to forward from the local gateway');
     endpoint = gateway.url;
     apiToken = token;
-    logger.info({ gateway: gateway.url, dataDir: path.resolve(config.gateway.dataDir) }, 'local gateway started');
+    logger.info({ gateway: gateway.url, dataDir: path.resolve(config.gateway.dataDir), queryApi: local.database === false ? null : `${gateway.url}/api/v1/openapi.json` }, 'local gateway started');
   }
 
   const http = new HttpTransport({

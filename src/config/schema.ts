@@ -6,6 +6,7 @@ import { RECEIVER_KEYS } from '../receiver/config.js';
 import { WEBHOOK_KEYS } from '../webhook/config.js';
 import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8s/config-values.js';
 import { clusterKeys } from '../gateway/cluster/config.js';
+import { GATEWAY_STORE_KEYS } from '../gateway/store/keys.js';
 import { MODES } from './modes.js';
 import { envName, flagName } from '../config-kinds/names.js';
 import type { ConfigOf } from '../config-kinds/section.js';
@@ -199,13 +200,14 @@ export const schema = {
     maxRequestBytes: bytes({ description: 'Largest request body accepted (413 above).', default: '8MiB', min: 1024, max: { value: GiB } }),
     maxDecompressedBytes: bytes({ description: 'Largest body after decompression (no zip bombs).', default: '32MiB', min: 1024, max: { value: 4 * GiB } }),
     store: {
-      maxFileBytes: bytes({ description: 'Size at which a store file is rotated.', default: '64MiB', min: 4096, max: { value: 64 * GiB } }),
-      maxTotalBytes: bytes({ description: 'Total size of the store; the oldest files are removed above it.', default: '1GiB', min: 4096, max: { value: 2 ** 50 } }),
+      maxFileBytes: bytes({ description: 'Size at which an NDJSON file (gateway.ndjson) is rotated.', default: '64MiB', min: 4096, max: { value: 64 * GiB } }),
+      maxTotalBytes: bytes({ description: 'Total size of the NDJSON files (gateway.ndjson) per signal; the oldest files are removed above it.', default: '1GiB', min: 4096, max: { value: 2 ** 50 } }),
     },
     forward: {
       maxQueueBytes: bytes({ description: 'Bytes queued for the upstream before the gateway answers 503.', default: '64MiB', min: 1024, max: { value: 4 * GiB } }),
       maxQueueItems: integer({ description: 'Requests queued for the upstream before the gateway answers 503.', default: 1024, min: 1, max: { value: 1_000_000 } }),
     },
+    ...GATEWAY_STORE_KEYS,
   },
   cluster: clusterKeys,
 };

@@ -1,6 +1,8 @@
 import type { Secret } from '../config-kinds/secret.js';
 import { type ListenAddress, parseListenText, Problem } from '../config-kinds/values.js';
 import { ConfigError } from '../errors.js';
+import { DEFAULT_API_CONFIG, validateApiConfig, type ApiConfig } from './api/config.js';
+import { DEFAULT_STORE_CONFIG, validateStoreConfig, type StoreConfig } from './store/config.js';
 
 export type { ListenAddress };
 
@@ -15,7 +17,7 @@ export interface GatewayConfig {
   listen: string;
   /** Accepted API tokens; empty means no authentication (warned about once at start). */
   tokens: readonly SecretValue[];
-  /** Root of the local store; each signal gets `dataDir/<signal>/`. */
+  /** Where the embedded store's file (and, with `ndjson`, each signal's NDJSON files) live. */
   dataDir: string;
   /** OTLP/HTTP base URL to forward to (the signal path `/v1/<signal>` is appended). */
   upstream?: string | undefined;
@@ -24,6 +26,7 @@ export interface GatewayConfig {
   maxRequestBytes: number;
   /** Limit on the body after gzip; larger answers 413 (inflation stops at the limit). */
   maxDecompressedBytes: number;
+  /** The NDJSON files (`ndjson`). */
   store: {
     /** A file is rotated before it would grow past this. */
     maxFileBytes: number;
@@ -38,6 +41,12 @@ export interface GatewayConfig {
   };
   /** How long `close()` may take to finish requests, flush the store and drain the forward queues. */
   shutdownTimeoutMs?: number | undefined;
+  /** The embedded DuckDB store under `dataDir`; false: none (receive and forward only). Default on. */
+  database?: StoreConfig | false | undefined;
+  /** Also write NDJSON lines under `dataDir/<signal>/` (sized by `store`). Default off. */
+  ndjson?: boolean | undefined;
+  /** The query API at /api/v1 (served while the store is on). */
+  api?: ApiConfig | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -53,6 +62,9 @@ export const DEFAULT_GATEWAY_CONFIG: Readonly<GatewayConfig> = Object.freeze({
   store: Object.freeze({ maxFileBytes: 64 * MiB, maxTotalBytes: 1024 * MiB }),
   forward: Object.freeze({ maxQueueBytes: 64 * MiB, maxQueueItems: 1024 }),
   shutdownTimeoutMs: 10_000,
+  database: DEFAULT_STORE_CONFIG,
+  ndjson: false,
+  api: DEFAULT_API_CONFIG,
 });
 
 /** A bare port ("14318") or an empty host (":14318"). */
@@ -97,6 +109,8 @@ export function validateGatewayConfig(config: GatewayConfig): ListenAddress {
     // Only the position is reported: the value is a secret.
     if (t.length === 0 || /[\s]/.test(t)) throw new ConfigError('gateway.tokens', `token ${i + 1} (gateway.tokens[${i}]) must be non-empty and contain no whitespace`);
   }
+  if (config.database !== undefined && config.database !== false) validateStoreConfig(config.database);
+  if (config.api !== undefined) validateApiConfig(config.api);
   if (config.upstream !== undefined) {
     let u: URL;
     try {

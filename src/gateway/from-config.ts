@@ -4,6 +4,8 @@ import type { KubernetesConfig } from '../enrich/k8s/kubernetes-metadata.js';
 import type { LogLevel } from '../self/logger.js';
 import type { ClusterSection } from './cluster/config.js';
 import type { GatewayConfig } from './config.js';
+import type { ConfigOf } from '../config-kinds/section.js';
+import type { GATEWAY_STORE_KEYS } from './store/keys.js';
 
 /**
  * What the gateway process reads of the loaded configuration (`SextantConfig` has all of it).
@@ -15,7 +17,7 @@ export interface GatewayProcessConfig {
   readonly logLevel: LogLevel;
   readonly listen: ListenAddress;
   readonly shutdownTimeout: number;
-  readonly gateway: {
+  readonly gateway: ConfigOf<typeof GATEWAY_STORE_KEYS> & {
     readonly listen: ListenAddress;
     readonly grpcListen: ListenAddress;
     readonly tokens: readonly Secret[];
@@ -49,5 +51,10 @@ export function gatewayConfigFrom(config: Pick<GatewayProcessConfig, 'gateway' |
     store: { maxFileBytes: g.store.maxFileBytes, maxTotalBytes: g.store.maxTotalBytes },
     forward: { maxQueueBytes: g.forward.maxQueueBytes, maxQueueItems: g.forward.maxQueueItems },
     shutdownTimeoutMs: config.shutdownTimeout,
+    database: g.storeEnabled
+      ? { retentionMs: g.retention, maxStoreBytes: g.maxStoreBytes, rollupAfterMs: g.rollupAfter, rollupRetentionMs: g.rollupRetention, memoryLimitBytes: g.storeMemoryLimit }
+      : false,
+    ndjson: g.ndjson,
+    api: { readTokens: g.readTokens, readOpenOnLoopback: g.readOpenOnLoopback, queryTimeoutMs: g.queryTimeout, queryMaxRows: g.queryMaxRows },
   };
 }

@@ -17,6 +17,11 @@ import { OtlpCodec } from './otlp-codec.js';
 import { bodyFormat, isGzip, routeSignal, SIGNALS, type BodyFormat } from '../export/http-routes.js';
 import { statusBody } from '../export/rpc-status.js';
 import { createUpstreamTransport } from './upstream-transport.js';
+import { DEFAULT_API_CONFIG } from './api/config.js';
+import { isApiPath, QueryApi } from './api/query-api.js';
+import { DEFAULT_STORE_CONFIG } from './store/config.js';
+// Types only: the store's module (and DuckDB with it) is imported when the store is on.
+import type { GraphObject, TelemetryStore } from './store/index.js';
 
 /** What became of one request body handed to `Gateway.ingest`. */
 export type IngestOutcome =
@@ -30,9 +35,14 @@ export interface Gateway {
   /**
    * Decodes, stores and forwards one request that came by another transport (OTLP/gRPC), and
    * counts it as the HTTP listener counts its requests. The caller has authenticated it and
-   * bounded its size. Never throws for a bad body: that is an outcome.
+   * bounded its size. Resolves once the request is kept (committed to the store); never rejects
+   * for a bad body: that is an outcome.
    */
-  ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): IngestOutcome;
+  ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): Promise<IngestOutcome>;
+  /** Records objects of the cluster monitor's graph in the store; resolves at once without one. */
+  recordObjects(objects: readonly GraphObject[]): Promise<void>;
+  /** One line on the embedded store, for `/readyz`. */
+  storeStatus(): string;
   /** Stops accepting, finishes requests in flight, flushes the store and the forward queues (within `shutdownTimeoutMs`). */
   close(): Promise<void>;
 }
@@ -83,7 +93,12 @@ class GatewayServer implements Gateway {
   readonly #metrics: GatewayMetrics;
   readonly #auth: TokenAuth;
   readonly #limits: BodyLimits;
-  readonly #stores: Readonly<Record<OtlpSignal, SignalStore>>;
+  /** The NDJSON files, when `ndjson` is on. */
+  readonly #ndjson: Readonly<Record<OtlpSignal, SignalStore>> | undefined;
+  /** The embedded store, once opened (undefined when `database` is false). */
+  #store: TelemetryStore | undefined;
+  readonly #api: QueryApi | undefined;
+  readonly #registry: Registry;
   readonly #forwarders: Readonly<Record<OtlpSignal, SignalForwarder>> | undefined;
   /** The transport the gateway built itself and must close; undefined when the caller gave one. */
   readonly #ownedTransport: Transport | undefined;
@@ -99,6 +114,7 @@ class GatewayServer implements Gateway {
   constructor(config: GatewayConfig, deps: GatewayDeps, codec: OtlpCodec, metrics: GatewayMetrics) {
     this.#config = config;
     this.#logger = deps.logger;
+    this.#registry = deps.registry;
     this.#codec = codec;
     this.#metrics = metrics;
     this.#auth = new TokenAuth(config.tokens);
@@ -119,7 +135,12 @@ class GatewayServer implements Gateway {
           this.#storeErrors.note(`${signal}:${err.code ?? 'error'}`);
         },
       });
-    this.#stores = { metrics: makeStore('metrics'), logs: makeStore('logs'), traces: makeStore('traces') };
+    this.#ndjson = config.ndjson === true ? { metrics: makeStore('metrics'), logs: makeStore('logs'), traces: makeStore('traces') } : undefined;
+    if (config.database !== false) {
+      const api = config.api ?? DEFAULT_API_CONFIG;
+      const readAuth = new TokenAuth(api.readTokens);
+      this.#api = new QueryApi(() => this.#store, api, { logger: deps.logger, registry: deps.registry, authorize: (header) => (readAuth.open ? 'missing' : readAuth.check(header)) });
+    }
 
     let transport = deps.forwarder;
     if (transport === undefined && config.upstream !== undefined) {
@@ -161,7 +182,19 @@ class GatewayServer implements Gateway {
   }
 
   async open(): Promise<void> {
-    for (const s of SIGNALS) await this.#stores[s].open();
+    if (this.#ndjson !== undefined) for (const s of SIGNALS) await this.#ndjson[s].open();
+    if (this.#config.database !== false) {
+      // Loaded only here: DuckDB is a large native module that a forward-only gateway, and the
+      // agent, never need.
+      const { TelemetryStore } = await import('./store/telemetry-store.js');
+      this.#store = await TelemetryStore.open(this.#config.dataDir, this.#config.database ?? DEFAULT_STORE_CONFIG, {
+        logger: this.#logger,
+        registry: this.#registry,
+        decoder: this.#codec,
+      });
+    } else if (this.#ndjson === undefined && this.#forwarders === undefined) {
+      this.#logger.warn('gateway keeps nothing it receives: the store and NDJSON are off and there is no upstream');
+    }
     if (this.#auth.open) this.#logger.warn('gateway has no API tokens configured: every request is accepted without authentication');
   }
 
@@ -203,7 +236,8 @@ class GatewayServer implements Gateway {
     this.#server.closeIdleConnections();
     if (!(await raceDeadline(closed, deadline))) this.#server.closeAllConnections();
     await closed;
-    for (const s of SIGNALS) await this.#stores[s].close();
+    if (this.#ndjson !== undefined) for (const s of SIGNALS) await this.#ndjson[s].close();
+    await this.#store?.close();
     if (this.#forwarders !== undefined) {
       await Promise.all(SIGNALS.map((s) => this.#forwarders![s].close(deadline)));
     }
@@ -246,6 +280,11 @@ class GatewayServer implements Gateway {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+    if (this.#api !== undefined && isApiPath(req.url)) {
+      if (this.#closing !== undefined) res.shouldKeepAlive = false;
+      if (expectContinue) res.writeContinue();
+      return this.#api.handle(req, res);
+    }
     const signal = routeSignal(req.url);
     if (signal === undefined) return this.#reject(req, res, 'none', undefined, 404, 'not_found', 'not found: POST OTLP to /v1/{metrics,logs,traces} or /api/v2/otlp/v1/{metrics,logs,traces}');
     if (req.method !== 'POST') {
@@ -287,7 +326,7 @@ class GatewayServer implements Gateway {
       throw err;
     }
 
-    const outcome = this.#ingest(signal, format, body, wireBytes);
+    const outcome = await this.#ingest(signal, format, body, wireBytes);
     if (!outcome.ok) {
       if (outcome.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
       return this.#reject(req, res, signal, format, outcome.status, outcome.reason, outcome.message);
@@ -296,33 +335,49 @@ class GatewayServer implements Gateway {
     else this.#send(res, 200, 'application/json', EMPTY_JSON_RESPONSE);
   }
 
-  ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): IngestOutcome {
-    const outcome = this.#ingest(signal, format, body, wireBytes);
+  async ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): Promise<IngestOutcome> {
+    const outcome = await this.#ingest(signal, format, body, wireBytes);
     if (!outcome.ok) this.#count(signal, outcome.status, outcome.reason);
     return outcome;
   }
 
-  /** Decode, store, forward; counts a success (a refusal is counted by the caller's answer). */
-  #ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): IngestOutcome {
+  recordObjects(objects: readonly GraphObject[]): Promise<void> {
+    return this.#store?.state === 'ready' ? this.#store.recordObjects(objects) : Promise.resolve();
+  }
+
+  storeStatus(): string {
+    return this.#store === undefined ? 'off (gateway.storeEnabled is false)' : this.#store.describe();
+  }
+
+  /**
+   * Decode, keep (forward queue, NDJSON, store), answer; counts a success (a refusal is counted
+   * by the caller's answer). Resolves once the store has committed the request's rows.
+   */
+  async #ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): Promise<IngestOutcome> {
     let message;
-    let line: string;
     let records: number;
     const receivedAt = Date.now();
     try {
       message = this.#codec.decode(signal, format, body);
       records = this.#codec.countRecords(signal, message);
-      line = records === 0 ? '' : storedLine(receivedAt, this.#codec.toStoredObject(signal, message));
     } catch (err) {
       if (err instanceof IngestError) return { ok: false, status: err.status, reason: 'malformed', message: err.message };
       throw err;
     }
 
     if (records > 0) {
-      // Both capacity checks come before either commit: a request refused with 503 is neither
-      // stored nor forwarded, so the sender's retry is the only copy that lands (no duplicates).
-      const store = this.#stores[signal];
-      if (!store.accepting) return { ok: false, status: 503, reason: 'store_busy', message: 'local store is behind; retry later', retryAfterSeconds: 1 };
+      // Every capacity check comes before anything is kept: a request refused with 503 is
+      // neither stored nor forwarded, so the sender's retry is the only copy that lands.
+      const store = this.#store?.state === 'ready' ? this.#store : undefined;
+      if (store !== undefined && !store.accepting) return { ok: false, status: 503, reason: 'store_busy', message: 'local store is behind; retry later', retryAfterSeconds: 1 };
+      const ndjson = this.#ndjson?.[signal];
+      if (ndjson !== undefined && !ndjson.accepting) return { ok: false, status: 503, reason: 'store_busy', message: 'local store is behind; retry later', retryAfterSeconds: 1 };
       const forwarder = this.#forwarders?.[signal];
+      if (this.#store !== undefined && store === undefined && ndjson === undefined && forwarder === undefined) {
+        // The store is on but cannot be used and nothing else would keep the request: it stays
+        // with the sender until the store is back.
+        return { ok: false, status: 503, reason: 'store_unavailable', message: 'local store is unavailable; retry later', retryAfterSeconds: 30 };
+      }
       if (forwarder !== undefined) {
         let out: Uint8Array = format === 'protobuf' ? body : this.#codec.encode(signal, message);
         // A small body may be a view into a larger socket buffer; copy it so the queue's byte
@@ -332,7 +387,20 @@ class GatewayServer implements Gateway {
           return { ok: false, status: 503, reason: 'queue_full', message: 'forward queue is full; retry later', retryAfterSeconds: forwarder.retryAfterSeconds() };
         }
       }
-      store.append(line, receivedAt, records);
+      if (ndjson !== undefined) ndjson.append(storedLine(receivedAt, this.#codec.toStoredObject(signal, message)), receivedAt, records);
+      if (store !== undefined) {
+        // The forwarder never waits for this: the store is behind the answer, not the upstream.
+        try {
+          await store.write(signal, format, body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body), message);
+        } catch {
+          this.#metrics.storeErrors[signal].inc();
+          this.#storeErrors.note(`${signal}:commit`);
+          // Already forwarded or written as NDJSON: a retry would duplicate it there.
+          if (forwarder === undefined && ndjson === undefined) {
+            return { ok: false, status: 503, reason: 'store_failed', message: 'local store could not keep the request; retry later', retryAfterSeconds: 5 };
+          }
+        }
+      }
     }
     this.#metrics.receivedRecords[signal].inc(records);
     this.#metrics.receivedBytes[signal].inc(wireBytes);

@@ -95,16 +95,17 @@ export async function startGrpcIngest(gateway: Gateway, config: GrpcIngestConfig
     if (verdict === 'missing') return refuse(callback, signal, 401, GrpcStatus.UNAUTHENTICATED, 'unauthenticated', 'missing API token: send metadata "authorization: Api-Token <token>"');
     if (verdict === 'invalid') return refuse(callback, signal, 403, GrpcStatus.PERMISSION_DENIED, 'forbidden', 'API token not accepted');
     const body = call.request;
-    let outcome: IngestOutcome;
-    try {
-      outcome = gateway.ingest(signal, 'protobuf', body, body.length);
-    } catch (err) {
-      deps.logger.debug({ err }, 'gateway gRPC call failed');
-      return refuse(callback, signal, 500, GrpcStatus.INTERNAL, 'internal', 'internal error');
-    }
-    if (outcome.ok) callback(null, EMPTY_RESPONSE);
-    // Already counted by ingest().
-    else callback({ code: grpcCode(outcome), details: outcome.message });
+    gateway.ingest(signal, 'protobuf', body, body.length).then(
+      (outcome: IngestOutcome) => {
+        if (outcome.ok) callback(null, EMPTY_RESPONSE);
+        // Already counted by ingest().
+        else callback({ code: grpcCode(outcome), details: outcome.message });
+      },
+      (err: unknown) => {
+        deps.logger.debug({ err }, 'gateway gRPC call failed');
+        refuse(callback, signal, 500, GrpcStatus.INTERNAL, 'internal', 'internal error');
+      },
+    );
   };
 
   const server = new Server({

@@ -29,6 +29,7 @@ export async function runGateway(config: GatewayProcessConfig, options: { loaded
       throw err;
     });
   }
+  readiness.addDetail('store', () => gateway.storeStatus());
   // The cluster monitor (a Lease elects one replica); its module loads only when it may run.
   let cluster: { stop(): Promise<void> } | undefined;
   if (config.cluster.enabled !== 'false') {

@@ -220,6 +220,9 @@ async function startGateway(tmp) {
     SEXTANT_GATEWAY_DATA_DIR: path.join(tmp, 'gw'),
     // Bounded disk: about 900 MB of JSON would otherwise pile up over the two runs.
     SEXTANT_GATEWAY_STORE_MAX_TOTAL_BYTES: '256MiB',
+    // As before the embedded store: this bench measures the agent, and its gateway wrote NDJSON.
+    SEXTANT_GATEWAY_NDJSON: 'true',
+    SEXTANT_GATEWAY_STORE_ENABLED: 'false',
     SEXTANT_LOG_LEVEL: 'warn',
     // Its own /metrics, away from the default 9464 another process may hold.
     SEXTANT_LISTEN: `127.0.0.1:${selfPort}`,

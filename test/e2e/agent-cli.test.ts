@@ -50,7 +50,8 @@ const QUIET = { SEXTANT_LISTEN: '127.0.0.1:0', SEXTANT_GATEWAY_LISTEN: '127.0.0.
 describe('sextant agent --local (the quick start)', () => {
   it('collects, exports to the in-process gateway, prints summaries, serves self endpoints, and flushes on SIGTERM', async () => {
     const cwd = await workdir();
-    const agent = start(['agent', '--local'], cwd, { ...QUIET, SEXTANT_INTERVAL: '500ms', SEXTANT_SUMMARY_INTERVAL: '1s' });
+    // The evidence is read from the NDJSON files (off by default since the embedded store).
+    const agent = start(['agent', '--local'], cwd, { ...QUIET, SEXTANT_INTERVAL: '500ms', SEXTANT_SUMMARY_INTERVAL: '1s', SEXTANT_GATEWAY_NDJSON: 'true' });
     const started = await agent.waitForLog('agent started');
     const self = String(started['self']);
 
@@ -101,7 +102,7 @@ describe('sextant gateway + sextant agent --once', () => {
   const TOKEN = 'dt0c01.E2ETOKEN.abcdefghijklmnopqrstuvwxyz0123456789';
 
   async function gateway(cwd: string): Promise<{ gw: SextantProcess; url: string }> {
-    const gw = start(['gateway'], cwd, { ...QUIET, SEXTANT_GATEWAY_TOKENS: TOKEN, SEXTANT_GATEWAY_DATA_DIR: path.join(cwd, 'gw') });
+    const gw = start(['gateway'], cwd, { ...QUIET, SEXTANT_GATEWAY_TOKENS: TOKEN, SEXTANT_GATEWAY_DATA_DIR: path.join(cwd, 'gw'), SEXTANT_GATEWAY_NDJSON: 'true' });
     const listening = await gw.waitForLog('gateway started');
     return { gw, url: String(listening['url']) };
   }

@@ -58,6 +58,7 @@ describe.skipIf(!rt.available)('sextant agent --local with real container runtim
         SEXTANT_CONTAINERS_DOCKER_SOCKETS: rt.dockerSock,
         SEXTANT_CONTAINERS_CRI_SOCKETS: rt.criSock,
         SEXTANT_NODE_NAME: 'e2e-node',
+        SEXTANT_GATEWAY_NDJSON: 'true',
       },
     });
     cleanup.push(async () => {

@@ -139,6 +139,7 @@ describe('self-traces', () => {
       SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${httpPort}`,
       SEXTANT_GATEWAY_GRPC_LISTEN: `127.0.0.1:${grpcPort}`,
       SEXTANT_GATEWAY_DATA_DIR: dataDir,
+      SEXTANT_GATEWAY_NDJSON: 'true',
       SEXTANT_GATEWAY_TOKENS: TOKEN,
       SEXTANT_LISTEN: '127.0.0.1:0',
     });

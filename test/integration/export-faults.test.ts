@@ -43,7 +43,8 @@ afterEach(async () => {
 async function rig(overrides: { pipeline?: Partial<PipelineConfig>; exportTimeoutMs?: number } = {}): Promise<Rig> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sextant-faults-'));
   const gateway = await startGateway(
-    { ...DEFAULT_GATEWAY_CONFIG, listen: '127.0.0.1:0', tokens: [secret(TOKEN)], dataDir },
+    // The evidence is read from the NDJSON files (off by default since the embedded store).
+    { ...DEFAULT_GATEWAY_CONFIG, listen: '127.0.0.1:0', tokens: [secret(TOKEN)], dataDir, ndjson: true },
     { registry: new Registry(), logger: silentLogger() },
   );
   const proxy = await startFaultProxy(gateway.url);

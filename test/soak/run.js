@@ -154,7 +154,7 @@ class Soak {
     this.gateway = new SextantProc(['gateway'], {
       cwd: this.work,
       logFile: path.join(this.out, 'gateway.log'),
-      env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${gwPort}`, SEXTANT_GATEWAY_DATA_DIR: this.gwData, SEXTANT_LISTEN: '127.0.0.1:0', SEXTANT_LOG_LEVEL: 'info' },
+      env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${gwPort}`, SEXTANT_GATEWAY_DATA_DIR: this.gwData, SEXTANT_GATEWAY_NDJSON: 'true', SEXTANT_LISTEN: '127.0.0.1:0', SEXTANT_LOG_LEVEL: 'info' },
     });
     await this.gateway.ready('gateway listening');
     this.proxy = await new FaultProxy(`http://127.0.0.1:${gwPort}`).start();

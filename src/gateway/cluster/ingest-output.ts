@@ -11,15 +11,18 @@ export interface IngestTarget {
     format: 'protobuf',
     body: Uint8Array,
     wireBytes: number,
-  ): { readonly ok: true } | { readonly ok: false; readonly status: number; readonly reason: string; readonly retryAfterSeconds?: number | undefined };
+  ): Promise<IngestAnswer>;
 }
+
+type IngestAnswer = { readonly ok: true } | { readonly ok: false; readonly status: number; readonly reason: string; readonly retryAfterSeconds?: number | undefined };
 
 const OK: DeliveryOutcome = Object.freeze({ ok: true });
 
 export function ingestOutput(gateway: IngestTarget): ClusterOutput {
   return {
-    deliver(signal, body) {
-      const o = gateway.ingest(signal, 'protobuf', body, body.byteLength);
+    async deliver(signal, body) {
+      // Resolves once the store's request log holds the batch (or the answer says why not).
+      const o = await gateway.ingest(signal, 'protobuf', body, body.byteLength);
       if (o.ok) return OK;
       // 503: the store is behind or the forward queue is full — the same answer a sender gets.
       return { ok: false, retryable: o.status === 503, retryAfterMs: (o.retryAfterSeconds ?? 1) * 1000, reason: o.reason };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SextantProcess } from './sextant-process.js';
 
 /**
- * What a real `sextant gateway` stored: its NDJSON files under `<dataDir>/<signal>/`, one
+ * What a real `sextant gateway` stored with SEXTANT_GATEWAY_NDJSON=true: its NDJSON files under `<dataDir>/<signal>/`, one
  * `{receivedAt, request}` per line with the request in OTLP/JSON. The e2e tests read their
  * evidence from here, as a user would.
  */
@@ -57,7 +57,8 @@ export function freePort(): Promise<number> {
 export async function startGateway(cwd: string): Promise<{ gateway: SextantProcess; port: number; dataDir: string }> {
   const port = await freePort();
   const dataDir = join(cwd, 'gw');
-  const gateway = new SextantProcess(['gateway'], { cwd, env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${port}`, SEXTANT_GATEWAY_DATA_DIR: dataDir, SEXTANT_LISTEN: '127.0.0.1:0' } });
+  // NDJSON is what these tests read (off by default since the embedded store).
+  const gateway = new SextantProcess(['gateway'], { cwd, env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${port}`, SEXTANT_GATEWAY_DATA_DIR: dataDir, SEXTANT_GATEWAY_NDJSON: 'true', SEXTANT_LISTEN: '127.0.0.1:0' } });
   try {
     await gateway.waitForLog('gateway listening');
   } catch (err) {

@@ -125,6 +125,8 @@ export function testConfig(dataDir: string, overrides: Partial<GatewayConfig> = 
     tokens: [secret(TOKEN)],
     dataDir,
     shutdownTimeoutMs: 3_000,
+    // These tests read what was received from the NDJSON files (off by default since the embedded store).
+    ndjson: true,
     ...overrides,
   };
 }
