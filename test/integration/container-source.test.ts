@@ -10,6 +10,7 @@ import { create } from '../../src/sources/container/index.js';
 import type { ContainerMetadataCache } from '../../src/sources/container/metadata-cache.js';
 import { ArraySink } from '../helpers/array-sink.js';
 import { CriPods, type RunningPod } from '../helpers/cri-pods.js';
+import { OomGate } from '../helpers/oom-gate.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { until } from '../helpers/wait.js';
 
@@ -63,6 +64,7 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
   /** A pod the dockershim / cri-dockerd way: a sandbox container owning the network namespace, an app container joining it. */
   const dockerPodUid = randomUUID();
   let dockerPod: { sandbox: string; app: string };
+  let dockerOomGate: OomGate;
 
   async function run(name: string, cmd: string[], host: Docker.HostConfig, labels: Record<string, string> = {}): Promise<string> {
     const c = await docker.createContainer({
@@ -85,15 +87,22 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
     ));
     // First cycle before anything starts: what starts afterwards gets start events.
     await collect();
+    dockerOomGate = await OomGate.create();
     d = {
       // /dev/shm is a tmpfs charged to the writer's memory cgroup, and shmem is never inactive file:
       // a resident hog of known size.
       hog: await run('hog', ['sh', '-c', `head -c ${HOG_MIB}m /dev/zero > /dev/shm/hog; exec sleep 3600`], { Memory: 128 * MiB, ShmSize: 96 * MiB }),
       spinner: await run('spin', ['sh', '-c', 'while :; do :; done'], { CpuQuota: 10_000, CpuPeriod: 100_000 }),
-      // dd's 64 MiB buffer exceeds the limit: the OOM killer kills dd, the shell lives on.
-      oom: await run('oom', ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=64M count=1; exec sleep 3600'], { Memory: 32 * MiB, MemorySwap: 32 * MiB }),
+      // dd's 64 MiB buffer exceeds the limit: the OOM killer kills dd, the shell lives on. Docker's
+      // oom event needs dd to allocate only once the start has returned (see OomGate).
+      oom: await run('oom', dockerOomGate.command('dd if=/dev/zero of=/dev/null bs=64M count=1; exec sleep 3600'), {
+        Memory: 32 * MiB,
+        MemorySwap: 32 * MiB,
+        Binds: [dockerOomGate.bind],
+      }),
       exiter: await run('exit', ['sh', '-c', 'sleep 1; exit 7'], {}),
     };
+    await dockerOomGate.open();
     const podLabels = { 'io.kubernetes.pod.name': `${tag}-dpod`, 'io.kubernetes.pod.namespace': 'web', 'io.kubernetes.pod.uid': dockerPodUid };
     const sandbox = await run('dpod-sandbox', ['sleep', '3600'], {}, { ...podLabels, 'io.kubernetes.docker.type': 'podsandbox', 'io.kubernetes.container.name': 'POD' });
     dockerPod = {
@@ -137,6 +146,7 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
     for (const id of [...Object.values(d ?? {}), ...Object.values(dockerPod ?? {})]) await docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined);
     if (pod) await pods.removePod(pod.podId).catch(() => undefined);
     await pods.close();
+    await dockerOomGate?.remove();
   }, 60_000);
 
   it('names Docker containers from the engine: name, image, runtime, and no pod', () => {

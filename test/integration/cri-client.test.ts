@@ -12,6 +12,7 @@ import { CriClient } from '../../src/sources/container/cri-client.js';
 import { criProto } from '../../src/sources/container/cri-proto.js';
 import type { ContainerInfo } from '../../src/sources/container/types.js';
 import { CriPods, type RunningPod } from '../helpers/cri-pods.js';
+import { OomGate } from '../helpers/oom-gate.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { until } from '../helpers/wait.js';
 
@@ -75,6 +76,7 @@ describe.skipIf(!rt.available)('CriClient against the real containerd CRI', () =
   let client: CriClient;
   let main: RunningPod;
   let oom: RunningPod;
+  let oomGate: OomGate;
   const uid = randomUUID();
   const oomUid = randomUUID();
 
@@ -93,17 +95,29 @@ describe.skipIf(!rt.available)('CriClient against the real containerd CRI', () =
         { name: 'quitter', command: ['sh', '-c', 'sleep 1; exit 5'], annotations: { 'sextant.test/c': 'q' } },
       ],
     });
+    // dd's 64 MiB buffer, filled from /dev/zero, is over the limit: the kernel OOM-kills dd, the
+    // container's process. It allocates only once StartContainer has returned (see OomGate).
+    oomGate = await OomGate.create();
     oom = await pods.runPod({
       name: `${RUN}-oom`,
       namespace: NAMESPACE,
       uid: oomUid,
-      containers: [{ name: 'hog', command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], memoryLimitBytes: 32 * 1024 * 1024 }],
+      containers: [
+        {
+          name: 'hog',
+          command: oomGate.command('exec dd if=/dev/zero of=/dev/null bs=64M count=1'),
+          memoryLimitBytes: 32 * 1024 * 1024,
+          mounts: [oomGate.mount],
+        },
+      ],
     });
+    await oomGate.open();
   }, 60_000);
 
   afterAll(async () => {
     client?.close();
     await pods?.close();
+    await oomGate?.remove();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }, 60_000);
 

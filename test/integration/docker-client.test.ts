@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/errors.js';
 import { DockerClient } from '../../src/sources/container/docker-client.js';
 import type { ContainerInfo, RuntimeEvent } from '../../src/sources/container/types.js';
+import { OomGate } from '../helpers/oom-gate.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { until } from '../helpers/wait.js';
 
@@ -175,17 +176,21 @@ describe.skipIf(!rt.available)('DockerClient against the real dockerd', () => {
     const events: RuntimeEvent[] = [];
     const ends: (Error | undefined)[] = [];
     const watch = client.watch((e) => events.push(e), (err) => ends.push(err));
+    const oomGate = await OomGate.create();
     try {
       // The stream is live once a container we start shows up in it.
       const probe = await create({ name: 'probe', cmd: ['true'] });
       await until('the probe start event', () => events.find((e) => e.id === probe && e.kind === 'start'));
 
       const seven = await create({ name: 'exit7', cmd: ['sh', '-c', 'exit 7'] });
+      // dd, the container's process, is OOM-killed; it allocates only once the start has
+      // returned (see OomGate), or dockerd may never hear of the OOM.
       const oom = await create({
         name: 'oom',
-        cmd: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'],
-        hostConfig: { Memory: 32 * MiB, MemorySwap: 32 * MiB },
+        cmd: oomGate.command('exec dd if=/dev/zero of=/dev/null bs=64M count=1'),
+        hostConfig: { Memory: 32 * MiB, MemorySwap: 32 * MiB, Binds: [oomGate.bind] },
       });
+      await oomGate.open();
       const exit7 = await until('exit 7', () => events.find((e) => e.id === seven && e.kind === 'exit'));
       expect(exit7.exitCode).toBe(7);
       expect(exit7.runtime).toBe('docker');
@@ -208,6 +213,7 @@ describe.skipIf(!rt.available)('DockerClient against the real dockerd', () => {
       expect(client.malformedEvents).toBe(0);
     } finally {
       watch.close();
+      await oomGate.remove();
     }
     await new Promise((r) => setTimeout(r, 20));
     expect(ends).toHaveLength(0); // close() never calls onEnd
