@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createResource, type LogRecord, type MetricPoint } from '../../src/model/index.js';
+import { loadProcReader } from '../../src/native/index.js';
 import { silentLogger } from '../../src/self/logger.js';
 import { Registry } from '../../src/self/registry.js';
 import { CriClient } from '../../src/sources/container/cri-client.js';
@@ -65,6 +69,7 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
   const dockerPodUid = randomUUID();
   let dockerPod: { sandbox: string; app: string };
   let dockerOomGate: OomGate;
+  let stateDir: string | undefined;
 
   async function run(name: string, cmd: string[], host: Docker.HostConfig, labels: Record<string, string> = {}): Promise<string> {
     const c = await docker.createContainer({
@@ -81,10 +86,24 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
   const collect = (): Promise<void> => source.collect(sink);
 
   beforeAll(async () => {
-    ({ source, provides: { containerMetadata: cache } } = await create(
+    stateDir = mkdtempSync(join(tmpdir(), 'sx-cs-state-'));
+    const created = await create(
       { enabled: true, dockerSockets: [rt.dockerSock], criSockets: [rt.criSock], callTimeout: 5000, resyncInterval: 60_000 },
-      { hostRoot: '/', nodeName: 'node-a', resource: createResource({ 'host.name': 'test-host' }), registry, logger: silentLogger(), version: 'test', sink },
-    ));
+      {
+        hostRoot: '/',
+        stateDir,
+        nodeName: 'node-a',
+        resource: createResource({ 'host.name': 'test-host' }),
+        registry,
+        logger: silentLogger(),
+        version: 'test',
+        reader: loadProcReader({ native: true, logger: silentLogger() }),
+        sink,
+      },
+    );
+    source = created.source;
+    if (created.provides === undefined) throw new Error('the container source provided no metadata cache');
+    cache = created.provides.containerMetadata;
     // First cycle before anything starts: what starts afterwards gets start events.
     await collect();
     dockerOomGate = await OomGate.create();
@@ -147,6 +166,7 @@ describe.skipIf(!rt.available)('container source with real Docker and containerd
     if (pod) await pods.removePod(pod.podId).catch(() => undefined);
     await pods.close();
     await dockerOomGate?.remove();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   }, 60_000);
 
   it('names Docker containers from the engine: name, image, runtime, and no pod', () => {

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CriClient } from '../../src/sources/container/cri-client.js';
 import { DockerClient } from '../../src/sources/container/docker-client.js';
 import { ContainerMetadataCache, type LifecycleEvent } from '../../src/sources/container/metadata-cache.js';
+import type { Logger } from '../../src/self/logger.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { until } from '../helpers/wait.js';
 
@@ -57,7 +58,7 @@ class Relay {
   }
 }
 
-function logCapture(): { logger: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function logCapture(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   return {
     lines,

@@ -340,7 +340,7 @@ describe('the policy check catches what it is for', () => {
     expect(grants((o) => delete (find(o, 'Role', 'sextant-gateway-lease')['rules'] as Obj[])[1]!['resourceNames']).namespaced).toContain('coordination.k8s.io/leases update');
     const widened = grants((o) => {
       const b = find(o, 'RoleBinding', 'sextant-gateway-lease');
-      o.push({ ...structuredClone(b), kind: 'ClusterRoleBinding', metadata: { name: 'x' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sextant-agent' } } as K8sObject);
+      o.push({ ...structuredClone(b), apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'x' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sextant-agent' } });
     });
     expect(widened.cluster.length).toBeGreaterThan(clean.cluster.length);
   });

@@ -108,7 +108,7 @@ afterAll(async () => {
 describe('the OpenAPI document', () => {
   it('is a valid OpenAPI 3.1 document, served without a token', async () => {
     const validator = new Validator();
-    const result = await validator.validate(JSON.parse(JSON.stringify(OPENAPI_DOCUMENT)) as object);
+    const result = await validator.validate(JSON.parse(JSON.stringify(OPENAPI_DOCUMENT)) as Record<string, unknown>);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(validator.version).toBe('3.1');

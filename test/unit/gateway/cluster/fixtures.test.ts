@@ -15,7 +15,7 @@ function validate(o: Record<string, any>): Promise<void> {
 }
 
 describe('demo cluster fixtures', () => {
-  const objects = demoCluster().map(([kind, o]) => ({ kind, apiVersion: COLLECTIONS[PATH_OF_KIND[kind]!]!.apiVersion, ...o, metadata: { ...o.metadata, resourceVersion: '1000' } }));
+  const objects = demoCluster().map(([kind, o]): K8sObject => ({ kind, apiVersion: COLLECTIONS[PATH_OF_KIND[kind]!]!.apiVersion, ...o, metadata: { ...o.metadata, resourceVersion: '1000' } }));
 
   it.each(objects.map((o) => [`${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`, o] as const))('%s validates against its API schema', async (_name, o) => {
     // A core/v1 event served by events.k8s.io carries eventTime: null, which the schema (eventTime required) does not model.

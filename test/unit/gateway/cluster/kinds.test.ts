@@ -144,6 +144,7 @@ describe('kind converters', () => {
     expect(old).toMatchObject({ count: 2, reportingController: 'kubelet', reportingInstance: 'node-a', reason: 'NodeHasSufficientMemory' });
     expect(new Date(old.firstMs).toISOString()).toBe('2026-12-01T07:58:00.000Z');
     expect(new Date(old.lastMs).toISOString()).toBe('2026-12-01T07:59:00.000Z');
-    expect(convertEvent({ ...events[1], metadata: { ...events[1].metadata, resourceVersion: 'a7f' } })!.order).toBeUndefined();
+    const second = events[1]!;
+    expect(convertEvent({ ...second, metadata: { ...second.metadata, resourceVersion: 'a7f' } })!.order).toBeUndefined();
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClusterMonitor } from '../../../../src/gateway/cluster/cluster-monitor.js';
 import { startClusterMonitor } from '../../../../src/gateway/cluster/index.js';
+import type { IngestTarget } from '../../../../src/gateway/cluster/ingest-output.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { Readiness } from '../../../../src/self/server.js';
 import { BASE_CONFIG, startInCluster } from '../../enrich/k8s/cluster.js';
@@ -204,11 +205,11 @@ describe('without a usable API', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sextant-cluster-ready-'));
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
     const ingested: string[] = [];
-    const gateway = {
-      ingest(signal: 'metrics' | 'logs', _format: 'protobuf', body: Uint8Array) {
+    const gateway: IngestTarget = {
+      async ingest(signal, _format, body) {
         ingested.push(signal);
         capture.add(signal, body);
-        return { ok: true as const };
+        return { ok: true };
       },
     };
     const saved = { ...process.env };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { StoreConfig } from '../../../../src/gateway/store/config.js';
 import type { TelemetryStore } from '../../../../src/gateway/store/telemetry-store.js';
 import { createResource } from '../../../../src/model/index.js';
 import { removeDir, tmpDataDir } from '../helpers.js';
@@ -21,7 +22,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await removeDir(d);
 });
 
-async function fresh(clock: TestClock, config: Parameters<typeof openStore>[1]['config'] = {}): Promise<TelemetryStore> {
+async function fresh(clock: TestClock, config: Partial<StoreConfig> = {}): Promise<TelemetryStore> {
   const dir = await tmpDataDir();
   dirs.push(dir);
   // No maintenance by timer: the test runs it.

@@ -5,6 +5,7 @@ import { RuntimeError } from '../../../../src/errors.js';
 import { ContainerMetadataCache, type LifecycleEvent } from '../../../../src/sources/container/metadata-cache.js';
 import type { ContainerInfo, RuntimeClient, RuntimeEvent, RuntimeName, RuntimeWatch } from '../../../../src/sources/container/types.js';
 import { Registry } from '../../../../src/self/registry.js';
+import type { Logger } from '../../../../src/self/logger.js';
 import { until } from '../../../helpers/wait.js';
 
 /**
@@ -75,7 +76,7 @@ class ScriptedClient implements RuntimeClient {
   }
 }
 
-function capture(): { logger: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function capture(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _e, done) {

@@ -167,8 +167,17 @@ describe.each(READERS)('fixture tree, %s', (_, makeReader) => {
     let scans = 0;
     const counting: ProcReader = {
       implementation: inner.implementation,
+      get malformed() {
+        return inner.malformed;
+      },
+      get hostError() {
+        return inner.hostError;
+      },
       scanProcesses: (dir, t) => (scans++, inner.scanProcesses(dir, t)),
       readProcessDetails: (dir, pid, max) => (calls.push(pid), inner.readProcessDetails(dir, pid, max)),
+      readHostFile: (kind, file, out) => inner.readHostFile(kind, file, out),
+      hostNames: (kind) => inner.hostNames(kind),
+      countTcpStates: (out) => inner.countTcpStates(out),
     };
     const src = source(root, counting);
     for (let i = 0; i < 5; i++) await src.collect(new ArraySink());

@@ -4,7 +4,8 @@
  * (to compare with the real readers of src/native/); the sink is the shared test one.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import type { ProcessDetails, ProcessTable, ProcReader } from '../../../../src/native/types.js';
+import type { HostFileKind } from '../../../../src/native/host-layout.js';
+import { TCP_COUNT_UNSUPPORTED, type ProcessDetails, type ProcessTable, type ProcReader } from '../../../../src/native/types.js';
 
 export { ArraySink } from '../../../helpers/array-sink.js';
 
@@ -53,9 +54,32 @@ export function fakeProc(pid: number, over: Partial<FakeProc> = {}): FakeProc {
   };
 }
 
-/** A host made of FakeProc rows; counts the calls so tests can see what the source read. */
-export class FakeReader implements ProcReader {
+/**
+ * The whole-host half of ProcReader for the process-only readers below: the process source
+ * reads no host files, so they answer as a reader on a host that has none, without netlink.
+ */
+abstract class ProcessOnlyReader implements ProcReader {
   readonly implementation = 'js' as const;
+  malformed = 0;
+  hostError = '';
+
+  abstract scanProcesses(procDir: string, table: ProcessTable): number;
+  abstract readProcessDetails(procDir: string, pid: number, maxCmdlineBytes: number): ProcessDetails | undefined;
+
+  readHostFile(_kind: HostFileKind, _path: string, _out: Float64Array): number {
+    this.hostError = 'ENOENT';
+    return -1;
+  }
+  hostNames(_kind: HostFileKind): readonly string[] {
+    return [];
+  }
+  countTcpStates(_out: Float64Array): number {
+    return TCP_COUNT_UNSUPPORTED;
+  }
+}
+
+/** A host made of FakeProc rows; counts the calls so tests can see what the source read. */
+export class FakeReader extends ProcessOnlyReader {
   readonly procs = new Map<number, FakeProc>();
   readonly detailCalls = new Map<number, number>();
   scans = 0;
@@ -76,7 +100,7 @@ export class FakeReader implements ProcReader {
     return n;
   }
 
-  scanProcesses(_procDir: string, t: ProcessTable): number {
+  override scanProcesses(_procDir: string, t: ProcessTable): number {
     this.scans++;
     if (this.failScan) throw this.failScan;
     let i = 0;
@@ -100,7 +124,7 @@ export class FakeReader implements ProcReader {
     return i;
   }
 
-  readProcessDetails(_procDir: string, pid: number, maxCmdlineBytes: number): ProcessDetails | undefined {
+  override readProcessDetails(_procDir: string, pid: number, maxCmdlineBytes: number): ProcessDetails | undefined {
     this.detailCalls.set(pid, (this.detailCalls.get(pid) ?? 0) + 1);
     const p = this.procs.get(pid);
     if (!p || this.vanishOnDetails.has(pid)) return undefined;
@@ -126,20 +150,21 @@ function tryRead(file: string): string | undefined {
  * Our own reader of a /proc-shaped tree, written from proc(5) and independent of src/native/,
  * so that a test can hold the real readers to the same answers. Slow and simple on purpose.
  */
-export class TreeReader implements ProcReader {
-  readonly implementation = 'js' as const;
-
-  scanProcesses(procDir: string, t: ProcessTable): number {
+export class TreeReader extends ProcessOnlyReader {
+  override scanProcesses(procDir: string, t: ProcessTable): number {
     let i = 0;
+    let malformed = 0;
     for (const name of readdirSync(procDir)) {
       if (!/^[1-9]\d*$/.test(name)) continue;
       const text = tryRead(`${procDir}/${name}/stat`);
       if (text === undefined) continue;
       const close = text.lastIndexOf(')');
-      if (close < 0) continue;
       // Fields from 3 (state) on; proc(5) numbers them from 1.
-      const f = text.slice(close + 2).trim().split(' ');
-      if (f.length < 22) continue;
+      const f = close < 0 ? [] : text.slice(close + 2).trim().split(' ');
+      if (f.length < 22) {
+        malformed++;
+        continue;
+      }
       if (i < t.capacity) {
         t.pid[i] = Number(name);
         t.state[i] = f[0]!.charCodeAt(0);
@@ -156,10 +181,11 @@ export class TreeReader implements ProcReader {
       i++;
     }
     t.count = Math.min(i, t.capacity);
+    this.malformed = malformed;
     return i;
   }
 
-  readProcessDetails(procDir: string, pid: number, maxCmdlineBytes: number): ProcessDetails | undefined {
+  override readProcessDetails(procDir: string, pid: number, maxCmdlineBytes: number): ProcessDetails | undefined {
     const dir = `${procDir}/${pid}`;
     const stat = tryRead(`${dir}/stat`);
     if (stat === undefined) return undefined;

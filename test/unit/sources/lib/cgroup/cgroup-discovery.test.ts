@@ -226,7 +226,7 @@ describe('CgroupDiscovery: bounds and a changing tree', () => {
     const root = tree('sys/fs/cgroup/memory', [`/docker/${id('1')}`, `/kubepods/pod${POD2}/${id('4')}`]);
     const mount = join(root, 'sys/fs/cgroup/memory');
     class Denied extends CgroupDiscovery {
-      protected override listDir(dir: string): Promise<Dirent[]> {
+      protected override listDir(dir: string): Dirent[] | Promise<Dirent[]> {
         if (dir === join(mount, 'kubepods')) return Promise.reject(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }));
         return super.listDir(dir);
       }
