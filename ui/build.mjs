@@ -36,7 +36,8 @@ const script = [...files.keys()].find((f) => f.endsWith('.js'));
 const style = [...files.keys()].find((f) => f.endsWith('.css'));
 if (script === undefined || style === undefined) throw new Error('ui build: esbuild produced no script or no stylesheet');
 
-// Only the two hashed names: everything else the page needs comes from the gateway's API.
+// Only the two hashed names (and an empty icon, so the browser asks for no /favicon.ico):
+// everything else the page needs comes from the gateway's API.
 const html = `<!doctype html>
 <html lang="en">
 <head>
@@ -44,6 +45,7 @@ const html = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>Sextant explorer</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/ui/${style}">
 <script type="module" src="/ui/${script}"></script>
 </head>

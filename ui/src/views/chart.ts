@@ -66,7 +66,7 @@ export function Chart(props: { entity: string; spec: ChartSpec; range: string; r
           const ys: (number | null)[] = new Array<number | null>(xsMs.length).fill(null);
           for (let k = 0; k < s.t.length; k++) ys[index.get(s.t[k]!)!] = s.v[k] ?? null;
           data.push(ys);
-          series.push({ label: spec.labels?.[i] ?? s.metric, stroke: COLORS[(series.length - 1) % COLORS.length], width: 1.5, spanGaps: false, value: (_u, v) => unitValue(v, unit) });
+          series.push({ label: spec.labels?.[i] ?? s.metric, stroke: COLORS[(series.length - 1) % COLORS.length], width: 1.5, spanGaps: false, points: { show: xsMs.length < 60, size: 5 }, value: (_u, v) => unitValue(v, unit) });
         });
         setPoints(xsMs.length);
         setState('ok');

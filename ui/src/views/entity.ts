@@ -16,6 +16,27 @@ function chain(parents: EntityRef[]): EntityRef[] {
   return parents.slice().sort((a, b) => CHAIN_ORDER.indexOf(a.type) - CHAIN_ORDER.indexOf(b.type));
 }
 
+/**
+ * Every owner above an entity (a container's pod, and the pod's node, workload, namespace and
+ * cluster): the parents' parents, asked for after the page has drawn (a few small requests).
+ */
+async function ownerChain(e: EntityDetail, signal: AbortSignal): Promise<EntityRef[]> {
+  const seen = new Map<string, EntityRef>();
+  let frontier = e.parents;
+  for (let depth = 0; depth < 4 && frontier.length > 0; depth++) {
+    const next: EntityRef[] = [];
+    for (const p of frontier) {
+      if (seen.has(p.id)) continue;
+      seen.set(p.id, p);
+      if (p.type === 'cluster') continue;
+      const d = await apiGet<EntityDetail>(`/entities/${p.id}`, {}, signal).catch(() => undefined);
+      if (d !== undefined) next.push(...d.parents);
+    }
+    frontier = next;
+  }
+  return [...seen.values()];
+}
+
 const TAB_LABEL: Readonly<Record<Tab, string>> = { overview: 'Overview', logs: 'Logs', events: 'Events', children: 'Children' };
 
 function Children(props: { children: EntityRef[]; total: number }) {
@@ -50,6 +71,7 @@ export function EntityView(props: { id: string; tab: Tab; range: string; severit
   const [error, setError] = useState<unknown>(undefined);
   const [available, setAvailable] = useState<ReadonlySet<string>>(new Set());
   const [attempt, setAttempt] = useState(0);
+  const [ancestors, setAncestors] = useState<EntityRef[]>([]);
 
   useEffect(() => {
     const ctl = new AbortController();
@@ -61,6 +83,8 @@ export function EntityView(props: { id: string; tab: Tab; range: string; severit
     ])
       .then(([e, m]) => {
         setEntity(e);
+        setAncestors(e.parents);
+        void ownerChain(e, ctl.signal).then((a) => !ctl.signal.aborted && setAncestors(a));
         setAvailable(new Set(m.items.map((x) => x.name)));
         document.title = `${e.name} · ${TYPE_LABEL[e.type] ?? e.type} · Sextant`;
       })
@@ -85,7 +109,7 @@ export function EntityView(props: { id: string; tab: Tab; range: string; severit
   return html`<article class="entity" data-entity=${e.id} data-type=${e.type}>
     <nav class="crumbs" aria-label="Owner chain">
       <a href=${listHref(e.type)}>${TYPE_LABEL[e.type] ?? e.type}s</a>
-      ${chain(e.parents).map((p) => html` › <a href=${entityHref(p.id)} data-type=${p.type}>${TYPE_LABEL[p.type] ?? p.type} ${p.name}</a>`)}
+      ${chain(ancestors).map((p) => html` › <a href=${entityHref(p.id)} data-type=${p.type}>${TYPE_LABEL[p.type] ?? p.type} ${p.name}</a>`)}
     </nav>
     <header class="entity-head">
       <h1><small class="muted">${TYPE_LABEL[e.type] ?? e.type}</small> ${e.name}</h1>
