@@ -10,7 +10,8 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const out = path.join(root, 'dist', 'ui');
+// SEXTANT_UI_OUT: another folder (the asset budget test builds into a temporary one).
+const out = process.env.SEXTANT_UI_OUT ?? path.join(root, 'dist', 'ui');
 
 const result = await build({
   entryPoints: [path.join(root, 'ui', 'src', 'main.ts')],
@@ -74,4 +75,4 @@ for (const [name, body] of files) {
 }
 manifest.totalGzipBytes = manifest.files.reduce((s, f) => s + f.gzipBytes, 0);
 writeFileSync(path.join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
-if (process.env.SEXTANT_UI_BUILD_QUIET !== '1') console.log(`ui: ${manifest.files.length} files, ${(manifest.totalGzipBytes / 1024).toFixed(1)} KiB gzipped → dist/ui`);
+if (process.env.SEXTANT_UI_BUILD_QUIET !== '1') console.log(`ui: ${manifest.files.length} files, ${(manifest.totalGzipBytes / 1024).toFixed(1)} KiB gzipped → ${path.relative(root, out) || out}`);

@@ -154,7 +154,7 @@ describe.skipIf(!haveChromium || !rt.available)('the explorer in Chromium: real 
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     // The cookie is the session: HttpOnly, SameSite=Strict; the page holds no token.
     const cookies = await page.context().cookies();
-    expect(cookies.find((c) => c.name === 'sextant_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    expect(cookies.find((c) => c.name === 'sextant-session')).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
     expect(await page.evaluate(() => document.cookie)).toBe('');
     await screenshot(page, '01-overview');
 

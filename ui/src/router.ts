@@ -44,6 +44,15 @@ export type Route =
   | { view: 'problem'; id: string }
   | { view: 'unknown'; path: string };
 
+/** A path segment decoded; a malformed escape (`%ff`) is kept as typed rather than thrown. */
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 export function parseRoute(loc: { pathname: string; search: string }): Route {
   const p = loc.pathname.replace(/\/+$/, '');
   const q = new URLSearchParams(loc.search);
@@ -54,12 +63,12 @@ export function parseRoute(loc: { pathname: string; search: string }): Route {
   if (m !== null) {
     const tab = (TABS as readonly string[]).includes(q.get('tab') ?? '') ? (q.get('tab') as Tab) : 'overview';
     const range = (RANGES as readonly string[]).includes(q.get('range') ?? '') ? q.get('range')! : '1h';
-    return { view: 'entity', id: decodeURIComponent(m[1]!), tab, range, severity: q.get('severity') ?? '', q: q.get('q') ?? '' };
+    return { view: 'entity', id: decode(m[1]!), tab, range, severity: q.get('severity') ?? '', q: q.get('q') ?? '' };
   }
   if (p === '/ui/search') return { view: 'search', q: q.get('q') ?? '' };
   if (p === '/ui/problems') return { view: 'problems' };
   m = /^\/ui\/problems\/([^/]+)$/.exec(p);
-  if (m !== null) return { view: 'problem', id: decodeURIComponent(m[1]!) };
+  if (m !== null) return { view: 'problem', id: decode(m[1]!) };
   return { view: 'unknown', path: loc.pathname };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 /** The session cookie's name; its value is 32 random bytes, base64url (43 characters). */
-export const SESSION_COOKIE = 'sextant_session';
+export const SESSION_COOKIE = 'sextant-session';
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 /**
