@@ -55,6 +55,20 @@ function Main(props: { route: Route; reloadKey: number }) {
   }
 }
 
+/**
+ * Whether this browser could read last time (a hint, not a secret: the session is the HttpOnly
+ * cookie). With it, a view asks for its data while the session is checked, saving a round trip;
+ * without it (first visit, after a logout) the login comes first and no request is refused.
+ */
+const HINT = 'sextant.couldRead';
+function readBefore(): boolean {
+  return localStorage.getItem(HINT) === '1';
+}
+function markReadBefore(yes: boolean): void {
+  if (yes) localStorage.setItem(HINT, '1');
+  else localStorage.removeItem(HINT);
+}
+
 export function App() {
   const [route, setRoute] = useState<Route>(() => parseRoute(location));
   const [session, setSession] = useState<SessionInfo | 'unreachable' | undefined>(undefined);
@@ -80,6 +94,7 @@ export function App() {
     sessionInfo()
       .then((s) => {
         if (s.mode === 'open' || s.mode === 'session') hadSession.current = true;
+        markReadBefore(s.mode === 'open' || s.mode === 'session');
         setSession(s);
       })
       .catch(() => setSession('unreachable'));
@@ -93,15 +108,18 @@ export function App() {
   const current = route.view === 'entity' ? route.id : undefined;
   const needsLogin = session !== undefined && session !== 'unreachable' && (session.mode === 'login' || session.mode === 'closed');
   const body = (() => {
-    if (session === undefined) return html`<p class="loading" role="status">Connecting to the gateway…</p>`;
+    // While the session is being asked for, the view already asks for its data (one round trip
+    // less before the first rows); a 401 from either brings the login form.
+    if (session === undefined && (conn === 'auth' || !readBefore())) return html`<p class="loading" role="status">Connecting to the gateway…</p>`;
     if (session === 'unreachable') {
       return html`<${Message} kind="error" title="The gateway does not answer"><p>It may be stopped or restarting; this page tries again every few seconds.</p><//>`;
     }
-    if (needsLogin) {
+    if (needsLogin && session !== undefined) {
       return html`<${Login}
         reason=${session.mode === 'closed' ? 'closed' : hadSession.current ? 'expired' : 'start'}
         onDone=${() => {
           hadSession.current = true;
+          markReadBefore(true);
           setSession({ mode: 'session', expiresAt: null });
           setReloadKey((k) => k + 1);
         }}
@@ -123,7 +141,7 @@ export function App() {
       </form>
       <${ThemeToggle} />
       ${session !== undefined && session !== 'unreachable' && session.mode === 'session'
-        ? html`<button type="button" class="logout" onClick=${() => void logout().then(() => setSession({ mode: 'login', expiresAt: null }))}>Log out</button>`
+        ? html`<button type="button" class="logout" onClick=${() => void logout().then(() => (markReadBefore(false), setSession({ mode: 'login', expiresAt: null })))}>Log out</button>`
         : null}
     </header>
     ${conn === 'unreachable' && session !== 'unreachable'
@@ -136,7 +154,7 @@ export function App() {
           ${LEVELS.map((l) => html`<li><a href=${listHref(l.type)} aria-current=${route.view === 'list' && route.type === l.type ? 'page' : undefined}>${l.label}</a></li>`)}
           ${problems ? html`<li><a href="/ui/problems" aria-current=${route.view === 'problems' ? 'page' : undefined}>Problems</a></li>` : null}
         </ul>
-        ${!needsLogin && session !== undefined && session !== 'unreachable' ? html`<${Tree} current=${current} reloadKey=${reloadKey} />` : null}
+        ${!needsLogin && session !== 'unreachable' && conn !== 'auth' && (session !== undefined || readBefore()) ? html`<${Tree} current=${current} reloadKey=${reloadKey} />` : null}
       </nav>
       <main id="main" tabindex="-1">${body}</main>
     </div>

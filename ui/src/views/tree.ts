@@ -32,14 +32,22 @@ function Branch(props: { node: EntityRef; current: string | undefined; depth: nu
 }
 
 export function Tree(props: { current: string | undefined; reloadKey: number }) {
-  const [nodes, setNodes] = useState<EntityRef[]>([]);
+  // Closed until asked for: the node list with its figures is not worth a query on every page.
+  const [open, setOpen] = useState(false);
+  const [nodes, setNodes] = useState<EntityRef[] | undefined>(undefined);
   useEffect(() => {
+    if (!open) return;
     apiGet<EntityPage>('/entities', { type: 'host', limit: 100 })
       .then((p) => setNodes(p.items))
       .catch(() => setNodes([]));
-  }, [props.reloadKey]);
-  if (nodes.length === 0) return null;
-  return html`<ul class="tree" role="tree" aria-label="Nodes, pods and containers">
-    ${nodes.map((n) => html`<${Branch} key=${n.id} node=${n} current=${props.current} depth=${1} />`)}
-  </ul>`;
+  }, [open, props.reloadKey]);
+  return html`<div class="tree-box">
+    <button type="button" class="tree-toggle" aria-expanded=${open} onClick=${() => setOpen(!open)}>${open ? '▾' : '▸'} Browse nodes</button>
+    ${open && nodes !== undefined && nodes.length === 0 ? html`<p class="muted">No nodes.</p>` : null}
+    ${open && nodes !== undefined && nodes.length > 0
+      ? html`<ul class="tree" role="tree" aria-label="Nodes, pods and containers">
+          ${nodes.map((n) => html`<${Branch} key=${n.id} node=${n} current=${props.current} depth=${1} />`)}
+        </ul>`
+      : null}
+  </div>`;
 }
