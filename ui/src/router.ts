@@ -95,7 +95,11 @@ export function navigate(href: string, replace = false): void {
   if (replace) history.replaceState(null, '', href);
   else history.pushState(null, '', href);
   window.dispatchEvent(new Event(NAVIGATE));
-  if (!replace) window.scrollTo(0, 0);
+  if (!replace) {
+    window.scrollTo(0, 0);
+    // Keyboard and screen-reader users land on the new view, not on the link they left.
+    queueMicrotask(() => document.getElementById('main')?.focus({ preventScroll: true }));
+  }
 }
 
 export function onRouteChange(fn: () => void): () => void {

@@ -119,6 +119,10 @@ interface Health {
 }
 const OK_HEALTH: Health = Object.freeze({ level: 'ok', reasons: [] });
 const HEALTH_WINDOW_MS = 3_600_000;
+/** CFS periods, and those throttled: above this share of the latest periods, a warning. */
+const THROTTLED = 'sextant.container.cpu.throttling.throttled_periods';
+const PERIODS = 'sextant.container.cpu.throttling.periods';
+const THROTTLED_WARN = 0.25;
 const WARN = 13;
 const ERROR = 17;
 
@@ -153,8 +157,12 @@ async function extrasOf(ctx: QueryContext, type: EntityType, entities: readonly 
   const metricOf = new Map<number, string>();
   for (const names of Object.values(spec)) for (const n of names) for (const m of cat.metricsNamed(n)) metricOf.set(m.id, n);
   for (const m of cat.metricsNamed('k8s.container.ready')) metricOf.set(m.id, 'k8s.container.ready');
+  for (const n of [THROTTLED, PERIODS]) for (const m of cat.metricsNamed(n)) metricOf.set(m.id, n);
   const holders = type === 'host' ? new Map([...all].filter(([r]) => cat.entityOfResource(r)?.type === 'host')) : resourcesBelow(ctx, entities, 'container');
+  /** Page entity → bound (or throttling metric) → value. */
   const sums = new Map<string, Map<string, number>>();
+  const perHolder = new Map<string, Map<string, number>>();
+  const holderOwner = new Map<string, string>();
   const notReady = new Map<string, number>();
   if (metricOf.size > 0 && holders.size > 0) {
     const rows = await run(
@@ -176,10 +184,24 @@ async function extrasOf(ctx: QueryContext, type: EntityType, entities: readonly 
         if (v === 0) notReady.set(id, (notReady.get(id) ?? 0) + 1);
         continue;
       }
-      let m = sums.get(id);
-      if (m === undefined) sums.set(id, (m = new Map()));
+      // Per container first (its resources from the agent and from the cluster monitor meet
+      // there): the preferred source is chosen per container, then containers are summed.
+      const holder = cat.entityOfResource(row['resource_id'] as number)?.id ?? String(row['resource_id']);
+      holderOwner.set(holder, id);
+      let m = perHolder.get(holder);
+      if (m === undefined) perHolder.set(holder, (m = new Map()));
       m.set(name, (m.get(name) ?? 0) + v);
     }
+  }
+  for (const [holder, m] of perHolder) {
+    const id = holderOwner.get(holder)!;
+    let sum = sums.get(id);
+    if (sum === undefined) sums.set(id, (sum = new Map()));
+    for (const k of Object.keys(spec) as (keyof Bounds)[]) {
+      const name = spec[k].find((n) => m.has(n));
+      if (name !== undefined) sum.set(k, (sum.get(k) ?? 0) + m.get(name)!);
+    }
+    for (const n of [THROTTLED, PERIODS]) if (m.has(n)) sum.set(n, (sum.get(n) ?? 0) + m.get(n)!);
   }
   // Events of the last hour at or below each entity, by name and worst severity.
   const events = await run(
@@ -194,10 +216,13 @@ async function extrasOf(ctx: QueryContext, type: EntityType, entities: readonly 
   for (const [id, x] of out) {
     const m = sums.get(id);
     if (m !== undefined) {
-      for (const k of Object.keys(spec) as (keyof Bounds)[]) {
-        const name = spec[k].find((n) => m.has(n));
-        if (name !== undefined) x.bounds[k] = m.get(name)!;
-      }
+      for (const k of Object.keys(spec) as (keyof Bounds)[]) if (m.has(k)) x.bounds[k] = m.get(k)!;
+    }
+    const periods = m?.get(PERIODS) ?? 0;
+    const throttled = m?.get(THROTTLED) ?? 0;
+    if (periods > 0 && throttled / periods > THROTTLED_WARN) {
+      x.health.level = 'warning';
+      x.health.reasons.push({ reason: `CPU throttled ${Math.round((throttled / periods) * 100)}%`, count: 1 });
     }
     const nr = notReady.get(id);
     if (nr !== undefined) {

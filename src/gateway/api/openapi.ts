@@ -109,7 +109,7 @@ const schemas: Json = {
       },
       health: {
         type: 'object',
-        description: 'The worst of the last hour at or below: WARN events (restarts, exits with a code, Kubernetes warnings) or containers not ready make a warning, ERROR events (OOM kills) critical.',
+        description: 'The worst of the last hour at or below: WARN events (restarts, exits with a code, Kubernetes warnings), containers not ready or throttled in more than 25% of their latest CFS periods make a warning, ERROR events (OOM kills) critical.',
         required: ['level', 'reasons'],
         properties: {
           level: { enum: ['ok', 'warning', 'critical'] },
