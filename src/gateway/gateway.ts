@@ -317,7 +317,7 @@ class GatewayServer implements Gateway {
       if (expectContinue) res.writeContinue();
       return this.#api.handle(req, res);
     }
-    if (this.#explorer !== undefined && isExplorerPath(req.url)) {
+    if (this.#explorer !== undefined && isExplorerPath(req.url, req.method)) {
       if (this.#closing !== undefined) res.shouldKeepAlive = false;
       if (expectContinue) res.writeContinue();
       return this.#explorer.handle(req, res);

@@ -16,10 +16,14 @@ import { sendAsset, type StaticAssets } from './static-assets.js';
 
 export const UI_PREFIX = '/ui';
 
-/** Whether the explorer answers this URL (the gateway routes the rest to the API and ingest). */
-export function isExplorerPath(url: string | undefined): boolean {
+/**
+ * Whether the explorer answers this request (the gateway routes the rest to the API and ingest).
+ * `/` only for a browser's GET or HEAD: anything else there stays ingest's 404, as before.
+ */
+export function isExplorerPath(url: string | undefined, method: string | undefined): boolean {
   if (url === undefined) return false;
-  return url === '/' || url === UI_PREFIX || url.startsWith(`${UI_PREFIX}/`) || url.startsWith(`${UI_PREFIX}?`);
+  if (url === '/') return method === 'GET' || method === 'HEAD';
+  return url === UI_PREFIX || url.startsWith(`${UI_PREFIX}/`) || url.startsWith(`${UI_PREFIX}?`);
 }
 
 export const CONTENT_SECURITY_POLICY = [
@@ -91,7 +95,7 @@ export class ExplorerServer {
     let status: number;
     if (p === '/') {
       route = 'root';
-      status = this.#methods(req, res, ['GET', 'HEAD']) ? this.#redirect(res) : 405;
+      status = this.#redirect(res);
     } else if (p === `${UI_PREFIX}/session`) {
       route = 'session';
       status = await this.#session(req, res);
