@@ -172,9 +172,8 @@ describe.skipIf(!haveChromium || !rt.available)('the explorer in Chromium: real 
     // The last 15 minutes (a finer step than the hour's): the CPU chart draws points from the series API.
     await page.locator('nav.ranges a', { hasText: '15m' }).click();
     await page.waitForURL(/range=15m/);
-    const cpu = page.locator('figure.chart[aria-label="CPU (cores) and limit"]');
+    const cpu = page.locator('figure.chart[aria-label="CPU (cores) and limit"][data-state="ok"]');
     await cpu.locator('canvas').waitFor({ timeout: 20_000 });
-    expect(await cpu.getAttribute('data-state')).toBe('ok');
     expect(Number(await cpu.getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
     // Owner chain: the pod and the node it runs on.
     await expect(page.locator('nav.crumbs a[data-type="pod"]').innerText()).resolves.toContain(podName);
@@ -240,6 +239,28 @@ describe.skipIf(!haveChromium || !rt.available)('the explorer in Chromium: real 
     await page.goBack();
     await page.waitForURL(deep);
     await expect(page.locator('a.tab.active').innerText()).resolves.toBe('Logs');
+    expect(watcher.errors).toEqual([]);
+  }, 60_000);
+
+  it('is keyboard reachable: Tab to a row of a level, Enter opens it; a namespace narrows the table', async () => {
+    await page.goto(`${base}/ui/list/pod`);
+    await page.getByRole('heading', { name: 'Pods', exact: true }).waitFor();
+    await page.locator('.tbody a').first().waitFor();
+    let reached = '';
+    for (let i = 0; i < 60 && reached === ''; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => (document.activeElement?.closest('.tbody') !== null && document.activeElement?.tagName === 'A' ? (document.activeElement.textContent ?? '') : ''));
+    }
+    expect(reached).not.toBe('');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: reached }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    await page.goBack();
+    await page.locator('.ns-picker select').selectOption(podNs);
+    await page.waitForURL(/ns=browser/);
+    await page.locator('.tbody a', { hasText: podName }).waitFor();
+    const names = await page.locator('.tbody a').allInnerTexts();
+    expect(names).toEqual([podName]);
     expect(watcher.errors).toEqual([]);
   }, 60_000);
 

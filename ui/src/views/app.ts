@@ -1,6 +1,6 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { connectionState, logout, onConnection, sessionInfo, type ConnectionState, type SessionInfo } from '../api.js';
+import { apiGet, connectionState, logout, onConnection, sessionInfo, type ConnectionState, type EntityPage, type SessionInfo } from '../api.js';
 import { LEVELS, linkClick, listHref, navigate, onRouteChange, parseRoute, TYPE_LABEL, type Route } from '../router.js';
 import { Message } from './common.js';
 import { EntityView } from './entity.js';
@@ -11,6 +11,25 @@ import { SearchView } from './search.js';
 import { EntityTable } from './table.js';
 import { Tree } from './tree.js';
 import { ThemeToggle } from './theme.js';
+
+const NAMESPACED_LEVELS = new Set(['workload', 'pod', 'container']);
+
+/** The namespaces to narrow a level to (the server filters; the choice is in the URL). */
+function NamespacePicker(props: { value: string; onPick: (ns: string) => void; reloadKey: number }) {
+  const [names, setNames] = useState<string[]>([]);
+  useEffect(() => {
+    apiGet<EntityPage>('/entities', { type: 'namespace', limit: 500 })
+      .then((p) => setNames(p.items.map((e) => e.name)))
+      .catch(() => setNames([]));
+  }, [props.reloadKey]);
+  return html`<label class="ns-picker">Namespace
+    <select value=${props.value} onChange=${(e: Event) => props.onPick((e.currentTarget as HTMLSelectElement).value)}>
+      <option value="">all</option>
+      ${names.map((n) => html`<option value=${n}>${n}</option>`)}
+      ${props.value !== '' && !names.includes(props.value) ? html`<option value=${props.value}>${props.value}</option>` : null}
+    </select>
+  </label>`;
+}
 
 function ListView(props: { route: Extract<Route, { view: 'list' }>; reloadKey: number }) {
   const r = props.route;
@@ -30,6 +49,7 @@ function ListView(props: { route: Extract<Route, { view: 'list' }>; reloadKey: n
         <label class="sr-only" for="filter">Filter by name or label</label>
         <input id="filter" type="search" placeholder="Filter by name, or label=value" value=${text} onInput=${(e: Event) => setText((e.currentTarget as HTMLInputElement).value)} />
       </form>
+      ${NAMESPACED_LEVELS.has(r.type) ? html`<${NamespacePicker} value=${r.ns} onPick=${(ns: string) => navigate(listHref(r.type, r.q, ns), true)} reloadKey=${props.reloadKey} />` : null}
     </div>
     <${EntityTable} type=${r.type} q=${r.q} ns=${r.ns} reloadKey=${props.reloadKey} />
   </section>`;
