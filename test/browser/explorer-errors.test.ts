@@ -115,6 +115,32 @@ describe.skipIf(!haveChromium)('the explorer in Chromium: bad input', () => {
     expect(exceptions).toEqual([]);
   }, 60_000);
 
+  it("problems: hidden while the gateway has no /api/v1/problems; a view and badges once it answers (issue 18's shape)", async () => {
+    await freshSession();
+    await page.goto(`${base}/ui/`);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    expect(await page.locator('nav.side').getByRole('link', { name: 'Problems' }).count()).toBe(0);
+    // A gateway with problem detection: its OpenAPI document lists the endpoint, which answers.
+    const id = 'fedcba9876543210';
+    const pod = { id, type: 'pod', name: 'web-7', namespace: 'shop', attributes: {}, firstSeen: new Date().toISOString(), lastSeen: new Date().toISOString(), parents: [], metrics: { cpu: null, memory: null }, bounds: { cpuRequest: null, cpuLimit: null, memoryRequest: null, memoryLimit: null }, health: { level: 'critical', reasons: [{ reason: 'container.oom', count: 1 }] }, children: [], childrenTotal: 0, resources: 1 };
+    const problem = { id: 'p-1', title: 'Memory exhausted on web-7', status: 'open', openedAt: new Date(Date.now() - 60_000).toISOString(), closedAt: null, rootCause: { id, type: 'pod', name: 'web-7', why: 'OOM kill' }, affected: [{ id, type: 'pod', name: 'web-7' }], evidence: ['container.oom at 12:00'] };
+    await page.route('**/api/v1/openapi.json', async (route) => {
+      const doc = (await (await route.fetch()).json()) as { paths: Record<string, unknown> };
+      doc.paths['/api/v1/problems'] = {};
+      await route.fulfill({ json: doc });
+    });
+    await page.route('**/api/v1/problems?**', (route) => route.fulfill({ json: { status: 'success', data: { problems: [problem] } } }));
+    await page.route(`**/api/v1/entities/${id}`, (route) => route.fulfill({ json: { status: 'success', data: pod } }));
+    await page.route(`**/api/v1/metrics?entity=${id}`, (route) => route.fulfill({ json: { status: 'success', data: { items: [] } } }));
+    await page.goto(`${base}/ui/entity/${id}`);
+    await page.locator('a.problem-badge', { hasText: '1 open problem' }).waitFor();
+    await page.locator('nav.side').getByRole('link', { name: 'Problems' }).click();
+    await page.getByRole('link', { name: 'Memory exhausted on web-7' }).waitFor();
+    await screenshot(page, 'errors-05-problems');
+    await page.unrouteAll();
+    expect(exceptions).toEqual([]);
+  }, 60_000);
+
   it('an expired session: the page asks for the token again, then carries on', async () => {
     await freshSession();
     await page.goto(`${base}/ui/list/pod`);
