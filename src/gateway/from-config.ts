@@ -6,6 +6,7 @@ import type { ClusterSection } from './cluster/config.js';
 import type { GatewayConfig } from './config.js';
 import type { ConfigOf } from '../config-kinds/section.js';
 import type { GATEWAY_STORE_KEYS } from './store/keys.js';
+import type { GATEWAY_EXPLORER_KEYS } from './ui/keys.js';
 
 /**
  * What the gateway process reads of the loaded configuration (`SextantConfig` has all of it).
@@ -17,7 +18,8 @@ export interface GatewayProcessConfig {
   readonly logLevel: LogLevel;
   readonly listen: ListenAddress;
   readonly shutdownTimeout: number;
-  readonly gateway: ConfigOf<typeof GATEWAY_STORE_KEYS> & {
+  readonly gateway: ConfigOf<typeof GATEWAY_STORE_KEYS> &
+    ConfigOf<typeof GATEWAY_EXPLORER_KEYS> & {
     readonly listen: ListenAddress;
     readonly grpcListen: ListenAddress;
     readonly tokens: readonly Secret[];
@@ -55,6 +57,7 @@ export function gatewayConfigFrom(config: Pick<GatewayProcessConfig, 'gateway' |
       ? { retentionMs: g.retention, maxStoreBytes: g.maxStoreBytes, rollupAfterMs: g.rollupAfter, rollupRetentionMs: g.rollupRetention, memoryLimitBytes: g.storeMemoryLimit }
       : false,
     ndjson: g.ndjson,
-    api: { readTokens: g.readTokens, readOpenOnLoopback: g.readOpenOnLoopback, queryTimeoutMs: g.queryTimeout, queryMaxRows: g.queryMaxRows },
+    api: { readTokens: g.readTokens, readOpenOnLoopback: g.readOpenOnLoopback, queryTimeoutMs: g.queryTimeout, queryMaxRows: g.queryMaxRows, maxLogStreams: g.logStreams },
+    explorer: { enabled: g.explorer, sessionTtlMs: g.sessionTtl },
   };
 }

@@ -19,6 +19,10 @@ import { statusBody } from '../export/rpc-status.js';
 import { createUpstreamTransport } from './upstream-transport.js';
 import { DEFAULT_API_CONFIG } from './api/config.js';
 import { isApiPath, QueryApi } from './api/query-api.js';
+import { DEFAULT_EXPLORER_CONFIG } from './ui/config.js';
+import { ExplorerServer, isExplorerPath } from './ui/explorer-server.js';
+import { SessionStore } from './ui/sessions.js';
+import { defaultAssetsDir, StaticAssets } from './ui/static-assets.js';
 import { DEFAULT_STORE_CONFIG } from './store/config.js';
 // Types only: the store's module (and DuckDB with it) is imported when the store is on.
 import type { GraphObject, TelemetryStore } from './store/index.js';
@@ -32,6 +36,8 @@ export type IngestOutcome =
 export interface Gateway {
   /** Base URL of the bound listener, with the real port when `listen` asked for port 0. */
   readonly url: string;
+  /** The explorer page's URL (on loopback when the listener is on every address); undefined when it is off. */
+  readonly explorerUrl: string | undefined;
   /**
    * Decodes, stores and forwards one request that came by another transport (OTLP/gRPC), and
    * counts it as the HTTP listener counts its requests. The caller has authenticated it and
@@ -98,6 +104,8 @@ class GatewayServer implements Gateway {
   /** The embedded store, once opened (undefined when `database` is false). */
   #store: TelemetryStore | undefined;
   readonly #api: QueryApi | undefined;
+  /** The explorer page and its sessions (with the API; off by `gateway.explorer: false`). */
+  readonly #explorer: ExplorerServer | undefined;
   readonly #registry: Registry;
   readonly #forwarders: Readonly<Record<OtlpSignal, SignalForwarder>> | undefined;
   /** The transport the gateway built itself and must close; undefined when the caller gave one. */
@@ -139,7 +147,23 @@ class GatewayServer implements Gateway {
     if (config.database !== false) {
       const api = config.api ?? DEFAULT_API_CONFIG;
       const readAuth = new TokenAuth(api.readTokens);
-      this.#api = new QueryApi(() => this.#store, api, { logger: deps.logger, registry: deps.registry, authorize: (header) => (readAuth.open ? 'missing' : readAuth.check(header)) });
+      const authorize = (header: string | undefined): 'ok' | 'missing' | 'invalid' => (readAuth.open ? 'missing' : readAuth.check(header));
+      this.#api = new QueryApi(() => this.#store, api, {
+        logger: deps.logger,
+        registry: deps.registry,
+        authorize,
+        session: (req) => this.#explorer?.hasSession(req) === true,
+      });
+      const explorer = config.explorer ?? DEFAULT_EXPLORER_CONFIG;
+      if (explorer.enabled) {
+        this.#explorer = new ExplorerServer(StaticAssets.load(explorer.assetsDir ?? defaultAssetsDir()), new SessionStore(explorer.sessionTtlMs), {
+          logger: deps.logger,
+          registry: deps.registry,
+          authorize,
+          hasReadTokens: !readAuth.open,
+          readOpenOnLoopback: api.readOpenOnLoopback,
+        });
+      }
     }
 
     let transport = deps.forwarder;
@@ -179,6 +203,12 @@ class GatewayServer implements Gateway {
 
   get url(): string {
     return this.#url;
+  }
+
+  get explorerUrl(): string | undefined {
+    if (this.#explorer === undefined || this.#url === '') return undefined;
+    // A listener on every address is reached on this machine through loopback.
+    return `${this.#url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:')}/ui/`;
   }
 
   async open(): Promise<void> {
@@ -223,6 +253,8 @@ class GatewayServer implements Gateway {
 
   async #shutdown(): Promise<void> {
     const deadline = Date.now() + (this.#config.shutdownTimeoutMs ?? DEFAULT_GATEWAY_CONFIG.shutdownTimeoutMs!);
+    // Live log streams never end by themselves: end them first, or they hold the close open.
+    this.#api?.close();
     const closed = new Promise<void>((resolve) => {
       if (!this.#server.listening) resolve();
       else this.#server.close(() => resolve());
@@ -284,6 +316,11 @@ class GatewayServer implements Gateway {
       if (this.#closing !== undefined) res.shouldKeepAlive = false;
       if (expectContinue) res.writeContinue();
       return this.#api.handle(req, res);
+    }
+    if (this.#explorer !== undefined && isExplorerPath(req.url, req.method)) {
+      if (this.#closing !== undefined) res.shouldKeepAlive = false;
+      if (expectContinue) res.writeContinue();
+      return this.#explorer.handle(req, res);
     }
     const signal = routeSignal(req.url);
     if (signal === undefined) return this.#reject(req, res, 'none', undefined, 404, 'not_found', 'not found: POST OTLP to /v1/{metrics,logs,traces} or /api/v2/otlp/v1/{metrics,logs,traces}');

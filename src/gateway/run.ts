@@ -48,6 +48,7 @@ export async function runGateway(config: GatewayProcessConfig, options: { loaded
     },
     'gateway started',
   );
+  if (gateway.explorerUrl !== undefined) logger.info({ explorer: gateway.explorerUrl }, `explorer: ${gateway.explorerUrl} (log in with a read token of gateway.readTokens)`);
   const signal = await untilStopSignal(logger);
   logger.info({ signal }, 'gateway stopping');
   readiness.markNotReady('shutting down');

@@ -39,9 +39,10 @@ const dist = (p) => pathToFileURL(path.join(root, 'dist', p)).href;
 const NODES = Number(process.env.SEXTANT_BENCH_STORE_NODES ?? 20);
 const MINUTES = Number(process.env.SEXTANT_BENCH_STORE_MINUTES ?? 60);
 const INTERVAL_MS = 10_000;
-const PODS_PER_NODE = 30;
-const GROUPS_PER_NODE = 100;
-const LOGS_PER_NODE_S = 50;
+// The explorer bench (explorer.bench.js) reuses this generator with more pods and fewer of the rest.
+const PODS_PER_NODE = Number(process.env.SEXTANT_BENCH_STORE_PODS_PER_NODE ?? 30);
+const GROUPS_PER_NODE = Number(process.env.SEXTANT_BENCH_STORE_GROUPS_PER_NODE ?? 100);
+const LOGS_PER_NODE_S = Number(process.env.SEXTANT_BENCH_STORE_LOGS_PER_NODE_S ?? 50);
 const NAMESPACES = 10;
 const WORKLOADS = 60;
 const IN_FLIGHT = 4;
@@ -58,7 +59,7 @@ const fmt = (x) => (x === undefined || Number.isNaN(x) ? 'n/a' : x >= 1000 ? Mat
 
 // ---------------------------------------------------------------- processes
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
@@ -89,7 +90,7 @@ function hwmMb(pid) {
 }
 
 /** A `sextant gateway`, its CPU and peak RSS sampled every 100 ms until it exits. */
-async function startGateway(dataDir, env) {
+export async function startGateway(dataDir, env) {
   const port = await freePort();
   const child = spawn(NODE, [...GATEWAY_FLAGS, CLI, 'gateway'], {
     env: {
@@ -129,7 +130,7 @@ async function startGateway(dataDir, env) {
   throw new Error(`gateway did not start: ${stderr}`);
 }
 
-async function stopGateway(g) {
+export async function stopGateway(g) {
   g.child.kill('SIGTERM');
   await g.exited;
   // Its warnings and errors, if any: a figure measured past them is suspect.
@@ -139,7 +140,7 @@ async function stopGateway(g) {
 
 // ---------------------------------------------------------------- the cluster
 
-async function cluster() {
+export async function cluster() {
   const { createResource, defineMetric } = await import(dist('model/index.js'));
   const d = (name, kind, unit = '1') => defineMetric({ name, unit, description: '', kind, monotonic: kind === 'sum', valueType: 'double' });
   const M = {
@@ -345,7 +346,7 @@ function nodeEvents(node, tMs, k) {
 
 // ---------------------------------------------------------------- sending
 
-async function sendAll(url, signal, bodies) {
+export async function sendAll(url, signal, bodies) {
   const { request, Agent } = await import('undici');
   const dispatcher = new Agent({ connections: IN_FLIGHT, pipelining: 1 });
   let next = 0;
@@ -376,7 +377,7 @@ async function sendAll(url, signal, bodies) {
 }
 
 /** The metrics of the hour, one gzip'd request per node per interval. */
-async function metricsBodies(c, endMs) {
+export async function metricsBodies(c, endMs) {
   const { MetricsEncoder } = await import(dist('export/otlp/metrics-encoder.js'));
   const enc = new MetricsEncoder();
   const bodies = [];
@@ -393,7 +394,7 @@ async function metricsBodies(c, endMs) {
   return { bodies, points };
 }
 
-async function logBodies(c, endMs) {
+export async function logBodies(c, endMs) {
   const { LogsEncoder } = await import(dist('export/otlp/logs-encoder.js'));
   const enc = new LogsEncoder();
   const bodies = [];
@@ -417,14 +418,14 @@ async function logBodies(c, endMs) {
 
 // ---------------------------------------------------------------- queries
 
-async function api(url, pathAndQuery) {
+export async function api(url, pathAndQuery) {
   const r = await fetch(`${url}${pathAndQuery}`, { headers: { authorization: `Api-Token ${READ}` } });
   const body = await r.json();
   if (r.status !== 200) throw new Error(`${pathAndQuery}: ${r.status} ${JSON.stringify(body)}`);
   return body.data;
 }
 
-async function median(fn, runs) {
+export async function median(fn, runs) {
   const ms = [];
   let last;
   for (let i = 0; i < runs; i++) {
@@ -479,6 +480,8 @@ function dirBytes(dir) {
 }
 
 // ---------------------------------------------------------------- run
+
+export const STORE_BENCH = { INGEST, READ, NODES, MINUTES, PODS_PER_NODE, GROUPS_PER_NODE, LOGS_PER_NODE_S };
 
 export async function run() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sextant-bench-store-'));

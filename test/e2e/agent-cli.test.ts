@@ -54,6 +54,15 @@ describe('sextant agent --local (the quick start)', () => {
     const agent = start(['agent', '--local'], cwd, { ...QUIET, SEXTANT_INTERVAL: '500ms', SEXTANT_SUMMARY_INTERVAL: '1s', SEXTANT_GATEWAY_NDJSON: 'true' });
     const started = await agent.waitForLog('agent started');
     const self = String(started['self']);
+    // The line that names the explorer, and the page it names: open from this machine, no token.
+    const explorer = agent.logs().find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('explorer: open http://127.0.0.1:'));
+    expect(explorer, agent.stderr).toBeDefined();
+    const page = await fetch(String(explorer!['explorer']));
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('<div id="app">');
+    const session = (await (await fetch(new URL('/ui/session', String(explorer!['explorer'])))).json()) as { data: { mode: string } };
+    expect(session.data.mode).toBe('open');
 
     await agent.waitFor(() => agent.stdout.split('\n').filter((l) => l.startsWith('sextant: collected')).length >= 2 || undefined, 15_000, 'two summary lines');
     const summary = agent.stdout.split('\n').find((l) => l.startsWith('sextant: collected'))!;

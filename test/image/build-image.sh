@@ -33,7 +33,7 @@ BUILD_IMAGE=${BASES[1]}
 mkdir -p "$CACHE_DIR"
 CTX=$(mktemp -d "$CACHE_DIR/context.XXXXXX")
 trap 'rm -rf --one-file-system "$CTX"' EXIT
-for p in package.json package-lock.json tsconfig.json proto native src deploy/image instrumentation; do
+for p in package.json package-lock.json tsconfig.json proto native src deploy/image instrumentation ui; do
   mkdir -p "$CTX/$(dirname "$p")"
   cp -a "$REPO/$p" "$CTX/$p"
 done

@@ -50,6 +50,7 @@ const NOT_TELEMETRY: readonly { readonly match: RegExp; readonly why: string }[]
   { match: /^\*\.\*\.svc(\.cluster\.local)?$/, why: "DNS names in the webhook's serving certificate" },
   { match: /^metadata\.(name|uid|namespace)$/, why: 'downward API fieldPaths the webhook puts in the pod spec' },
   { match: /^sextant\.duckdb$|^\*\.wal$/, why: "the gateway store's file and DuckDB's write-ahead file beside it" },
+  { match: /^(index\.html|manifest\.json|\*\.gz|\*\.br)$/, why: "the explorer's built files (dist/ui) the gateway serves, and their compressed copies" },
   { match: /^(requests|limits)\.(cpu|memory|storage)$|^services\.(loadbalancers|nodeports)$/, why: 'ResourceQuota resource names the cluster monitor reads (values of the quota attribute, not keys)' },
 ];
 

@@ -100,6 +100,26 @@ const schemas: Json = {
         properties: { cpu: latest, memory: latest },
         additionalProperties: false,
       },
+      bounds: {
+        type: 'object',
+        description: 'Requests and limits of the containers at or below (summed; from the pod spec, else the cgroup limits the agent read); a host: its allocatable CPU and memory as limits. Null where nothing reports one.',
+        required: ['cpuRequest', 'cpuLimit', 'memoryRequest', 'memoryLimit'],
+        properties: { cpuRequest: nullable({ type: 'number' }), cpuLimit: nullable({ type: 'number' }), memoryRequest: nullable({ type: 'number' }), memoryLimit: nullable({ type: 'number' }) },
+        additionalProperties: false,
+      },
+      health: {
+        type: 'object',
+        description: 'The worst of the last hour at or below: WARN events (restarts, exits with a code, Kubernetes warnings), containers not ready or throttled in more than 25% of their latest CFS periods make a warning, ERROR events (OOM kills) critical.',
+        required: ['level', 'reasons'],
+        properties: {
+          level: { enum: ['ok', 'warning', 'critical'] },
+          reasons: {
+            type: 'array',
+            items: { type: 'object', required: ['reason', 'count'], properties: { reason: { type: 'string' }, count: { type: 'integer' } }, additionalProperties: false },
+          },
+        },
+        additionalProperties: false,
+      },
       children: { type: 'array', items: ref('EntityRef') },
       childrenTotal: { type: 'integer' },
       resources: { type: 'integer' },
@@ -217,7 +237,7 @@ export const OPENAPI_DOCUMENT: Json = {
         { name: 'type', in: 'query', required: true, schema: { enum: [...ENTITY_TYPES] } },
         P.namespace,
         { name: 'parent', in: 'query', description: 'Only children of this entity.', schema: { type: 'string', pattern: '^[0-9a-f]{16}$' } },
-        { name: 'q', in: 'query', description: 'Name contains (case-insensitive).', schema: { type: 'string', maxLength: 256 } },
+        { name: 'q', in: 'query', description: 'Name contains (case-insensitive), or key=value: a label (app=web matches k8s.pod.label.app) or attribute equal to the value.', schema: { type: 'string', maxLength: 256 } },
         P.limit,
         P.cursor,
       ],
@@ -292,6 +312,17 @@ export const OPENAPI_DOCUMENT: Json = {
       page('LogRecord'),
       notFound,
     ),
+    '/api/v1/logs/stream': {
+      get: {
+        operationId: 'logStream',
+        summary: 'Log records as they arrive, as server-sent events',
+        description:
+          'The filters of /api/v1/logs. Events: `ready` (data {"seq"}), then `logs` (data {"items": [LogRecord…]}, oldest first; id: the last sequence number, so a reconnect with Last-Event-ID resumes) as records arrive, a comment line every 15 s, and `bye` when the gateway stops. At most gateway.logStreams open at once (503 busy beyond).',
+        security: [{ apiToken: [] }, { bearer: [] }],
+        parameters: [P.entity, P.workload, P.namespace, P.severity, { name: 'q', in: 'query', description: 'Body contains (case-insensitive).', schema: { type: 'string', maxLength: 256 } }],
+        responses: { '200': { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...(errorResponses as object), ...(notFound as object) },
+      },
+    },
     '/api/v1/events': get(
       'events',
       'Events (container lifecycle, Kubernetes), newest first',

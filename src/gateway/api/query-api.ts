@@ -3,13 +3,15 @@ import { BurstLog } from '../../self/burst-log.js';
 import type { Logger } from '../../self/logger.js';
 import { LATENCY_BUCKETS, type BoundCounter, type Counter, type Histogram, type Registry } from '../../self/registry.js';
 import { QueryBusyError, QueryTimeoutError } from '../store/store-errors.js';
-import { validateApiConfig, type ApiConfig } from './config.js';
+import { DEFAULT_API_CONFIG, validateApiConfig, type ApiConfig } from './config.js';
+import type { Catalog } from '../store/index.js';
 import { ApiError, sendData, sendError } from './envelope.js';
 import { getEntity, listEntities } from './entity-queries.js';
 import { listMetrics, series } from './metric-queries.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { Params } from './params.js';
 import type { ApiStore, QueryContext } from './query-context.js';
+import { LogStreams } from './log-stream.js';
 import { events, logs, trace, traces } from './record-queries.js';
 
 const PREFIX = '/api/v1';
@@ -25,6 +27,8 @@ export interface QueryApiDeps {
   readonly registry: Registry;
   /** Checks a read token (the gateway owns the token comparison): ok, missing or invalid. */
   readonly authorize: (authorization: string | undefined) => 'ok' | 'missing' | 'invalid';
+  /** Whether a request without an Authorization header holds a live explorer session (its cookie). */
+  readonly session?: (req: IncomingMessage) => boolean;
 }
 
 type Handler = (ctx: QueryContext, p: Params, pathArg: string) => Promise<unknown>;
@@ -37,6 +41,8 @@ interface Route {
 }
 
 const ENTITY_SELECTORS = ['entity', 'workload', 'namespace'];
+const STREAM_ENDPOINT = '/api/v1/logs/stream';
+const STREAM_PARAMS = [...ENTITY_SELECTORS, 'severity', 'q'];
 
 const ROUTES: Readonly<Record<string, Route>> = {
   '/entities': { endpoint: '/api/v1/entities', params: ['type', 'namespace', 'parent', 'q', 'limit', 'cursor'], handler: (c, p) => listEntities(c, p) },
@@ -85,7 +91,7 @@ function route(rest: string): { route: Route; arg: string } | undefined {
   return { route: r, arg };
 }
 
-function isLoopback(address: string | undefined): boolean {
+export function isLoopback(address: string | undefined): boolean {
   if (address === undefined) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
@@ -105,6 +111,7 @@ export class QueryApi {
   readonly #seconds: Histogram;
   readonly #bound = new Map<string, BoundCounter>();
   readonly #failures: BurstLog;
+  readonly #streams: LogStreams;
 
   constructor(store: () => ApiStore | undefined, config: ApiConfig, deps: QueryApiDeps) {
     validateApiConfig(config);
@@ -114,6 +121,12 @@ export class QueryApi {
     this.#requests = deps.registry.counter('sextant_gateway_api_requests_total', 'Query API requests, by endpoint and HTTP status.');
     this.#seconds = deps.registry.histogram('sextant_gateway_api_seconds', 'Time to answer a query API request, by endpoint.', LATENCY_BUCKETS);
     this.#failures = new BurstLog(deps.logger, 'query API failures', { level: 'error' });
+    this.#streams = new LogStreams({ maxStreams: config.maxLogStreams ?? DEFAULT_API_CONFIG.maxLogStreams! }, () => {
+      const s = this.#store();
+      if (s === undefined || s.state !== 'ready' || s.catalog === undefined) return undefined;
+      return this.#context(s, s.catalog, new URLSearchParams(), STREAM_ENDPOINT);
+    });
+    deps.registry.gauge('sextant_gateway_api_log_streams', 'Live log streams (/api/v1/logs/stream) open now.').collect(() => this.#streams.open);
     if (config.readTokens.length === 0 && !config.readOpenOnLoopback) {
       deps.logger.warn('the query API has no read tokens (gateway.readTokens): it answers 401 to every request');
     }
@@ -134,27 +147,20 @@ export class QueryApi {
         return;
       }
       this.#authorize(req);
+      if (rest === '/logs/stream') {
+        endpoint = STREAM_ENDPOINT;
+        const { store, catalog } = this.#ready();
+        const ctx = this.#context(store, catalog, url.searchParams, endpoint);
+        await this.#streams.start(ctx, new Params(url.searchParams, STREAM_PARAMS), req, res);
+        this.#count(endpoint, 200, started);
+        return;
+      }
       const found = route(rest);
       if (found === undefined) throw new ApiError('not_found', `no endpoint ${url.pathname.slice(0, 100)}; GET /api/v1/openapi.json lists them`);
       endpoint = found.route.endpoint;
-      const store = this.#store();
-      const catalog = store?.catalog;
-      if (store === undefined || store.state !== 'ready' || catalog === undefined) {
-        throw new ApiError('unavailable', `the store is unavailable: ${store?.problem?.message ?? 'not open yet'}`, {
-          retryAfterSeconds: 30,
-          ...(store?.problem !== undefined ? { extra: { recovery: store.problem.recovery } } : {}),
-        });
-      }
+      const { store, catalog } = this.#ready();
       const params = new Params(url.searchParams, found.route.params);
-      const ctx: QueryContext = {
-        store,
-        catalog,
-        nowMs: store.now(),
-        timeoutMs: this.#config.queryTimeoutMs,
-        maxRows: this.#config.queryMaxRows,
-        query: url.searchParams,
-        endpoint,
-      };
+      const ctx = this.#context(store, catalog, url.searchParams, endpoint);
       const data = await found.route.handler(ctx, params, found.arg);
       if (res.destroyed) return;
       sendData(res, data);
@@ -166,8 +172,31 @@ export class QueryApi {
     }
   }
 
+  /** Ends the live log streams (the gateway is stopping: they would hold its close open). */
+  close(): void {
+    this.#streams.close();
+  }
+
+  /** The open store and its catalog, or a 503 that says why there is none. */
+  #ready(): { store: ApiStore; catalog: Catalog } {
+    const store = this.#store();
+    const catalog = store?.catalog;
+    if (store === undefined || store.state !== 'ready' || catalog === undefined) {
+      throw new ApiError('unavailable', `the store is unavailable: ${store?.problem?.message ?? 'not open yet'}`, {
+        retryAfterSeconds: 30,
+        ...(store?.problem !== undefined ? { extra: { recovery: store.problem.recovery } } : {}),
+      });
+    }
+    return { store, catalog };
+  }
+
+  #context(store: ApiStore, catalog: Catalog, query: URLSearchParams, endpoint: string): QueryContext {
+    return { store, catalog, nowMs: store.now(), timeoutMs: this.#config.queryTimeoutMs, maxRows: this.#config.queryMaxRows, query, endpoint };
+  }
+
   #authorize(req: IncomingMessage): void {
     if (this.#config.readOpenOnLoopback && isLoopback(req.socket.remoteAddress)) return;
+    if (req.headers.authorization === undefined && this.#deps.session?.(req) === true) return;
     const verdict = this.#config.readTokens.length === 0 ? 'missing' : this.#deps.authorize(req.headers.authorization);
     if (verdict === 'missing') throw new ApiError('unauthorized', 'missing read token: send "Authorization: Api-Token <token>" with a token of gateway.readTokens');
     if (verdict === 'invalid') throw new ApiError('forbidden', 'read token not accepted');

@@ -1,3 +1,4 @@
+import type { Row } from '../store/index.js';
 import { SEVERITY_NAMES } from '../store/otlp-values.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { ApiError, badParameter } from './envelope.js';
@@ -34,6 +35,22 @@ function parseJson(text: unknown): unknown {
   }
 }
 
+/** One log row as the API answers it (GET /api/v1/logs and its live stream). */
+export function logItem(ctx: QueryContext, r: Row): Record<string, unknown> {
+  return {
+    time: isoNano(r['time_ns'] as string | number),
+    timeUnixNano: String(r['time_ns']),
+    severity: r['severity'],
+    severityText: r['severity_text'] ?? SEVERITY_NAMES[r['severity'] as number] ?? '',
+    body: r['body'],
+    attributes: parseJson(r['attributes']),
+    traceId: r['trace_id'] === '' ? null : (r['trace_id'] ?? null),
+    spanId: r['span_id'] === '' ? null : (r['span_id'] ?? null),
+    scope: r['scope'],
+    entity: resourceEntity(ctx, r['resource_id'] as number),
+  };
+}
+
 /** GET /api/v1/logs */
 export async function logs(ctx: QueryContext, p: Params): Promise<unknown> {
   const resources = resourcesOf(ctx, p);
@@ -61,18 +78,7 @@ export async function logs(ctx: QueryContext, p: Params): Promise<unknown> {
   const page = more ? rows.slice(0, limit) : rows;
   const last = page[page.length - 1];
   return {
-    items: page.map((r) => ({
-      time: isoNano(r['time_ns'] as string | number),
-      timeUnixNano: String(r['time_ns']),
-      severity: r['severity'],
-      severityText: r['severity_text'] ?? SEVERITY_NAMES[r['severity'] as number] ?? '',
-      body: r['body'],
-      attributes: parseJson(r['attributes']),
-      traceId: r['trace_id'] === '' ? null : (r['trace_id'] ?? null),
-      spanId: r['span_id'] === '' ? null : (r['span_id'] ?? null),
-      scope: r['scope'],
-      entity: resourceEntity(ctx, r['resource_id'] as number),
-    })),
+    items: page.map((r) => logItem(ctx, r)),
     nextCursor: more && last !== undefined ? encodeCursor({ time: String(last['time_ns']), seq: last['seq'] as number }, fingerprint) : null,
   };
 }

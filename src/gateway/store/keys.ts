@@ -37,5 +37,6 @@ export const GATEWAY_STORE_KEYS = {
   readTokensFile: secretFile({ description: 'File holding the query API tokens, one per line or comma-separated.', fills: 'gateway.readTokens' }),
   readOpenOnLoopback: boolean({ description: 'Answer query API requests from loopback addresses without a token (local development; --local sets it).', default: false }),
   queryTimeout: duration({ description: 'Longest a query API request may run; a slower one is cancelled and answered 503 with errorType timeout.', default: '5s', min: '10ms', max: '5m' }),
+  logStreams: integer({ description: 'Most live log streams (/api/v1/logs/stream, the explorer\'s follow) open at once; more are answered 503.', default: 32, min: 1, max: { value: 10_000 } }),
   queryMaxRows: integer({ description: 'Most rows (log lines, events, entities, traces) one query API page may return.', default: 10_000, min: 1, max: { value: 1_000_000 } }),
 };
