@@ -254,13 +254,16 @@ describe.skipIf(!haveChromium || !rt.available)('the explorer in Chromium: real 
     expect(reached).not.toBe('');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: reached }).waitFor();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    // Focus moves to the new view once it has rendered, a moment after its heading.
+    await page.waitForFunction(() => document.activeElement?.id === 'main');
     await page.goBack();
     await page.locator('.ns-picker select').selectOption(podNs);
     await page.waitForURL(/ns=browser/);
-    await page.locator('.tbody a', { hasText: podName }).waitFor();
-    const names = await page.locator('.tbody a').allInnerTexts();
-    expect(names).toEqual([podName]);
+    // The unfiltered table holds the pod too: wait for the filtered answer to replace it.
+    await until('the table narrowed to the namespace', async () => {
+      const names = await page.locator('.tbody a').allInnerTexts();
+      return names.length === 1 && names[0] === podName;
+    });
     expect(watcher.errors).toEqual([]);
   }, 60_000);
 
