@@ -382,6 +382,21 @@ export function splitRequest(kind: OtlpKind, body: Uint8Array): ResourceEntry[] 
 }
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Validates a whole export request of `kind` as `splitRequest` does and returns its items
+ * (spans, data points, log records), building nothing. Throws WireError on anything a protobuf
+ * decoder would refuse.
+ */
+export function countItems(kind: OtlpKind, body: Uint8Array): number {
+  buf = body;
+  pos = 0;
+  try {
+    return walk(REQUEST_OF[kind], body.length, 0);
+  } finally {
+    buf = EMPTY;
+  }
+}
+
 /** The string value of an attribute found by `splitRequest` (undefined when not a string). */
 export function attributeString(body: Uint8Array, a: ResourceAttribute): string | undefined {
   if (a.stringStart < 0) return undefined;

@@ -51,6 +51,7 @@ export async function openDatabase(dataDir: string, memoryLimitBytes: number, la
       autoload_known_extensions: 'false',
       enable_external_access: 'false',
       lock_configuration: 'true',
+      threads: process.env.XP_DUCKDB_THREADS ?? '2',
     });
     const writer = await instance.connect();
     for (const sql of SCHEMA_SQL) await writer.run(sql);
