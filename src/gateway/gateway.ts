@@ -15,6 +15,7 @@ import { GatewayMetrics, type SignalLabel } from './gateway-metrics.js';
 import { SignalStore } from './ndjson-store.js';
 import { OtlpCodec } from './otlp-codec.js';
 import { countItems, WireError } from '../receiver/otlp-walk.js';
+import { ByteMap } from '../io/byte-map.js';
 import { bodyFormat, isGzip, routeSignal, SIGNALS, type BodyFormat } from '../export/http-routes.js';
 import { statusBody } from '../export/rpc-status.js';
 import { createUpstreamTransport } from './upstream-transport.js';
@@ -65,6 +66,9 @@ export interface GatewayDeps {
  */
 const STORE_MAX_PENDING_BYTES = 32 * 1024 * 1024;
 
+/** Distinct resource encodings the door remembers as checked (a cache: it starts again past this). */
+const KNOWN_RESOURCES = 10_000;
+
 /** A rejected request whose unread body is at most this big is drained so the keep-alive connection survives. */
 const DRAIN_UNREAD_MAX = 64 * 1024;
 
@@ -107,6 +111,8 @@ class GatewayServer implements Gateway {
   readonly #storeErrors: BurstLog;
   readonly #forwardProblems: BurstLog;
   readonly #server: Server;
+  /** Resources of log requests the validating walk has checked: not walked again (see #ingest). */
+  readonly #knownResources = new ByteMap<true>(KNOWN_RESOURCES);
   #url = '';
   #inFlight = 0;
   #idle: (() => void) | undefined;
@@ -363,7 +369,7 @@ class GatewayServer implements Gateway {
       // validating walk, and the store reads its rows from the bytes: no tree is built for them
       // (measured: protobufjs' decode was a quarter of the gateway's CPU per log record).
       // Whatever the walk refuses is decoded by protobufjs, which answers it as before.
-      const walked = signal === 'logs' && format === 'protobuf' && this.#ndjson === undefined ? walkedRecords(body) : undefined;
+      const walked = signal === 'logs' && format === 'protobuf' && this.#ndjson === undefined ? walkedRecords(body, this.#knownResources) : undefined;
       if (walked !== undefined) records = walked;
       else {
         message = this.#codec.decode(signal, format, body);
@@ -400,7 +406,7 @@ class GatewayServer implements Gateway {
       if (store !== undefined) {
         // The forwarder never waits for this: the store is behind the answer, not the upstream.
         try {
-          await store.write(signal, format, body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body), message);
+          await store.write(signal, format, body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body), message, message === undefined);
         } catch {
           this.#metrics.storeErrors[signal].inc();
           this.#storeErrors.note(`${signal}:commit`);
@@ -454,9 +460,9 @@ class GatewayServer implements Gateway {
 }
 
 /** The log records of a protobuf logs request the validating walk accepts; undefined for one it refuses. */
-function walkedRecords(body: Uint8Array): number | undefined {
+function walkedRecords(body: Uint8Array, known: ByteMap<true>): number | undefined {
   try {
-    return countItems('logs', body);
+    return countItems('logs', body, known);
   } catch (err) {
     if (err instanceof WireError) return undefined;
     throw err;

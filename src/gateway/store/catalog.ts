@@ -1,3 +1,4 @@
+import { ByteMap } from '../../io/byte-map.js';
 import { ColumnBatch } from './column-batch.js';
 import { containerKey, deriveEntities, type DerivedEntity, type EntityType } from './entities.js';
 import { attributesJson, canonicalJson, int64Number, stableHash, type AttrJson, type KeyValueLike } from './otlp-values.js';
@@ -155,11 +156,10 @@ export class Catalog {
    */
   readonly #resourceAliases = new Map<string, ResourceEntry>();
   /**
-   * The encoded `Resource` message (its bytes as a latin1 string) → the resource, for the log
-   * scanner, which then decodes no attributes at all for a resource seen before. Cleared with
-   * #resourceAliases.
+   * The encoded `Resource` message (its bytes) → the resource, for the log scanner, which then
+   * decodes no attributes at all for a resource seen before. Cleared with #resourceAliases.
    */
-  readonly #resourceEncodings = new Map<string, ResourceEntry>();
+  readonly #resourceEncodings = new ByteMap<ResourceEntry>(MAX_ALIASES);
   /** Log record attribute lists → their JSON text (most records of a stream share one). */
   readonly #attrTexts = new Map<string, string>();
   readonly #resolutionMs: number;
@@ -313,23 +313,21 @@ export class Catalog {
   }
 
   /**
-   * The resource whose encoded `Resource` message is `encoding` (latin1 of its bytes), marked
-   * seen at `nowMs`; undefined when that encoding is not known yet (then `resource` resolves it
-   * from its attributes and `rememberEncoding` keeps the answer).
+   * The resource whose encoded `Resource` message is `src[start, end)`, marked seen at `nowMs`;
+   * undefined when that encoding is not known yet (then `resource` resolves it from its
+   * attributes and `rememberEncoding` keeps the answer).
    */
-  resourceOfEncoding(encoding: string, nowMs: number): number | undefined {
-    const hit = this.#resourceEncodings.get(encoding);
+  resourceOfEncoding(src: Uint8Array, start: number, end: number, nowMs: number): number | undefined {
+    const hit = this.#resourceEncodings.get(src, start, end);
     if (hit === undefined) return undefined;
     this.#touchResource(hit, nowMs);
     return hit.id;
   }
 
-  /** Remembers that `encoding` names the resource `id` (just returned by `resource`). */
-  rememberEncoding(encoding: string, id: number): void {
+  /** Remembers that the encoding `src[start, end)` names the resource `id` (just returned by `resource`). */
+  rememberEncoding(src: Uint8Array, start: number, end: number, id: number): void {
     const entry = this.#resourcesById.get(id);
-    if (entry === undefined) return;
-    if (this.#resourceEncodings.size >= MAX_ALIASES) this.#resourceEncodings.clear();
-    this.#resourceEncodings.set(encoding, entry);
+    if (entry !== undefined) this.#resourceEncodings.set(src, start, end, entry);
   }
 
   /** A log record's attributes as JSON text ("{}" for none). */

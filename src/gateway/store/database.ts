@@ -51,7 +51,8 @@ export async function openDatabase(dataDir: string, memoryLimitBytes: number, la
       autoload_known_extensions: 'false',
       enable_external_access: 'false',
       lock_configuration: 'true',
-      threads: process.env.XP_DUCKDB_THREADS ?? '2',
+      threads: process.env.XP_DUCKDB_THREADS ?? '1',
+      ...(process.env.XP_CKPT ? { checkpoint_threshold: process.env.XP_CKPT } : {}),
     });
     const writer = await instance.connect();
     for (const sql of SCHEMA_SQL) await writer.run(sql);

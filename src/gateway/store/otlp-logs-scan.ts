@@ -1,3 +1,4 @@
+import { ByteMap } from '../../io/byte-map.js';
 import { countItems, WireError } from '../../receiver/otlp-walk.js';
 import type { Catalog } from './catalog.js';
 import type { ColumnBatch } from './column-batch.js';
@@ -216,17 +217,22 @@ const resourceEnd: number[] = [];
 export class LogsScanner {
   /** Attribute-list encoding (latin1 of its fields' bytes) → what the rows need of it. */
   readonly #attributes = new Map<string, AttributesInfo>();
+  /** Resources the walk checked before (request-log replays walk every body). */
+  readonly #knownResources = new ByteMap<true>(MAX_ATTRIBUTE_ENCODINGS);
 
   /**
    * Adds the rows of one request (protobuf bytes) to `target`; false, having added nothing,
    * when the body is one to read through protobufjs (malformed, or unusual: see above).
+   * `walked`: the body passed the validating walk already (at the gateway's door).
    */
-  scan(target: LogsTarget, body: Uint8Array, receivedMs: number): boolean {
-    try {
-      countItems('logs', body);
-    } catch (err) {
-      if (err instanceof WireError) return false;
-      throw err;
+  scan(target: LogsTarget, body: Uint8Array, receivedMs: number, walked = false): boolean {
+    if (!walked) {
+      try {
+        countItems('logs', body, this.#knownResources);
+      } catch (err) {
+        if (err instanceof WireError) return false;
+        throw err;
+      }
     }
     const logsMark = target.logs.rows;
     const eventsMark = target.events.rows;
@@ -284,16 +290,15 @@ export class LogsScanner {
     }
     const entries = entryStart.length;
     const ids: (number | undefined)[] = [];
-    const keys: string[] = [];
     const decoded: (KeyValueLike[] | undefined)[] = [];
     for (let i = 0; i < entries; i++) {
-      const key = resourceStart[i]! < 0 ? '' : buf.toString('latin1', resourceStart[i]!, resourceEnd[i]!);
-      keys.push(key);
-      const id = cat.resourceOfEncoding(key, receivedMs);
+      // No resource field reads as an empty one (both: no attributes).
+      if (resourceStart[i]! < 0) resourceStart[i] = resourceEnd[i] = 0;
+      const id = cat.resourceOfEncoding(buf, resourceStart[i]!, resourceEnd[i]!, receivedMs);
       ids.push(id);
       let attrs: KeyValueLike[] | undefined;
       if (id === undefined) {
-        attrs = resourceStart[i]! < 0 ? undefined : this.#resourceAttributes(resourceStart[i]!, resourceEnd[i]!);
+        attrs = resourceStart[i] === resourceEnd[i] ? undefined : this.#resourceAttributes(resourceStart[i]!, resourceEnd[i]!);
         cat.learnContainers(attrs);
       }
       decoded.push(attrs);
@@ -303,7 +308,7 @@ export class LogsScanner {
       let rid = ids[i];
       if (rid === undefined) {
         rid = cat.resource(decoded[i], receivedMs);
-        cat.rememberEncoding(keys[i]!, rid);
+        cat.rememberEncoding(buf, resourceStart[i]!, resourceEnd[i]!, rid);
       }
       pos = entryStart[i]!;
       const stop = entryEnd[i]!;

@@ -231,12 +231,12 @@ export class RowBuilder {
   /**
    * The rows of a logs request from its protobuf bytes (otlp-logs-scan.ts): the same rows `logs`
    * makes from the decoded request. False, having added nothing, when the body is one for
-   * `logs` (through protobufjs) instead.
+   * `logs` (through protobufjs) instead. `walked`: the validating walk accepted it already.
    */
-  logsProtobuf(body: Uint8Array, receivedMs: number): boolean {
+  logsProtobuf(body: Uint8Array, receivedMs: number, walked = false): boolean {
     const target = this.#logsTarget;
     target.seq = this.#seq;
-    const ok = this.#scanner.scan(target, body, receivedMs);
+    const ok = this.#scanner.scan(target, body, receivedMs, walked);
     this.#seq = target.seq;
     return ok;
   }

@@ -164,9 +164,11 @@ export class TelemetryStore {
    * Keeps one request body: resolves once it is durable (synced to the request log; DuckDB
    * commits it with the next batch, and a restart replays it if that never happened). Rejects
    * with the store's problem when it is unavailable, or with the request log's error.
-   * `decoded` is the body as the gateway's codec decoded it, if it has it (saves decoding twice).
+   * `decoded` is the body as the gateway's codec decoded it, if it has it (saves decoding twice);
+   * `walked`: the gateway checked the body with the validating walk (otlp-walk.ts) instead, so
+   * the writer's scan need not check it again.
    */
-  async write(signal: OtlpSignal, format: 'protobuf' | 'json', body: Uint8Array, decoded?: unknown): Promise<void> {
+  async write(signal: OtlpSignal, format: 'protobuf' | 'json', body: Uint8Array, decoded?: unknown, walked = false): Promise<void> {
     const w = this.#writer;
     const log = this.#log;
     if (this.#state !== 'ready' || w === undefined || log === undefined) throw this.#problem ?? new Error('store is not open');
@@ -185,7 +187,7 @@ export class TelemetryStore {
     // The decoded tree is several times the body's size: it rides along only while the queue
     // is short (the usual case), else the batch decodes the body again.
     const message = decoded !== undefined && w.pendingBytes < MAX_BATCH_BYTES ? decoded : undefined;
-    w.write({ seq, signal, format, body, receivedMs, ...(message === undefined ? {} : { message }) });
+    w.write({ seq, signal, format, body, receivedMs, ...(message === undefined ? {} : { message }), ...(walked ? { walked } : {}) });
   }
 
   /** Commits everything accepted so far (tests, and a caller about to query what it wrote). */
