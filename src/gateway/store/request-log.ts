@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { constants, mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { OtlpSignal } from '../../export/types.js';
@@ -129,8 +129,11 @@ export class RequestLog {
   }
 
   /**
-   * Writes what is queued with one writev and one fdatasync: every request that arrived while
-   * the previous sync ran shares the next (group commit).
+   * Writes what is queued with one synchronous-data write: every request that arrived while
+   * the previous write ran shares the next (group commit). The file is opened O_DSYNC, so the
+   * write returns once the data is on disk, as a write and an fdatasync would, in one trip
+   * through the thread pool instead of two (measured: the pool's wake-ups were ~5% of the
+   * gateway's CPU on the log bench).
    */
   async #sync(): Promise<void> {
     try {
@@ -141,7 +144,6 @@ export class RequestLog {
           const h = this.#handle;
           if (h === undefined || this.#failed !== undefined) throw this.#failed ?? new Error('store is closing');
           await this.#writeAll(h, batch);
-          await h.datasync();
           const seg = this.#segments[this.#segments.length - 1]!;
           seg.lastSeq = Math.max(seg.lastSeq, batch[batch.length - 1]!.seq);
           for (const p of batch) p.resolve();
@@ -185,7 +187,7 @@ export class RequestLog {
   async #startSegment(): Promise<void> {
     await this.#handle?.close().catch(() => undefined);
     const name = segmentName(this.#nextSeq);
-    this.#handle = await open(path.join(this.#dir, name), 'a');
+    this.#handle = await open(path.join(this.#dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC);
     this.#size = 0;
     // A segment of this name may exist (an empty one from a start that wrote nothing).
     if (this.#segments[this.#segments.length - 1]?.name !== name) this.#segments.push({ name, firstSeq: this.#nextSeq, lastSeq: this.#nextSeq - 1 });
