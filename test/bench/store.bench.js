@@ -21,6 +21,7 @@
 // Targets: ≥ 150,000 points and ≥ 100,000 log records per gateway CPU-second; queries < 150,
 // < 50, < 200, < 50 ms.
 // Run: npm run bench -- store. Smaller: SEXTANT_BENCH_STORE_NODES=4 SEXTANT_BENCH_STORE_MINUTES=10.
+// The log ingest alone: SEXTANT_BENCH_STORE_ONLY=logs SEXTANT_BENCH_STORE_MINUTES=5 node test/bench/run.js store.
 import { spawn, execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
@@ -52,7 +53,11 @@ const INGEST = 'bench-ingest-token-0123456789';
 const READ = 'bench-read-token-0123456789';
 /** Extra node flags for the gateway, e.g. SEXTANT_BENCH_GATEWAY_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 const GATEWAY_FLAGS = (process.env.SEXTANT_BENCH_GATEWAY_FLAGS ?? '').split(' ').filter(Boolean);
-/** SEXTANT_BENCH_STORE_ONLY=logs: the log ingest phase alone (no metrics, queries or baseline), for iterating on it. */
+/**
+ * SEXTANT_BENCH_STORE_ONLY=logs: the log ingest phase alone (no metrics, queries or baseline),
+ * with the gateway's CPU by thread, for iterating on it; SEXTANT_BENCH_STORE_GATEWAY_ENV (JSON)
+ * adds environment to that gateway (e.g. '{"SEXTANT_GATEWAY_STORE_ENABLED":"false"}').
+ */
 const ONLY_LOGS = process.env.SEXTANT_BENCH_STORE_ONLY === 'logs';
 const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -119,7 +124,7 @@ async function startGateway(dataDir, env) {
       SEXTANT_LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', process.env.XP_GW_STDOUT ? 'inherit' : 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
@@ -526,7 +531,7 @@ export async function run() {
 
     // Phase 2: logs (and events) into the same store.
     if (ONLY_LOGS) {
-      gw = await startGateway(dataDir, JSON.parse(process.env.SEXTANT_BENCH_STORE_GATEWAY_ENV ?? "{}"));
+      gw = await startGateway(dataDir, JSON.parse(process.env.SEXTANT_BENCH_STORE_GATEWAY_ENV ?? '{}'));
       cpu0 = cpuSeconds(gw.child.pid);
       w0 = performance.now();
       const refused = await sendAll(gw.url, 'logs', l.bodies);
