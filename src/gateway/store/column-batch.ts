@@ -83,8 +83,9 @@ export class ColumnBatch {
 
   /** Drops the rows after the first `n` (what a request that failed half-way had added). */
   truncate(n: number): void {
-    if (n >= this.#rows) return;
-    for (const c of this.columns) c.length = n;
+    if (n > this.#rows) return;
+    // Also cells a hot loop pushed for a row it never ended.
+    for (const c of this.columns) if (c.length > n) c.length = n;
     this.#rows = n;
   }
 

@@ -485,14 +485,17 @@ export class LogsScanner {
       target.events.add(t, target.seq++, rid, eventName, severity, this.#bodyText(bodyStart, bodyEnd), attrs.text ?? '{}');
       return;
     }
+    // Every cell before the first push: a body the scan gives up on must leave no part of a row.
+    const bodyCell = this.#bodyCell(bodyStart, bodyEnd);
+    // The usual name of the number (INFO for 9) is implied: NULL, as RowBuilder.logs stores it.
+    const text = textStart < textEnd && !this.#isSeverityName(severity, textStart, textEnd) ? buf.subarray(textStart, textEnd) : null;
     const cols = target.logs.columns;
     cols[0]!.push(t);
     cols[1]!.push(target.seq++);
     cols[2]!.push(rid);
     cols[3]!.push(severity);
-    // The usual name of the number (INFO for 9) is implied: NULL, as RowBuilder.logs stores it.
-    cols[4]!.push(textStart < textEnd && !this.#isSeverityName(severity, textStart, textEnd) ? buf.subarray(textStart, textEnd) : null);
-    cols[5]!.push(this.#bodyCell(bodyStart, bodyEnd));
+    cols[4]!.push(text);
+    cols[5]!.push(bodyCell);
     cols[6]!.push(attrs.text);
     cols[7]!.push(traceStart < traceEnd ? buf.toString('hex', traceStart, traceEnd) : null);
     cols[8]!.push(spanStart < spanEnd ? buf.toString('hex', spanStart, spanEnd) : null);
