@@ -199,8 +199,12 @@ export class RequestLog {
     const name = segmentName(this.#nextSeq);
     this.#handle = await open(path.join(this.#dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC);
     this.#size = 0;
-    // A segment of this name may exist (an empty one from a start that wrote nothing).
+    // A segment of this name may exist: one from a start that wrote nothing, or that died
+    // writing its first record. It holds no intact record (its first would carry this very
+    // sequence number, and numbering resumes past every intact one), so it starts empty: what
+    // this start appends must not sit behind a torn record, where no replay would reach it.
     if (this.#segments[this.#segments.length - 1]?.name !== name) this.#segments.push({ name, firstSeq: this.#nextSeq, lastSeq: this.#nextSeq - 1 });
+    else await this.#handle.truncate(0);
   }
 
   /** Deletes the segments, but the one being written, whose every record is committed (sequence ≤ `committedSeq`). */
