@@ -14,6 +14,8 @@ import { DEFAULT_FORWARD_TIMING, SignalForwarder, type ForwardOutcome } from './
 import { GatewayMetrics, type SignalLabel } from './gateway-metrics.js';
 import { SignalStore } from './ndjson-store.js';
 import { OtlpCodec } from './otlp-codec.js';
+import { countItems, WireError } from '../receiver/otlp-walk.js';
+import { ByteMap } from '../io/byte-map.js';
 import { bodyFormat, isGzip, routeSignal, SIGNALS, type BodyFormat } from '../export/http-routes.js';
 import { statusBody } from '../export/rpc-status.js';
 import { createUpstreamTransport } from './upstream-transport.js';
@@ -70,6 +72,9 @@ export interface GatewayDeps {
  */
 const STORE_MAX_PENDING_BYTES = 32 * 1024 * 1024;
 
+/** Distinct resource encodings the door remembers as checked (a cache: it starts again past this). */
+const KNOWN_RESOURCES = 10_000;
+
 /** A rejected request whose unread body is at most this big is drained so the keep-alive connection survives. */
 const DRAIN_UNREAD_MAX = 64 * 1024;
 
@@ -114,6 +119,8 @@ class GatewayServer implements Gateway {
   readonly #storeErrors: BurstLog;
   readonly #forwardProblems: BurstLog;
   readonly #server: Server;
+  /** Resources of log requests the validating walk has checked: not walked again (see #ingest). */
+  readonly #knownResources = new ByteMap<true>(KNOWN_RESOURCES);
   #url = '';
   #inFlight = 0;
   #idle: (() => void) | undefined;
@@ -391,12 +398,20 @@ class GatewayServer implements Gateway {
    * by the caller's answer). Resolves once the store has committed the request's rows.
    */
   async #ingest(signal: OtlpSignal, format: BodyFormat, body: Uint8Array, wireBytes: number): Promise<IngestOutcome> {
-    let message;
+    let message: ReturnType<OtlpCodec['decode']> | undefined;
     let records: number;
     const receivedAt = Date.now();
     try {
-      message = this.#codec.decode(signal, format, body);
-      records = this.#codec.countRecords(signal, message);
+      // Protobuf logs bound for the store alone (and upstream, as they came) are checked by the
+      // validating walk, and the store reads its rows from the bytes: no tree is built for them
+      // (measured: protobufjs' decode was a quarter of the gateway's CPU per log record).
+      // Whatever the walk refuses is decoded by protobufjs, which answers it as before.
+      const walked = signal === 'logs' && format === 'protobuf' && this.#ndjson === undefined ? walkedRecords(body, this.#knownResources) : undefined;
+      if (walked !== undefined) records = walked;
+      else {
+        message = this.#codec.decode(signal, format, body);
+        records = this.#codec.countRecords(signal, message);
+      }
     } catch (err) {
       if (err instanceof IngestError) return { ok: false, status: err.status, reason: 'malformed', message: err.message };
       throw err;
@@ -416,7 +431,7 @@ class GatewayServer implements Gateway {
         return { ok: false, status: 503, reason: 'store_unavailable', message: 'local store is unavailable; retry later', retryAfterSeconds: 30 };
       }
       if (forwarder !== undefined) {
-        let out: Uint8Array = format === 'protobuf' ? body : this.#codec.encode(signal, message);
+        let out: Uint8Array = format === 'protobuf' || message === undefined ? body : this.#codec.encode(signal, message);
         // A small body may be a view into a larger socket buffer; copy it so the queue's byte
         // count is the memory it really holds.
         if (out.byteLength !== out.buffer.byteLength) out = new Uint8Array(out);
@@ -424,11 +439,11 @@ class GatewayServer implements Gateway {
           return { ok: false, status: 503, reason: 'queue_full', message: 'forward queue is full; retry later', retryAfterSeconds: forwarder.retryAfterSeconds() };
         }
       }
-      if (ndjson !== undefined) ndjson.append(storedLine(receivedAt, this.#codec.toStoredObject(signal, message)), receivedAt, records);
+      if (ndjson !== undefined && message !== undefined) ndjson.append(storedLine(receivedAt, this.#codec.toStoredObject(signal, message)), receivedAt, records);
       if (store !== undefined) {
         // The forwarder never waits for this: the store is behind the answer, not the upstream.
         try {
-          await store.write(signal, format, body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body), message);
+          await store.write(signal, format, body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body), message, message === undefined);
         } catch {
           this.#metrics.storeErrors[signal].inc();
           this.#storeErrors.note(`${signal}:commit`);
@@ -478,6 +493,16 @@ class GatewayServer implements Gateway {
     }
     const { body, contentType } = statusBody(status, message, format);
     this.#send(res, status, contentType, body);
+  }
+}
+
+/** The log records of a protobuf logs request the validating walk accepts; undefined for one it refuses. */
+function walkedRecords(body: Uint8Array, known: ByteMap<true>): number | undefined {
+  try {
+    return countItems('logs', body, known);
+  } catch (err) {
+    if (err instanceof WireError) return undefined;
+    throw err;
   }
 }
 

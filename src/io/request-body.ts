@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import { createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
 import { IngestError } from '../errors.js';
 
 export interface BodyLimits {
@@ -34,6 +34,11 @@ export interface ReadBody {
   readonly wireBytes: number;
 }
 
+/** A gzip body up to this many compressed bytes is inflated in one call when it has all come. */
+const SYNC_GUNZIP_MAX = 64 * 1024;
+/** …and its output buffer sized from the gzip trailer up to this (larger: zlib's own chunks). */
+const SYNC_OUTPUT_HINT_MAX = 4 * 1024 * 1024;
+
 export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits): Promise<ReadBody> {
   return new Promise<ReadBody>((resolve, reject) => {
     new BodyRead(req, gzip, limits, resolve, reject).start();
@@ -46,7 +51,11 @@ class BodyRead {
   readonly #limits: BodyLimits;
   readonly #resolve: (r: ReadBody) => void;
   readonly #reject: (e: Error) => void;
-  readonly #inflater: Gunzip | undefined;
+  /** gzip: the inflater, once the body has outgrown SYNC_GUNZIP_MAX (undefined before). */
+  #inflater: Gunzip | undefined;
+  readonly #gzip: boolean;
+  /** gzip bodies up to SYNC_GUNZIP_MAX: the compressed chunks, inflated in one call at the end. */
+  #compressed: Buffer[] | undefined;
   readonly #parts: Buffer[] = [];
   #inBytes = 0;
   #outBytes = 0;
@@ -59,14 +68,24 @@ class BodyRead {
       this.#fail(new BodyError(413, 'too_large', `request body exceeds ${this.#limits.maxRequestBytes} bytes`));
       return;
     }
-    if (this.#inflater === undefined) {
+    if (!this.#gzip) {
       this.#onOutput(chunk);
       return;
     }
+    if (this.#compressed !== undefined) {
+      if (this.#inBytes <= SYNC_GUNZIP_MAX) {
+        this.#compressed.push(chunk);
+        return;
+      }
+      // Too large to inflate in one call on the event loop: stream from here on.
+      const inflater = this.#startInflater();
+      for (const c of this.#compressed) inflater.write(c);
+      this.#compressed = undefined;
+    }
     // Backpressure: stop reading the socket while the inflater has work queued.
-    if (!this.#inflater.write(chunk)) {
+    if (!this.#inflater!.write(chunk)) {
       this.#req.pause();
-      this.#inflater.once('drain', this.#onDrain);
+      this.#inflater!.once('drain', this.#onDrain);
     }
   };
 
@@ -87,8 +106,33 @@ class BodyRead {
   readonly #onEnd = (): void => {
     if (this.#done) return;
     if (this.#inflater !== undefined) this.#inflater.end();
+    else if (this.#compressed !== undefined) this.#inflateAll(this.#compressed);
     else this.#finish();
   };
+
+  /**
+   * A small gzip body in one synchronous call: the same inflater and the same output limit as
+   * the stream, without a thread-pool round trip and a stream event per chunk (measured: the
+   * streaming gunzip's JavaScript was ~10% of the gateway's CPU on 4 KB log requests).
+   */
+  #inflateAll(compressed: Buffer[]): void {
+    const input = compressed.length === 1 ? compressed[0]! : Buffer.concat(compressed, this.#inBytes);
+    // The gzip trailer's size sizes the output buffer: the body is then that whole buffer, which
+    // its holders need not copy to own it (a lie, or several members, only costs a concat).
+    const size = input.length >= 18 ? input.readUInt32LE(input.length - 4) : 0;
+    const chunkSize = size >= 64 && size <= Math.min(SYNC_OUTPUT_HINT_MAX, this.#limits.maxDecompressedBytes) ? size : undefined;
+    let out: Buffer;
+    try {
+      out = gunzipSync(input, { maxOutputLength: this.#limits.maxDecompressedBytes, ...(chunkSize === undefined ? {} : { chunkSize }) });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        this.#fail(new BodyError(413, 'decompressed_too_large', `decompressed body exceeds ${this.#limits.maxDecompressedBytes} bytes`));
+      } else this.#onInflateError();
+      return;
+    }
+    this.#onOutput(out);
+    this.#finish();
+  }
 
   readonly #onInflateEnd = (): void => {
     this.#finish();
@@ -108,16 +152,20 @@ class BodyRead {
     this.#limits = limits;
     this.#resolve = resolve;
     this.#reject = reject;
-    this.#inflater = gzip ? createGunzip() : undefined;
+    this.#gzip = gzip;
+    if (gzip) this.#compressed = [];
+  }
+
+  #startInflater(): Gunzip {
+    const inflater = createGunzip();
+    inflater.on('data', this.#onOutput);
+    inflater.on('end', this.#onInflateEnd);
+    inflater.on('error', this.#onInflateError);
+    this.#inflater = inflater;
+    return inflater;
   }
 
   start(): void {
-    const inflater = this.#inflater;
-    if (inflater !== undefined) {
-      inflater.on('data', this.#onOutput);
-      inflater.on('end', this.#onInflateEnd);
-      inflater.on('error', this.#onInflateError);
-    }
     this.#req.on('data', this.#onData);
     this.#req.on('end', this.#onEnd);
     this.#req.on('error', this.#onAborted);
@@ -144,6 +192,7 @@ class BodyRead {
     this.#detach();
     this.#req.pause();
     this.#parts.length = 0;
+    this.#compressed = undefined;
     this.#reject(err);
   }
 

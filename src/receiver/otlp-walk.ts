@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import type { ByteMap } from '../io/byte-map.js';
 import { type FieldDesc, KEY_VALUE, LEN_MESSAGE, LEN_PACKED, LEN_SKIP, LEN_STRING, type MessageDesc, type OtlpKind, REQUEST_OF, RESOURCE, RESOURCE_ENTRY_OF } from './otlp-schema.js';
 
 /**
@@ -47,6 +48,8 @@ export interface ResourceEntry {
 // never re-entered (nothing in the walk calls out).
 let buf: Uint8Array = new Uint8Array(0);
 let pos = 0;
+/** Resources already validated, during a `countItems` that was given them. */
+let knownResources: ByteMap<true> | undefined;
 
 function fail(what: string): never {
   throw new WireError(`${what} at byte ${pos}`);
@@ -164,6 +167,7 @@ function walk(desc: MessageDesc, end: number, depth: number): number {
             break;
           case LEN_MESSAGE:
             if (field.message === KEY_VALUE) keyValueFast(stop, depth + 1);
+            else if (field.message === RESOURCE && knownResources !== undefined) knownResource(knownResources, start, stop, depth + 1);
             else {
               items += walk(field.message!, stop, depth + 1);
               if (field.item) items++;
@@ -183,6 +187,19 @@ function walk(desc: MessageDesc, end: number, depth: number): number {
   }
   if (pos !== end) fail('message overruns its length');
   return items;
+}
+
+/**
+ * A `Resource` message: skipped when these very bytes were checked before (a sender repeats its
+ * resources in every request, and they can be most of its bytes), else walked and remembered.
+ */
+function knownResource(known: ByteMap<true>, start: number, end: number, depth: number): void {
+  if (known.get(buf, start, end) === true) {
+    pos = end;
+    return;
+  }
+  walk(RESOURCE, end, depth);
+  known.set(buf, start, end, true);
 }
 
 /**
@@ -381,6 +398,24 @@ export function splitRequest(kind: OtlpKind, body: Uint8Array): ResourceEntry[] 
   }
 }
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Validates a whole export request of `kind` as `splitRequest` does and returns its items
+ * (spans, data points, log records), building nothing. Throws WireError on anything a protobuf
+ * decoder would refuse. With `known`, a resource whose bytes it holds is not walked again, and
+ * one walked is added to it.
+ */
+export function countItems(kind: OtlpKind, body: Uint8Array, known?: ByteMap<true>): number {
+  buf = body;
+  pos = 0;
+  knownResources = known;
+  try {
+    return walk(REQUEST_OF[kind], body.length, 0);
+  } finally {
+    buf = EMPTY;
+    knownResources = undefined;
+  }
+}
 
 /** The string value of an attribute found by `splitRequest` (undefined when not a string). */
 export function attributeString(body: Uint8Array, a: ResourceAttribute): string | undefined {

@@ -21,6 +21,7 @@
 // Targets: ≥ 150,000 points and ≥ 100,000 log records per gateway CPU-second; queries < 150,
 // < 50, < 200, < 50 ms.
 // Run: npm run bench -- store. Smaller: SEXTANT_BENCH_STORE_NODES=4 SEXTANT_BENCH_STORE_MINUTES=10.
+// The log ingest alone: SEXTANT_BENCH_STORE_ONLY=logs SEXTANT_BENCH_STORE_MINUTES=5 node test/bench/run.js store.
 import { spawn, execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
@@ -53,6 +54,12 @@ const INGEST = 'bench-ingest-token-0123456789';
 const READ = 'bench-read-token-0123456789';
 /** Extra node flags for the gateway, e.g. SEXTANT_BENCH_GATEWAY_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 const GATEWAY_FLAGS = (process.env.SEXTANT_BENCH_GATEWAY_FLAGS ?? '').split(' ').filter(Boolean);
+/**
+ * SEXTANT_BENCH_STORE_ONLY=logs: the log ingest phase alone (no metrics, queries or baseline),
+ * with the gateway's CPU by thread, for iterating on it; SEXTANT_BENCH_STORE_GATEWAY_ENV (JSON)
+ * adds environment to that gateway (e.g. '{"SEXTANT_GATEWAY_STORE_ENABLED":"false"}').
+ */
+const ONLY_LOGS = process.env.SEXTANT_BENCH_STORE_ONLY === 'logs';
 const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (x) => (x === undefined || Number.isNaN(x) ? 'n/a' : x >= 1000 ? Math.round(x).toLocaleString('en-US') : x < 10 ? x.toFixed(2) : x.toFixed(1));
@@ -78,6 +85,20 @@ function cpuSeconds(pid) {
   } catch {
     return Number.NaN;
   }
+}
+
+/** CPU seconds of each thread of `pid`, by thread id and name. */
+function threadCpu(pid) {
+  const out = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim();
+      out.push([`${comm}/${tid}`, cpuSeconds(`${pid}/task/${tid}`)]);
+    }
+  } catch {
+    // exiting
+  }
+  return out;
 }
 
 function hwmMb(pid) {
@@ -109,7 +130,9 @@ export async function startGateway(dataDir, env) {
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
   const g = { child, url: `http://127.0.0.1:${port}`, lastCpu: 0, peakMb: 0, stderr: () => stderr.slice(0, 20_000) };
+  g.threads = new Map();
   const timer = setInterval(() => {
+    if (ONLY_LOGS) for (const [name, cpu] of threadCpu(child.pid)) g.threads.set(name, cpu);
     const c = cpuSeconds(child.pid);
     if (!Number.isNaN(c)) g.lastCpu = c;
     const m = hwmMb(child.pid);
@@ -490,7 +513,7 @@ export async function run() {
     const c = await cluster();
     const endMs = Math.floor(Date.now() / INTERVAL_MS) * INTERVAL_MS;
     const gen0 = performance.now();
-    const m = await metricsBodies(c, endMs);
+    const m = ONLY_LOGS ? { bodies: [], points: 0 } : await metricsBodies(c, endMs);
     const l = await logBodies(c, endMs);
     const genS = (performance.now() - gen0) / 1000;
     const wire = (bs) => bs.reduce((n, b) => n + b.length, 0);
@@ -510,6 +533,20 @@ export async function run() {
     const bytesAfterMetrics = dirBytes(dataDir);
 
     // Phase 2: logs (and events) into the same store.
+    if (ONLY_LOGS) {
+      gw = await startGateway(dataDir, JSON.parse(process.env.SEXTANT_BENCH_STORE_GATEWAY_ENV ?? '{}'));
+      cpu0 = cpuSeconds(gw.child.pid);
+      w0 = performance.now();
+      const refused = await sendAll(gw.url, 'logs', l.bodies);
+      const wallS = (performance.now() - w0) / 1000;
+      const cpu = (await stopGateway(gw)) - cpu0;
+      const perCpuS = l.records / cpu;
+      const byName = new Map();
+      for (const [k, v] of gw.threads) byName.set(k.split('/')[0], (byName.get(k.split('/')[0]) ?? 0) + v);
+      console.log(`threads (CPU s): ${[...byName].map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+      rows.push({ measure: 'ingest: log records per gateway CPU-second', value: fmt(perCpuS), target: `≥ ${fmt(TARGET.logsPerCpuS)}`, ok: perCpuS >= TARGET.logsPerCpuS, note: `${fmt(l.records)} records, ${cpu.toFixed(2)} CPU-s, wall ${wallS.toFixed(1)} s, ${refused} × 503, peak RSS ${fmt(gw.peakMb)} MB, ${fmt(dirBytes(dataDir) / l.records)} bytes per record` });
+      return rows;
+    }
     gw = await startGateway(dataDir, {});
     cpu0 = cpuSeconds(gw.child.pid);
     w0 = performance.now();

@@ -34,6 +34,18 @@ function checkpointOffset(stateDir: string, file: string): number {
   return entries.find((e) => e.path === file)?.offset ?? 0;
 }
 
+/** Sorted numbers as ranges ("3-7, 12"), the first ten. */
+function ranges(ns: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ns.length && out.length < 10; ) {
+    let j = i;
+    while (j + 1 < ns.length && ns[j + 1] === ns[j]! + 1) j++;
+    out.push(i === j ? `${ns[i]}` : `${ns[i]}-${ns[j]}`);
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
 /** How many whole lines of `file` end at or before `offset`: the lines the checkpoint claims. */
 function linesBefore(file: string, offset: number): number {
   const text = readFileSync(file).subarray(0, offset).toString('utf8');
@@ -138,12 +150,16 @@ describe('kill -9 of the gateway during steady ingest', () => {
       agent.kill('SIGKILL');
       await Promise.all([gateway.exited, agent.exited]);
       const claimed = linesBefore(file, checkpointOffset(stateDir, file));
+      const killed = { gateway, agent };
       gateway = await startGateway();
       const have = new Set(await stored());
-      let missing = 0;
-      for (let i = 0; i < claimed; i++) if (!have.has(i)) missing++;
-      claims.push({ kill: k + 1, claimed, missing });
-      expect(missing, `kill ${k + 1}: lines the checkpoints claim but the store lacks`).toBe(0);
+      const gaps: number[] = [];
+      for (let i = 0; i < claimed; i++) if (!have.has(i)) gaps.push(i);
+      claims.push({ kill: k + 1, claimed, missing: gaps.length });
+      expect(
+        gaps.length,
+        `kill ${k + 1}: lines the checkpoints claim but the store lacks (${ranges(gaps)} of ${claimed})\nkilled gateway:\n${killed.gateway.stderr.slice(-3000)}\nkilled agent:\n${killed.agent.stderr.slice(-3000)}\nrestarted gateway:\n${gateway.stderr.slice(-2000)}`,
+      ).toBe(0);
       agent = startAgent();
     }
 

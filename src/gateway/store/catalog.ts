@@ -1,3 +1,4 @@
+import { ByteMap } from '../../io/byte-map.js';
 import { ColumnBatch } from './column-batch.js';
 import { containerKey, deriveEntities, type DerivedEntity, type EntityType } from './entities.js';
 import { attributesJson, canonicalJson, int64Number, stableHash, type AttrJson, type KeyValueLike } from './otlp-values.js';
@@ -154,6 +155,11 @@ export class Catalog {
    * could name a resource that is gone.
    */
   readonly #resourceAliases = new Map<string, ResourceEntry>();
+  /**
+   * The encoded `Resource` message (its bytes) → the resource, for the log scanner, which then
+   * decodes no attributes at all for a resource seen before. Cleared with #resourceAliases.
+   */
+  readonly #resourceEncodings = new ByteMap<ResourceEntry>(MAX_ALIASES);
   /** Log record attribute lists → their JSON text (most records of a stream share one). */
   readonly #attrTexts = new Map<string, string>();
   readonly #resolutionMs: number;
@@ -304,6 +310,24 @@ export class Catalog {
       this.#resourceAliases.set(quick, entry);
     }
     return entry.id;
+  }
+
+  /**
+   * The resource whose encoded `Resource` message is `src[start, end)`, marked seen at `nowMs`;
+   * undefined when that encoding is not known yet (then `resource` resolves it from its
+   * attributes and `rememberEncoding` keeps the answer).
+   */
+  resourceOfEncoding(src: Uint8Array, start: number, end: number, nowMs: number): number | undefined {
+    const hit = this.#resourceEncodings.get(src, start, end);
+    if (hit === undefined) return undefined;
+    this.#touchResource(hit, nowMs);
+    return hit.id;
+  }
+
+  /** Remembers that the encoding `src[start, end)` names the resource `id` (just returned by `resource`). */
+  rememberEncoding(src: Uint8Array, start: number, end: number, id: number): void {
+    const entry = this.#resourcesById.get(id);
+    if (entry !== undefined) this.#resourceEncodings.set(src, start, end, entry);
   }
 
   /** A log record's attributes as JSON text ("{}" for none). */
@@ -574,7 +598,10 @@ export class Catalog {
       if (a !== undefined) this.#attrSetsById.delete(a.id);
     }
     for (const quick of u.attrAliases) this.#attrAliases.delete(quick);
-    if (u.resources.length > 0) this.#resourceAliases.clear();
+    if (u.resources.length > 0) {
+      this.#resourceAliases.clear();
+      this.#resourceEncodings.clear();
+    }
     this.#undo = emptyUndo();
     this.#clearBatch();
   }
@@ -592,6 +619,7 @@ export class Catalog {
     const out = { resources: [] as number[], entities: [] as string[], links: [] as [string, string][] };
     const restore = this.#undo.restore;
     this.#resourceAliases.clear();
+    this.#resourceEncodings.clear();
     for (const [hash, r] of this.#resources) {
       if (r.lastSeenMs >= cutoffMs) continue;
       this.#resources.delete(hash);

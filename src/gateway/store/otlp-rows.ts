@@ -1,5 +1,6 @@
 import type { Catalog } from './catalog.js';
 import { ColumnBatch } from './column-batch.js';
+import { LogsScanner, type LogsTarget } from './otlp-logs-scan.js';
 import { anyValueJson, attributesJson, bodyText, idHex, int64Number, SEVERITY_NAMES, uint64BigInt, type AnyValueLike, type Int64Like, type KeyValueLike } from './otlp-values.js';
 
 /*
@@ -136,10 +137,13 @@ export class RowBuilder {
   readonly #catalog: Catalog;
   readonly rows = new FactRows();
   #seq: number;
+  readonly #scanner = new LogsScanner();
+  readonly #logsTarget: LogsTarget;
 
   constructor(catalog: Catalog, firstSeq: number) {
     this.#catalog = catalog;
     this.#seq = firstSeq;
+    this.#logsTarget = { catalog, logs: this.rows.logs, events: this.rows.events, seq: firstSeq };
   }
 
   /** The next sequence number to hand out. */
@@ -222,6 +226,19 @@ export class RowBuilder {
       }
     }
     p.endRows(added);
+  }
+
+  /**
+   * The rows of a logs request from its protobuf bytes (otlp-logs-scan.ts): the same rows `logs`
+   * makes from the decoded request. False, having added nothing, when the body is one for
+   * `logs` (through protobufjs) instead. `walked`: the validating walk accepted it already.
+   */
+  logsProtobuf(body: Uint8Array, receivedMs: number, walked = false): boolean {
+    const target = this.#logsTarget;
+    target.seq = this.#seq;
+    const ok = this.#scanner.scan(target, body, receivedMs, walked);
+    this.#seq = target.seq;
+    return ok;
   }
 
   logs(req: LogsRequestLike, receivedMs: number): void {

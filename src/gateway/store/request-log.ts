@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { constants, mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { OtlpSignal } from '../../export/types.js';
@@ -27,6 +27,8 @@ const HEADER = 18;
 const SIGNAL_CODES: Readonly<Record<OtlpSignal, number>> = { metrics: 1, logs: 2, traces: 3 };
 const SIGNAL_NAMES: readonly (OtlpSignal | undefined)[] = [undefined, 'metrics', 'logs', 'traces'];
 const SEGMENT = /^requests-(\d{16})\.log$/;
+/** Buffers one vectored write takes (IOV_MAX on Linux). */
+const MAX_IOV = 1024;
 /** A segment is closed (and a new one begun) past this size, by default. */
 const SEGMENT_BYTES = 64 * 1024 * 1024;
 
@@ -129,8 +131,11 @@ export class RequestLog {
   }
 
   /**
-   * Writes what is queued with one writev and one fdatasync: every request that arrived while
-   * the previous sync ran shares the next (group commit).
+   * Writes what is queued with one synchronous-data write: every request that arrived while
+   * the previous write ran shares the next (group commit). The file is opened O_DSYNC, so the
+   * write returns once the data is on disk, as a write and an fdatasync would, in one trip
+   * through the thread pool instead of two (measured: the pool's wake-ups were ~5% of the
+   * gateway's CPU on the log bench).
    */
   async #sync(): Promise<void> {
     try {
@@ -141,7 +146,6 @@ export class RequestLog {
           const h = this.#handle;
           if (h === undefined || this.#failed !== undefined) throw this.#failed ?? new Error('store is closing');
           await this.#writeAll(h, batch);
-          await h.datasync();
           const seg = this.#segments[this.#segments.length - 1]!;
           seg.lastSeq = Math.max(seg.lastSeq, batch[batch.length - 1]!.seq);
           for (const p of batch) p.resolve();
@@ -156,20 +160,28 @@ export class RequestLog {
   }
 
   /**
-   * Appends a batch whole or not at all. One buffer, written until done: a vectored write stops
-   * at the system's limit of buffers (1,024 here) and a full disk takes part of a write without
-   * an error. What a failed write left is cut off again, so no later record sits behind a torn
+   * Appends a batch whole or not at all, written until done: a vectored write stops at the
+   * system's limit of buffers (1,024 here) and a full disk takes part of a write without an
+   * error. What a failed write left is cut off again, so no later record sits behind a torn
    * one where a replay would not reach it; if even that fails, the log takes nothing more until
    * the store opens it anew.
    */
   async #writeAll(h: FileHandle, batch: readonly Pending[]): Promise<void> {
-    const data = Buffer.concat(batch.flatMap((p) => p.buffers));
-    let off = 0;
+    const buffers = batch.flatMap((p) => p.buffers);
+    let total = 0;
+    for (const b of buffers) total += b.length;
     try {
-      while (off < data.length) {
-        const { bytesWritten } = await h.write(data, off, data.length - off);
-        if (bytesWritten === 0) throw Object.assign(new Error('no space left on device (the request log took no more bytes)'), { code: 'ENOSPC' });
-        off += bytesWritten;
+      // One vectored write of the bodies as they are (a copy of every body into one buffer was
+      // garbage enough to set off V8's old-space collections on the log bench); what a short
+      // write left, or a batch past the system's limit of buffers, goes as one buffer.
+      let off = buffers.length <= MAX_IOV ? (await h.writev(buffers)).bytesWritten : 0;
+      if (off < total) {
+        const data = Buffer.concat(buffers, total);
+        while (off < total) {
+          const { bytesWritten } = await h.write(data, off, total - off);
+          if (bytesWritten === 0) throw Object.assign(new Error('no space left on device (the request log took no more bytes)'), { code: 'ENOSPC' });
+          off += bytesWritten;
+        }
       }
     } catch (err) {
       try {
@@ -179,16 +191,20 @@ export class RequestLog {
       }
       throw err;
     }
-    this.#size += data.length;
+    this.#size += total;
   }
 
   async #startSegment(): Promise<void> {
     await this.#handle?.close().catch(() => undefined);
     const name = segmentName(this.#nextSeq);
-    this.#handle = await open(path.join(this.#dir, name), 'a');
+    this.#handle = await open(path.join(this.#dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC);
     this.#size = 0;
-    // A segment of this name may exist (an empty one from a start that wrote nothing).
+    // A segment of this name may exist: one from a start that wrote nothing, or that died
+    // writing its first record. It holds no intact record (its first would carry this very
+    // sequence number, and numbering resumes past every intact one), so it starts empty: what
+    // this start appends must not sit behind a torn record, where no replay would reach it.
     if (this.#segments[this.#segments.length - 1]?.name !== name) this.#segments.push({ name, firstSeq: this.#nextSeq, lastSeq: this.#nextSeq - 1 });
+    else await this.#handle.truncate(0);
   }
 
   /** Deletes the segments, but the one being written, whose every record is committed (sequence ≤ `committedSeq`). */

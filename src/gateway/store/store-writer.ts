@@ -47,6 +47,8 @@ export interface WriteJob {
   readonly receivedMs: number;
   /** The body decoded already (the gateway checked it at the door), while the queue is short. */
   readonly message?: unknown;
+  /** The body passed the validating walk at the door (a request-log replay has not). */
+  readonly walked?: boolean;
 }
 
 interface ObjectsJob {
@@ -237,6 +239,8 @@ export class StoreWriter {
         // log from another version) costs its own rows, not the batch's.
         const mark = builder.rows.mark();
         try {
+          // A logs body is read into rows from its bytes, unless it is one the scan leaves to protobufjs.
+          if (job.message === undefined && job.signal === 'logs' && job.format === 'protobuf' && builder.logsProtobuf(job.body, job.receivedMs, job.walked === true)) continue;
           const message = job.message ?? this.#decoder.decode(job.signal, job.format, job.body);
           if (job.signal === 'metrics') builder.metrics(message as MetricsRequestLike, job.receivedMs);
           else if (job.signal === 'logs') builder.logs(message as LogsRequestLike, job.receivedMs);

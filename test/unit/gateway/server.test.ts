@@ -365,6 +365,45 @@ describe('gateway server', () => {
   });
 });
 
+describe('gateway: bodies read on the fast paths answer as before', () => {
+  let dir: string;
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    dir = await tmpDataDir();
+    ({ gw } = await start(dir, { maxRequestBytes: 1 * MiB, maxDecompressedBytes: 8 * MiB }));
+  });
+
+  afterAll(async () => {
+    await gw.close();
+    await removeDir(dir);
+  });
+
+  it('413 for a small gzip bomb too (a body under 64 KiB is inflated in one call, with the same limit)', async () => {
+    // 32 MiB of zeros gzips to ~32 KiB.
+    const bomb = gzipSync(Buffer.alloc(32 * MiB), { level: 9 });
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const r = await post(`${gw.url}/v1/logs`, bomb, { 'content-encoding': 'gzip' });
+    expect(r.status).toBe(413);
+    expect(r.body.toString()).toContain('decompressed body exceeds');
+  });
+
+  it('a protobuf logs body the validating walk refuses gets protobufjs\' answer: 400 for what it refuses, 200 for what it reads', async () => {
+    // Invalid UTF-8 in a body string (C3 28): protobufjs refuses it, naming the problem.
+    const rec = [0x2a, 5, 0x0a, 3, 0x78, 0xc3, 0x28];
+    const bad = Buffer.from([0x0a, rec.length + 4, 0x12, rec.length + 2, 0x12, rec.length, ...rec]);
+    const r1 = await post(`${gw.url}/v1/logs`, bad);
+    expect(r1.status).toBe(400);
+    expect(r1.body.toString('latin1')).toContain('invalid protobuf');
+    expect(r1.body.toString('latin1')).toMatch(/utf-8/i);
+    // severity_text (field 3) sent as a varint: the walk refuses the wire type, protobufjs skips the field.
+    const rec2 = [0x18, 5, 0x2a, 4, 0x0a, 2, 0x68, 0x69];
+    const odd = Buffer.from([0x0a, rec2.length + 4, 0x12, rec2.length + 2, 0x12, rec2.length, ...rec2]);
+    const r2 = await post(`${gw.url}/v1/logs`, odd);
+    expect(r2.status).toBe(200);
+  });
+});
+
 describe('gateway without tokens', () => {
   it('accepts everything and warns once at start', async () => {
     const dir = await tmpDataDir();

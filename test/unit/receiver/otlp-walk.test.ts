@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodePassThrough } from '../../../src/export/otlp/pass-through.js';
 import { jsonToProtobuf, JsonShapeError } from '../../../src/receiver/otlp-json.js';
-import { attributeString, splitRequest, WireError } from '../../../src/receiver/otlp-walk.js';
+import { ByteMap } from '../../../src/io/byte-map.js';
+import { attributeString, countItems, splitRequest, WireError } from '../../../src/receiver/otlp-walk.js';
 import { ResourceRewriter } from '../../../src/receiver/resource-rewrite.js';
 import { encodeRef, logsRequest, metricsRequest, Ref, tracesRequest } from '../gateway/helpers.js';
 
@@ -168,5 +169,28 @@ describe('OTLP/JSON → protobuf', () => {
     }
     expect(() => jsonToProtobuf('logs', Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]))).toThrow(JsonShapeError);
     expect(jsonToProtobuf('logs', Buffer.alloc(0))).toEqual(Buffer.alloc(0));
+  });
+});
+
+describe('countItems with resources already checked', () => {
+  it('counts the same items, skips a resource it holds, and still refuses a bad one it does not', () => {
+    const kv = (k: number[], v: number[]): number[] => [0x0a, k.length, ...k, 0x12, v.length + 2, 0x0a, v.length, ...v];
+    const req = (resourceValue: number[], records: number): Uint8Array => {
+      const attr = kv([0x6b], resourceValue);
+      const resource = [0x0a, attr.length, ...attr];
+      const rec = [0x2a, 3, 0x0a, 1, 0x41];
+      const scope: number[] = [];
+      for (let i = 0; i < records; i++) scope.push(0x12, rec.length, ...rec);
+      const rl = [0x0a, resource.length, ...resource, 0x12, scope.length, ...scope];
+      return Uint8Array.from([0x0a, rl.length, ...rl]);
+    };
+    const known = new ByteMap<true>(10);
+    expect(countItems('logs', req([0x76], 3), known)).toBe(3);
+    expect(known.size).toBe(1);
+    expect(countItems('logs', req([0x76], 5), known)).toBe(5);
+    expect(known.size).toBe(1);
+    // Invalid UTF-8 in a resource it has not seen: refused, and not remembered.
+    expect(() => countItems('logs', req([0xc3, 0x28], 1), known)).toThrow(/UTF-8/);
+    expect(known.size).toBe(1);
   });
 });

@@ -84,4 +84,30 @@ describe('the request log', () => {
     expect(replayed).toEqual([1, 2, 3, 4]);
     await again.close();
   });
+
+  it('a segment whose only record is torn is started afresh, not appended to behind the torn bytes', async () => {
+    // A gateway replays 1..3 (never committed), starts segment 4, and dies writing its first
+    // record; the next start finds nothing intact in segment 4 and begins its own segment 4.
+    const d = await dir();
+    const first = await RequestLog.open(d, 0, () => undefined);
+    for (let i = 0; i < 3; i++) await first.append('logs', 'protobuf', body(i));
+    await first.close();
+    const second = await RequestLog.open(d, 0, () => undefined);
+    await second.append('logs', 'protobuf', body(3));
+    await second.close();
+    const seg4 = path.join(d, 'requests-0000000000000004.log');
+    truncateSync(seg4, statSync(seg4).size - 3);
+    // Nothing committed: 1..3 are replayed, and what this start accepts goes into segment 4.
+    const replayed: number[] = [];
+    const third = await RequestLog.open(d, 0, (r) => replayed.push(r.seq));
+    expect(replayed).toEqual([1, 2, 3]);
+    expect(await third.append('logs', 'protobuf', body(4))).toBe(4);
+    expect(await third.append('logs', 'protobuf', body(5))).toBe(5);
+    await third.close();
+    // Acknowledged, never committed: the next start must replay them.
+    const again: number[] = [];
+    const fourth = await RequestLog.open(d, 0, (r) => again.push(r.seq));
+    expect(again).toEqual([1, 2, 3, 4, 5]);
+    await fourth.close();
+  });
 });
