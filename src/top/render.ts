@@ -62,6 +62,12 @@ export interface RenderOptions {
   readonly hint?: string | undefined;
   /** A problem with the latest scrape (the previous numbers stay on screen). */
   readonly error?: string | undefined;
+  /**
+   * The terminal's rows (live screen only). A frame taller than the terminal would scroll its
+   * head (the target, the agent's CPU and RSS) off the screen, so the tail is cut instead and the
+   * last row says how much.
+   */
+  readonly height?: number | undefined;
 }
 
 export function renderView(view: TopView, options: RenderOptions): string[] {
@@ -111,5 +117,11 @@ export function renderView(view: TopView, options: RenderOptions): string[] {
     }
   }
   if (view.badLines > 0) lines.push('', `(${view.badLines} unreadable lines in /metrics ignored)`);
+  const height = options.height;
+  if (height !== undefined && height >= 2 && lines.length > height) {
+    const cut = lines.length - (height - 1);
+    lines.length = height - 1;
+    lines.push(`… ${cut} more ${cut === 1 ? 'line' : 'lines'} below: a taller terminal shows them`);
+  }
   return lines.map((l) => (l.length > options.width ? l.slice(0, options.width) : l));
 }

@@ -13,6 +13,7 @@ export interface TopOutput {
   write(s: string): unknown;
   readonly isTTY?: boolean | undefined;
   readonly columns?: number | undefined;
+  readonly rows?: number | undefined;
   on?(event: 'resize', listener: () => void): unknown;
   off?(event: 'resize', listener: () => void): unknown;
 }
@@ -83,7 +84,7 @@ function live(first: Scrape, options: TopOptions, io: TopIo, scrape: (target: UR
 
   const draw = (): void => {
     const width = Math.max(40, stdout.columns ?? 120);
-    const lines = renderView(buildView(cur, prev), { target: options.target.origin, width, hint, error });
+    const lines = renderView(buildView(cur, prev), { target: options.target.origin, width, hint, error, height: stdout.rows });
     stdout.write(HOME + lines.map((l) => l + CLEAR_LINE_END).join('\n') + CLEAR_BELOW);
   };
 

@@ -48,6 +48,8 @@ async function gateway(api: Api, upstream: string, dir: string, name: string, da
       SEXTANT_LISTEN: `127.0.0.1:${selfPort}`,
       SEXTANT_GATEWAY_DATA_DIR: dataDir,
       SEXTANT_GATEWAY_UPSTREAM: upstream,
+      // NDJSON beside the embedded store: the test reads what was stored from the files.
+      SEXTANT_GATEWAY_NDJSON: 'true',
       SEXTANT_KUBERNETES_API_SERVER: api.server.url,
       SEXTANT_KUBERNETES_TOKEN_FILE: path.join(dir, 'token'),
       SEXTANT_KUBERNETES_CA_FILE: path.join(dir, 'ca.crt'),
@@ -123,7 +125,7 @@ describe('sextant gateway monitoring a cluster', () => {
     expect(sched).toMatchObject({ severityText: 'Warning', severityNumber: 13, scope: 'sextant/cluster' });
     expect(sched.attributes['k8s.event.count']).toBe(3);
     expect(sched.resource['k8s.pod.uid']).toBe(UID.podPending);
-    expect(await readyz(a)).toMatch(/^ready: ok\ncluster monitor: leading: 13\/13 kinds listed, 6 pods, 2 nodes/);
+    expect(await readyz(a)).toMatch(/^ready: ok\nstore: open \([^)]*sextant\.duckdb\)\ncluster monitor: leading: 13\/13 kinds listed, 6 pods, 2 nodes/);
     // The way received data goes: the gateway's own store has them too.
     expect(JSON.stringify(storedRequests(a.dataDir, 'metrics'))).toContain('k8s.deployment.pod.desired');
     expect(JSON.stringify(storedRequests(a.dataDir, 'logs'))).toContain('FailedScheduling');

@@ -91,7 +91,8 @@ describe('the supervisor-safe command in README.md', () => {
     dirs.push(cwd);
     const gw = new SextantProcess(['gateway'], {
       cwd,
-      env: { SEXTANT_GATEWAY_LISTEN: '127.0.0.1:0', SEXTANT_LISTEN: '127.0.0.1:0', SEXTANT_GATEWAY_TOKENS: TOKEN, SEXTANT_GATEWAY_DATA_DIR: path.join(cwd, 'gw') },
+      // NDJSON beside the embedded store: the test reads what arrived from the files.
+      env: { SEXTANT_GATEWAY_LISTEN: '127.0.0.1:0', SEXTANT_LISTEN: '127.0.0.1:0', SEXTANT_GATEWAY_TOKENS: TOKEN, SEXTANT_GATEWAY_DATA_DIR: path.join(cwd, 'gw'), SEXTANT_GATEWAY_NDJSON: 'true' },
     });
     gateways.push(gw);
     const url = String((await gw.waitForLog('gateway started'))['url']);

@@ -134,7 +134,8 @@ beforeAll(async () => {
   const gwData = path.join(tmp, 'gw');
   const gateway = new SextantProcess(['gateway'], {
     cwd: tmp,
-    env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${gwPort}`, SEXTANT_GATEWAY_DATA_DIR: gwData, SEXTANT_LISTEN: `127.0.0.1:${gwSelfPort}` },
+    // NDJSON beside the embedded store: every stored name is read back from the files.
+    env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${gwPort}`, SEXTANT_GATEWAY_DATA_DIR: gwData, SEXTANT_LISTEN: `127.0.0.1:${gwSelfPort}`, SEXTANT_GATEWAY_NDJSON: 'true' },
   });
   procs.push(gateway);
   await gateway.waitForLog('gateway started');

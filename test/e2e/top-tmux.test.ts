@@ -97,7 +97,9 @@ describe.skipIf(!presentOrSkip(hasTmux(), 'tmux', 'apt-get install tmux'))('sext
   function startTop(session: string): void {
     // `echo` after top: once top has exited the pane shows its status on the normal screen.
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} top --target ${target}; echo "top exited $?"; sleep 120`;
-    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd);
+    // 60 rows: the whole frame with ten lag rows is 48 lines (a shorter terminal gets it cut at
+    // the bottom, test/unit/top).
+    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '60', cmd);
   }
 
   it('shows live numbers on the alternate screen and restores the terminal on q', async () => {

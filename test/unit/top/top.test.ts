@@ -97,6 +97,19 @@ describe('buildView', () => {
 });
 
 describe('readStatus / resolveTarget / parseTopArgs', () => {
+  it('fits the live screen to the terminal: the head stays, the tail is cut and counted', () => {
+    const a = agentRegistry();
+    const lag = Array.from({ length: 10 }, (_, i) => ({ path: `/var/log/pods/p${i}/0.log`, size: 100, committed: 100 }));
+    const view = buildView(scrapeOf(a.r, 0, { version: 1, logs: { lag } }), undefined);
+    const whole = renderView(view, { target: 'http://127.0.0.1:9464', width: 120 });
+    const fitted = renderView(view, { target: 'http://127.0.0.1:9464', width: 120, height: 20 });
+    expect(whole.length).toBeGreaterThan(20);
+    expect(fitted).toHaveLength(20);
+    expect(fitted.slice(0, 19)).toEqual(whole.slice(0, 19));
+    expect(fitted[19]).toBe(`… ${whole.length - 19} more lines below: a taller terminal shows them`);
+    expect(renderView(view, { target: 'http://127.0.0.1:9464', width: 120, height: whole.length })).toEqual(whole);
+  });
+
   it('readStatus keeps well-formed entries only', () => {
     expect(readStatus('not json')).toBeNull();
     expect(readStatus('[1]')).toEqual({ version: 1, logs: null });
