@@ -7,6 +7,7 @@ import { WEBHOOK_KEYS } from '../webhook/config.js';
 import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8s/config-values.js';
 import { clusterKeys } from '../gateway/cluster/config.js';
 import { GATEWAY_STORE_KEYS } from '../gateway/store/keys.js';
+import { GATEWAY_PROBLEM_KEYS } from '../gateway/problems/keys.js';
 import { MODES } from './modes.js';
 import { envName, flagName } from '../config-kinds/names.js';
 import type { ConfigOf } from '../config-kinds/section.js';
@@ -208,6 +209,7 @@ export const schema = {
       maxQueueItems: integer({ description: 'Requests queued for the upstream before the gateway answers 503.', default: 1024, min: 1, max: { value: 1_000_000 } }),
     },
     ...GATEWAY_STORE_KEYS,
+    problems: GATEWAY_PROBLEM_KEYS,
   },
   cluster: clusterKeys,
 };

@@ -3,6 +3,7 @@ import { type ListenAddress, parseListenText, Problem } from '../config-kinds/va
 import { ConfigError } from '../errors.js';
 import { DEFAULT_API_CONFIG, validateApiConfig, type ApiConfig } from './api/config.js';
 import { DEFAULT_STORE_CONFIG, validateStoreConfig, type StoreConfig } from './store/config.js';
+import { validateProblemsConfig, type ProblemsConfig } from './problems/config.js';
 
 export type { ListenAddress };
 
@@ -47,6 +48,8 @@ export interface GatewayConfig {
   ndjson?: boolean | undefined;
   /** The query API at /api/v1 (served while the store is on). */
   api?: ApiConfig | undefined;
+  /** Problem detection over the store (needs `database`); absent or false: off. `sextant gateway` turns it on by default (gateway.problems.enabled). */
+  problems?: ProblemsConfig | false | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -111,6 +114,10 @@ export function validateGatewayConfig(config: GatewayConfig): ListenAddress {
   }
   if (config.database !== undefined && config.database !== false) validateStoreConfig(config.database);
   if (config.api !== undefined) validateApiConfig(config.api);
+  if (config.problems !== undefined && config.problems !== false) {
+    if (config.database === false) throw new ConfigError('gateway.problems.enabled', 'problem detection needs the store (gateway.storeEnabled)');
+    validateProblemsConfig(config.problems);
+  }
   if (config.upstream !== undefined) {
     let u: URL;
     try {
