@@ -48,6 +48,14 @@ export function groupSignals(signals: readonly Signal[], topo: Topology, slackMs
   return [...groups.values()];
 }
 
+/**
+ * Which of an entity's signals names it best: a crash loop says more than each of its exits,
+ * a kill more than the exit it caused.
+ */
+function telling(s: Signal): number {
+  return s.strength + (s.kind === 'nonzero_exit' ? 0 : 5);
+}
+
 export interface Candidate {
   readonly entityId: string;
   readonly score: number;
@@ -93,7 +101,7 @@ export function rank(signals: readonly Signal[], topo: Topology): Candidate[] {
     let score = 0;
     let best: Signal | undefined;
     for (const s of list) {
-      if (best === undefined || ROLE_WEIGHT[s.role] > ROLE_WEIGHT[best.role] || (ROLE_WEIGHT[s.role] === ROLE_WEIGHT[best.role] && s.strength > best.strength)) best = s;
+      if (best === undefined || ROLE_WEIGHT[s.role] > ROLE_WEIGHT[best.role] || (ROLE_WEIGHT[s.role] === ROLE_WEIGHT[best.role] && telling(s) > telling(best))) best = s;
     }
     if (best !== undefined) {
       score += ROLE_WEIGHT[best.role];
