@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -80,6 +80,9 @@ export class ProblemsRun {
     this.procs.push(gw);
     await gw.waitForLog('gateway started', 30_000);
     mkdirSync('/var/log/pods', { recursive: true });
+    // A file present at the first scan: the checkpoint written for it says the scan is done.
+    mkdirSync(path.join(this.work, 'decoy'));
+    writeFileSync(path.join(this.work, 'decoy', 'a.log'), 'before\n');
     const agent = new SextantProcess(['agent'], {
       cwd: this.work,
       env: {
@@ -97,6 +100,7 @@ export class ProblemsRun {
         SEXTANT_BATCH_LOGS_LINGER: '200ms',
         SEXTANT_EXPORT_RETRY_MAX_BACKOFF: '1s',
         SEXTANT_LOGS_CHECKPOINT_INTERVAL: '200ms',
+        SEXTANT_LOGS_GLOBS: path.join(this.work, 'decoy', '*.log'),
       },
     });
     this.procs.push(agent);
