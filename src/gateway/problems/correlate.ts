@@ -20,7 +20,9 @@ export function overlaps(a: Signal, b: Signal, slackMs: number): boolean {
 }
 
 export function connected(a: Signal, b: Signal, topo: Topology, slackMs: number): boolean {
-  return overlaps(a, b, slackMs) && topo.related(a.entityId, b.entityId, isContention(a) || isContention(b));
+  // Two entities on one node compete for it only when both signals are about its resources: a
+  // CPU hog and a container that stalls, not a CPU hog and another container's OOM kill.
+  return overlaps(a, b, slackMs) && topo.related(a.entityId, b.entityId, isContention(a) && isContention(b));
 }
 
 /** Connected groups of signals (union-find over the pairs; n is small: signals active now). */

@@ -302,8 +302,10 @@ export class ProblemEngine {
         p.signals.push({ key: s.key, kind: s.kind, role: s.role, entity: ref(catalog, s.entityId), title: s.title, onsetMs: s.onsetMs, lastMs: s.lastMs, active: true, strength: s.strength });
         if (recordHistory) p.history.push({ time: new Date(now).toISOString(), event: 'signal_added', detail: `${s.title} (${ref(catalog, s.entityId)?.name ?? s.entityId})` });
       }
-      // The signal's latest evidence replaces what it showed before.
-      const others = p.evidence.filter((e) => !(e.signal === s.kind && e.entity?.id === s.entityId && e.type !== 'log'));
+      // The signal's latest evidence replaces what it showed before (a metric's by its name:
+      // one entity may have several baselines of one kind).
+      const metrics = new Set(s.evidence.map((e) => e.metric?.metric));
+      const others = p.evidence.filter((e) => !(e.signal === s.kind && e.entity?.id === s.entityId && e.type !== 'log' && metrics.has(e.metric?.metric)));
       p.evidence = [...others, ...s.evidence.map((e): ProblemEvidence => ({ ...e, entity: ref(catalog, e.entityId), entityId: undefined } as unknown as ProblemEvidence)).map(stripEntityId)];
     }
     if (p.signals.length > MAX_SIGNALS) p.signals = p.signals.sort((a, b) => b.lastMs - a.lastMs).slice(0, MAX_SIGNALS);

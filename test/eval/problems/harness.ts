@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { CriPods } from '../../helpers/cri-pods.js';
@@ -136,9 +136,14 @@ export class ProblemsRun {
     if (info !== undefined) this.dockerIds.splice(this.dockerIds.indexOf(info.Id), 1);
   }
 
+  /** The host entity's name: the machine's host name (the node name is on pod records only). */
+  get hostName(): string {
+    return hostname();
+  }
+
   /** Whether an entity name is one of this run's (its containers, pods, and its node). */
   ours(name: string): boolean {
-    return name.startsWith(this.tag) || name === this.node;
+    return name.startsWith(this.tag) || name === this.node || name === this.hostName;
   }
 
   async get<T>(pathAndQuery: string): Promise<T> {

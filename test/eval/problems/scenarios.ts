@@ -14,7 +14,7 @@ export interface Injected {
   /** When the fault began (ms). */
   readonly injectAt: number;
   /** The entity the root cause should be. */
-  readonly expected: { readonly type: string; readonly name: string };
+  readonly expected: { readonly type: string; readonly names: readonly string[] };
 }
 
 export interface Scenario {
@@ -34,7 +34,7 @@ export const FAULTS: readonly Scenario[] = [
     what: 'a Docker container that exits 1 every 2 s under restart policy always',
     inject: async (run) => {
       const at = await run.dockerRun('crash', 'echo starting; sleep 2; echo "fatal: config missing" >&2; exit 1', { RestartPolicy: { Name: 'always' } });
-      return { injectAt: at, expected: { type: 'container', name: `${run.tag}-crash` } };
+      return { injectAt: at, expected: { type: 'container', names: [`${run.tag}-crash`] } };
     },
   },
   {
@@ -42,7 +42,7 @@ export const FAULTS: readonly Scenario[] = [
     what: 'a memory hog (dd with a 64 MiB buffer) in a Docker container limited to 32 MiB',
     inject: async (run) => {
       const at = await run.dockerRun('oom', 'sleep 3; dd if=/dev/zero of=/dev/null bs=64M count=1; exec sleep 3600', { Memory: 32 * MiB, MemorySwap: 32 * MiB });
-      return { injectAt: at + 3_000, expected: { type: 'container', name: `${run.tag}-oom` } };
+      return { injectAt: at + 3_000, expected: { type: 'container', names: [`${run.tag}-oom`] } };
     },
   },
   {
@@ -53,7 +53,7 @@ export const FAULTS: readonly Scenario[] = [
       const at = Date.now();
       const pod = await run.pods.runPod({ name: `${run.tag}-throttle`, namespace: 'eval', uid: randomUUID(), containers: [{ name, command: ['sh', '-c', burn(1)], cpuQuota: 20_000, cpuPeriod: 100_000 }] });
       run.podIds.push(pod.podId);
-      return { injectAt: at, expected: { type: 'container', name } };
+      return { injectAt: at, expected: { type: 'container', names: [name] } };
     },
   },
   {
@@ -64,7 +64,7 @@ export const FAULTS: readonly Scenario[] = [
       await run.dockerRun('victim1', light);
       await run.dockerRun('victim2', light);
       const at = await run.dockerRun('neighbour', `sleep 80; ${burn(2)}`);
-      return { injectAt: at + 80_000, expected: { type: 'container', name: `${run.tag}-neighbour` } };
+      return { injectAt: at + 80_000, expected: { type: 'container', names: [`${run.tag}-neighbour`] } };
     },
   },
   {
@@ -86,7 +86,8 @@ export const FAULTS: readonly Scenario[] = [
     inject: async (run) => {
       const dir = `/tmp/${run.tag}-fs`;
       const at = await run.dockerRun('fill', 'sleep 10; i=0; while :; do dd if=/dev/zero of=/fill/f$i bs=1M count=2 2>/dev/null; i=$((i+1)); sleep 1; done', { Binds: [`${dir}:/fill`] });
-      return { injectAt: at + 10_000, expected: { type: 'host', name: run.node } };
+      // The host entity is named after the node once pod records have named it, else the host name.
+      return { injectAt: at + 10_000, expected: { type: 'host', names: [run.hostName, run.node] } };
     },
   },
   {
@@ -97,7 +98,7 @@ export const FAULTS: readonly Scenario[] = [
         'i=0; end=$(( $(date +%s) + 75 )); while [ $(date +%s) -lt $end ]; do echo "INFO request $i ok"; i=$((i+1)); usleep 200000; done; ' +
         'while :; do echo "ERROR payment failed for order $i: upstream refused"; i=$((i+1)); usleep 50000; done';
       const at = await run.dockerRun('errors', script);
-      return { injectAt: at + 75_000, expected: { type: 'container', name: `${run.tag}-errors` } };
+      return { injectAt: at + 75_000, expected: { type: 'container', names: [`${run.tag}-errors`] } };
     },
   },
 ];
