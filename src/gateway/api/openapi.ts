@@ -199,7 +199,8 @@ const metricExcerpt: Json = {
   additionalProperties: false,
 };
 const signalKinds = ['crash_loop', 'oom_kill', 'nonzero_exit', 'image_pull', 'unschedulable', 'node_not_ready', 'node_pressure', 'node_reboot', 'filesystem_full', 'cpu_throttling', 'metric_anomaly', 'error_logs', 'rollout'];
-(schemas as Record<string, Json>)['ProblemEvidence'] = {
+/** Problems (src/gateway/problems/): what the explorer's Problems view reads. */
+const problemEvidence: Json = {
   type: 'object',
   required: ['type', 'signal', 'entity', 'time', 'summary'],
   properties: {
@@ -217,7 +218,7 @@ const signalKinds = ['crash_loop', 'oom_kill', 'nonzero_exit', 'image_pull', 'un
   },
   additionalProperties: false,
 };
-(schemas as Record<string, Json>)['Problem'] = {
+const problem: Json = {
   type: 'object',
   required: ['id', 'title', 'status', 'openedAt', 'closedAt', 'rootCause', 'affected', 'evidence', 'ranking'],
   properties: {
@@ -300,7 +301,7 @@ export const OPENAPI_DOCUMENT: Json = {
       apiToken: { type: 'apiKey', in: 'header', name: 'Authorization', description: '`Api-Token <token>`, a token of gateway.readTokens (ingest tokens are not accepted).' },
       bearer: { type: 'http', scheme: 'bearer' },
     },
-    schemas,
+    schemas: { ...(schemas as Record<string, Json>), ProblemEvidence: problemEvidence, Problem: problem },
   },
   paths: {
     '/api/v1/entities': get(

@@ -6,6 +6,7 @@ import { listProblems } from '../../../../src/gateway/problems/problem-table.js'
 import { WEBHOOK_SECRET_HEADER } from '../../../../src/gateway/problems/webhook.js';
 import { entityId } from '../../../../src/gateway/store/entities.js';
 import type { TelemetryStore } from '../../../../src/gateway/store/telemetry-store.js';
+import { createResource } from '../../../../src/model/index.js';
 import { createLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
 import { removeDir, tmpDataDir } from '../helpers.js';
@@ -149,6 +150,28 @@ describe('the problem engine over a real store', () => {
     expect(m.metric).toBe('container.cpu.usage');
     expect(m.median).toBeCloseTo(0.05, 1);
     expect(m.v[m.v.length - 1]).toBeCloseTo(1.8, 1);
+  }, 60_000);
+
+  it('a node NotReady under two crash-looping pods: one problem, the node its root cause', async () => {
+    const clock = new TestClock(T0);
+    const { store, engine } = await setup(clock);
+    const node = createResource({ 'k8s.node.name': 'node-1', 'k8s.cluster.name': 'c1' });
+    const cond = metric('k8s.node.condition.status', 'gauge', '{node}');
+    const points = [];
+    for (let t = T0 - 3 * 60_000; t < T0; t += 10_000) {
+      points.push(point(cond, node, t, t >= T0 - 90_000 ? 1 : 0, { 'k8s.node.condition.type': 'Ready', 'k8s.node.condition.status': 'unknown' }));
+      points.push(point(cond, node, t, t >= T0 - 90_000 ? 0 : 1, { 'k8s.node.condition.type': 'Ready', 'k8s.node.condition.status': 'true' }));
+    }
+    await store.write('metrics', 'protobuf', metricsBody(points));
+    for (const [i, r] of [ctr, ctrB].entries()) {
+      for (let k = 0; k < 3; k++) await event(store, T0 - 60_000 + i * 1000 + k * 10_000, 'container.restart', { 'k8s.container.restart_count': k + 1 }, r);
+    }
+    const rep = await engine.evaluate();
+    expect(rep.opened).toHaveLength(1);
+    const p = engine.problems[0]!;
+    expect(p.rootCause).toMatchObject({ type: 'host', name: 'node-1' });
+    expect(p.rootCause.why).toMatch(/above 2 failing pods/);
+    expect(p.affected.map((a) => a.name).sort()).toEqual(['app', 'node-1', 'side']);
   }, 60_000);
 
   it('an empty store opens nothing; garbage events (unknown names, odd attributes) open nothing', async () => {

@@ -36,6 +36,11 @@ describe('event rules', () => {
     expect(s).toEqual([]);
   });
 
+  it('a node reboot is a signal of the host', () => {
+    const [s] = eventSignals([ev(T0, 'sextant.host.reboot', { 'sextant.host.boot_id': 'b2' }, 'host-1', 'node rebooted')], T0 + 1000, C);
+    expect(s).toMatchObject({ key: 'node_reboot:host-1', role: 'cause', active: true });
+  });
+
   it('signals go quiet after the hold', () => {
     const [s] = eventSignals([ev(T0, 'container.oom')], T0 + C.eventHoldMs + 1, C);
     expect(s!.active).toBe(false);
