@@ -49,6 +49,8 @@ const THROTTLED_PERIODS = 'sextant.container.cpu.throttling.throttled_periods';
 const FS_UTILIZATION = 'system.filesystem.utilization';
 const STATE_METRICS = ['k8s.node.condition.status', 'k8s.container.status.reason', 'k8s.pod.status.phase'];
 const READ_METRICS = [...new Set([...BASELINES.map((b) => b.metric), THROTTLE_PERIODS, THROTTLED_PERIODS, FS_UTILIZATION, ...STATE_METRICS])];
+/** Metrics read only with the point attributes their baseline wants. */
+const NARROWED: Readonly<Record<string, Readonly<Record<string, string>>>> = Object.fromEntries(BASELINES.filter((b) => b.attrs !== undefined).map((b) => [b.metric, b.attrs!]));
 /** Most steps one series is read in: the step grows for longer windows. */
 const MAX_STEPS = 2_000;
 /** Most signals and evidence items a problem keeps. */
@@ -94,6 +96,7 @@ export class ProblemEngine {
   #timer: NodeJS.Timeout | undefined;
   readonly #persistedMs = new Map<string, number>();
   #failures = 0;
+  #warnedTruncated = false;
 
   constructor(store: ProblemEngineStore, config: ProblemsConfig, deps: ProblemEngineDeps) {
     validateProblemsConfig(config);
@@ -173,11 +176,14 @@ export class ProblemEngine {
     const step = Math.max(stepOf(c), Math.ceil(c.windowMs / MAX_STEPS));
     const to = Math.floor(now / step) * step;
     const from = to - Math.ceil(c.windowMs / step) * step;
-    const reader = new SeriesReader(store, catalog, this.#timeoutMs);
+    const reader = new SeriesReader(store, catalog, this.#timeoutMs, (rows) => {
+      if (!this.#warnedTruncated) this.#deps.logger.warn({ rows }, 'problem detection read its row limit: some series were judged on part of their history; raise gateway.problems.step or shorten gateway.problems.window');
+      this.#warnedTruncated = true;
+    });
     const lookback = Math.max(c.crashLoopWindowMs, c.eventHoldMs) + c.pendingAfterMs;
     const [events, series, errors, peers] = await Promise.all([
       reader.events(now - lookback, now + 1),
-      reader.steps(READ_METRICS, from, to, step),
+      reader.steps(READ_METRICS, from, to, step, NARROWED),
       reader.errorCounts(from, to, step),
       this.#servicePeers(catalog, now),
     ]);

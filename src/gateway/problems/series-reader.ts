@@ -64,10 +64,14 @@ export class SeriesReader {
   readonly #catalog: Catalog;
   readonly #timeoutMs: number;
 
-  constructor(store: ReadableStore, catalog: Catalog, timeoutMs: number) {
+  readonly #truncated: ((rows: number) => void) | undefined;
+
+  /** `truncated` hears of a read cut at its row limit (the oldest steps of some series are missing then). */
+  constructor(store: ReadableStore, catalog: Catalog, timeoutMs: number, truncated?: (rows: number) => void) {
     this.#store = store;
     this.#catalog = catalog;
     this.#timeoutMs = timeoutMs;
+    this.#truncated = truncated;
   }
 
   /** The events the rules read since `fromMs`, oldest first, each with its resource's entity. */
@@ -95,12 +99,19 @@ export class SeriesReader {
    * attributes) the mean and the last value of each step. Series of resources with no entity
    * are left out.
    */
-  async steps(metrics: readonly string[], fromMs: number, toMs: number, step: number): Promise<StepSeries[]> {
+  async steps(metrics: readonly string[], fromMs: number, toMs: number, step: number, only: Readonly<Record<string, Readonly<Record<string, string>>>> = {}): Promise<StepSeries[]> {
     const ids: number[] = [];
+    // Metrics read only with some point attributes (CPU stalls of six kinds: one is wanted):
+    // their ids, and the attribute sets allowed for them.
+    const narrowed: number[] = [];
+    const allowed = new Set<number>();
     const byId = new Map<number, { name: string; unit: string }>();
     for (const name of metrics) {
+      const want = only[name];
+      if (want !== undefined) for (const a of this.#catalog.attributeSetsMatching(Object.entries(want))) allowed.add(a);
       for (const m of this.#catalog.metricsNamed(name)) {
         ids.push(m.id);
+        if (want !== undefined) narrowed.push(m.id);
         byId.set(m.id, { name: m.name, unit: m.unit });
       }
     }
@@ -111,11 +122,14 @@ export class SeriesReader {
               avg(value) AS avg, arg_max(value, time_ms) AS last
        FROM points
        WHERE time_ms >= CAST($1 AS BIGINT) AND time_ms < CAST($2 AS BIGINT) AND metric_id IN (SELECT unnest($4::INTEGER[]))
+         AND (metric_id NOT IN (SELECT unnest($5::INTEGER[])) OR attrs_id IN (SELECT unnest($6::INTEGER[])))
        GROUP BY ALL
        LIMIT ${MAX_STEP_ROWS}`,
-      [fromMs, toMs, step, ids],
+      // -1 (no id) keeps the lists non-empty: DuckDB cannot type an empty list parameter.
+      [fromMs, toMs, step, ids, [...narrowed, -1], [...allowed, -1]],
       this.#timeoutMs,
     );
+    if (rows.length >= MAX_STEP_ROWS) this.#truncated?.(MAX_STEP_ROWS);
     const series = new Map<string, { entityId: string; metric: string; unit: string; attrs: Record<string, unknown>; avg: (number | undefined)[]; last: (number | undefined)[] }>();
     const attrCache = new Map<number, Record<string, unknown>>();
     for (const r of rows) {
