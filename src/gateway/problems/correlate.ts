@@ -15,6 +15,9 @@ export function isContention(s: Signal): boolean {
   return s.kind === 'node_pressure' || (s.kind === 'metric_anomaly' && s.key.includes('container.')) || s.role === 'symptom';
 }
 
+/** Signals of a node that concern everything running on it. */
+const NODE_WIDE: ReadonlySet<string> = new Set(['node_not_ready', 'node_pressure', 'node_reboot']);
+
 export function overlaps(a: Signal, b: Signal, slackMs: number): boolean {
   return a.onsetMs <= b.lastMs + slackMs && b.onsetMs <= a.lastMs + slackMs;
 }
@@ -22,7 +25,7 @@ export function overlaps(a: Signal, b: Signal, slackMs: number): boolean {
 export function connected(a: Signal, b: Signal, topo: Topology, slackMs: number): boolean {
   // Two entities on one node compete for it only when both signals are about its resources: a
   // CPU hog and a container that stalls, not a CPU hog and another container's OOM kill.
-  return overlaps(a, b, slackMs) && topo.related(a.entityId, b.entityId, isContention(a) && isContention(b));
+  return overlaps(a, b, slackMs) && topo.related(a.entityId, b.entityId, isContention(a) && isContention(b), { a: NODE_WIDE.has(a.kind), b: NODE_WIDE.has(b.kind) });
 }
 
 /** Connected groups of signals (union-find over the pairs; n is small: signals active now). */

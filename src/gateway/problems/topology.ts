@@ -78,14 +78,17 @@ export class Topology {
 
   /**
    * Whether signals on `a` and `b` belong to one problem: one above the other, the same pod or
-   * workload, calling services, or — when either is about a shared resource (`contention`:
-   * CPU, memory, node pressure) — the same node.
+   * workload, calling services, or — when both are about a shared resource (`contention`:
+   * CPU, memory, node pressure) — the same node. A node is above everything on it, so a
+   * signal of the node itself joins what runs there only when it concerns the whole node
+   * (`nodeWide`: NotReady, pressure, a reboot) — a full /tmp does not explain an OOM kill.
    */
-  related(a: string, b: string, contention: boolean): boolean {
+  related(a: string, b: string, contention: boolean, nodeWide: { readonly a: boolean; readonly b: boolean } = { a: true, b: true }): boolean {
     if (a === b) return true;
     const aa = this.ancestors(a);
     const ab = this.ancestors(b);
-    if (aa.has(b) || ab.has(a)) return true;
+    if (aa.has(b)) return contention || nodeWide.b || this.entity(b)?.type !== 'host';
+    if (ab.has(a)) return contention || nodeWide.a || this.entity(a)?.type !== 'host';
     if (this.#peers.get(a)?.has(b) === true || this.#peers.get(b)?.has(a) === true) return true;
     for (const x of aa) {
       if (!ab.has(x)) continue;

@@ -45,6 +45,12 @@ describe('merging', () => {
     expect(groupSignals([sig('metric_anomaly', 'c1', T0, { key: 'metric_anomaly:c1:container.cpu.usage' }), sig('metric_anomaly', 'c2', T0, { key: 'metric_anomaly:c2:sextant.container.pressure.stall.time' }, 'symptom')], topo, SLACK)).toHaveLength(1);
   });
 
+  it('a node\'s own signal joins the pods on it only when it concerns the whole node', () => {
+    const topo = new Topology(cluster());
+    expect(groupSignals([sig('filesystem_full', 'n1', T0), sig('oom_kill', 'c1', T0)], topo, SLACK)).toHaveLength(2);
+    expect(groupSignals([sig('node_reboot', 'n1', T0), sig('oom_kill', 'c1', T0)], topo, SLACK)).toHaveLength(1);
+  });
+
   it('pod → node from the cluster graph and service → service from spans connect too', () => {
     const ents = new FakeEntities().add('pX', 'pod').add('nX', 'host').add('s1', 'service').add('s2', 'service');
     const topo = new Topology(ents, new Map([['pX', new Set(['nX'])]]), new Map([['s1', new Set(['s2'])]]));
