@@ -14,7 +14,7 @@ import { problemJson } from './problem.js';
 import { loadProblems, saveProblem, type ProblemStoreAccess } from './problem-table.js';
 import { ProblemMetrics } from './self-metrics.js';
 import { SeriesReader } from './series-reader.js';
-import type { Signal } from './signal.js';
+import type { Evidence, Signal } from './signal.js';
 import { Topology } from './topology.js';
 import { Webhook, type WebhookTuning } from './webhook.js';
 
@@ -303,7 +303,7 @@ export class ProblemEngine {
         known.lastMs = Math.max(known.lastMs, s.lastMs);
         known.active = true;
         known.strength = Math.max(known.strength, s.strength);
-        (known as { title: string }).title = s.title;
+        known.title = s.title;
       } else {
         p.signals.push({ key: s.key, kind: s.kind, role: s.role, entity: ref(catalog, s.entityId), title: s.title, onsetMs: s.onsetMs, lastMs: s.lastMs, active: true, strength: s.strength });
         if (recordHistory) p.history.push({ time: new Date(now).toISOString(), event: 'signal_added', detail: `${s.title} (${ref(catalog, s.entityId)?.name ?? s.entityId})` });
@@ -312,7 +312,7 @@ export class ProblemEngine {
       // one entity may have several baselines of one kind).
       const metrics = new Set(s.evidence.map((e) => e.metric?.metric));
       const others = p.evidence.filter((e) => !(e.signal === s.kind && e.entity?.id === s.entityId && e.type !== 'log' && metrics.has(e.metric?.metric)));
-      p.evidence = [...others, ...s.evidence.map((e): ProblemEvidence => ({ ...e, entity: ref(catalog, e.entityId), entityId: undefined } as unknown as ProblemEvidence)).map(stripEntityId)];
+      p.evidence = [...others, ...s.evidence.map((e) => problemEvidence(e, catalog))];
     }
     if (p.signals.length > MAX_SIGNALS) p.signals = p.signals.sort((a, b) => b.lastMs - a.lastMs).slice(0, MAX_SIGNALS);
   }
@@ -408,8 +408,8 @@ export class ProblemEngine {
   }
 }
 
-function stripEntityId(e: ProblemEvidence): ProblemEvidence {
-  const copy = { ...e } as Record<string, unknown>;
-  delete copy['entityId'];
-  return copy as unknown as ProblemEvidence;
+/** A signal's evidence as a problem keeps it: the entity as a named reference. */
+function problemEvidence(e: Evidence, catalog: Catalog): ProblemEvidence {
+  const { entityId: id, ...rest } = e;
+  return { ...rest, entity: ref(catalog, id) };
 }

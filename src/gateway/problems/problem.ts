@@ -29,7 +29,7 @@ export interface ProblemSignal {
   readonly kind: SignalKind;
   readonly role: SignalRole;
   readonly entity: EntityRef | null;
-  readonly title: string;
+  title: string;
   onsetMs: number;
   lastMs: number;
   active: boolean;
