@@ -54,7 +54,8 @@ function finite(v: number | undefined | null): v is number {
  * never violates.
  */
 export function judge(values: readonly (number | undefined | null)[], o: BaselineOptions): Verdict {
-  const split = Math.max(0, values.length - o.steps);
+  const recent = latestWithData(values, o.steps);
+  const split = recent.length > 0 ? recent[0]! : Math.max(0, values.length - o.steps);
   const history: number[] = [];
   for (let i = 0; i < split; i++) {
     const v = values[i];
@@ -69,7 +70,7 @@ export function judge(values: readonly (number | undefined | null)[], o: Baselin
   let violations = 0;
   let onsetIndex = -1;
   let lastIndex = -1;
-  for (let i = split; i < values.length; i++) {
+  for (const i of recent) {
     const v = values[i];
     if (finite(v) && v > threshold) {
       violations++;
@@ -81,17 +82,37 @@ export function judge(values: readonly (number | undefined | null)[], o: Baselin
 }
 
 /**
+ * Indices of the latest `n` steps with data, oldest first, looking back at most 2n steps: a
+ * reading that fell into the next step (an agent's interval as long as the step, jittering)
+ * leaves a step empty without shrinking what is judged, while a series that stopped is not
+ * judged on its old steps for long.
+ */
+export function latestWithData(values: readonly (number | undefined | null | boolean)[], n: number): number[] {
+  const out: number[] = [];
+  for (let i = values.length - 1; i >= Math.max(0, values.length - 2 * n) && out.length < n; i--) {
+    const v = values[i];
+    if (typeof v === 'boolean' || finite(v as number | undefined | null)) out.push(i);
+  }
+  return out.reverse();
+}
+
+/**
  * The increase of a cumulative counter per step from each step's last value: a value below
- * the one before is a reset (a restarted container, a new start time), counted from zero. The
- * first step, and a step after one without data, have no increase (undefined).
+ * the one before is a reset (a restarted container, a new start time), counted from zero.
+ * Across steps without data the increase is spread evenly and given to the step that has the
+ * value (the steps between stay without data). The first value has no increase (undefined).
  */
 export function increases(lastValues: readonly (number | undefined)[]): (number | undefined)[] {
   const out: (number | undefined)[] = new Array<number | undefined>(lastValues.length).fill(undefined);
-  for (let i = 1; i < lastValues.length; i++) {
-    const prev = lastValues[i - 1];
+  let prevIndex = -1;
+  for (let i = 0; i < lastValues.length; i++) {
     const cur = lastValues[i];
-    if (!finite(prev) || !finite(cur)) continue;
-    out[i] = cur >= prev ? cur - prev : cur;
+    if (!finite(cur)) continue;
+    if (prevIndex >= 0) {
+      const prev = lastValues[prevIndex]!;
+      out[i] = (cur >= prev ? cur - prev : cur) / (i - prevIndex);
+    }
+    prevIndex = i;
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { increases, judge, slope, type BaselineOptions } from './baseline.js';
+import { increases, judge, latestWithData, slope, type BaselineOptions } from './baseline.js';
 import type { ProblemsConfig } from './config.js';
 import { iso, ROLE, signalKey, type MetricExcerpt, type Signal, type SignalKind, type SignalRole } from './signal.js';
 
@@ -73,7 +73,7 @@ function kOfN(ok: readonly (boolean | undefined)[], k: number, n: number): Run |
   let count = 0;
   let first = -1;
   let last = -1;
-  for (let i = Math.max(0, ok.length - n); i < ok.length; i++) {
+  for (const i of latestWithData(ok, n)) {
     if (ok[i] === true) {
       count++;
       if (first < 0) first = i;

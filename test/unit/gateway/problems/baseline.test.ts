@@ -54,6 +54,14 @@ describe('judge', () => {
     expect(judge(new Array<undefined>(80).fill(undefined), O).verdict).toBe('learning');
   });
 
+  it('judges the latest n steps with data: readings jittering across a step boundary leave gaps, not misses', () => {
+    // Every other step empty (an agent interval as long as the step): the latest 5 with data.
+    const jitter = [...flat(60, 0.2), 1.5, undefined, 1.5, undefined, 1.5, undefined];
+    expect(judge(jitter, O).verdict).toBe('anomaly');
+    // A series that stopped long ago is not judged on its old steps.
+    expect(judge([...flat(60, 0.2), 1.5, 1.5, 1.5, ...new Array<undefined>(10).fill(undefined)], O).verdict).toBe('normal');
+  });
+
   it('NaN, Infinity and null are steps without data, never violations', () => {
     const v = judge([...flat(60, 0.2), NaN, Infinity, null, -Infinity, 0.2], O);
     expect(v.verdict).toBe('normal');
@@ -81,8 +89,9 @@ describe('increases (counters)', () => {
     expect(increases([10, 15, 25, 3, 8])).toEqual([undefined, 5, 10, 3, 5]);
   });
 
-  it('a step without data leaves the next one without an increase', () => {
-    expect(increases([10, undefined, 30, 40])).toEqual([undefined, undefined, undefined, 10]);
+  it('across steps without data the increase is spread over the steps it covers', () => {
+    expect(increases([10, undefined, 30, 40])).toEqual([undefined, undefined, 10, 10]);
+    expect(increases([undefined, 5, undefined, undefined, 2])).toEqual([undefined, undefined, undefined, undefined, 2 / 3]);
   });
 });
 
