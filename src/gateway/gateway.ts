@@ -208,6 +208,7 @@ class GatewayServer implements Gateway {
           registry: this.#registry,
           clusterGraph: () => this.#clusterGraph?.(),
           queryTimeoutMs: Math.max(10_000, this.#config.api?.queryTimeoutMs ?? 0),
+          retentionMs: (this.#config.database ?? DEFAULT_STORE_CONFIG).retentionMs,
         });
         this.#problems.start();
       }

@@ -11,7 +11,7 @@ import { eventSignals } from './event-rules.js';
 import { BASELINES, baselineSignals, clusterStateSignals, errorLogSignals, filesystemSignals, throttlingSignals, type StepSeries } from './metric-rules.js';
 import type { EntityRef, Problem, ProblemEvidence, ProblemSignal } from './problem.js';
 import { problemJson } from './problem.js';
-import { loadProblems, saveProblem, type ProblemStoreAccess } from './problem-table.js';
+import { deleteClosedBefore, loadProblems, saveProblem, type ProblemStoreAccess } from './problem-table.js';
 import { ProblemMetrics } from './self-metrics.js';
 import { SeriesReader } from './series-reader.js';
 import type { Evidence, Signal } from './signal.js';
@@ -34,6 +34,8 @@ export interface ProblemEngineDeps {
   readonly webhookTuning?: Partial<WebhookTuning> | undefined;
   /** Longest a store read of one evaluation may take. */
   readonly queryTimeoutMs?: number | undefined;
+  /** Closed problems older than this are deleted (the store's gateway.retention); default 7 days. */
+  readonly retentionMs?: number | undefined;
 }
 
 export interface EvaluationReport {
@@ -63,6 +65,9 @@ const ROOT_LOG_LINES = 5;
 const PEER_LOOKBACK_MS = 15 * 60_000;
 /** An open problem's lastActive is written at least this often (so a restart knows it). */
 const PERSIST_EVERY_MS = 60_000;
+/** How often closed problems past retention are deleted. */
+const PRUNE_EVERY_MS = 3_600_000;
+const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
 
 function ref(catalog: Catalog, id: string): EntityRef | null {
   const e = catalog.entity(id);
@@ -97,6 +102,7 @@ export class ProblemEngine {
   readonly #persistedMs = new Map<string, number>();
   #failures = 0;
   #warnedTruncated = false;
+  #prunedMs = 0;
 
   constructor(store: ProblemEngineStore, config: ProblemsConfig, deps: ProblemEngineDeps) {
     validateProblemsConfig(config);
@@ -282,6 +288,10 @@ export class ProblemEngine {
     }
     for (const id of closed) this.#deps.logger.info({ problem: id }, 'problem closed');
 
+    if (now - this.#prunedMs >= PRUNE_EVERY_MS) {
+      this.#prunedMs = now;
+      await deleteClosedBefore(store, now - (this.#deps.retentionMs ?? DEFAULT_RETENTION_MS));
+    }
     // Forget closed problems past memory.
     const keepSince = now - this.#memoryMs();
     this.#problems = this.#problems.filter((p) => p.status === 'open' || (p.closedMs ?? 0) >= keepSince);

@@ -29,6 +29,11 @@ export async function saveProblem(store: ProblemStoreAccess, p: Problem, entityI
   ]);
 }
 
+/** Deletes problems closed before `cutoffMs` (retention: they go with the data they were about). */
+export async function deleteClosedBefore(store: ProblemStoreAccess, cutoffMs: number): Promise<void> {
+  await store.execute([{ sql: "DELETE FROM problems WHERE status = 'closed' AND closed_ms < CAST($1 AS BIGINT)", params: [cutoffMs] }]);
+}
+
 function parse(row: Row): Problem | undefined {
   try {
     const p = JSON.parse(String(row['doc'])) as Problem;

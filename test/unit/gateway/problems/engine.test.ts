@@ -104,6 +104,12 @@ describe('the problem engine over a real store', () => {
     expect(closed.problems.map((x) => x.id)).toEqual([p!.id]);
     expect(closed.problems[0]!.history.map((h) => h.event)).toEqual(['opened', 'closed']);
 
+    // Past retention, closed problems go with the data they were about.
+    const pruning = new ProblemEngine(second.store, testProblemsConfig(), { logger: createLogger('silent'), registry: new Registry(), clock: () => clock.ms + 8 * 24 * 3_600_000 });
+    await pruning.evaluate();
+    expect((await listProblems(second.store, { status: 'closed', entity: undefined, offset: 0, limit: 10 }, 5_000)).problems).toEqual([]);
+    await pruning.stop();
+
     // A new OOM kill later is a new problem.
     await event(second.store, clock.ms, 'container.oom');
     clock.advance(1_000);
