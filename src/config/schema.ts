@@ -8,6 +8,7 @@ import { autoSwitch, keyPatterns, label as text, sourceRefs } from '../enrich/k8
 import { clusterKeys } from '../gateway/cluster/config.js';
 import { GATEWAY_STORE_KEYS } from '../gateway/store/keys.js';
 import { GATEWAY_EXPLORER_KEYS } from '../gateway/ui/keys.js';
+import { GATEWAY_PROBLEM_KEYS } from '../gateway/problems/keys.js';
 import { MODES } from './modes.js';
 import { envName, flagName } from '../config-kinds/names.js';
 import type { ConfigOf } from '../config-kinds/section.js';
@@ -210,6 +211,7 @@ export const schema = {
     },
     ...GATEWAY_STORE_KEYS,
     ...GATEWAY_EXPLORER_KEYS,
+    problems: GATEWAY_PROBLEM_KEYS,
   },
   cluster: clusterKeys,
 };

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.js';
 import { DEFAULT_API_CONFIG, validateApiConfig, type ApiConfig } from './api/config.js';
 import { DEFAULT_EXPLORER_CONFIG, validateExplorerConfig, type ExplorerConfig } from './ui/config.js';
 import { DEFAULT_STORE_CONFIG, validateStoreConfig, type StoreConfig } from './store/config.js';
+import { validateProblemsConfig, type ProblemsConfig } from './problems/config.js';
 
 export type { ListenAddress };
 
@@ -50,6 +51,8 @@ export interface GatewayConfig {
   api?: ApiConfig | undefined;
   /** The explorer web page at /ui (served while the store and the API are on). */
   explorer?: ExplorerConfig | undefined;
+  /** Problem detection over the store (needs `database`); absent or false: off. `sextant gateway` turns it on by default (gateway.problems.enabled). */
+  problems?: ProblemsConfig | false | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -116,6 +119,10 @@ export function validateGatewayConfig(config: GatewayConfig): ListenAddress {
   if (config.database !== undefined && config.database !== false) validateStoreConfig(config.database);
   if (config.api !== undefined) validateApiConfig(config.api);
   if (config.explorer !== undefined) validateExplorerConfig(config.explorer);
+  if (config.problems !== undefined && config.problems !== false) {
+    if (config.database === false) throw new ConfigError('gateway.problems.enabled', 'problem detection needs the store (gateway.storeEnabled)');
+    validateProblemsConfig(config.problems);
+  }
   if (config.upstream !== undefined) {
     let u: URL;
     try {

@@ -4,9 +4,11 @@ import type { KubernetesConfig } from '../enrich/k8s/kubernetes-metadata.js';
 import type { LogLevel } from '../self/logger.js';
 import type { ClusterSection } from './cluster/config.js';
 import type { GatewayConfig } from './config.js';
+import type { ProblemsConfig } from './problems/config.js';
 import type { ConfigOf } from '../config-kinds/section.js';
 import type { GATEWAY_STORE_KEYS } from './store/keys.js';
 import type { GATEWAY_EXPLORER_KEYS } from './ui/keys.js';
+import type { GATEWAY_PROBLEM_KEYS } from './problems/keys.js';
 
 /**
  * What the gateway process reads of the loaded configuration (`SextantConfig` has all of it).
@@ -30,6 +32,7 @@ export interface GatewayProcessConfig {
     readonly maxDecompressedBytes: number;
     readonly store: { readonly maxFileBytes: number; readonly maxTotalBytes: number };
     readonly forward: { readonly maxQueueBytes: number; readonly maxQueueItems: number };
+    readonly problems: ConfigOf<typeof GATEWAY_PROBLEM_KEYS>;
   };
   readonly kubernetes: KubernetesConfig;
   readonly cluster: ClusterSection;
@@ -59,5 +62,31 @@ export function gatewayConfigFrom(config: Pick<GatewayProcessConfig, 'gateway' |
     ndjson: g.ndjson,
     api: { readTokens: g.readTokens, readOpenOnLoopback: g.readOpenOnLoopback, queryTimeoutMs: g.queryTimeout, queryMaxRows: g.queryMaxRows, maxLogStreams: g.logStreams },
     explorer: { enabled: g.explorer, sessionTtlMs: g.sessionTtl },
+    problems: g.storeEnabled && g.problems.enabled ? problemsConfigFrom(g.problems) : false,
+  };
+}
+
+/** `gateway.problems.*` as the engine takes them. */
+function problemsConfigFrom(p: ConfigOf<typeof GATEWAY_PROBLEM_KEYS>): ProblemsConfig {
+  return {
+    enabled: p.enabled,
+    intervalMs: p.interval,
+    windowMs: p.window,
+    minHistoryMs: p.minHistory,
+    stepMs: p.step,
+    violations: p.violations,
+    steps: p.steps,
+    deviations: p.deviations,
+    closeAfterMs: p.closeAfter,
+    eventHoldMs: p.eventHold,
+    crashLoopRestarts: p.crashLoopRestarts,
+    crashLoopWindowMs: p.crashLoopWindow,
+    throttlingPercent: p.throttlingPercent,
+    filesystemPercent: p.filesystemPercent,
+    filesystemTimeToFullMs: p.filesystemTimeToFull,
+    errorLogsPerMinute: p.errorLogsPerMinute,
+    pendingAfterMs: p.pendingAfter,
+    webhookUrl: p.webhookUrl,
+    webhookSecret: p.webhookSecret,
   };
 }

@@ -28,6 +28,9 @@ import { defaultAssetsDir, StaticAssets } from './ui/static-assets.js';
 import { DEFAULT_STORE_CONFIG } from './store/config.js';
 // Types only: the store's module (and DuckDB with it) is imported when the store is on.
 import type { GraphObject, TelemetryStore } from './store/index.js';
+// Types only: the engine's module loads with the store.
+import type { ProblemEngine } from './problems/engine.js';
+import type { ClusterGraph } from './cluster/object-graph.js';
 
 /** What became of one request body handed to `Gateway.ingest`. */
 export type IngestOutcome =
@@ -51,6 +54,8 @@ export interface Gateway {
   recordObjects(objects: readonly GraphObject[]): Promise<void>;
   /** One line on the embedded store, for `/readyz`. */
   storeStatus(): string;
+  /** Gives problem detection the cluster monitor's graph (pod → node) while it runs. */
+  useClusterGraph(graph: () => ClusterGraph | undefined): void;
   /** Stops accepting, finishes requests in flight, flushes the store and the forward queues (within `shutdownTimeoutMs`). */
   close(): Promise<void>;
 }
@@ -108,6 +113,9 @@ class GatewayServer implements Gateway {
   readonly #ndjson: Readonly<Record<OtlpSignal, SignalStore>> | undefined;
   /** The embedded store, once opened (undefined when `database` is false). */
   #store: TelemetryStore | undefined;
+  /** Problem detection over the store, when `problems` is on. */
+  #problems: ProblemEngine | undefined;
+  #clusterGraph: (() => ClusterGraph | undefined) | undefined;
   readonly #api: QueryApi | undefined;
   /** The explorer page and its sessions (with the API; off by `gateway.explorer: false`). */
   readonly #explorer: ExplorerServer | undefined;
@@ -229,6 +237,18 @@ class GatewayServer implements Gateway {
         registry: this.#registry,
         decoder: this.#codec,
       });
+      const problems = this.#config.problems;
+      if (problems !== undefined && problems !== false && problems.enabled) {
+        const { ProblemEngine } = await import('./problems/engine.js');
+        this.#problems = new ProblemEngine(this.#store, problems, {
+          logger: this.#logger.child({ component: 'problems' }),
+          registry: this.#registry,
+          clusterGraph: () => this.#clusterGraph?.(),
+          queryTimeoutMs: Math.max(10_000, this.#config.api?.queryTimeoutMs ?? 0),
+          retentionMs: (this.#config.database ?? DEFAULT_STORE_CONFIG).retentionMs,
+        });
+        this.#problems.start();
+      }
     } else if (this.#ndjson === undefined && this.#forwarders === undefined) {
       this.#logger.warn('gateway keeps nothing it receives: the store and NDJSON are off and there is no upstream');
     }
@@ -276,6 +296,7 @@ class GatewayServer implements Gateway {
     if (!(await raceDeadline(closed, deadline))) this.#server.closeAllConnections();
     await closed;
     if (this.#ndjson !== undefined) for (const s of SIGNALS) await this.#ndjson[s].close();
+    await this.#problems?.stop();
     await this.#store?.close();
     if (this.#forwarders !== undefined) {
       await Promise.all(SIGNALS.map((s) => this.#forwarders![s].close(deadline)));
@@ -387,6 +408,10 @@ class GatewayServer implements Gateway {
 
   recordObjects(objects: readonly GraphObject[]): Promise<void> {
     return this.#store?.state === 'ready' ? this.#store.recordObjects(objects) : Promise.resolve();
+  }
+
+  useClusterGraph(graph: () => ClusterGraph | undefined): void {
+    this.#clusterGraph = graph;
   }
 
   storeStatus(): string {

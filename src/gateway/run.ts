@@ -34,7 +34,9 @@ export async function runGateway(config: GatewayProcessConfig, options: { loaded
   let cluster: { stop(): Promise<void> } | undefined;
   if (config.cluster.enabled !== 'false') {
     const { startClusterMonitor } = await import('./cluster/index.js');
-    cluster = startClusterMonitor(config, gateway, { registry, logger, readiness, version: packageVersion() });
+    const monitor = startClusterMonitor(config, gateway, { registry, logger, readiness, version: packageVersion() });
+    gateway.useClusterGraph(() => monitor.graph);
+    cluster = monitor;
   }
   readiness.markReady();
   const self = await startSelfServer(config.listen, { registry, readiness, logger });

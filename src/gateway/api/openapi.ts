@@ -204,6 +204,100 @@ const schemas: Json = {
   },
 };
 
+const entityRef = ref('EntityRef');
+const metricExcerpt: Json = {
+  type: 'object',
+  required: ['metric', 'unit', 't', 'v'],
+  properties: {
+    metric: { type: 'string' },
+    unit: { type: 'string' },
+    t: { type: 'array', items: { type: 'integer' }, description: 'Step start times, Unix ms.' },
+    v: { type: 'array', items: { type: 'number' } },
+    median: { type: 'number', description: "The baseline's median (baseline anomalies)." },
+    threshold: { type: 'number', description: 'What a step had to exceed.' },
+  },
+  additionalProperties: false,
+};
+const signalKinds = ['crash_loop', 'oom_kill', 'nonzero_exit', 'image_pull', 'unschedulable', 'node_not_ready', 'node_pressure', 'node_reboot', 'filesystem_full', 'cpu_throttling', 'metric_anomaly', 'error_logs', 'rollout'];
+/** Problems (src/gateway/problems/): what the explorer's Problems view reads. */
+const problemEvidence: Json = {
+  type: 'object',
+  required: ['type', 'signal', 'entity', 'time', 'summary'],
+  properties: {
+    type: { enum: ['event', 'metric', 'log'] },
+    signal: { enum: signalKinds },
+    entity: nullable(entityRef),
+    time: { type: 'string', format: 'date-time' },
+    summary: { type: 'string' },
+    event: { type: 'object', required: ['name', 'body', 'attributes'], properties: { name: { type: 'string' }, body: { type: 'string' }, attributes: { type: 'object' } }, additionalProperties: false },
+    metric: metricExcerpt,
+    lines: {
+      type: 'array',
+      items: { type: 'object', required: ['time', 'severity', 'body'], properties: { time: { type: 'string' }, severity: { type: 'integer' }, body: { type: 'string' } }, additionalProperties: false },
+    },
+  },
+  additionalProperties: false,
+};
+const problem: Json = {
+  type: 'object',
+  required: ['id', 'title', 'status', 'openedAt', 'closedAt', 'rootCause', 'affected', 'evidence', 'ranking'],
+  properties: {
+    id: { type: 'string', pattern: '^[0-9a-f]{16}$' },
+    title: { type: 'string' },
+    status: { enum: ['open', 'closed'] },
+    openedAt: { type: 'string', format: 'date-time' },
+    closedAt: nullable({ type: 'string', format: 'date-time' }),
+    rootCause: {
+      type: 'object',
+      required: ['id', 'type', 'name', 'why'],
+      properties: { id: { type: 'string', pattern: '^[0-9a-f]{16}$' }, type: { enum: [...ENTITY_TYPES] }, name: { type: 'string' }, why: { type: 'string' } },
+      additionalProperties: false,
+    },
+    affected: { type: 'array', items: entityRef },
+    evidence: { type: 'array', items: ref('ProblemEvidence') },
+    ranking: {
+      type: 'array',
+      description: 'Candidate causes, best first (the root cause is the first).',
+      items: {
+        type: 'object',
+        required: ['id', 'type', 'name', 'score', 'reasons'],
+        properties: { id: { type: 'string' }, type: { enum: [...ENTITY_TYPES] }, name: { type: 'string' }, score: { type: 'number' }, reasons: { type: 'array', items: { type: 'string' } } },
+        additionalProperties: false,
+      },
+    },
+    history: {
+      type: 'array',
+      description: 'What happened to the problem, oldest first (GET /api/v1/problems/{id} only).',
+      items: {
+        type: 'object',
+        required: ['time', 'event', 'detail'],
+        properties: { time: { type: 'string', format: 'date-time' }, event: { enum: ['opened', 'signal_added', 'root_cause_changed', 'closed'] }, detail: { type: 'string' } },
+        additionalProperties: false,
+      },
+    },
+    signals: {
+      type: 'array',
+      description: 'The signals merged into the problem (GET /api/v1/problems/{id} only).',
+      items: {
+        type: 'object',
+        required: ['key', 'kind', 'role', 'entity', 'title', 'onset', 'last', 'active'],
+        properties: {
+          key: { type: 'string' },
+          kind: { enum: signalKinds },
+          role: { enum: ['cause', 'symptom', 'change'] },
+          entity: nullable(entityRef),
+          title: { type: 'string' },
+          onset: { type: 'string', format: 'date-time' },
+          last: { type: 'string', format: 'date-time' },
+          active: { type: 'boolean' },
+        },
+        additionalProperties: false,
+      },
+    },
+  },
+  additionalProperties: false,
+};
+
 const page = (item: string): Json => ({
   type: 'object',
   required: ['items', 'nextCursor'],
@@ -227,7 +321,7 @@ export const OPENAPI_DOCUMENT: Json = {
       apiToken: { type: 'apiKey', in: 'header', name: 'Authorization', description: '`Api-Token <token>`, a token of gateway.readTokens (ingest tokens are not accepted).' },
       bearer: { type: 'http', scheme: 'bearer' },
     },
-    schemas,
+    schemas: { ...(schemas as Record<string, Json>), ProblemEvidence: problemEvidence, Problem: problem },
   },
   paths: {
     '/api/v1/entities': get(
@@ -349,6 +443,24 @@ export const OPENAPI_DOCUMENT: Json = {
       [{ name: 'traceId', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{32}$' } }],
       { type: 'object', required: ['traceId', 'spans'], properties: { traceId: { type: 'string' }, spans: { type: 'array', items: ref('Span') } }, additionalProperties: false },
       notFound,
+    ),
+    '/api/v1/problems': get(
+      'listProblems',
+      'Problems (detected anomalies with their root cause), newest first',
+      [
+        { name: 'status', in: 'query', description: 'open, closed or all (default all).', schema: { enum: ['open', 'closed', 'all'] } },
+        { name: 'entity', in: 'query', description: 'Only problems touching this entity: affected, root cause, or above either (a pod finds its containers\' problems).', schema: { type: 'string', pattern: '^[0-9a-f]{16}$' } },
+        P.limit,
+        P.cursor,
+      ],
+      { type: 'object', required: ['problems', 'nextCursor'], properties: { problems: { type: 'array', items: ref('Problem') }, nextCursor: nullable({ type: 'string' }) }, additionalProperties: false },
+    ),
+    '/api/v1/problems/{id}': get(
+      'getProblem',
+      'One problem with its history and signals',
+      [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{16}$' } }],
+      ref('Problem'),
+      { '404': { description: 'No such problem.', content: { 'application/json': { schema: ref('Error') } } } },
     ),
     '/api/v1/status': get(
       'status',

@@ -10,6 +10,7 @@ import { getEntity, listEntities } from './entity-queries.js';
 import { listMetrics, series } from './metric-queries.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { Params } from './params.js';
+import { getProblem, listProblems } from './problem-queries.js';
 import type { ApiStore, QueryContext } from './query-context.js';
 import { LogStreams } from './log-stream.js';
 import { events, logs, trace, traces } from './record-queries.js';
@@ -57,6 +58,8 @@ const ROUTES: Readonly<Record<string, Route>> = {
   '/events': { endpoint: '/api/v1/events', params: [...ENTITY_SELECTORS, 'from', 'to', 'name', 'severity', 'limit', 'cursor'], handler: (c, p) => events(c, p) },
   '/traces': { endpoint: '/api/v1/traces', params: ['service', 'minDuration', 'maxDuration', 'from', 'to', 'limit'], handler: (c, p) => traces(c, p) },
   '/traces/{traceId}': { endpoint: '/api/v1/traces/{traceId}', params: [], handler: (c, p, id) => trace(c, id, p) },
+  '/problems': { endpoint: '/api/v1/problems', params: ['status', 'entity', 'limit', 'cursor'], handler: (c, p) => listProblems(c, p) },
+  '/problems/{id}': { endpoint: '/api/v1/problems/{id}', params: [], handler: (c, p, id) => getProblem(c, id, p) },
   '/status': {
     endpoint: '/api/v1/status',
     params: [],
@@ -79,9 +82,9 @@ const ROUTES: Readonly<Record<string, Route>> = {
 function route(rest: string): { route: Route; arg: string } | undefined {
   const exact = ROUTES[rest];
   if (exact !== undefined) return { route: exact, arg: '' };
-  const m = /^\/(entities|traces)\/([^/]+)$/.exec(rest);
+  const m = /^\/(entities|traces|problems)\/([^/]+)$/.exec(rest);
   if (m === null) return undefined;
-  const r = ROUTES[m[1] === 'entities' ? '/entities/{id}' : '/traces/{traceId}']!;
+  const r = ROUTES[m[1] === 'entities' ? '/entities/{id}' : m[1] === 'problems' ? '/problems/{id}' : '/traces/{traceId}']!;
   let arg: string;
   try {
     arg = decodeURIComponent(m[2]!);

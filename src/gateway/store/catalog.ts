@@ -701,6 +701,11 @@ export class Catalog {
     return out;
   }
 
+  /** A point attribute set's canonical JSON (undefined for an id not known). */
+  attributesOfSet(id: number): string | undefined {
+    return this.#attrSetsById.get(id)?.json;
+  }
+
   metricsNamed(name: string): readonly MetricEntry[] {
     return this.#metricsByName.get(name) ?? [];
   }

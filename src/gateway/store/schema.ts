@@ -14,7 +14,12 @@
  * sets are canonical JSON text (keys sorted).
  */
 
-/** Bumped when a table changes shape; a store written by a newer version is refused at open. */
+/**
+ * Bumped when a table changes shape; a store written by a newer version is refused at open.
+ * A table added with CREATE TABLE IF NOT EXISTS (`problems`) is no change of shape: a file of
+ * the version before gets the table at its next open, and a gateway of that version opens a
+ * file that has it (it never reads the table), so the version stays.
+ */
 export const SCHEMA_VERSION = 1;
 
 export const STORE_FILE = 'sextant.duckdb';
@@ -112,6 +117,18 @@ export const SCHEMA_SQL: readonly string[] = [
     service VARCHAR NOT NULL,
     attributes VARCHAR NOT NULL,
     events VARCHAR NOT NULL)`,
+  // Problems (src/gateway/problems/): one row per problem, its document as JSON; `entities` is
+  // every entity id it touches (affected, root cause and their ancestors), space-delimited.
+  `CREATE TABLE IF NOT EXISTS problems (
+    problem_id VARCHAR NOT NULL,
+    cause_key VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    opened_ms BIGINT NOT NULL,
+    closed_ms BIGINT,
+    updated_ms BIGINT NOT NULL,
+    root_entity VARCHAR NOT NULL,
+    entities VARCHAR NOT NULL,
+    doc VARCHAR NOT NULL)`,
 ];
 
 /** The fact tables and their time column, for retention. */

@@ -4,6 +4,7 @@ import type { Logger } from '../../self/logger.js';
 import { LATENCY_BUCKETS, type Counter, type Gauge, type Histogram, type Registry } from '../../self/registry.js';
 import type { Catalog, GraphObject } from './catalog.js';
 import path from 'node:path';
+import type { DuckDBValue } from '@duckdb/node-api';
 import { DEFAULT_STORE_TUNING, validateStoreConfig, type StoreConfig, type StoreTuning } from './config.js';
 import { closeDatabase, openDatabase, storeFile, type OpenDatabase } from './database.js';
 import { maintain, usedBytes, type MaintenanceReport, type MaintenanceState } from './maintenance.js';
@@ -215,6 +216,25 @@ export class TelemetryStore {
     const pool = this.#pool;
     if (this.#state !== 'ready' || pool === undefined) return Promise.reject(this.#problem ?? new Error('store is not open'));
     return pool.rows(sql, params, timeoutMs);
+  }
+
+  /**
+   * Runs write statements (problem detection's own table) in one transaction on the writer,
+   * between ingest batches: the only writer stays the only writer.
+   */
+  async execute(statements: readonly { readonly sql: string; readonly params: readonly QueryParam[] }[]): Promise<void> {
+    const w = this.#writer;
+    if (this.#state !== 'ready' || w === undefined) throw this.#problem ?? new Error('store is not open');
+    await w.exclusive(async (db) => {
+      await db.writer.run('BEGIN TRANSACTION');
+      try {
+        for (const s of statements) await db.writer.run(s.sql, s.params as DuckDBValue[]);
+        await db.writer.run('COMMIT');
+      } catch (err) {
+        await db.writer.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
   /** Retention, rollups and the size cap, now (it also runs every minute by itself). */

@@ -35,6 +35,7 @@ function validatorFor(pathPattern: string, status: number): ReturnType<typeof aj
 function pattern(p: string): string {
   if (/^\/api\/v1\/entities\/[^/]+$/.test(p)) return '/api/v1/entities/{id}';
   if (/^\/api\/v1\/traces\/[^/]+$/.test(p)) return '/api/v1/traces/{traceId}';
+  if (/^\/api\/v1\/problems\/[^/]+$/.test(p)) return '/api/v1/problems/{id}';
   return p;
 }
 
