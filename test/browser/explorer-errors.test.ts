@@ -115,20 +115,22 @@ describe.skipIf(!haveChromium)('the explorer in Chromium: bad input', () => {
     expect(exceptions).toEqual([]);
   }, 60_000);
 
-  it("problems: hidden while the gateway has no /api/v1/problems; a view and badges once it answers (issue 18's shape)", async () => {
+  it("problems: hidden behind a gateway without /api/v1/problems (an older one); a view and badges where it answers", async () => {
     await freshSession();
+    // An older gateway: its OpenAPI document lists no problems endpoint.
+    await page.route('**/api/v1/openapi.json', async (route) => {
+      const doc = (await (await route.fetch()).json()) as { paths: Record<string, unknown> };
+      for (const p of Object.keys(doc.paths)) if (p.startsWith('/api/v1/problems')) delete doc.paths[p];
+      await route.fulfill({ json: doc });
+    });
     await page.goto(`${base}/ui/`);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     expect(await page.locator('nav.side').getByRole('link', { name: 'Problems' }).count()).toBe(0);
-    // A gateway with problem detection: its OpenAPI document lists the endpoint, which answers.
+    await page.unroute('**/api/v1/openapi.json');
+    // This gateway (problem detection on): its OpenAPI document lists the endpoint; its answers here are made up.
     const id = 'fedcba9876543210';
     const pod = { id, type: 'pod', name: 'web-7', namespace: 'shop', attributes: {}, firstSeen: new Date().toISOString(), lastSeen: new Date().toISOString(), parents: [], metrics: { cpu: null, memory: null }, bounds: { cpuRequest: null, cpuLimit: null, memoryRequest: null, memoryLimit: null }, health: { level: 'critical', reasons: [{ reason: 'container.oom', count: 1 }] }, children: [], childrenTotal: 0, resources: 1 };
-    const problem = { id: 'p-1', title: 'Memory exhausted on web-7', status: 'open', openedAt: new Date(Date.now() - 60_000).toISOString(), closedAt: null, rootCause: { id, type: 'pod', name: 'web-7', why: 'OOM kill' }, affected: [{ id, type: 'pod', name: 'web-7' }], evidence: ['container.oom at 12:00'] };
-    await page.route('**/api/v1/openapi.json', async (route) => {
-      const doc = (await (await route.fetch()).json()) as { paths: Record<string, unknown> };
-      doc.paths['/api/v1/problems'] = {};
-      await route.fulfill({ json: doc });
-    });
+    const problem = { id: 'p-1', title: 'Memory exhausted on web-7', status: 'open', openedAt: new Date(Date.now() - 60_000).toISOString(), closedAt: null, rootCause: { id, type: 'pod', name: 'web-7', why: 'OOM kill' }, affected: [{ id, type: 'pod', name: 'web-7' }], evidence: [{ type: 'event', signal: 'oom_kill', entity: { id, type: 'pod', name: 'web-7' }, time: new Date(Date.now() - 60_000).toISOString(), summary: 'a process was killed by the OOM killer' }] };
     await page.route('**/api/v1/problems?**', (route) => route.fulfill({ json: { status: 'success', data: { problems: [problem] } } }));
     await page.route(`**/api/v1/entities/${id}`, (route) => route.fulfill({ json: { status: 'success', data: pod } }));
     await page.route(`**/api/v1/metrics?entity=${id}`, (route) => route.fulfill({ json: { status: 'success', data: { items: [] } } }));

@@ -62,7 +62,7 @@ describe.skipIf(!haveChromium || !rt.available)('the explorer in Chromium: real 
     base = `http://127.0.0.1:${port}`;
     const gw = new SextantProcess(['gateway'], {
       cwd: work,
-      env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${port}`, SEXTANT_GATEWAY_DATA_DIR: path.join(work, 'gw'), SEXTANT_GATEWAY_TOKENS: INGEST, SEXTANT_GATEWAY_READ_TOKENS: READ, SEXTANT_LISTEN: '127.0.0.1:0' },
+      env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${port}`, SEXTANT_GATEWAY_DATA_DIR: path.join(work, 'gw'), SEXTANT_GATEWAY_TOKENS: INGEST, SEXTANT_GATEWAY_READ_TOKENS: READ, SEXTANT_LISTEN: '127.0.0.1:0', SEXTANT_GATEWAY_PROBLEMS_INTERVAL: '2s' },
     });
     procs.push(gw);
     const started = await gw.waitForLog('gateway started', 30_000);
@@ -223,6 +223,18 @@ describe.skipIf(!haveChromium || !rt.available)('the explorer in Chromium: real 
     // Health is the worst of the pod's children: the OOM kill makes it critical.
     await expect(page.locator('.entity-head .health').getAttribute('class')).resolves.toContain('health-critical');
     await screenshot(page, '07-pod-events');
+    // The gateway's problem detection (issue 18) opened a problem for the OOM kill: the pod (above
+    // the container) carries its badge, which leads to the problem with the container as its cause.
+    const badge = page.locator('.entity-head a.problem-badge');
+    await until('the OOM problem on the pod', async () => {
+      if ((await badge.count()) > 0) return true;
+      await page.reload();
+      await page.getByRole('heading', { name: podName }).waitFor();
+      return undefined;
+    }, { timeoutMs: 60_000, everyMs: 2000 });
+    await badge.first().click();
+    await page.getByText('OOM', { exact: false }).first().waitFor();
+    await screenshot(page, '07b-pod-problem');
     expect(watcher.errors).toEqual([]);
   }, 60_000);
 

@@ -223,5 +223,19 @@ export interface Problem {
   closedAt: string | null;
   rootCause: { id: string; type: string; name: string; why: string } | null;
   affected: EntityRef[];
-  evidence: unknown[];
+  evidence: ProblemEvidence[];
+  /** GET /problems/{id} only: what happened to the problem, oldest first. */
+  history?: { time: string; event: string; detail: string }[];
+}
+
+/** Why a problem was opened: an event, a metric excerpt against its baseline, or log lines. */
+export interface ProblemEvidence {
+  type: 'event' | 'metric' | 'log';
+  signal: string;
+  entity: EntityRef | null;
+  time: string;
+  summary: string;
+  event?: { name: string; body: string };
+  metric?: { metric: string; unit: string; t: number[]; v: number[]; median?: number; threshold?: number };
+  lines?: { time: string; severity: number; body: string }[];
 }

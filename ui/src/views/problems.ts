@@ -1,7 +1,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiFailure, apiGet, type Problem } from '../api.js';
-import { ago, time } from '../format.js';
+import { ApiFailure, apiGet, type Problem, type ProblemEvidence } from '../api.js';
+import { ago, severityClass, time, unitValue } from '../format.js';
 import { entityHref, TYPE_LABEL } from '../router.js';
 import { Failure, Loading, Message } from './common.js';
 
@@ -113,6 +113,27 @@ export function ProblemView(props: { id: string; reloadKey: number }) {
       ? html`<section><h2>Root cause</h2><p><a href=${entityHref(p.rootCause.id)}>${TYPE_LABEL[p.rootCause.type] ?? p.rootCause.type} ${p.rootCause.name}</a>: ${p.rootCause.why}</p></section>`
       : null}
     <section><h2>Affected</h2><ul>${p.affected.map((a) => html`<li><a href=${entityHref(a.id)}>${TYPE_LABEL[a.type] ?? a.type} ${a.name}</a></li>`)}</ul></section>
-    <section><h2>Evidence</h2><ul class="evidence">${p.evidence.map((ev) => html`<li><code>${typeof ev === 'string' ? ev : JSON.stringify(ev)}</code></li>`)}</ul></section>
+    <section><h2>Evidence</h2><ul class="evidence">${p.evidence.map((ev) => html`<${EvidenceItem} ev=${ev} />`)}</ul></section>
+    ${p.history !== undefined && p.history.length > 0
+      ? html`<section><h2>History</h2><ol class="timeline">${p.history.map((h) => html`<li><span class="muted">${time(h.time)}</span> ${h.event}${h.detail !== '' ? html` — ${h.detail}` : null}</li>`)}</ol></section>`
+      : null}
   </article>`;
+}
+
+/** The last values of a metric excerpt: enough to see the step away from the baseline. */
+const EXCERPT_VALUES = 8;
+
+function EvidenceItem(props: { ev: ProblemEvidence }) {
+  const ev = props.ev;
+  const where = ev.entity !== null ? html` on <a href=${entityHref(ev.entity.id)}>${TYPE_LABEL[ev.entity.type] ?? ev.entity.type} ${ev.entity.name}</a>` : null;
+  const m = ev.metric;
+  return html`<li class=${`evidence-${ev.type}`}>
+    <span class="muted">${time(ev.time)}</span> ${ev.summary}${where}
+    ${m !== undefined && m.v.length > 0
+      ? html`<div class="excerpt"><code>${m.metric}</code>: ${m.v.slice(-EXCERPT_VALUES).map((v) => unitValue(v, m.unit)).join(', ')}${m.median !== undefined ? html` · baseline ${unitValue(m.median, m.unit)}` : null}${m.threshold !== undefined ? html` · threshold ${unitValue(m.threshold, m.unit)}` : null}</div>`
+      : null}
+    ${ev.lines !== undefined && ev.lines.length > 0
+      ? html`<ol class="log-lines">${ev.lines.map((l) => html`<li class=${`log ${severityClass(l.severity)}`}><span class="muted">${time(l.time)}</span> <code>${l.body}</code></li>`)}</ol>`
+      : null}
+  </li>`;
 }
