@@ -13,6 +13,7 @@ import type { Transport } from '../export/types.js';
 import type { Gateway } from '../gateway/index.js';
 import { nowUnixNano } from '../model/index.js';
 import { createPipeline, type Pipeline, type PipelineConfig } from '../pipeline/index.js';
+import { DiskSpool } from '../pipeline/spool/disk-spool.js';
 import { createLogger, type Logger } from '../self/logger.js';
 import { Registry } from '../self/registry.js';
 import { Readiness, registerProcessMetrics, startSelfServer } from '../self/server.js';
@@ -94,6 +95,7 @@ interface Running {
   readonly timers: readonly (NodeJS.Timeout | undefined)[];
   readonly selfTraces: SelfTraces | undefined;
   readonly kubernetes: KubernetesMetadata | undefined;
+  readonly spool: DiskSpool | undefined;
 }
 
 /**
@@ -194,12 +196,18 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
   const deltas = config.temporality === 'delta' ? await loadDeltas(countersFile, logger) : undefined;
   const deltaHorizonMs = Math.max(config.interval * DELTA_HORIZON_INTERVALS, DELTA_HORIZON_MIN_MS);
   const forgetTimer = deltas ? setInterval(() => forgetStale(deltas, deltaHorizonMs), deltaHorizonMs / 3).unref() : undefined;
+  // The disk spool: not for --once (one cycle that must reach the endpoint, or fail).
+  const spool =
+    config.buffer.disk.maxBytes > 0 && !options.once
+      ? await DiskSpool.open({ dir: path.join(config.stateDir, 'spool'), maxBytes: config.buffer.disk.maxBytes, syncIntervalMs: config.buffer.disk.syncInterval, logger, registry })
+      : undefined;
   pipeline = createPipeline(pipelineConfigFrom(config), {
     transport,
     codecs: otlpCodecs(config.temporality, deltas),
     registry,
     logger,
     exportTimeoutMs: config.export.timeout,
+    spool,
   });
   pipeline.start();
 
@@ -233,7 +241,7 @@ async function start(config: SextantConfig, options: RunAgentOptions, logger: Lo
     summaryTimer = setInterval(() => process.stdout.write(`sextant: ${summary.render()}\n`), config.summaryInterval);
     summaryTimer.unref();
   }
-  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer, probeTimer], selfTraces, kubernetes };
+  return { logger, registry, pipeline, transport, scheduler, sources, deltas, deltaHorizonMs, countersFile, gateway, closeSelf: () => self.close(), timers: [summaryTimer, forgetTimer, probeTimer], selfTraces, kubernetes, spool };
 }
 
 /** How often a receiver-only agent asks an endpoint that has not answered yet. */
@@ -401,8 +409,9 @@ async function stop(r: Running, config: SextantConfig, why: string): Promise<num
   await Promise.all(r.sources.map((s) => s.stop()));
   await r.kubernetes?.stop();
   const result = await r.pipeline.flush(Math.max(0, config.shutdownTimeout - (Date.now() - t0)));
-  r.pipeline.stop();
-  // After the flush: log checkpoints now hold every ack the endpoint gave, and no discard.
+  // Closing syncs the disk spool: what it took is on disk, and its acks are settled.
+  await r.pipeline.close();
+  // After the flush: log checkpoints now hold every ack the endpoint gave (or the spool took), and no discard.
   await Promise.all(r.sources.map((s) => s.afterFlush?.()));
   await r.transport.close();
   // After the last export request, so its span goes out too.
@@ -413,7 +422,9 @@ async function stop(r: Running, config: SextantConfig, why: string): Promise<num
   }
   if (r.gateway) await r.gateway.close();
   await r.closeSelf();
-  if (result.flushed) r.logger.info('stopped: everything queued was exported');
+  const spooled = r.spool?.undeliveredBatches ?? 0;
+  if (result.flushed && spooled > 0) r.logger.info({ spooledBatches: spooled }, 'stopped: everything queued was exported or is in the disk spool');
+  else if (result.flushed) r.logger.info('stopped: everything queued was exported');
   else r.logger.warn({ pending: result.pending }, 'stopped: flush deadline passed with records still pending');
   if (why !== 'once') return 0;
   // --once is a check that the endpoint takes our data: anything undelivered fails it.

@@ -16,6 +16,8 @@ export interface CliIo {
   readonly stderr: { write(s: string): unknown };
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Called with the agent's configuration before it starts (the executable relaunches Node with the V8 limits here). */
+  readonly beforeAgent?: ((loaded: LoadedConfig) => void) | undefined;
 }
 
 export type RunAgent = (config: SextantConfig, options: { once: boolean; local: boolean; loaded: LoadedConfig }) => Promise<number>;
@@ -96,6 +98,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
         if (loaded.config.endpoint === undefined && !loaded.local) {
           throw new ConfigError('endpoint', 'not set; set SEXTANT_ENDPOINT, --endpoint or endpoint: in the config file (or run with --local)');
         }
+        io.beforeAgent?.(loaded);
         const runAgent = await importRunner<RunAgent>(AGENT_MODULE, 'runAgent');
         return await runAgent(loaded.config, { once: loaded.switches.has('--once'), local: loaded.local, loaded });
       }

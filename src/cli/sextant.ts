@@ -18,12 +18,14 @@ if (major < 22) {
     if (err.code !== 'EPIPE') throw err;
   });
   const { main } = await import('./main.js');
-  const code = await main(process.argv.slice(2));
+  const command = process.argv[2];
+  // The agent runs with V8's heap limits from its memory limit (src/cli/relaunch.ts).
+  const beforeAgent = command === 'agent' ? (await import('./relaunch.js')).relaunchWithMemoryLimits : undefined;
+  const code = await main(process.argv.slice(2), beforeAgent === undefined ? {} : { beforeAgent: (loaded) => beforeAgent(loaded, process.stderr) });
   process.exitCode = code;
   // The agent and the gateway have finished their own shutdown when main resolves; exit rather
   // than wait for an empty event loop, which a statfs stuck on a dead NFS server (a thread-pool
   // request the kernel never completes) would hold open until SIGKILL. stdout and stderr are
   // synchronous for files, pipes and terminals on Linux, so nothing written is lost.
-  const command = process.argv[2];
   if (command === 'agent' || command === 'gateway') process.exit(code);
 }

@@ -204,13 +204,15 @@ export interface Bound {
   why?: string;
 }
 
-export function bytes(o: Common & { default: string | number; min?: number; max?: Bound }): KeySpec<number> {
+export function bytes(o: Common & { default: string | number; min?: number; max?: Bound; zero?: string }): KeySpec<number> {
   const def = typeof o.default === 'number' ? o.default : parseBytesText(o.default);
   if (def === undefined) throw new Error(`bad default size ${String(o.default)}`);
   const min = o.min ?? 0;
   const check = (n: number): number => {
     if (!Number.isSafeInteger(n)) throw new Problem('not a whole number of bytes');
-    if (n < min) throw new Problem(`must be at least ${formatBytes(min)}`);
+    // `zero` names what 0 means for this key (off, automatic), so it is allowed below `min`.
+    if (n === 0 && o.zero !== undefined) return 0;
+    if (n < min) throw new Problem(`must be at least ${formatBytes(min)}${o.zero !== undefined ? ` (or 0 for ${o.zero})` : ''}`);
     if (o.max !== undefined && n > o.max.value) {
       const shown = formatBytes(o.max.value);
       throw new Problem(`must be at most ${typeof shown === 'number' ? `${shown} bytes` : `${shown} (${o.max.value} bytes)`}${o.max.why !== undefined ? `: ${o.max.why}` : ''}`);
@@ -218,7 +220,7 @@ export function bytes(o: Common & { default: string | number; min?: number; max?
     return n;
   };
   return spec(
-    'byte size',
+    o.zero !== undefined ? `byte size (0 = ${o.zero})` : 'byte size',
     { description: o.description, default: def },
     (value, ctx) => {
       if (typeof value === 'number' && ctx.from === 'yaml') {

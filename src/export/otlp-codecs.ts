@@ -23,8 +23,9 @@ export function otlpCodecs(temporality: Temporality, deltas: DeltaConverter | un
     metrics: {
       prepare: deltas ? (points: MetricPoint[]) => deltas.convert(points) : undefined,
       encode: (points) => metricsEncoder.encode(points, temporality),
+      release: (body) => metricsEncoder.release(body),
     },
-    logs: { encode: (records) => logsEncoder.encode(records) },
-    events: { encode: (records) => logsEncoder.encode(records) },
+    logs: { encode: (records) => logsEncoder.encode(records), release: (body) => logsEncoder.release(body) },
+    events: { encode: (records) => logsEncoder.encode(records), release: (body) => logsEncoder.release(body) },
   };
 }

@@ -34,4 +34,13 @@ export class ReadinessTransport implements Transport {
   close(): Promise<void> {
     return this.#inner.close();
   }
+
+  get compression(): 'gzip' | 'none' | undefined {
+    return this.#inner.compression;
+  }
+
+  compress(body: Uint8Array): Promise<Uint8Array> {
+    if (this.#inner.compress === undefined) return Promise.resolve(body);
+    return this.#inner.compress(body);
+  }
 }

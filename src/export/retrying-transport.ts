@@ -83,6 +83,15 @@ export class RetryingTransport implements Transport {
   close(): Promise<void> {
     return this.#inner.close();
   }
+
+  get compression(): 'gzip' | 'none' | undefined {
+    return this.#inner.compression;
+  }
+
+  compress(body: Uint8Array): Promise<Uint8Array> {
+    if (this.#inner.compress === undefined) return Promise.resolve(body);
+    return this.#inner.compress(body);
+  }
 }
 
 /** Ends the request's span (when traced) after attempt number `attempt` (0-based). */

@@ -21,12 +21,21 @@ export interface SendOptions {
   readonly timeoutMs: number;
   /** Aborts the request (and any waiting between retries) at shutdown. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * `gzip`: the body is already compressed by this transport's `compress` (a batch read back from
+   * the disk spool), sent as it is. Only for a transport whose `compression` is `gzip`.
+   */
+  readonly encoded?: 'gzip' | undefined;
 }
 
 export interface Transport {
   /** `body` is an uncompressed OTLP protobuf request; the transport compresses as configured. */
   send(signal: OtlpSignal, body: Uint8Array, options: SendOptions): Promise<ExportResult>;
   close(): Promise<void>;
+  /** How request bodies go on the wire; absent: uncompressed. */
+  readonly compression?: 'gzip' | 'none' | undefined;
+  /** The body as this transport would compress it (only where `compression` is `gzip`). */
+  compress?(body: Uint8Array): Promise<Uint8Array>;
 }
 
 /**
@@ -55,4 +64,6 @@ export interface ExportSpan {
 export interface Codec<T> {
   prepare?(records: T[]): T[];
   encode(records: readonly T[]): Uint8Array | null;
+  /** The endpoint took this body (`encode`'s): its memory may serve a later one. Optional. */
+  release?(body: Uint8Array): void;
 }

@@ -14,9 +14,13 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   try {
     await fh.writeFile(data);
     await fh.sync();
-  } finally {
-    await fh.close();
+  } catch (err) {
+    // A full disk: the half-written temp file must not stay and take the room the next write needs.
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
   }
+  await fh.close();
   try {
     await rename(tmp, file);
   } catch (err) {

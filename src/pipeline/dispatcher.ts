@@ -1,9 +1,13 @@
+import { gunzip } from 'node:zlib';
 import type { Codec, ExportResult, OtlpSignal, SendOptions, Transport } from '../export/types.js';
 import { BurstLog } from '../self/burst-log.js';
 import type { Logger } from '../self/logger.js';
 import type { Batcher } from './batcher.js';
 import { monotonicMs } from './clock.js';
 import type { DropReason, PipelineSignal, SignalMetrics } from './self-metrics.js';
+import type { DiskSpool, SpooledBatch } from './spool/disk-spool.js';
+import type { SpoolSignal } from './spool/segment-format.js';
+import { ackListOf, encodeParts, keepsOrder, spills } from './spool/spill.js';
 
 export type { Codec };
 
@@ -30,6 +34,12 @@ export interface DispatcherOptions {
   readonly dropLogIntervalMs?: number | undefined;
   /** Monotonic milliseconds; injectable for tests. */
   readonly now?: (() => number) | undefined;
+  /**
+   * The disk spool (src/pipeline/spool/): batches the endpoint cannot take yet go there instead
+   * of waiting in memory, and come back oldest first. Absent: the rings and the files are the
+   * only buffer.
+   */
+  readonly spool?: DiskSpool | undefined;
 }
 
 export interface FlushResult {
@@ -46,19 +56,33 @@ export interface FlushResult {
 class ExportJob implements SendOptions {
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
+  readonly #abort = new AbortController();
   readonly lane: LaneState;
   readonly records: unknown[];
+  /** A request read back from the disk spool: sent as it is, no records of its own. */
+  readonly spooled: SpooledBatch | undefined;
+  /** `gzip` when `spooled` is sent as the transport already compressed it. */
+  encoded: 'gzip' | undefined;
   /** Records [0, settled) have had their outcome decided; halves go left to right, so it is a prefix. */
   settled = 0;
   retrying = false;
   /** Given up at a flush deadline or stop: its records were settled as not delivered. */
   abandoned = false;
+  /** Being written to the spool while its request retries. */
+  spilling = false;
+  /** Moved to the disk spool while it retried: its request was aborted, its records are the spool's now. */
+  spilled = false;
 
-  constructor(lane: LaneState, records: unknown[], timeoutMs: number, signal: AbortSignal) {
+  constructor(lane: LaneState, records: unknown[], timeoutMs: number, spooled?: SpooledBatch) {
     this.lane = lane;
     this.records = records;
     this.timeoutMs = timeoutMs;
-    this.signal = signal;
+    this.signal = this.#abort.signal;
+    this.spooled = spooled;
+  }
+
+  abort(): void {
+    this.#abort.abort();
   }
 }
 
@@ -67,6 +91,8 @@ interface LaneState extends Lane<unknown> {
   readonly onTimer: () => void;
   timer: NodeJS.Timeout | undefined;
   timerAt: number;
+  /** A batch the spool failed to take (a write error), prepared already: sent directly, first. */
+  deferred: unknown[] | undefined;
 }
 
 interface FlushWaiter {
@@ -90,7 +116,9 @@ export class Dispatcher {
   readonly #now: () => number;
   readonly #jobs = new Set<ExportJob>();
   readonly #waiters = new Set<FlushWaiter>();
-  #abort = new AbortController();
+  readonly #spool: DiskSpool | undefined;
+  /** A batch is being encoded and written to the spool (one at a time). */
+  #spilling = false;
   #inFlight = 0;
   #retrying = 0;
   #running = false;
@@ -120,11 +148,14 @@ export class Dispatcher {
         },
         timer: undefined,
         timerAt: 0,
+        deferred: undefined,
       };
       return state;
     });
     this.#events = this.#lanes.find((l) => l.signal === 'events');
     this.#others = this.#lanes.filter((l) => l.signal !== 'events');
+    this.#spool = options.spool;
+    this.#spool?.onReady(() => this.#schedulePump());
   }
 
   get inFlight(): number {
@@ -152,10 +183,14 @@ export class Dispatcher {
    * couple of comparisons.
    */
   notify(laneIndex: number): void {
-    // While gated (slots full, or a retry running) the pump runs again when a request settles;
-    // a pump or timer now would only spin.
-    if (!this.#running || this.#inFlight >= this.#maxInFlight || this.#retrying > 0) return;
+    if (!this.#running) return;
     const lane = this.#lanes[laneIndex]!;
+    if (this.#inFlight >= this.#maxInFlight || this.#retrying > 0) {
+      // Gated: the pump runs again when a request settles, and a pump or timer now would only
+      // spin — unless the spool can take what the ring can no longer hold.
+      if (this.#spool !== undefined && !this.#spilling && this.#wantsSpill(lane, false)) this.#schedulePump();
+      return;
+    }
     if (lane.batcher.full()) this.#schedulePump();
     else if (lane.timer === undefined) this.#arm(lane, this.#now());
   }
@@ -170,6 +205,8 @@ export class Dispatcher {
       if (!this.#jobs.has(options)) return; // a late hook for a batch already settled
       options.lane.metrics.retries.inc();
       this.#markRetrying(options);
+      // With a spool, a batch the endpoint refused waits there, not in memory behind the gate.
+      if (this.#spool !== undefined) void this.#spillJob(options);
       return;
     }
     let counted = false;
@@ -203,7 +240,7 @@ export class Dispatcher {
     });
   }
 
-  /** Stops taking batches; aborts requests in flight; drops and settles everything left. */
+  /** Stops taking batches; aborts requests in flight; drops and settles everything left (spooled batches stay spooled). */
   stop(): void {
     this.#running = false;
     for (const lane of this.#lanes) {
@@ -239,14 +276,23 @@ export class Dispatcher {
     const flushing = this.#waiters.size > 0;
     if (!this.#running && !flushing) return;
     let now = this.#now();
+    const spool = this.#spool;
     while (this.#inFlight < this.#maxInFlight && this.#retrying === 0) {
+      // Spooled batches first, oldest first (not at shutdown: they stay spooled for the next start).
+      const batch = flushing ? undefined : spool?.next();
+      if (batch !== undefined) {
+        this.#startReplay(batch);
+        continue;
+      }
       const lane = this.#pick(now, flushing);
       if (lane === undefined) break;
       this.#startJob(lane);
       now = this.#now();
     }
-    // Gated, nothing needs a timer: the settling request pumps again.
-    if (this.#inFlight < this.#maxInFlight && this.#retrying === 0) {
+    if (spool !== undefined) this.#spillWhereNeeded(now, flushing);
+    // Gated, nothing needs a timer: the settling request pumps again (with a spool waiting to be
+    // drained, a lingering batch goes to the spool, so its timer runs).
+    if ((this.#inFlight < this.#maxInFlight && this.#retrying === 0) || spool?.pending === true) {
       for (const lane of this.#lanes) if (lane.batcher.queue.length > 0) this.#arm(lane, now);
     }
     if (flushing && this.#idle()) this.#resolveWaiters(true, 0);
@@ -255,11 +301,12 @@ export class Dispatcher {
   /** Events first; then metrics and logs take turns so neither starves the other. */
   #pick(now: number, flushing: boolean): LaneState | undefined {
     const ev = this.#events;
-    if (ev !== undefined && (flushing ? ev.batcher.queue.length > 0 : ev.batcher.ready(now))) return ev;
+    if (ev !== undefined && this.#direct(ev) && (ev.deferred !== undefined || (flushing ? ev.batcher.queue.length > 0 : ev.batcher.ready(now)))) return ev;
     const n = this.#others.length;
     for (let k = 0; k < n; k++) {
       const lane = this.#others[(this.#turn + k) % n]!;
-      if (flushing ? lane.batcher.queue.length > 0 : lane.batcher.ready(now)) {
+      if (!this.#direct(lane)) continue;
+      if (lane.deferred !== undefined || (flushing ? lane.batcher.queue.length > 0 : lane.batcher.ready(now))) {
         this.#turn = (this.#turn + k + 1) % n;
         return lane;
       }
@@ -267,17 +314,228 @@ export class Dispatcher {
     return undefined;
   }
 
+  /** The lane may send straight to the endpoint now: no spooled batch of it waits to go first. */
+  #direct(lane: LaneState): boolean {
+    return lane.deferred !== undefined || this.#spool === undefined || !keepsOrder(lane.signal) || !this.#spool.pending;
+  }
+
   #startJob(lane: LaneState): void {
-    let records: unknown[] = lane.batcher.cut();
+    let records: unknown[];
+    if (lane.deferred !== undefined) {
+      records = lane.deferred;
+      lane.deferred = undefined;
+    } else {
+      records = lane.batcher.cut();
+      if (lane.codec.prepare !== undefined) records = lane.codec.prepare(records);
+    }
     if (lane.timer !== undefined && lane.batcher.queue.length === 0) {
       clearTimeout(lane.timer);
       lane.timer = undefined;
     }
-    if (lane.codec.prepare !== undefined) records = lane.codec.prepare(records);
-    const job = new ExportJob(lane, records, this.#timeoutMs, this.#abort.signal);
+    const job = new ExportJob(lane, records, this.#timeoutMs);
     this.#jobs.add(job);
     this.#inFlight++;
     void this.#run(job);
+  }
+
+  // ------------------------------------------------------------------ the disk spool
+
+  /**
+   * Whether `lane`'s queued records should go to the spool now: the spool holds older batches
+   * of an ordered lane (its ready batches follow them there), or the ring is filling while no
+   * request can take it (slots busy or a retry pending; at shutdown, anything left).
+   */
+  #wantsSpill(lane: LaneState, flushing: boolean): boolean {
+    const spool = this.#spool!;
+    const q = lane.batcher.queue;
+    if (q.length === 0 || lane.deferred !== undefined || !spills(lane.signal)) return false;
+    if (keepsOrder(lane.signal) && spool.pending) return flushing || lane.batcher.full() || q.pressured || lane.batcher.ready(this.#now());
+    const gated = this.#inFlight >= this.#maxInFlight || this.#retrying > 0;
+    return gated && (q.pressured || flushing);
+  }
+
+  /** Starts one spill (of a ring's batch, or of a job being retried at shutdown) when one is due and none runs. */
+  #spillWhereNeeded(now: number, flushing: boolean): void {
+    if (this.#spilling) return;
+    const spool = this.#spool!;
+    if (flushing) {
+      // Shutdown: a batch stuck in retries is written to disk rather than given up at the deadline.
+      for (const job of this.#jobs) {
+        if (job.retrying && !job.spilling && !job.spilled && job.spooled === undefined && spills(job.lane.signal)) {
+          void this.#spillJob(job);
+          return;
+        }
+      }
+    }
+    for (const lane of this.#lanes) {
+      if (!this.#wantsSpill(lane, flushing)) continue;
+      const q = lane.batcher.queue;
+      if (!spool.hasRoom(Math.min(q.bytes, lane.batcher.maxBytes))) {
+        // Full: logs wait in their files; metrics drop oldest, counted as spool_full.
+        if (q.fullReason !== 'spool_full') spool.noteRefused();
+        q.fullReason = 'spool_full';
+        continue;
+      }
+      q.fullReason = 'queue_full';
+      void this.#spillBatch(lane, now);
+      return;
+    }
+  }
+
+  async #spillBatch(lane: LaneState, _now: number): Promise<void> {
+    this.#spilling = true;
+    try {
+      let records: unknown[] = lane.batcher.cut();
+      if (lane.timer !== undefined && lane.batcher.queue.length === 0) {
+        clearTimeout(lane.timer);
+        lane.timer = undefined;
+      }
+      if (lane.codec.prepare !== undefined) records = lane.codec.prepare(records);
+      const left = await this.#toSpool(lane, records, 0);
+      if (left < records.length) lane.deferred = records.slice(left);
+    } catch (err) {
+      this.#spillFailed(lane, err);
+    } finally {
+      this.#spilling = false;
+      this.#pump();
+    }
+  }
+
+  /** A job whose request is being retried goes to the spool; its request is aborted once it is written. */
+  async #spillJob(job: ExportJob): Promise<void> {
+    if (this.#spilling || job.spilling || job.spilled || job.abandoned || job.spooled !== undefined || !spills(job.lane.signal)) return;
+    const records = job.records;
+    const from = job.settled;
+    if (from >= records.length || !this.#spool!.hasRoom(1024)) return;
+    this.#spilling = true;
+    job.spilling = true;
+    try {
+      const left = await this.#toSpool(job.lane, records, from);
+      if (left === records.length && !job.abandoned) {
+        job.spilled = true;
+        job.settled = records.length;
+        this.#clearRetrying(job);
+        job.abort();
+      }
+      // Written in part (a write error): the job keeps retrying; the part on disk is sent twice.
+    } catch (err) {
+      this.#spillFailed(job.lane, err);
+    } finally {
+      job.spilling = false;
+      this.#spilling = false;
+      this.#pump();
+    }
+  }
+
+  /**
+   * Encodes `records[from…]` into requests and appends them to the spool, their acks settled by
+   * the spool once on disk. Returns the index of the first record not written (records.length
+   * when all were).
+   */
+  async #toSpool(lane: LaneState, records: unknown[], from: number): Promise<number> {
+    const spool = this.#spool!;
+    const part = from === 0 ? records : records.slice(from);
+    const gzip = this.#transport.compression === 'gzip' && this.#transport.compress !== undefined;
+    const parts = encodeParts(
+      lane.codec,
+      part,
+      lane.maxRequestBytes,
+      (a, b, bytes) => this.#dropRecords(lane, part, a, b, 'too_large', 413, `one record encodes to ${bytes} bytes, over maxRequestBytes ${lane.maxRequestBytes}`),
+      (a, b) => settleRange(part, a, b, true),
+    );
+    for (const p of parts) {
+      const payload = gzip ? await this.#transport.compress!(p.body) : p.body;
+      const ok = await spool.append({
+        signal: lane.signal as SpoolSignal,
+        encoding: gzip ? 'gzip' : 'identity',
+        items: p.to - p.from,
+        payload,
+        rawBytes: p.body.byteLength,
+        acks: ackListOf(part, p.from, p.to),
+      });
+      if (!ok) return from + p.from;
+    }
+    return records.length;
+  }
+
+  #spillFailed(lane: LaneState, err: unknown): void {
+    lane.dropLog.note('spill_failed', 0, 0, `disk spool: ${errorText(err)}`);
+  }
+
+  #dropRecords(lane: LaneState, records: readonly unknown[], from: number, to: number, reason: DropReason, status: number, text: string): void {
+    lane.metrics.dropped[reason].inc(to - from);
+    lane.dropLog.note(reason, to - from, status, text);
+    settleRange(records, from, to, false);
+  }
+
+  /** A spooled batch goes out in a request slot like any other. */
+  #startReplay(batch: SpooledBatch): void {
+    const lane = this.#lanes.find((l) => l.signal === batch.signal) ?? this.#lanes[0]!;
+    const job = new ExportJob(lane, [], this.#timeoutMs, batch);
+    this.#jobs.add(job);
+    this.#inFlight++;
+    void this.#runReplay(job, batch);
+  }
+
+  async #runReplay(job: ExportJob, batch: SpooledBatch): Promise<void> {
+    const lane = job.lane;
+    let delivered = true;
+    try {
+      let body: Uint8Array = batch.payload;
+      if (batch.encoding === 'gzip') {
+        // Spooled as the transport compresses; a transport that no longer does gets it plain.
+        if (this.#transport.compression === 'gzip') job.encoded = 'gzip';
+        else body = await gunzipAsync(batch.payload);
+      }
+      lane.metrics.bytes.inc(batch.rawBytes);
+      const t0 = this.#now();
+      let result: ExportResult;
+      try {
+        result = await this.#transport.send(lane.path, body, job);
+      } catch (err) {
+        result = { kind: 'retryable', status: 0, retryAfterMs: undefined, reason: errorText(err) };
+      }
+      lane.metrics.latency.observe((this.#now() - t0) / 1000, lane.metrics.labels);
+      this.#clearRetrying(job);
+      if (job.abandoned) {
+        delivered = false;
+        return;
+      }
+      lane.metrics.requests[result.kind].inc();
+      const n = batch.items;
+      switch (result.kind) {
+        case 'success': {
+          const rejected = Math.min(n, Math.max(0, result.rejected));
+          lane.metrics.exportedRecords.inc(n - rejected);
+          if (rejected > 0) {
+            lane.metrics.dropped.rejected.inc(rejected);
+            lane.dropLog.note('rejected', rejected, result.status, result.message || 'partial success');
+          }
+          return;
+        }
+        case 'too_large':
+          lane.metrics.dropped.too_large.inc(n);
+          lane.dropLog.note('too_large', n, result.status, `spooled request: ${result.reason}`);
+          return;
+        case 'failure':
+          lane.metrics.dropped.rejected.inc(n);
+          lane.dropLog.note('rejected', n, result.status, result.reason);
+          return;
+        default:
+          lane.metrics.dropped.retries_exhausted.inc(n);
+          lane.dropLog.note('retries_exhausted', n, result.status, result.reason);
+      }
+    } catch (err) {
+      // An unreadable gzip body from the spool: dropped and counted, never retried forever.
+      lane.metrics.dropped.rejected.inc(batch.items);
+      lane.dropLog.note('rejected', batch.items, 0, `spooled request: ${errorText(err)}`);
+    } finally {
+      this.#spool?.done(batch, delivered && !job.abandoned);
+      this.#clearRetrying(job);
+      this.#jobs.delete(job);
+      this.#inFlight--;
+      this.#pump();
+    }
   }
 
   async #run(job: ExportJob): Promise<void> {
@@ -285,7 +543,7 @@ export class Dispatcher {
       if (job.records.length > 0) await this.#sendRange(job, 0, job.records.length);
     } catch (err) {
       // A codec or transport that throws is a bug; the batch is dropped, counted and logged once.
-      if (!job.abandoned) this.#drop(job, job.records.length, 'rejected', 0, `export error: ${errorText(err)}`);
+      if (!job.abandoned && !job.spilled) this.#drop(job, job.records.length, 'rejected', 0, `export error: ${errorText(err)}`);
     } finally {
       this.#clearRetrying(job);
       this.#jobs.delete(job);
@@ -321,11 +579,13 @@ export class Dispatcher {
     }
     lane.metrics.latency.observe((this.#now() - t0) / 1000, lane.metrics.labels);
     this.#clearRetrying(job);
-    if (job.abandoned) return;
+    if (job.abandoned || job.spilled) return;
     lane.metrics.requests[result.kind].inc();
     const n = end - start;
     switch (result.kind) {
       case 'success': {
+        // Answered: the request is done with the body (after other outcomes it is left to the GC).
+        lane.codec.release?.(body);
         const rejected = Math.min(n, Math.max(0, result.rejected));
         lane.metrics.exportedRecords.inc(n - rejected);
         if (rejected > 0) {
@@ -350,7 +610,7 @@ export class Dispatcher {
   async #splitRange(job: ExportJob, start: number, end: number): Promise<void> {
     const mid = start + Math.ceil((end - start) / 2);
     await this.#sendRange(job, start, mid);
-    if (job.abandoned) return;
+    if (job.abandoned || job.spilled) return;
     await this.#sendRange(job, mid, end);
   }
 
@@ -383,28 +643,39 @@ export class Dispatcher {
     this.#retrying--;
   }
 
+  /** Nothing of this run's records is queued or on its way (spooled batches being sent again do not count). */
   #idle(): boolean {
-    for (const job of this.#jobs) if (!job.abandoned) return false;
-    for (const lane of this.#lanes) if (lane.batcher.queue.length > 0) return false;
+    if (this.#spilling) return false;
+    for (const job of this.#jobs) if (!job.abandoned && !job.spilled && job.spooled === undefined) return false;
+    for (const lane of this.#lanes) if (lane.batcher.queue.length > 0 || lane.deferred !== undefined) return false;
     return true;
   }
 
   /** Aborts what is in flight and drops what is queued; returns how many records that was. */
   #giveUp(): number {
     let pending = 0;
-    this.#abort.abort();
-    this.#abort = new AbortController();
     for (const job of this.#jobs) {
       if (job.abandoned) continue;
+      job.abort();
+      job.abandoned = true;
+      // Its request is still counted in flight until the transport returns, but it gates nothing.
+      this.#clearRetrying(job);
+      if (job.spilled || job.spooled !== undefined) continue; // on disk: sent after the restart
       const n = job.records.length - job.settled;
       pending += n;
       if (n > 0) job.lane.metrics.dropped.shutdown.inc(n);
       this.#settle(job, job.records.length, false);
-      job.abandoned = true;
-      // Its request is still counted in flight until the transport returns, but it gates nothing.
-      this.#clearRetrying(job);
     }
-    for (const lane of this.#lanes) pending += lane.batcher.queue.dropAll('shutdown');
+    for (const lane of this.#lanes) {
+      pending += lane.batcher.queue.dropAll('shutdown');
+      if (lane.deferred !== undefined) {
+        const n = lane.deferred.length;
+        pending += n;
+        lane.metrics.dropped.shutdown.inc(n);
+        settleRange(lane.deferred, 0, n, false);
+        lane.deferred = undefined;
+      }
+    }
     return pending;
   }
 
@@ -425,4 +696,16 @@ export class Dispatcher {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** Settles the acks of `records[from, to)`. */
+function settleRange(records: readonly unknown[], from: number, to: number, ok: boolean): void {
+  for (let i = from; i < to; i++) {
+    const r = records[i] as { ack?: { settle(token: number, ok: boolean): void }; ackToken?: number };
+    if (r.ack !== undefined) r.ack.settle(r.ackToken ?? 0, ok);
+  }
+}
+
+function gunzipAsync(b: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) => gunzip(b, (err, out) => (err ? reject(err) : resolve(out))));
 }

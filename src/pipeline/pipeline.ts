@@ -11,6 +11,7 @@ import { Batcher, type BatchLimits } from './batcher.js';
 import { type Codec, Dispatcher, type FlushResult, type Lane } from './dispatcher.js';
 import { createPipelineMetrics, DROP_REASONS, PIPELINE_SIGNALS, type PipelineSignal, type ReceivedSignal } from './self-metrics.js';
 import { SharedBudget, SignalQueue } from './signal-queue.js';
+import type { DiskSpool } from './spool/disk-spool.js';
 
 export interface QueueBounds {
   readonly maxItems: number;
@@ -60,7 +61,7 @@ const MiB = 1024 * 1024;
 export const DEFAULT_PIPELINE_CONFIG: PipelineConfig = Object.freeze({
   queues: Object.freeze({
     metrics: Object.freeze({ maxItems: 50_000, maxBytes: 16 * MiB }),
-    logs: Object.freeze({ maxItems: 20_000, maxBytes: 16 * MiB }),
+    logs: Object.freeze({ maxItems: 4096, maxBytes: 4 * MiB }),
     events: Object.freeze({ maxItems: 5_000, maxBytes: 2 * MiB }),
     sharedMetricsEventsBytes: 16 * MiB,
     traces: Object.freeze({ maxItems: 4_096, maxBytes: 16 * MiB }),
@@ -89,6 +90,8 @@ export interface PipelineDeps {
   readonly now?: (() => number) | undefined;
   /** At most one drop summary line per signal per this many ms (default 10 s). */
   readonly dropLogIntervalMs?: number | undefined;
+  /** The disk spool (`DiskSpool.open`), when `buffer.disk.maxBytes` is not 0; closed by `close()`. */
+  readonly spool?: DiskSpool | undefined;
 }
 
 export interface SignalStats {
@@ -132,6 +135,8 @@ export interface Pipeline {
   flush(deadlineMs: number): Promise<FlushResult>;
   start(): void;
   stop(): void;
+  /** `stop()`, then the disk spool's last sync (settling the acks it covers) and cursor write. */
+  close(): Promise<void>;
   stats(): PipelineStats;
 }
 
@@ -152,6 +157,7 @@ class PipelineImpl implements Pipeline {
   readonly receivedMaxBytes: number;
   readonly #dispatcher: Dispatcher;
   readonly #selfMetrics: ReturnType<typeof createPipelineMetrics>;
+  readonly #spool: DiskSpool | undefined;
 
   constructor(given: PipelineConfig, deps: PipelineDeps) {
     // A config without the receiver's bounds (one built before they existed) gets the defaults.
@@ -191,6 +197,7 @@ class PipelineImpl implements Pipeline {
     this.#received = { traces: receivedQueue('traces'), metrics: receivedQueue('app_metrics'), logs: receivedQueue('app_logs') };
     this.receivedMaxBytes = receivedBounds.maxBytes;
     const b = config.batches;
+    this.#spool = deps.spool;
     // Order matters: the LANE_* indexes above name these positions.
     const lanes: Lane<any>[] = [
       lane('metrics', 'metrics', this.#metrics, b.metrics, deps.codecs.metrics, m.signals.metrics),
@@ -209,6 +216,7 @@ class PipelineImpl implements Pipeline {
       logger: deps.logger,
       now: deps.now,
       dropLogIntervalMs: deps.dropLogIntervalMs,
+      spool: deps.spool,
     });
     for (const [signal, queue] of [
       ['metrics', this.#metrics],
@@ -235,7 +243,8 @@ class PipelineImpl implements Pipeline {
 
   offerLog(record: LogRecord): boolean {
     const ok = this.#logs.offer(record);
-    if (ok) this.#dispatcher.notify(LANE_LOGS);
+    // Refused too: with a disk spool, a full ring is what moves batches to it.
+    if (ok || this.#spool !== undefined) this.#dispatcher.notify(LANE_LOGS);
     return ok;
   }
 
@@ -274,6 +283,11 @@ class PipelineImpl implements Pipeline {
 
   stop(): void {
     this.#dispatcher.stop();
+  }
+
+  async close(): Promise<void> {
+    this.#dispatcher.stop();
+    await this.#spool?.close();
   }
 
   stats(): PipelineStats {

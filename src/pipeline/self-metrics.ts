@@ -17,7 +17,9 @@ export type DropReason =
   | 'too_large'
   | 'rejected'
   | 'retries_exhausted'
-  | 'shutdown';
+  | 'shutdown'
+  /** Metrics dropped oldest while the disk spool was full too (spooled logs are never dropped for room). */
+  | 'spool_full';
 export const DROP_REASONS: readonly DropReason[] = [
   'queue_full',
   'evicted_for_events',
@@ -25,6 +27,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'rejected',
   'retries_exhausted',
   'shutdown',
+  'spool_full',
 ];
 
 export type RequestResult = 'success' | 'retryable' | 'too_large' | 'failure';
@@ -51,6 +54,7 @@ export const NOOP_QUEUE_TALLIES: QueueTallies = Object.freeze({
     rejected: NOOP_TALLY,
     retries_exhausted: NOOP_TALLY,
     shutdown: NOOP_TALLY,
+    spool_full: NOOP_TALLY,
   }),
 });
 

@@ -81,7 +81,11 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
   #timesHead = 0;
   readonly #lowItems: number;
   readonly #lowBytes: number;
+  readonly #highItems: number;
+  readonly #highBytes: number;
   #needDrain = false;
+  /** The reason a full queue counts its drop-oldest under (`spool_full` while the disk spool is full too). */
+  fullReason: DropReason = 'queue_full';
   #stamp = 0;
   #stampCountdown = 0;
 
@@ -101,6 +105,8 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
     this.#mask = this.#ring.capacity - 1;
     this.#lowItems = Math.floor(this.maxItems / 2);
     this.#lowBytes = this.maxBytes / 2;
+    this.#highItems = Math.ceil((this.maxItems * 3) / 4);
+    this.#highBytes = (this.maxBytes * 3) / 4;
   }
 
   get length(): number {
@@ -114,6 +120,11 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
   /** True while a producer was refused and has not yet been sent `'drain'`. */
   get needDrain(): boolean {
     return this.#needDrain;
+  }
+
+  /** Three quarters full (or a producer refused): time to move batches to the disk spool if they cannot be sent. */
+  get pressured(): boolean {
+    return this.#needDrain || this.#ring.length >= this.#highItems || this.#ring.bytes >= this.#highBytes;
   }
 
   /** When the oldest waiting record was offered (the `now` clock), NaN when empty. */
@@ -164,7 +175,7 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
             this.#tallies.dropped.queue_full.inc();
             return true;
           }
-          this.dropOldest('queue_full');
+          this.dropOldest(this.fullReason);
         }
         break;
       default: // POLICY_PRIORITY

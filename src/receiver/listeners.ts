@@ -1,5 +1,5 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server, type Http2Session } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { formatListen, type ListenAddress } from '../config-kinds/values.js';
@@ -38,6 +38,9 @@ const FIRST_BYTES_TIMEOUT_MS = 10_000;
  */
 export async function startListeners(receiver: OtlpReceiver, config: ListenerConfig, credentials: PeerCredentialReader): Promise<Listeners> {
   const limits = { maxRequestBytes: config.maxRequestBytes, maxDecompressedBytes: config.maxDecompressedBytes };
+  // Through getBuiltinModule, not an ESM import: importing node:http as a module also evaluates
+  // its lazy getters (WebSocket, EventSource: Node's bundled undici), as src/self/server.ts says.
+  const { createServer: createHttpServer } = process.getBuiltinModule('node:http');
   const http = createHttpServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, new HttpHandler(receiver, limits, 'http').handle);
   const grpc = createHttp2Server({ maxSessionMemory: 64 });
   grpc.on('stream', new GrpcHandler(receiver, limits, 'grpc').handle);

@@ -1,6 +1,6 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.js';
+import { registerMemoryMetrics } from './process-memory.js';
 import type { Registry } from './registry.js';
 
 /**
@@ -63,6 +63,7 @@ export function registerProcessMetrics(registry: Registry): void {
     return (u.user + u.system) / 1e6;
   });
   registry.gauge('process_start_time_seconds', 'Start time of the process, Unix seconds.').set(start);
+  registerMemoryMetrics(registry);
 }
 
 /** `/healthz`, `/readyz` and `/metrics` on the self listen address. */
@@ -71,6 +72,10 @@ export async function startSelfServer(
   deps: { registry: Registry; readiness: Readiness; logger: Logger; status?: (() => Promise<unknown>) | undefined },
 ): Promise<SelfServer> {
   const { host, port } = listen;
+  // Through getBuiltinModule, not an ESM import: importing node:http as a module also evaluates
+  // its lazy getters (WebSocket, EventSource: Node's bundled undici), +7.2 MB against +0.9 MB
+  // measured on Node 24.
+  const http = process.getBuiltinModule('node:http');
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -75,7 +75,15 @@ export function renderView(view: TopView, options: RenderOptions): string[] {
   const cpu = view.cpuPercent === undefined ? DASH : `${view.cpuPercent.toFixed(1)}%`;
   const inFlight = view.inFlight === undefined ? DASH : String(view.inFlight);
   lines.push(`sextant top  ${options.target}`);
-  lines.push(`AGENT  cpu ${cpu}   rss ${formatBytes(view.rssBytes)}   in-flight requests ${inFlight}${options.hint ? `   ${options.hint}` : ''}`);
+  lines.push(`AGENT  cpu ${cpu}   in-flight requests ${inFlight}${options.hint ? `   ${options.hint}` : ''}`);
+  // The three memory figures together: RSS counts the node executable's shared pages, RssAnon
+  // is what the agent allocated, the working set is what kubelet evicts on.
+  const limit = view.memoryLimitBytes === undefined ? '' : ` of ${formatBytes(view.memoryLimitBytes)}`;
+  lines.push(`MEMORY rss ${formatBytes(view.rssBytes)}   anon ${formatBytes(view.rssAnonBytes)}   working set ${view.workingSetBytes === undefined ? DASH : formatBytes(view.workingSetBytes)}${limit}`);
+  if (view.spool !== undefined) {
+    const fill = view.spool.capacity > 0 ? ` (${percent(view.spool.bytes / view.spool.capacity)})` : '';
+    lines.push(`SPOOL  ${formatBytes(view.spool.bytes)} of ${formatBytes(view.spool.capacity)}${fill}   ${formatCount(view.spool.batches)} batches waiting`);
+  }
   if (options.error !== undefined) lines.push(`! ${options.error}`);
   lines.push('');
 

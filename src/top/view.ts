@@ -56,7 +56,15 @@ export interface TopView {
   /** Agent CPU, percent of one core, over the interval. */
   readonly cpuPercent: number | undefined;
   readonly rssBytes: number | undefined;
+  /** Anonymous RSS: what the agent allocated (sextant_memory_rss_anon_bytes). */
+  readonly rssAnonBytes: number | undefined;
+  /** The cgroup's working set (what kubelet evicts on); undefined where the agent has no cgroup. */
+  readonly workingSetBytes: number | undefined;
+  /** The cgroup memory limit, when there is one. */
+  readonly memoryLimitBytes: number | undefined;
   readonly inFlight: number | undefined;
+  /** The disk spool: bytes on disk, its bound, batches waiting; undefined when it is off. */
+  readonly spool: { readonly bytes: number; readonly capacity: number; readonly batches: number } | undefined;
   readonly sources: readonly SourceRow[];
   readonly rings: readonly RingRow[];
   readonly drops: readonly DropRow[];
@@ -168,8 +176,15 @@ export function buildView(cur: Scrape, prev: Scrape | undefined): TopView {
   return {
     intervalSec: seconds,
     cpuPercent: cpuRate === undefined ? undefined : cpuRate * 100,
-    rssBytes: valueOf(m, 'process_resident_memory_bytes'),
+    rssBytes: valueOf(m, 'sextant_memory_rss_bytes') ?? valueOf(m, 'process_resident_memory_bytes'),
+    rssAnonBytes: valueOf(m, 'sextant_memory_rss_anon_bytes'),
+    workingSetBytes: valueOf(m, 'sextant_memory_working_set_bytes'),
+    memoryLimitBytes: valueOf(m, 'sextant_memory_limit_bytes'),
     inFlight: select(m, 'sextant_export_in_flight').length === 0 ? undefined : sum(m, 'sextant_export_in_flight'),
+    spool:
+      select(m, 'sextant_spool_capacity_bytes').length === 0
+        ? undefined
+        : { bytes: sum(m, 'sextant_spool_bytes'), capacity: sum(m, 'sextant_spool_capacity_bytes'), batches: sum(m, 'sextant_spool_batches') },
     sources,
     rings,
     drops,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -149,9 +149,9 @@ describe('sextant gateway + sextant agent --once', () => {
     expect(agent.logs().some((l) => l['msg'] === 'stopped: flush deadline passed with records still pending')).toBe(true);
   }, 30_000);
 
-  it('on SIGTERM with the endpoint down, flushes until the deadline and exits 0', async () => {
+  it('on SIGTERM with the endpoint down and no disk spool, flushes until the deadline and exits 0', async () => {
     const cwd = await workdir();
-    const agent = start(['agent'], cwd, { ...QUIET, SEXTANT_ENDPOINT: 'http://127.0.0.1:9', SEXTANT_INTERVAL: '200ms', SEXTANT_SHUTDOWN_TIMEOUT: '1500ms', SEXTANT_STATE_DIR: path.join(cwd, 'state') });
+    const agent = start(['agent'], cwd, { ...QUIET, SEXTANT_ENDPOINT: 'http://127.0.0.1:9', SEXTANT_INTERVAL: '200ms', SEXTANT_SHUTDOWN_TIMEOUT: '1500ms', SEXTANT_STATE_DIR: path.join(cwd, 'state'), SEXTANT_BUFFER_DISK_MAX_BYTES: '0' });
     await agent.waitForLog('agent started');
     await new Promise((r) => setTimeout(r, 800));
     const t0 = Date.now();
@@ -161,6 +161,28 @@ describe('sextant gateway + sextant agent --once', () => {
     const took = Date.now() - t0;
     expect(took).toBeGreaterThanOrEqual(1_000);
     expect(took).toBeLessThan(6_000);
+  }, 30_000);
+
+  it('on SIGTERM with the endpoint down, writes what it holds to the disk spool and exits 0 before the deadline', async () => {
+    const cwd = await workdir();
+    const state = path.join(cwd, 'state');
+    const agent = start(['agent'], cwd, { ...QUIET, SEXTANT_ENDPOINT: 'http://127.0.0.1:9', SEXTANT_INTERVAL: '200ms', SEXTANT_SHUTDOWN_TIMEOUT: '5s', SEXTANT_STATE_DIR: state, SEXTANT_LOG_LEVEL: 'info' });
+    const self = String((await agent.waitForLog('agent started'))['self']);
+    // Records collected and an export tried (and refused) before the stop.
+    for (let i = 0; i < 100; i++) {
+      const text = await (await fetch(`${self}/metrics`)).text();
+      if (/^sextant_export_retries_total\{signal="metrics"\} [1-9]/m.test(text)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const t0 = Date.now();
+    agent.kill('SIGTERM');
+    const { code } = await agent.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    // Nothing given up: the batches wait on disk for the next start.
+    expect(agent.logs().some((l) => l['msg'] === 'stopped: everything queued was exported or is in the disk spool')).toBe(true);
+    const segments = (await readdir(path.join(state, 'spool'))).filter((f) => f.endsWith('.spool'));
+    expect(segments.length).toBeGreaterThan(0);
   }, 30_000);
 
   it('mode host ships host and process metrics only; the agent log names its sources', async () => {

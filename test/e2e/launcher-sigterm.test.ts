@@ -151,7 +151,8 @@ describe('the other ways the agent is started hold the agent PID too', () => {
     expect(pkg.files).toContain('bin/');
     const launcher = readFileSync(path.join(REPO, 'bin/sextant'), 'utf8').trimEnd().split('\n');
     expect(launcher[0]).toBe('#!/bin/sh');
-    expect(launcher.at(-1)).toBe('exec "$node" "$root/dist/cli/sextant.js" "$@"');
+    // $flags: V8's heap limits from the memory limit (`sextant agent` only; empty otherwise).
+    expect(launcher.at(-1)).toBe('exec "$node" $flags "$root/dist/cli/sextant.js" "$@"');
   });
 
   it('the systemd unit execs Node on dist/cli/sextant.js, with no npm, npx or shell between', () => {

@@ -62,7 +62,10 @@ describe.skipIf(!rt.available)('real writers: copytruncate, and files deleted wh
     host.track(gw.gateway);
     dataDir = gw.dataDir;
     proxy = await startFaultProxy(`http://127.0.0.1:${gw.port}`);
-    ({ agent, self } = await host.startAgent(proxy.url, { SEXTANT_PIPELINE_LOGS_MAX_ITEMS: String(RING), SEXTANT_BATCH_LOGS_MAX_ITEMS: '500' }));
+    // The files are the buffer here (no disk spool): with the spool, the default, the agent would
+    // not fall behind while the endpoint is down, and holding deleted files open while behind is
+    // what this file tests. test/e2e/logs-spool-*.test.ts cover the spool.
+    ({ agent, self } = await host.startAgent(proxy.url, { SEXTANT_PIPELINE_LOGS_MAX_ITEMS: String(RING), SEXTANT_BATCH_LOGS_MAX_ITEMS: '500', SEXTANT_BUFFER_DISK_MAX_BYTES: '0' }));
     await sleep(1_500); // past the first scan: files from here on are read from their start
   }, 60_000);
 

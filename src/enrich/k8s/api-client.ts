@@ -1,4 +1,5 @@
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+import { undiciPool } from '../../io/http-client.js';
 import { readBody } from '../../io/read-body.js';
 import { KubeApiError, reasonForStatus } from './kube-error.js';
 import { statusOf } from './objects.js';
@@ -63,7 +64,8 @@ export class KubeApiClient {
     this.#timeoutMs = options.requestTimeoutMs;
     this.#maxBytes = options.maxResponseBytes;
     this.#userAgent = options.userAgent;
-    this.#pool = new Pool(this.#origin, {
+    const UndiciPool = undiciPool();
+    this.#pool = new UndiciPool(this.#origin, {
       connections: options.connections ?? 4,
       connect: options.ca !== undefined ? { ca: options.ca, rejectUnauthorized: true } : { rejectUnauthorized: true },
       keepAliveTimeout: 30_000,

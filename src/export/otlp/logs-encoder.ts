@@ -1,7 +1,7 @@
 import type { LogRecord, Resource, Scope } from '../../model/index.js';
 import { AttributeTable, encodeAttributes } from './attributes.js';
 import { ResourceScopeGroups, grow, growFloat, placeByGroup } from './grouping.js';
-import { ProtoWriter, lenFieldSize, utf8Length, varintSize } from './proto-writer.js';
+import { OutputPool, ProtoWriter, lenFieldSize, utf8Length, varintSize } from './proto-writer.js';
 import { encodeStringFields } from './string-fields.js';
 
 /**
@@ -56,6 +56,8 @@ export function encodedScope(scope: Scope): Uint8Array {
 
 export class LogsEncoder {
   readonly #w = new ProtoWriter();
+  /** Bodies' memory, given back through `release` once a request is done with it. */
+  readonly #out = new OutputPool();
   readonly #groups = new ResourceScopeGroups();
   readonly #attrs = new AttributeTable(TAG_ATTRIBUTES);
   // Per record, indexed by position in the batch.
@@ -71,6 +73,11 @@ export class LogsEncoder {
   #groupFill = new Int32Array(64);
   #groupBytes = new Float64Array(64);
   #resourceBytes = new Float64Array(64);
+
+  /** A body this encoder made is no longer needed (the endpoint took it): its memory serves a later one. */
+  release(body: Uint8Array): void {
+    this.#out.give(body);
+  }
 
   /** An ExportLogsServiceRequest holding `records`, in an owned array (empty batch → empty request). */
   encode(records: readonly LogRecord[]): Uint8Array {
@@ -142,7 +149,7 @@ export class LogsEncoder {
     }
     attrs.clear();
     groups.reset();
-    return w.finish();
+    return w.finish(this.#out);
   }
 
   #writeRecord(w: ProtoWriter, r: LogRecord, i: number): void {

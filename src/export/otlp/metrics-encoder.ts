@@ -2,7 +2,7 @@ import type { MetricDescriptor, MetricPoint, Resource, Scope } from '../../model
 import { AttributeTable } from './attributes.js';
 import { ResourceScopeGroups, grow, growFloat, placeByGroup } from './grouping.js';
 import { encodedResource, encodedScope } from './logs-encoder.js';
-import { ProtoWriter, hi32, lenFieldSize, lo32, varintSize } from './proto-writer.js';
+import { OutputPool, ProtoWriter, hi32, lenFieldSize, lo32, varintSize } from './proto-writer.js';
 import { encodeStringFields } from './string-fields.js';
 
 /**
@@ -56,6 +56,8 @@ function encodedDescriptor(d: MetricDescriptor): Uint8Array {
 
 export class MetricsEncoder {
   readonly #w = new ProtoWriter();
+  /** Bodies' memory, given back through `release` once a request is done with it. */
+  readonly #out = new OutputPool();
   readonly #groups = new ResourceScopeGroups();
   readonly #attrs = new AttributeTable(TAG_ATTRIBUTES);
   // Per point.
@@ -77,6 +79,11 @@ export class MetricsEncoder {
   #metricFill = new Int32Array(256);
   #metricBytes = new Float64Array(256);
   #dataBytes = new Float64Array(256);
+
+  /** A body this encoder made is no longer needed (the endpoint took it): its memory serves a later one. */
+  release(body: Uint8Array): void {
+    this.#out.give(body);
+  }
 
   /**
    * An ExportMetricsServiceRequest holding `points` in an owned array, or null when there is
@@ -161,7 +168,7 @@ export class MetricsEncoder {
     groups.reset();
     this.#descriptors.length = 0;
     for (let g = 0; g < this.#descriptorMaps.length; g++) this.#descriptorMaps[g]?.clear();
-    return w.finish();
+    return w.finish(this.#out);
   }
 
   #writePoint(w: ProtoWriter, p: MetricPoint, i: number, isSum: boolean, isInt: boolean): void {

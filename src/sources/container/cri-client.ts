@@ -10,8 +10,8 @@ import {
   podFromSandbox,
   sandboxInfo,
 } from './cri-convert.js';
-import { type CriMethod, type CriProto, criProto, decodeResponse, encodeRequest } from './cri-proto.js';
-import { GrpcCallError, GrpcStatus, GrpcUnixChannel, grpcStatusName } from './grpc-over-http2.js';
+import type { CriMethod, CriProto } from './cri-proto.js';
+import type { GrpcUnixChannel } from './grpc-over-http2.js';
 import type { ContainerInfo, PodInfo, RuntimeClient, RuntimeName } from './types.js';
 
 /**
@@ -61,9 +61,18 @@ const MAX_DETAIL = 300;
 
 const REASONS: readonly RuntimeErrorReason[] = ['absent', 'unavailable', 'timeout', 'protocol', 'failed'];
 
+type Wire = typeof import('./cri-wire.js');
+/** The wire modules, once a client has called a socket that exists (cri-wire.ts). */
+let wire: Wire | undefined;
+
+async function loadWire(): Promise<Wire> {
+  return (wire ??= await import('./cri-wire.js'));
+}
+
 /** True when a RuntimeError came from a NOT_FOUND answer (the container or sandbox is gone). */
 function isNotFound(err: unknown): boolean {
-  return err instanceof RuntimeError && err.cause instanceof GrpcCallError && err.cause.code === GrpcStatus.NOT_FOUND;
+  // No call was made without the wire loaded, so no gRPC error exists without it either.
+  return wire !== undefined && err instanceof RuntimeError && err.cause instanceof wire.GrpcCallError && err.cause.code === wire.GrpcStatus.NOT_FOUND;
 }
 
 /** A runtime that answered but not usefully for one item: fall back to the list entry. */
@@ -92,8 +101,10 @@ interface StatusJob {
 
 export class CriClient implements RuntimeClient {
   readonly socketPath: string;
-  readonly #proto: CriProto;
-  readonly #channel: GrpcUnixChannel;
+  /** Made on the first call (the wire modules load then). */
+  #proto: CriProto | undefined;
+  #channel: GrpcUnixChannel | undefined;
+  readonly #connectTimeoutMs: number;
   readonly #callTimeoutMs: number;
   #runtime: RuntimeName | undefined;
   #detecting: Promise<void> | undefined;
@@ -122,9 +133,7 @@ export class CriClient implements RuntimeClient {
     this.socketPath = options.socketPath;
     this.#runtime = options.runtime;
     this.#callTimeoutMs = timeout;
-    this.#proto = criProto();
-    // Creating the channel opens nothing: it connects on the first call.
-    this.#channel = new GrpcUnixChannel({ socketPath: options.socketPath, connectTimeoutMs: connectTimeout, maxReceiveBytes: MAX_RECEIVE_BYTES });
+    this.#connectTimeoutMs = connectTimeout;
   }
 
   /** The runtime's name; `containerd` until `Version` has said otherwise when not given. */
@@ -279,7 +288,7 @@ export class CriClient implements RuntimeClient {
     this.#closed = true;
     this.#sandboxes.clear();
     this.#containers.clear();
-    this.#channel.close();
+    this.#channel?.close();
   }
 
   /**
@@ -288,19 +297,23 @@ export class CriClient implements RuntimeClient {
    * test helper that creates pods; the agent itself only reads.
    */
   async call(method: CriMethod, request: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<protobuf.Message> {
+    const w = wire ?? (await loadWire());
+    // Creating the channel opens nothing: it connects on the first call.
+    this.#proto ??= w.criProto();
+    this.#channel ??= new w.GrpcUnixChannel({ socketPath: this.socketPath, connectTimeoutMs: this.#connectTimeoutMs, maxReceiveBytes: MAX_RECEIVE_BYTES });
     const types = this.#proto.methods[method];
     if (this.#closed) throw this.#fail(new RuntimeError(this.runtime, 'unavailable', `${method}: client closed`));
     if (signal.aborted) throw this.#fail(new RuntimeError(this.runtime, 'timeout', `${method}: aborted before the call`));
-    const body = encodeRequest(types.request, request);
+    const body = w.encodeRequest(types.request, request);
     this.#calls++;
     let bytes: Buffer;
     try {
       bytes = await this.#channel.unary(types.path, body, signal, this.#callTimeoutMs);
     } catch (err) {
-      throw this.#fail(this.#mapError(method, err, signal));
+      throw this.#fail(this.#mapError(w, method, err, signal));
     }
     try {
-      return decodeResponse(this.runtime, types.response, bytes);
+      return w.decodeResponse(this.runtime, types.response, bytes);
     } catch (err) {
       throw this.#fail(err as RuntimeError);
     }
@@ -344,7 +357,8 @@ export class CriClient implements RuntimeClient {
     }
   }
 
-  #mapError(method: CriMethod, caught: unknown, signal: AbortSignal): RuntimeError {
+  #mapError(w: Wire, method: CriMethod, caught: unknown, signal: AbortSignal): RuntimeError {
+    const { GrpcCallError, GrpcStatus, grpcStatusName } = w;
     const err = caught instanceof GrpcCallError ? caught : new GrpcCallError(GrpcStatus.UNKNOWN, String((caught as Error)?.message ?? caught));
     const details = err.details.slice(0, MAX_DETAIL);
     const what = `${method}: ${grpcStatusName(err.code)}${details.length > 0 ? ` (${details})` : ''}`;

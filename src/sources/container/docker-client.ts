@@ -9,7 +9,8 @@
  * it, so nothing is left behind and nothing from the process-wide dispatcher is shared.
  */
 import { existsSync } from 'node:fs';
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+import { undiciPool } from '../../io/http-client.js';
 import { RuntimeError } from '../../errors.js';
 import {
   EventLineSplitter,
@@ -133,7 +134,8 @@ export class DockerClient implements RuntimeClient {
     this.#concurrency = concurrency;
     // Connections: the inspections of a list, an inspect() beside them, and an event stream.
     // Kept alive between requests of one cycle; undici closes them after a few idle seconds.
-    this.#pool = new Pool(ORIGIN, { connect: { socketPath: this.socketPath }, connections: concurrency + 2 });
+    const UndiciPool = undiciPool();
+    this.#pool = new UndiciPool(ORIGIN, { connect: { socketPath: this.socketPath }, connections: concurrency + 2 });
   }
 
   /** Event lines skipped since this client was made: not JSON, not the documented shape, or too long. */

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../io/state-file.js';
 import { ConfigError } from '../../errors.js';
@@ -23,6 +23,8 @@ import { headMatches, type FileIdentity } from './file-identity.js';
 export const CHECKPOINT_FILE = 'checkpoints.json';
 export const CHECKPOINT_FORMAT = 'sextant-checkpoints';
 export const CHECKPOINT_VERSION = 1;
+/** In the key of an entry whose inode another file has now (see CheckpointStore #orphan). */
+const ORPHAN_MARK = '~';
 
 export interface CheckpointEntry {
   readonly key: string;
@@ -271,6 +273,8 @@ export class CheckpointStore {
   #writeFailures = 0;
   /** Shutting down: a record settled not-ok was discarded, not rejected, and must be read again. */
   #keepFailed = false;
+  /** When the state loaded at start was written (its file's mtime, epoch ms); undefined when fresh. */
+  #stateTime: number | undefined;
 
   constructor(options: CheckpointStoreOptions) {
     const intervalMs = options.intervalMs ?? 1_000;
@@ -327,12 +331,14 @@ export class CheckpointStore {
     if (main.entries !== undefined) {
       this.#adopt(main.entries);
       this.#mainGood = true;
+      this.#stateTime = await mtimeOf(this.file);
       return { source: 'main', entries: main.entries.length };
     }
     const prev = await readCheckpointFile(this.#prevFile);
     if (prev.entries !== undefined) {
       if (main.problem !== 'absent') this.#logger.warn({ file: this.file, problem: main.problem }, 'log checkpoints unreadable, using the previous copy');
       this.#adopt(prev.entries);
+      this.#stateTime = await mtimeOf(this.#prevFile);
       return { source: 'prev', entries: prev.entries.length };
     }
     if (main.problem !== 'absent' || prev.problem !== 'absent') {
@@ -352,12 +358,50 @@ export class CheckpointStore {
     if (e === undefined) return { kind: 'unknown' };
     if (!headMatches(e, head)) {
       if (size < e.offset && size < e.headLength) return { kind: 'truncated' };
-      if (live === undefined) this.#stored.delete(identity.key);
+      if (live === undefined) this.#orphan(e);
       this.#dirty = true;
       return { kind: 'inode-reused' };
     }
     if (size < e.offset) return { kind: 'truncated' };
     return { kind: 'resume', offset: e.offset };
+  }
+
+  /**
+   * When the checkpoints loaded at start were last written (epoch ms), undefined after a fresh
+   * start. A file that changed after it and that the store does not know appeared after the last
+   * state the previous run recorded (or just before its crash): its lines were never made durable.
+   */
+  get stateTime(): number | undefined {
+    return this.#stateTime;
+  }
+
+  /**
+   * The checkpoint of the file a gzipped rotated file in `dir` was compressed from: an entry of
+   * that directory whose head matches the decompressed `head`. `resumable` when it was not released
+   * as finished and is not being tailed (`held`: its lines come through the descriptor the tail
+   * keeps): the `.gz` is read from its offset. Undefined when no entry matches.
+   */
+  findCompressedOrigin(dir: string, head: Uint8Array, held: (key: string) => boolean): { entry: CheckpointEntry; resumable: boolean } | undefined {
+    const candidates: CheckpointEntry[] = [...this.#stored.values()];
+    for (const fc of this.#open.values()) candidates.push(fc.entry());
+    for (const e of candidates) {
+      if (e.headLength === 0 || path.dirname(e.path) !== dir) continue;
+      if (headMatches(e, head)) return { entry: e, resumable: e.goneAt === 0 && !held(e.key) };
+    }
+    return undefined;
+  }
+
+  /**
+   * Another file has the inode of a stored entry's file: the entry is kept under a key of its own
+   * (`<dev:ino>~<head hash>`, which no file's dev:ino matches) rather than dropped, because the
+   * runtime may have compressed the file before deleting it, and the `.gz` resumes from it
+   * (findCompressedOrigin). Forgotten after the retention like a released file.
+   */
+  #orphan(e: CheckpointEntry): void {
+    this.#stored.delete(e.key);
+    if (e.goneAt > 0 || e.key.includes(ORPHAN_MARK)) return;
+    const key = `${e.key}${ORPHAN_MARK}${e.headHash.slice(0, 12)}`;
+    this.#stored.set(key, { ...e, key });
   }
 
   /** Starts tracking a file at `offset` (replacing whatever was kept under its key). */
@@ -446,7 +490,7 @@ export class CheckpointStore {
   /** Forgets files gone longer than the retention, then the oldest beyond maxEntries. */
   #prune(): void {
     const limit = this.#now() - this.#retentionMs;
-    for (const [k, e] of this.#stored) if (e.goneAt > 0 && e.goneAt < limit) this.#stored.delete(k);
+    for (const [k, e] of this.#stored) if ((e.goneAt > 0 && e.goneAt < limit) || (e.goneAt === 0 && k.includes(ORPHAN_MARK) && e.updatedAt < limit)) this.#stored.delete(k);
     for (const [k, fc] of this.#open) if (fc.goneAt > 0 && fc.goneAt < limit && fc.pending === 0) this.#open.delete(k);
     const excess = this.#stored.size + this.#open.size - this.#maxEntries;
     if (excess <= 0) return;
@@ -468,6 +512,14 @@ export class CheckpointStore {
 
   #adopt(entries: CheckpointEntry[]): void {
     for (const e of entries) this.#stored.set(e.key, e);
+  }
+}
+
+async function mtimeOf(file: string): Promise<number | undefined> {
+  try {
+    return (await stat(file)).mtimeMs;
+  } catch {
+    return undefined;
   }
 }
 

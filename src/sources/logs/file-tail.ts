@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { LogRecord, Resource } from '../../model/index.js';
 import type { FileCheckpoint } from './checkpoint-store.js';
+import type { GzipLineSource } from './gzip-source.js';
 import type { LineReader, LineSink } from './line-reader.js';
 import type { LogFile } from './log-discovery.js';
 import type { MultilineJoiner } from './multiline-joiner.js';
@@ -37,8 +38,12 @@ export class FileTail implements LineSink {
   longTag = false;
   /** The metadata version its resource was built from. */
   resourceVersion = 0;
+  /** The reader's unreadBytes already counted in sextant_logs_copytruncate_unread_bytes_total. */
+  unreadCounted = 0;
   /** Set when multiline joining applies to this file. */
   joiner: MultilineJoiner | undefined;
+  /** A gzipped rotated file read from its original's checkpoint: the `.gz`'s own dev:ino and its decompressing source. */
+  compressed: { readonly key: string; readonly source: GzipLineSource } | undefined;
 
   constructor(
     readonly lines: TailLines,

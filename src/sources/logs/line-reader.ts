@@ -37,6 +37,15 @@ export interface LineSink {
 export type ReadStatus = 'more' | 'paused' | 'eof' | 'truncated' | 'gone';
 
 /**
+ * Input that never changes and is read front to back (the decompressed content of a gzipped
+ * rotated file, gzip-source.ts): no size or head checks, read to its end, then 'gone'.
+ */
+export interface SealedSource {
+  readonly sealed: true;
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+/**
  * Buffers for readers that take one for a turn and give it back when they hold nothing, so a
  * thousand idle files do not each pin a buffer. A reader holding an unfinished line keeps its
  * buffer. Keeps at most `maxIdle` free buffers.
@@ -111,7 +120,8 @@ const NEWLINE = 0x0a;
  * Not safe for two overlapping `readTurn()` calls (one caller loop per reader).
  */
 export class LineReader {
-  readonly #fh: FileHandle;
+  readonly #fh: FileHandle | undefined;
+  readonly #src: FileHandle | SealedSource;
   readonly #sink: LineSink;
   readonly #pool: BufferPool | undefined;
   readonly #maxBytesPerTurn: number;
@@ -136,14 +146,18 @@ export class LineReader {
   #gone = false;
   #truncations = 0;
   #discarded = 0;
+  /** The size the last turn's fstat saw: bytes past our position then, never read, are lost to a copytruncate. */
+  #lastSize = 0;
+  #unread = 0;
 
-  constructor(fh: FileHandle, identity: FileIdentity, offset: number, sink: LineSink, options: LineReaderOptions = {}) {
+  constructor(fh: FileHandle | SealedSource, identity: FileIdentity, offset: number, sink: LineSink, options: LineReaderOptions = {}) {
     // None of these is a setting (the offset is a checkpoint's or a file position, the sizes are
     // the log source's constants): a bad one is a bug, not a config error.
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${offset}`);
     const turn = options.maxBytesPerTurn ?? DEFAULT_TURN;
     if (!Number.isInteger(turn) || turn < 1) throw new RangeError(`maxBytesPerTurn must be a positive integer, got ${turn}`);
-    this.#fh = fh;
+    this.#src = fh;
+    this.#fh = 'sealed' in fh ? undefined : fh;
     this.#identity = identity;
     this.#pos = offset;
     this.#sink = sink;
@@ -196,6 +210,16 @@ export class LineReader {
     return this.#discarded;
   }
 
+  /**
+   * Bytes a truncation took before they were read: what the file held past our position when we
+   * last looked (a lower bound: what was written after that look is unknown), plus the unfinished
+   * line thrown away. What a copytruncate costs the tailer, as opposed to what logrotate's own
+   * copy-then-truncate window loses.
+   */
+  get unreadBytes(): number {
+    return this.#unread;
+  }
+
   /** The path no longer names this file: read it to its end, then report 'gone'. */
   retire(): void {
     this.#retired = true;
@@ -227,20 +251,29 @@ export class LineReader {
     // before the file is looked at again, or a copytruncate found now would discard them (they
     // are in the copy, never to be read again). Only an unfinished last line is discarded then.
     if (!this.#deliver(buf)) return 'paused';
-    const st = await this.#fh.stat();
-    const deleted = st.nlink === 0;
-    // Head checks cost a 256-byte pread and a hash, so only when they can tell something:
-    // the file shrank, it grew after we had caught up or had paused (time enough for a
-    // copytruncate to be refilled past our offset: it shows here), or its head is still shorter
-    // than a full fingerprint. Back-to-back turns of a file being read skip it.
-    if (st.size < this.#pos || (st.size > this.#pos && (this.#atEof || this.#wasPaused || this.#identity.headLength < FINGERPRINT_BYTES))) {
-      const probe = await probeFile(this.#fh, this.#head);
-      const verdict = compareIdentity(this.#identity, this.#pos, probe);
-      if (verdict !== 'same') {
-        this.#restart(probe.identity);
-        return 'truncated';
+    // A sealed source never changes: nothing to check, and its end is the end.
+    let deleted = true;
+    const fh = this.#fh;
+    if (fh !== undefined) {
+      const st = await fh.stat();
+      deleted = st.nlink === 0;
+      const seen = this.#lastSize;
+      this.#lastSize = st.size;
+      // Head checks cost a 256-byte pread and a hash, so only when they can tell something:
+      // the file shrank, it grew after we had caught up or had paused (time enough for a
+      // copytruncate to be refilled past our offset: it shows here), or its head is still shorter
+      // than a full fingerprint. Back-to-back turns of a file being read skip it.
+      if (st.size < this.#pos || (st.size > this.#pos && (this.#atEof || this.#wasPaused || this.#identity.headLength < FINGERPRINT_BYTES))) {
+        const probe = await probeFile(fh, this.#head);
+        const verdict = compareIdentity(this.#identity, this.#pos, probe);
+        if (verdict !== 'same') {
+          this.#unread += Math.max(0, seen - this.#pos) + (this.#end - this.#start);
+          this.#restart(probe.identity);
+          this.#lastSize = st.size;
+          return 'truncated';
+        }
+        this.#identity = extendIdentity(this.#identity, probe);
       }
-      this.#identity = extendIdentity(this.#identity, probe);
     }
 
     let budget = this.#maxBytesPerTurn;
@@ -262,7 +295,7 @@ export class LineReader {
         if (!this.#sink.line(buf, 0, buf.length, endOffset, flags)) return 'paused';
       }
       if (budget <= 0) return 'more';
-      const { bytesRead } = await this.#fh.read(buf, this.#end, Math.min(buf.length - this.#end, budget, this.#maxBytesPerRead), this.#pos);
+      const { bytesRead } = await this.#src.read(buf, this.#end, Math.min(buf.length - this.#end, budget, this.#maxBytesPerRead), this.#pos);
       if (bytesRead === 0) {
         this.#atEof = true;
         if (this.#retired || deleted) return this.#finish(buf);

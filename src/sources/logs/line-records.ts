@@ -42,6 +42,9 @@ export class LineRecords implements TailLines {
   readonly #plain = new MutablePiece();
   #sink: RecordSink | undefined;
   #blocked = false;
+  /** The observed time, read again once the monotonic clock has moved a millisecond. */
+  #observed = 0n;
+  #observedAt = Number.NEGATIVE_INFINITY;
 
   constructor(scope: Scope, resources: LogResources, records: Readonly<Record<LogFormat, BoundCounter>>, problems: Counter) {
     this.#scope = scope;
@@ -69,7 +72,7 @@ export class LineRecords implements TailLines {
   onLine(t: FileTail, buf: Buffer, start: number, end: number, endOffset: number, flags: number): boolean {
     const lineStart = endOffset - (end - start) - ((flags & LINE_PARTIAL) === 0 ? 1 : 0);
     const piece = this.#piece(t, buf, start, end, flags);
-    const observed = nowUnixNano();
+    const observed = this.#observedNow();
     const rec = t.assembler.add(piece, Math.max(0, lineStart), endOffset, observed);
     if (rec === null) return true;
     let out: Emit = rec;
@@ -79,6 +82,21 @@ export class LineRecords implements TailLines {
       out = joined(entry, t.joiner.holdBack());
     }
     return this.#emit(t, out, observed);
+  }
+
+  /**
+   * Now, in Unix ns, to the millisecond: lines read within one millisecond share it. Reading the
+   * clock as a bigint made three bigints per line (hrtime, and two sums), a fifth of what a line
+   * allocates besides its body (measured on the logs bench: fewer promotions with a 1 MiB young
+   * generation); performance.now() is a plain double.
+   */
+  #observedNow(): bigint {
+    const ms = performance.now();
+    if (ms - this.#observedAt >= 1) {
+      this.#observed = nowUnixNano();
+      this.#observedAt = ms;
+    }
+    return this.#observed;
   }
 
   /** Offers a record to the pipeline; false when it pushed back (then `blocked` is set). */

@@ -15,7 +15,9 @@ import { readdir, realpath } from 'node:fs/promises';
  * Rotated files (`0.log.20261125-101500`, `-json.log.1`) are listed marked `rotated`: the tailer
  * finishes a file it holds through its handle, and reads a rotated file it never held only when
  * its checkpoint (or its appearing after the first scan) says it has unread lines — a writer
- * rotating twice between two scans loses nothing. Gzipped ones are never read.
+ * rotating twice between two scans loses nothing. Gzipped ones (kubelet's `0.log.<ts>.gz`,
+ * Docker's `-json.log.N.gz` with `compress`) are listed `compressed` too: read only from the
+ * checkpoint of the file they were compressed from, when that file was not finished.
  *
  * Symlinks: a listed path that is a link is resolved, and refused (counted) when it resolves
  * outside the configured roots, so a planted link cannot make the agent ship `/etc/shadow`.
@@ -31,6 +33,8 @@ export interface LogFile {
   readonly format: LogFormat;
   /** A rotated file (`0.log.<timestamp>`, `-json.log.N`): read only when it holds lines not read yet. */
   readonly rotated?: boolean;
+  /** A gzipped rotated file: read only from a checkpoint of its uncompressed original. */
+  readonly compressed?: boolean;
 }
 
 export interface LogDiscoveryOptions {
@@ -69,8 +73,9 @@ export interface WatchHooks {
 
 const DEFAULT_MAX_FILES = 100_000;
 const CRI_FILE = /^\d+\.log$/;
-/** kubelet's rotated name; the gzipped ones (`.gz`) are older still and never read. */
+/** kubelet's rotated name, and the gzipped one kubelet makes of all but the newest. */
 const CRI_ROTATED = /^\d+\.log\.\d{8}-\d{6}$/;
+const CRI_COMPRESSED = /^\d+\.log\.\d{8}-\d{6}\.gz$/;
 const DOCKER_ID = /^[0-9a-f]{64}$/;
 /** Changes are coalesced: a burst of container starts is one rescan. */
 const HINT_DELAY_MS = 100;
@@ -119,13 +124,13 @@ export class LogDiscovery {
     const dirs: string[] = [];
     const state = { refused: 0, unreadable: 0, truncated: false };
     const allowed = await this.#allowedRoots();
-    const add = async (path: string, format: LogFormat, entry: Dirent, rotated = false): Promise<void> => {
+    const add = async (path: string, format: LogFormat, entry: Dirent, rotated = false, compressed = false): Promise<void> => {
       if (files.length >= this.#maxFiles) {
         state.truncated = true;
         return;
       }
       if (entry.isFile()) {
-        files.push(rotated ? { path, realPath: path, format, rotated } : { path, realPath: path, format });
+        files.push(compressed ? { path, realPath: path, format, rotated, compressed } : rotated ? { path, realPath: path, format, rotated } : { path, realPath: path, format });
         return;
       }
       if (rotated) return; // a rotated link is not something a runtime writes
@@ -155,6 +160,7 @@ export class LogDiscovery {
           for (const f of await this.#list(cDir, state)) {
             if (CRI_FILE.test(f.name)) await add(`${cDir}/${f.name}`, 'cri', f);
             else if (CRI_ROTATED.test(f.name)) await add(`${cDir}/${f.name}`, 'cri', f, true);
+            else if (CRI_COMPRESSED.test(f.name)) await add(`${cDir}/${f.name}`, 'cri', f, true, true);
           }
         }
       }
@@ -167,6 +173,7 @@ export class LogDiscovery {
         for (const f of await this.#list(`${dir}/${c.name}`, state)) {
           if (f.name === want) await add(`${dir}/${c.name}/${f.name}`, 'docker-json', f);
           else if (f.name.startsWith(want + '.') && /^\d{1,6}$/.test(f.name.slice(want.length + 1))) await add(`${dir}/${c.name}/${f.name}`, 'docker-json', f, true);
+          else if (f.name.startsWith(want + '.') && /^\d{1,6}\.gz$/.test(f.name.slice(want.length + 1))) await add(`${dir}/${c.name}/${f.name}`, 'docker-json', f, true, true);
         }
       }
     }

@@ -26,6 +26,8 @@ export interface LogScannerOptions {
   readonly poke: () => void;
   /** Called at once when a Docker container directory changes (docker-dir-pins.ts). */
   readonly dockerDir: (dir: string) => void;
+  /** When the checkpoints loaded at start were written (epoch ms; undefined after a fresh start). */
+  readonly stateTime: () => number | undefined;
 }
 
 export class LogScanner {
@@ -92,7 +94,14 @@ export class LogScanner {
           // Present at the start: after a restart it is finished from its checkpoint if the
           // store knows it; any other one (read before, or older than a first start) is marked
           // finished, or a later scan would take it for a file rotated unseen and read it all.
-          if (!this.#freshStart) await tails.open(f, false, true, true);
+          if (!this.#freshStart) {
+            // After a restart: finished from its checkpoint if the store knows it; one it does
+            // not know that changed after the previous run last wrote its state appeared after
+            // that (or just before a crash), so none of its lines was made durable: read it all.
+            const after = this.#o.stateTime();
+            if (f.compressed === true) await tails.openCompressed(f, after);
+            else await tails.open(f, false, true, !(await changedAfter(f, after)));
+          }
           if (!this.#freshStart || this.#o.readFrom === 'end') await this.#markFinished(f);
         }
         continue;
@@ -149,8 +158,18 @@ export class LogScanner {
     if (this.#o.tails.holds(key) || this.#o.finished.get(key) === stamp) return;
     // The name may be another file by the open (the engine renames at full speed): the one
     // opened is tailed for what it is; the one stat saw moved on, so look again soon.
-    const got = await this.#o.tails.open(file, false, true);
+    const got = file.compressed === true ? await this.#o.tails.openCompressed(file) : await this.#o.tails.open(file, false, true);
     if (got !== undefined && got !== key) this.#rescanDue = true;
+  }
+}
+
+/** The file was modified after `after` (epoch ms); false when `after` is undefined or the file is gone. */
+async function changedAfter(file: LogFile, after: number | undefined): Promise<boolean> {
+  if (after === undefined) return false;
+  try {
+    return (await stat(file.realPath)).mtimeMs > after;
+  } catch {
+    return false;
   }
 }
 

@@ -1,7 +1,7 @@
 import type { PodMetadataLookup } from '../../enrich/k8s/pod-metadata-index.js';
 import { createScope, type Resource } from '../../model/index.js';
 import type { Logger } from '../../self/logger.js';
-import type { Counter, Registry } from '../../self/registry.js';
+import type { BoundCounter, Counter, Registry } from '../../self/registry.js';
 import type { ContainerMetadataCache } from '../container/metadata-cache.js';
 import type { RecordSink, Source } from '../types.js';
 import { CheckpointStore } from './checkpoint-store.js';
@@ -80,6 +80,7 @@ export class LogSource implements Source {
   readonly #pins: DockerDirPins;
   readonly #scans: LogScanner;
   readonly #problems: Counter;
+  readonly #truncatedBytes: BoundCounter;
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -109,9 +110,12 @@ export class LogSource implements Source {
     const records = deps.registry.counter('sextant_logs_records_total', 'Log records offered to the pipeline, by format.');
     const problems = deps.registry.counter(
       'sextant_logs_problems_total',
-      'Log lines and files handled out of the ordinary, by kind (malformed, truncated, copytruncate, refused_link, unreadable).',
+      'Log lines and files handled out of the ordinary, by kind (malformed, truncated, copytruncate, refused_link, unreadable, compressed_resume: a gzipped rotated file read from a checkpoint, compressed_damaged).',
     );
     this.#problems = problems;
+    this.#truncatedBytes = deps.registry
+      .counter('sextant_logs_copytruncate_unread_bytes_total', 'Bytes a copytruncate took before the tailer read them (at least: what the file held past its position at its last look, and an unfinished line).')
+      .bind();
     this.#records = new LineRecords(
       scope,
       this.#resources,
@@ -139,6 +143,7 @@ export class LogSource implements Source {
       rescanIntervalMs: config.rescanIntervalMs,
       poke: this.#poke,
       dockerDir: this.#pins.onDockerDir,
+      stateTime: () => this.#store.stateTime,
     });
   }
 
@@ -257,11 +262,13 @@ export class LogSource implements Source {
         return false;
       case 'truncated':
         this.#problems.inc({ kind: 'copytruncate' });
+        this.#truncatedBytes.inc(t.reader.unreadBytes - t.unreadCounted);
+        t.unreadCounted = t.reader.unreadBytes;
         t.assembler.reset(0);
         t.checkpoint.reset(t.reader.identity, 0);
         return true;
       case 'gone':
-        this.#finished.set(t.reader.identity.key, await finishedStamp(t.fh));
+        this.#finished.set(t.compressed?.key ?? t.reader.identity.key, await finishedStamp(t.fh));
         this.#records.flushAssembler(t);
         if (t.joiner !== undefined) this.#records.flushJoiner(t);
         await this.#tails.close(t, true);

@@ -1,10 +1,13 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from '../../self/logger.js';
 import type { Counter } from '../../self/registry.js';
 import type { CheckpointStore } from './checkpoint-store.js';
-import { extendIdentity, type FileIdentity, probeFile } from './file-identity.js';
+import { extendIdentity, type FileIdentity, makeIdentity, probeFile } from './file-identity.js';
 import { FileTail, type TailLines } from './file-tail.js';
 import { type FinishedFiles, finishedStamp } from './finished-files.js';
+import { parseRfc3339Nano } from '../../io/rfc3339.js';
+import { GzipLineSource, gzipHead } from './gzip-source.js';
 import { BufferPool, LineReader } from './line-reader.js';
 import type { LogFile } from './log-discovery.js';
 import type { LogResources } from './log-resources.js';
@@ -150,15 +153,101 @@ export class TailSet {
     }
   }
 
+  /**
+   * A gzipped rotated file: tailed from the checkpoint of the file it was compressed from, when
+   * the store holds one that was not finished (the agent was behind, or down, when the runtime
+   * compressed it). A `.gz` no checkpoint knows is read from its start only when `unknownAfter`
+   * (epoch ms: when the previous run last recorded its state) is given and its first line is
+   * newer: its original appeared after that, so none of its lines was made durable. Otherwise it
+   * is marked finished and not read. Returns its dev:ino.
+   */
+  async openCompressed(file: LogFile, unknownAfter?: number): Promise<string | undefined> {
+    const o = this.#o;
+    let fh: FileHandle;
+    try {
+      fh = await open(file.realPath, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') o.problems.inc({ kind: 'unreadable' });
+      return undefined;
+    }
+    try {
+      const st = await fh.stat({ bigint: true });
+      const key = `${st.dev}:${st.ino}`;
+      const stamp = `${st.size}:${st.mtimeNs}`;
+      if (this.holds(key) || o.finished.get(key) === stamp) {
+        await fh.close();
+        return key;
+      }
+      const head = await gzipHead(fh);
+      const origin = head === undefined ? undefined : o.store.findCompressedOrigin(path.dirname(file.path), head, (k) => this.holds(k));
+      let identity: FileIdentity;
+      let offset: number;
+      let checkpointPath: string;
+      if (origin?.resumable === true) {
+        identity = { key: origin.entry.key, headLength: origin.entry.headLength, headHash: origin.entry.headHash };
+        offset = origin.entry.offset;
+        checkpointPath = origin.entry.path;
+      } else if (origin === undefined && head !== undefined && unknownAfter !== undefined && (firstLineMs(head) ?? 0) > unknownAfter) {
+        identity = makeIdentity(st.dev, st.ino, head);
+        offset = 0;
+        checkpointPath = file.path;
+      } else {
+        o.finished.set(key, stamp);
+        await fh.close();
+        return key;
+      }
+      o.problems.inc({ kind: 'compressed_resume' });
+      const t = new FileTail(o.lines, file, fh, o.resources.resourceFor(file), o.maxRecordBytes);
+      t.resourceVersion = o.resources.version;
+      t.joiner = o.resources.joinerFor(file, t.resource);
+      t.checkpoint = o.store.open(identity, checkpointPath, offset);
+      const source = new GzipLineSource(fh);
+      t.compressed = { key, source };
+      t.reader = new LineReader(source, identity, offset, t, { pool: this.#pool, maxBytesPerTurn: o.maxBytesPerTurn ?? 1024 * 1024, maxBytesPerRead: READ_BYTES });
+      t.assembler.reset(offset);
+      t.rotated = true;
+      this.#tails.set(`${file.path}\u0000${key}`, t);
+      this.#held.add(identity.key);
+      this.#held.add(key);
+      o.logger.info({ path: file.path, offset }, 'reading a compressed rotated log the agent was behind on when it was compressed');
+      return key;
+    } catch (err) {
+      o.problems.inc({ kind: 'unreadable' });
+      o.logger.debug({ path: file.path, err: (err as Error).message }, 'cannot open compressed log file');
+      await fh.close().catch(() => undefined);
+      return undefined;
+    }
+  }
+
   /** Stops tailing `t` and closes its file; `gone`: the file is read to its end, its checkpoint released. */
   async close(t: FileTail, gone: boolean): Promise<void> {
     if (t.done) return;
     t.done = true;
     for (const [k, v] of this.#tails) if (v === t) this.#tails.delete(k);
     this.#held.delete(t.reader.identity.key);
+    if (t.compressed !== undefined) {
+      this.#held.delete(t.compressed.key);
+      if (t.compressed.source.damaged) this.#o.problems.inc({ kind: 'compressed_damaged' });
+      t.compressed.source.close();
+    }
     if (gone) this.#o.store.release(t.checkpoint);
     await t.fh.close().catch(() => undefined);
   }
+}
+
+/**
+ * The time of a container log's first line, in epoch ms, from its first bytes: the CRI line's
+ * leading RFC 3339 timestamp, or a Docker json-file line's `"time"`; undefined for anything else.
+ */
+export function firstLineMs(head: Uint8Array): number | undefined {
+  const text = Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1');
+  const sp = text.indexOf(' ');
+  let ns = sp > 0 ? parseRfc3339Nano(text, 0, sp) : undefined;
+  if (ns === undefined) {
+    const m = /"time":"([^"]+)"/.exec(text);
+    if (m !== null) ns = parseRfc3339Nano(m[1]!);
+  }
+  return ns === undefined ? undefined : Number(ns / 1_000_000n);
 }
 
 /** Where the last whole line before `size` starts, so reading from the end never begins mid-line. */

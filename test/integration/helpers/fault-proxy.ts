@@ -16,6 +16,8 @@ export type Fault =
 export interface FaultProxy {
   readonly url: string;
   set(fault: Fault, times?: number): void;
+  /** Every `n`th request gets `fault`, the others pass, until `set` is called again. */
+  setEvery(n: number, fault: Fault): void;
   down(): Promise<void>;
   up(): Promise<void>;
   /** Requests seen per (path, status answered); 'reset' for resets. */
@@ -26,10 +28,13 @@ export interface FaultProxy {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let fault: Fault = { kind: 'pass' };
   let remaining = Infinity;
+  let every = 0;
+  let counted = 0;
   const seen: { path: string; outcome: number | 'reset'; at: number }[] = [];
   const targetUrl = new URL(target);
 
   const current = (): Fault => {
+    if (every > 0) return ++counted % every === 0 ? fault : { kind: 'pass' };
     if (remaining <= 0) return { kind: 'pass' };
     remaining--;
     return fault;
@@ -88,6 +93,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     set(f, times = Infinity) {
       fault = f;
       remaining = times;
+      every = 0;
+    },
+    setEvery(n, f) {
+      fault = f;
+      every = n;
+      counted = 0;
     },
     async down() {
       await closeServer(server);

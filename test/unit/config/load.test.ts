@@ -62,7 +62,7 @@ describe('defaults', () => {
     expect(config.native).toBe(true);
     expect(config.pipeline).toEqual({
       metrics: { maxItems: 50_000, maxBytes: 16 * 2 ** 20 },
-      logs: { maxItems: 20_000, maxBytes: 16 * 2 ** 20 },
+      logs: { maxItems: 4096, maxBytes: 4 * 2 ** 20 },
       events: { maxItems: 5_000, maxBytes: 2 * 2 ** 20 },
       traces: { maxItems: 4_096, maxBytes: 16 * 2 ** 20 },
     });

@@ -23,6 +23,13 @@ function agentRegistry() {
   const latency = r.histogram('sextant_export_latency_seconds', '', LATENCY_BUCKETS);
   const cpu = r.gauge('process_cpu_seconds_total', '');
   r.gauge('process_resident_memory_bytes', '').set(100 * 1024 * 1024);
+  r.gauge('sextant_memory_rss_bytes', '').set(100 * 1024 * 1024);
+  r.gauge('sextant_memory_rss_anon_bytes', '').set(30 * 1024 * 1024);
+  r.gauge('sextant_memory_working_set_bytes', '').set(40 * 1024 * 1024);
+  r.gauge('sextant_memory_limit_bytes', '').set(512 * 1024 * 1024);
+  r.gauge('sextant_spool_bytes', '').set(64 * 1024 * 1024);
+  r.gauge('sextant_spool_capacity_bytes', '').set(256 * 1024 * 1024);
+  r.gauge('sextant_spool_batches', '').set(32);
   r.gauge('sextant_export_in_flight', '').set(1);
   for (const signal of ['metrics', 'logs']) {
     r.gauge('sextant_pipeline_queue_items', '').set(signal === 'logs' ? 500 : 0, { signal });
@@ -69,6 +76,9 @@ describe('buildView', () => {
     expect(logs.p99!).toBeLessThanOrEqual(0.005);
     expect(v.cpuPercent).toBeCloseTo(12.5);
     expect(v.rssBytes).toBe(100 * 1024 * 1024);
+    expect(v.rssAnonBytes).toBe(30 * 1024 * 1024);
+    expect(v.workingSetBytes).toBe(40 * 1024 * 1024);
+    expect(v.spool).toEqual({ bytes: 64 * 1024 * 1024, capacity: 256 * 1024 * 1024, batches: 32 });
     expect(v.inFlight).toBe(1);
     expect(v.lag).toHaveLength(1);
 
@@ -76,6 +86,8 @@ describe('buildView', () => {
     for (const h of ['SOURCES', 'RINGS', 'DROPS', 'EXPORT', 'CHECKPOINT LAG']) expect(text).toContain(h);
     expect(text).toContain('3.9 KiB'); // 4000 bytes behind
     expect(text).toContain('12.5%');
+    expect(text).toContain('MEMORY rss 100.0 MiB   anon 30.0 MiB   working set 40.0 MiB of 512.0 MiB');
+    expect(text).toContain('SPOOL  64.0 MiB of 256.0 MiB (25.0%)   32 batches waiting');
   });
 
   it('no rates on the first scrape or across a counter reset (agent restarted)', () => {

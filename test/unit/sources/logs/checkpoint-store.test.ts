@@ -276,3 +276,29 @@ describe('CheckpointStore persistence', () => {
     expect(lastStart).toBeGreaterThan(0);
   }, 30_000);
 });
+
+describe('an entry whose inode another file took', () => {
+  it('is kept for the .gz of its file (found by directory and head), under a key no file has', async () => {
+    const first = store();
+    await first.load();
+    const f = first.open(makeIdentity(2049, 77, head), '/var/log/pods/ns_p_u/c/0.log', 0);
+    f.settle(f.track(30), true);
+    await first.close();
+    const s = store();
+    await s.load();
+    // The file was rotated, compressed and deleted; a new file got inode 77.
+    const other = Buffer.from('2024-01-01T00:09:00.000000000Z stdout F another file\n');
+    expect(s.lookup(makeIdentity(2049, 77, other), other.length, other).kind).toBe('inode-reused');
+    s.open(makeIdentity(2049, 77, other), '/var/log/pods/ns_p_u/c/0.log', 0);
+    const found = s.findCompressedOrigin('/var/log/pods/ns_p_u/c', head, () => false);
+    expect(found?.resumable).toBe(true);
+    expect(found?.entry.offset).toBe(30);
+    expect(found?.entry.key).toMatch(/^2049:77~/);
+    // Written and loaded again like any entry; a lookup by dev:ino never finds it.
+    await s.flush();
+    const again = store();
+    await again.load();
+    expect(again.findCompressedOrigin('/var/log/pods/ns_p_u/c', head, () => false)?.entry.offset).toBe(30);
+    expect(again.lookup(makeIdentity(2049, 77, other), other.length, other).kind).toBe('resume');
+  });
+});

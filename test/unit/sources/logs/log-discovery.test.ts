@@ -25,11 +25,11 @@ function host(): { root: string; file: (p: string, text?: string) => string } {
   };
 }
 
-const rel = (root: string, files: { path: string; format: string; rotated?: boolean }[]): string[] =>
-  files.map((f) => `${f.format}${f.rotated ? ' rotated' : ''} ${f.path.slice(root.length)}`).sort();
+const rel = (root: string, files: { path: string; format: string; rotated?: boolean; compressed?: boolean }[]): string[] =>
+  files.map((f) => `${f.format}${f.rotated ? ' rotated' : ''}${f.compressed ? ' compressed' : ''} ${f.path.slice(root.length)}`).sort();
 
 describe('LogDiscovery.scan', () => {
-  it('finds live CRI and json-file logs, rotated ones marked as such, never compressed ones nor other files', async () => {
+  it('finds live CRI and json-file logs, rotated and compressed ones marked as such, never other files', async () => {
     const h = host();
     h.file(`var/log/pods/${POD}/web/0.log`);
     h.file(`var/log/pods/${POD}/web/1.log`);
@@ -39,6 +39,8 @@ describe('LogDiscovery.scan', () => {
     h.file(`var/log/pods/${POD}/web/notes.txt`);
     h.file(`var/lib/docker/containers/${ID}/${ID}-json.log`);
     h.file(`var/lib/docker/containers/${ID}/${ID}-json.log.1`);
+    h.file(`var/lib/docker/containers/${ID}/${ID}-json.log.2.gz`);
+    h.file(`var/log/pods/${POD}/web/0.log.20261125-101400.gz.tmp`);
     h.file(`var/lib/docker/containers/${ID}/config.v2.json`);
     h.file(`var/lib/docker/containers/not-an-id/not-an-id-json.log`);
     const r = await new LogDiscovery({ hostRoot: h.root }).scan();
@@ -48,8 +50,10 @@ describe('LogDiscovery.scan', () => {
         `cri /var/log/pods/${POD}/web/0.log`,
         `cri /var/log/pods/${POD}/web/1.log`,
         `cri rotated /var/log/pods/${POD}/web/0.log.20261125-101500`,
+        `cri rotated compressed /var/log/pods/${POD}/web/0.log.20261125-101500.gz`,
         `docker-json /var/lib/docker/containers/${ID}/${ID}-json.log`,
         `docker-json rotated /var/lib/docker/containers/${ID}/${ID}-json.log.1`,
+        `docker-json rotated compressed /var/lib/docker/containers/${ID}/${ID}-json.log.2.gz`,
       ].sort(),
     );
     expect([r.refused, r.unreadable, r.truncated]).toEqual([0, 0, false]);
