@@ -99,6 +99,12 @@ describe('sextant agent tailing logs through a 60 s endpoint outage and 503/429 
     console.log(
       `logs outage test: ${written} lines, ${missing.length} missing, ${got.length - unique.size} duplicates; proxy answered 503 ×${answered.filter((o) => o === 503).length}, 429 ×${answered.filter((o) => o === 429).length}`,
     );
+    if (missing.length > 0) {
+      // What the two processes said and counted, to tell a slow store from a stuck sender.
+      const counters = (text: string): string => text.split('\n').filter((l) => /^sextant_(export|pipeline_dropped|gateway_(requests|rejected|store))/.test(l) && !/ 0$/.test(l)).join('\n');
+      const agentMetrics = await fetch(`${self}/metrics`).then((r) => r.text()).catch((e: unknown) => String(e));
+      console.log(`missing ${missing[0]}..${missing.at(-1)}\nagent counters:\n${counters(agentMetrics)}\nagent log tail:\n${agent.stderr.slice(-4000)}\ngateway log tail:\n${gateway.stderr.slice(-4000)}`);
+    }
     expect(missing.slice(0, 10)).toEqual([]);
     expect(got.length - unique.size).toBe(0);
     expect(answered.filter((o) => o === 503).length).toBeGreaterThan(0);
