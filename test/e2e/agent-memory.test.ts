@@ -107,9 +107,10 @@ const loaded = (r: Run, re: RegExp): string[] => r.urls.filter((u) => re.test(u)
 
 /**
  * The gateway's modules an agent loaded, but for the key declarations the config schema composes
- * (`gateway/cluster/config.js`: the `cluster:` keys, data that imports no gateway code).
+ * (`gateway/cluster/config.js`: the `cluster:` keys; `gateway/{store,ui,problems}/keys.js`: the
+ * store's, the explorer's and problem detection's; data that imports no gateway code).
  */
-const gatewayCode = (r: Run): string[] => loaded(r, /\/dist\/gateway\//).filter((u) => !/\/dist\/gateway\/(?:[a-z-]+\/)*config\.js$/.test(u));
+const gatewayCode = (r: Run): string[] => loaded(r, /\/dist\/gateway\//).filter((u) => !/\/dist\/gateway\/(?:cluster\/config|(?:store|ui|problems)\/keys)\.js$/.test(u));
 
 /** The agent's own modules (dist/) the run loaded that import node:http or node:https as an ES module. */
 const esmHttpImports = (r: Run): string[] =>
