@@ -11,10 +11,13 @@ export default defineConfig({
     hookTimeout: 60_000,
     reporters: ['default', new URL('./reporters/closing-line.ts', import.meta.url).pathname],
     projects: [
-      { extends: true, test: { name: 'tests', include: ['test/**/*.test.ts'], exclude: ['test/soak/**'], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'tests', include: ['test/**/*.test.ts'], exclude: ['test/soak/**', 'test/eval/**'], sequence: { groupOrder: 0 } } },
       // The soak run drives the real runtimes, the agent and the gateway hard for minutes: it
       // runs alone, after every other test file has finished.
       { extends: true, test: { name: 'soak', include: ['test/soak/**/*.test.ts'], sequence: { groupOrder: 1 } } },
+      // The problems evaluation judges what a real gateway finds on this host: another test's
+      // fault (a filling tmpfs, an OOM hog) is a real problem there too, so it runs alone, last.
+      { extends: true, test: { name: 'eval', include: ['test/eval/**/*.test.ts'], sequence: { groupOrder: 2 } } },
     ],
   },
 });
