@@ -1,6 +1,6 @@
 import type { Row } from '../store/index.js';
 import { SEVERITY_NAMES } from '../store/otlp-values.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
+import { decodeCursor, encodeCursor, queryFingerprint, type Position } from './cursor.js';
 import { ApiError, badParameter } from './envelope.js';
 import { timeRange, type Params } from './params.js';
 import { isoNano, resourceEntity, run, selectEntities, Statement, type QueryContext } from './query-context.js';
@@ -21,9 +21,16 @@ function resourcesOf(ctx: QueryContext, p: Params): number[] | null {
 }
 
 /** Rows before a cursor's position, newest first. */
-function pageAfter(st: Statement, after: { time: string; seq: number }): string {
+function pageAfter(st: Statement, after: Position): string {
   const t = st.p(BigInt(after.time));
   return `(time_ns < CAST(${t} AS BIGINT) OR (time_ns = CAST(${t} AS BIGINT) AND seq < CAST(${st.p(after.seq)} AS BIGINT)))`;
+}
+
+/** A paged query's `limit` (100 by default), and its `cursor`, checked against the query it was made for. */
+function paging(ctx: QueryContext, p: Params): { limit: number; fingerprint: string; after: Position | undefined } {
+  const limit = p.int('limit', 1, ctx.maxRows, Math.min(100, ctx.maxRows));
+  const fingerprint = queryFingerprint(ctx.endpoint, ctx.query);
+  return { limit, fingerprint, after: decodeCursor(p.one('cursor'), fingerprint) };
 }
 
 /** The conditions every paged record query starts with: the time range, then the resources if any were selected. */
@@ -78,9 +85,7 @@ export async function logs(ctx: QueryContext, p: Params): Promise<unknown> {
   const { fromMs, toMs } = timeRange(p, ctx.nowMs, 3_600_000, MAX_RANGE_MS);
   const minSeverity = p.severity('severity');
   const q = p.text('q')?.toLowerCase() ?? null;
-  const limit = p.int('limit', 1, ctx.maxRows, Math.min(100, ctx.maxRows));
-  const fingerprint = queryFingerprint(ctx.endpoint, ctx.query);
-  const after = decodeCursor(p.one('cursor'), fingerprint);
+  const { limit, fingerprint, after } = paging(ctx, p);
   if (resources !== null && resources.length === 0) return { items: [], nextCursor: null };
   const st = new Statement();
   const where = rangeWhere(st, fromMs, toMs, resources);
@@ -103,9 +108,7 @@ export async function events(ctx: QueryContext, p: Params): Promise<unknown> {
   const { fromMs, toMs } = timeRange(p, ctx.nowMs, 24 * 3_600_000, MAX_RANGE_MS);
   const names = p.many('name', 20);
   const minSeverity = p.severity('severity');
-  const limit = p.int('limit', 1, ctx.maxRows, Math.min(100, ctx.maxRows));
-  const fingerprint = queryFingerprint(ctx.endpoint, ctx.query);
-  const after = decodeCursor(p.one('cursor'), fingerprint);
+  const { limit, fingerprint, after } = paging(ctx, p);
   if (resources !== null && resources.length === 0) return { items: [], nextCursor: null };
   const st = new Statement();
   const where = rangeWhere(st, fromMs, toMs, resources);
