@@ -19,14 +19,14 @@
 //    (SEXTANT_MEMORY_SEMI_SPACE=0, MALLOC_ARENA_MAX=8): what the launcher's settings save.
 // Run: npx tsc -p tsconfig.json && node_modules/.bin/node test/bench/cycle.bench.js
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { request } from 'undici';
 import { memorySampler, mb, ownCgroup } from './memory-sample.js';
+import { CLOCK_TICKS, cpuTicks, freePort } from './proc-stat.js';
 import { loadConfig } from '../../dist/config/index.js';
 import { createSources } from '../../dist/agent/run.js';
 import { silentLogger } from '../../dist/self/logger.js';
@@ -153,25 +153,6 @@ function exited(child) {
   return new Promise((r) => child.once('exit', r));
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** utime + stime of a process, in clock ticks. */
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of stat(5); f[0] is field 3 (state).
-  return Number(f[11]) + Number(f[12]);
-}
-
 async function scrape(url, encoding) {
   const res = await request(url, { headers: { 'accept-encoding': encoding } });
   const body = Buffer.from(await res.body.arrayBuffer());
@@ -203,7 +184,6 @@ async function measureNodeExporter(args, encoding) {
     let bytes = 0;
     for (let i = 0; i < WARMUP_SCRAPES; i++) await scrape(url, encoding);
     await sleep(200);
-    const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
     const t0 = cpuTicks(child.pid);
     const w0 = performance.now();
     for (let i = 0; i < SCRAPES; i++) bytes = await scrape(url, encoding);
@@ -214,7 +194,7 @@ async function measureNodeExporter(args, encoding) {
     const i0 = cpuTicks(child.pid);
     await sleep(wall);
     const i1 = cpuTicks(child.pid);
-    const tickMs = 1000 / hz;
+    const tickMs = 1000 / CLOCK_TICKS;
     const grossMs = ((t1 - t0) * tickMs) / SCRAPES;
     const idleMs = ((i1 - i0) * tickMs) / SCRAPES;
     return { grossMs, idleMs, netMs: grossMs - idleMs, wallMs: wall / SCRAPES, bytes, ticks: t1 - t0, tickMs };
@@ -293,7 +273,6 @@ async function measureAgent(variant, endpoint, stateDir) {
       await sleep(50);
     }
     if (endpoint.requests() < first + 2) throw new Error(`agent exported nothing in 15 s: ${stderr.trim().slice(0, 500)}`);
-    const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
     const t0 = cpuTicks(child.pid);
     const w0 = performance.now();
     const mem = memorySampler(child.pid, cgroup, 1000);
@@ -303,7 +282,7 @@ async function measureAgent(variant, endpoint, stateDir) {
     }
     const memory = mem.stop();
     const cycles = (performance.now() - w0) / 1000;
-    const cpuMs = ((cpuTicks(child.pid) - t0) * 1000) / hz / cycles;
+    const cpuMs = ((cpuTicks(child.pid) - t0) * 1000) / CLOCK_TICKS / cycles;
     return { memory, cpuMs, cgroup: cgroup !== undefined };
   } finally {
     child.kill('SIGTERM');

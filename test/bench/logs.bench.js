@@ -23,14 +23,14 @@
 // kind) is not installed here; its figures are printed for comparison, not measured.
 // Run: npx tsc -p tsconfig.json && node_modules/.bin/node test/bench/run.js logs
 // Smaller runs: SEXTANT_BENCH_LOG_LINES=100000 SEXTANT_BENCH_LOG_TAIL_S=10.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { memorySampler, mb, ownCgroup } from './memory-sample.js';
+import { cpuSeconds, freePort } from './proc-stat.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -73,7 +73,6 @@ const AGENT_ENV = Object.fromEntries(
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 
-const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (x) => (x === undefined || Number.isNaN(x) ? 'n/a' : x >= 1000 ? Math.round(x).toLocaleString('en-US') : x < 10 ? x.toFixed(2) : x.toFixed(1));
 const MB = 1024 * 1024;
@@ -149,28 +148,6 @@ async function baselineRead(file) {
 }
 
 // ---------------------------------------------------------------- processes
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** utime + stime in seconds (every thread), or NaN once the process is gone. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / HZ;
-  } catch {
-    return NaN;
-  }
-}
 
 function statusKb(pid, field) {
   try {

@@ -22,14 +22,14 @@
 // < 50, < 200, < 50 ms.
 // Run: npm run bench -- store. Smaller: SEXTANT_BENCH_STORE_NODES=4 SEXTANT_BENCH_STORE_MINUTES=10.
 // The log ingest alone: SEXTANT_BENCH_STORE_ONLY=logs SEXTANT_BENCH_STORE_MINUTES=5 node test/bench/run.js store.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { cpuSeconds, freePort } from './proc-stat.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -60,32 +60,10 @@ const GATEWAY_FLAGS = (process.env.SEXTANT_BENCH_GATEWAY_FLAGS ?? '').split(' ')
  * adds environment to that gateway (e.g. '{"SEXTANT_GATEWAY_STORE_ENABLED":"false"}').
  */
 const ONLY_LOGS = process.env.SEXTANT_BENCH_STORE_ONLY === 'logs';
-const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (x) => (x === undefined || Number.isNaN(x) ? 'n/a' : x >= 1000 ? Math.round(x).toLocaleString('en-US') : x < 10 ? x.toFixed(2) : x.toFixed(1));
 
 // ---------------------------------------------------------------- processes
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / HZ;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 /** CPU seconds of each thread of `pid`, by thread id and name. */
 function threadCpu(pid) {

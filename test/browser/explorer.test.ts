@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CriPods } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import { until } from '../helpers/wait.js';
-import { freePort } from '../e2e/helpers/gateway-store.js';
-import { SextantProcess } from '../e2e/helpers/sextant-process.js';
+import { startAgentAndGateway } from '../e2e/helpers/agent-gateway.js';
+import type { SextantProcess } from '../e2e/helpers/sextant-process.js';
 import { chromiumOrSkip, launchChromium, screenshot, watchPage } from './helpers/chromium.js';
 
 /**
@@ -58,43 +58,10 @@ describe.skipIf(!haveChromium || !rt.available)('the explorer in Chromium: real 
     until(what, () => probe().catch(() => undefined), { timeoutMs: 90_000, everyMs: 500, detail: () => procs.map((p) => p.stderr.slice(-3000)).join('\n---\n') });
 
   beforeAll(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    const gw = new SextantProcess(['gateway'], {
-      cwd: work,
-      env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${port}`, SEXTANT_GATEWAY_DATA_DIR: path.join(work, 'gw'), SEXTANT_GATEWAY_TOKENS: INGEST, SEXTANT_GATEWAY_READ_TOKENS: READ, SEXTANT_LISTEN: '127.0.0.1:0', SEXTANT_GATEWAY_PROBLEMS_INTERVAL: '2s' },
-    });
-    procs.push(gw);
-    const started = await gw.waitForLog('gateway started', 30_000);
-    expect(started).toBeDefined();
-    expect(gw.logs().find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('explorer: '))?.['explorer']).toBe(`${base}/ui/`);
-    mkdirSync('/var/log/pods', { recursive: true });
-    mkdirSync(path.join(work, 'decoy'));
-    writeFileSync(path.join(work, 'decoy', 'a.log'), 'before\n');
-    const agent = new SextantProcess(['agent'], {
-      cwd: work,
-      env: {
-        SEXTANT_ENDPOINT: base,
-        SEXTANT_API_TOKEN: INGEST,
-        SEXTANT_HOST_ROOT: '/',
-        SEXTANT_STATE_DIR: path.join(work, 'state'),
-        SEXTANT_INTERVAL: '1s',
-        SEXTANT_LISTEN: '127.0.0.1:0',
-        SEXTANT_SUMMARY_INTERVAL: '0',
-        SEXTANT_NODE_NAME: NODE,
-        SEXTANT_PROCESS_ENABLED: 'false',
-        SEXTANT_CONTAINERS_DOCKER_SOCKETS: rt.dockerSock,
-        SEXTANT_CONTAINERS_CRI_SOCKETS: rt.criSock,
-        SEXTANT_BATCH_LOGS_LINGER: '200ms',
-        SEXTANT_EXPORT_RETRY_MAX_BACKOFF: '1s',
-        SEXTANT_LOGS_GLOBS: path.join(work, 'decoy', '*.log'),
-        SEXTANT_LOGS_CHECKPOINT_INTERVAL: '200ms',
-      },
-    });
-    procs.push(agent);
-    await agent.waitForLog('agent started', 30_000);
-    await agent.waitFor(() => agent.logs().filter((l) => l['msg'] === 'container runtime connected').length >= 2 || undefined, 30_000, 'both runtimes connected');
-    await agent.waitFor(() => (existsSync(path.join(work, 'state', 'checkpoints.json')) ? true : undefined), 30_000, 'the first scan (its checkpoints)');
+    const started = await startAgentAndGateway({ work, runtimes: rt, ingestToken: INGEST, readToken: READ, nodeName: NODE, gatewayEnv: { SEXTANT_GATEWAY_PROBLEMS_INTERVAL: '2s' }, procs });
+    base = started.base;
+    expect(started.gatewayStarted).toBeDefined();
+    expect(started.gateway.logs().find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('explorer: '))?.['explorer']).toBe(`${base}/ui/`);
 
     const c = await docker.createContainer({
       name: `${tag}-docker`,

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CriPods } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
-import { freePort } from './helpers/gateway-store.js';
-import { SextantProcess } from './helpers/sextant-process.js';
+import { startAgentAndGateway } from './helpers/agent-gateway.js';
+import type { SextantProcess } from './helpers/sextant-process.js';
 
 /**
  * A real `sextant agent` (host root /, real dockerd and containerd CRI) shipping to a real
@@ -87,43 +87,7 @@ describe.skipIf(!rt.available)('real agent → real gateway → query API (real 
     until(`the container entity ${name}`, async () => (await get<Page<EntityItem>>(`/api/v1/entities?type=container&q=${encodeURIComponent(name)}`)).items.find((e) => e.name === name));
 
   beforeAll(async () => {
-    const port = await freePort();
-    api = `http://127.0.0.1:${port}`;
-    const gw = new SextantProcess(['gateway'], {
-      cwd: work,
-      env: { SEXTANT_GATEWAY_LISTEN: `127.0.0.1:${port}`, SEXTANT_GATEWAY_DATA_DIR: path.join(work, 'gw'), SEXTANT_GATEWAY_TOKENS: INGEST, SEXTANT_GATEWAY_READ_TOKENS: READ, SEXTANT_LISTEN: '127.0.0.1:0' },
-    });
-    procs.push(gw);
-    await gw.waitForLog('gateway started', 30_000);
-    mkdirSync('/var/log/pods', { recursive: true });
-    // A file present at the first scan: the checkpoint written for it says the scan is done.
-    mkdirSync(path.join(work, 'decoy'));
-    writeFileSync(path.join(work, 'decoy', 'a.log'), 'before\n');
-    const agent = new SextantProcess(['agent'], {
-      cwd: work,
-      env: {
-        SEXTANT_ENDPOINT: api,
-        SEXTANT_API_TOKEN: INGEST,
-        SEXTANT_HOST_ROOT: '/',
-        SEXTANT_STATE_DIR: path.join(work, 'state'),
-        SEXTANT_INTERVAL: '1s',
-        SEXTANT_LISTEN: '127.0.0.1:0',
-        SEXTANT_SUMMARY_INTERVAL: '0',
-        SEXTANT_NODE_NAME: NODE,
-        SEXTANT_PROCESS_ENABLED: 'false',
-        SEXTANT_CONTAINERS_DOCKER_SOCKETS: rt.dockerSock,
-        SEXTANT_CONTAINERS_CRI_SOCKETS: rt.criSock,
-        SEXTANT_BATCH_LOGS_LINGER: '200ms',
-        SEXTANT_EXPORT_RETRY_MAX_BACKOFF: '1s',
-        SEXTANT_LOGS_GLOBS: path.join(work, 'decoy', '*.log'),
-        SEXTANT_LOGS_CHECKPOINT_INTERVAL: '200ms',
-      },
-    });
-    procs.push(agent);
-    await agent.waitForLog('agent started', 30_000);
-    await agent.waitFor(() => agent.logs().filter((l) => l['msg'] === 'container runtime connected').length >= 2 || undefined, 30_000, 'both runtimes connected');
-    // Files listed by the first scan are read from their end; ours must come after it.
-    await agent.waitFor(() => (existsSync(path.join(work, 'state', 'checkpoints.json')) ? true : undefined), 30_000, 'the first scan (its checkpoints)');
+    ({ base: api } = await startAgentAndGateway({ work, runtimes: rt, ingestToken: INGEST, readToken: READ, nodeName: NODE, procs }));
 
     const c = await docker.createContainer({
       name: `${tag}-docker`,

@@ -1,5 +1,5 @@
 import { ENTITY_TYPES, isEntityType, type EntityType } from '../store/entities.js';
-import type { EntityEntry } from '../store/index.js';
+import type { EntityEntry, Row } from '../store/index.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { ApiError, badParameter } from './envelope.js';
 import type { Params } from './params.js';
@@ -165,16 +165,7 @@ async function extrasOf(ctx: QueryContext, type: EntityType, entities: readonly 
   const holderOwner = new Map<string, string>();
   const notReady = new Map<string, number>();
   if (metricOf.size > 0 && holders.size > 0) {
-    const rows = await run(
-      ctx,
-      `SELECT resource_id, metric_id, attrs_id, arg_max(value, time_ms) AS value
-       FROM points
-       WHERE time_ms >= CAST($1 AS BIGINT) AND time_ms <= CAST($2 AS BIGINT)
-         AND metric_id IN (SELECT unnest($3::INTEGER[]))
-         AND resource_id IN (SELECT unnest($4::INTEGER[]))
-       GROUP BY resource_id, metric_id, attrs_id`,
-      [ctx.nowMs - LATEST_LOOKBACK_MS, ctx.nowMs, [...metricOf.keys()], [...holders.keys()]],
-    );
+    const rows = await latestPoints(ctx, [...metricOf.keys()], [...holders.keys()]);
     for (const row of rows) {
       const id = holders.get(row['resource_id'] as number);
       const name = metricOf.get(row['metric_id'] as number);
@@ -248,6 +239,23 @@ async function extrasOf(ctx: QueryContext, type: EntityType, entities: readonly 
   return out;
 }
 
+/**
+ * The latest point of each series (resource, metric, attribute set) of these metrics at these
+ * resources within LATEST_LOOKBACK_MS: `value`, and `time_ms`, when it was taken.
+ */
+function latestPoints(ctx: QueryContext, metricIds: number[], resourceIds: number[]): Promise<Row[]> {
+  return run(
+    ctx,
+    `SELECT resource_id, metric_id, attrs_id, arg_max(value, time_ms) AS value, max(time_ms) AS time_ms
+     FROM points
+     WHERE time_ms >= CAST($1 AS BIGINT) AND time_ms <= CAST($2 AS BIGINT)
+       AND metric_id IN (SELECT unnest($3::INTEGER[]))
+       AND resource_id IN (SELECT unnest($4::INTEGER[]))
+     GROUP BY resource_id, metric_id, attrs_id`,
+    [ctx.nowMs - LATEST_LOOKBACK_MS, ctx.nowMs, metricIds, resourceIds],
+  );
+}
+
 /** The latest CPU and memory of each entity (all of one type). */
 async function keyMetrics(ctx: QueryContext, type: EntityType, entities: readonly EntityEntry[]): Promise<Map<string, KeyValues>> {
   const out = new Map<string, KeyValues>();
@@ -277,16 +285,7 @@ async function keyMetrics(ctx: QueryContext, type: EntityType, entities: readonl
     }
   }
   if (owner.size === 0) return out;
-  const rows = await run(
-    ctx,
-    `SELECT resource_id, metric_id, attrs_id, arg_max(value, time_ms) AS value, max(time_ms) AS time_ms
-     FROM points
-     WHERE time_ms >= CAST($1 AS BIGINT) AND time_ms <= CAST($2 AS BIGINT)
-       AND metric_id IN (SELECT unnest($3::INTEGER[]))
-       AND resource_id IN (SELECT unnest($4::INTEGER[]))
-     GROUP BY resource_id, metric_id, attrs_id`,
-    [ctx.nowMs - LATEST_LOOKBACK_MS, ctx.nowMs, [...kinds.keys()], [...owner.keys()]],
-  );
+  const rows = await latestPoints(ctx, [...kinds.keys()], [...owner.keys()]);
   for (const row of rows) {
     const k = kinds.get(row['metric_id'] as number);
     const id = owner.get(row['resource_id'] as number);

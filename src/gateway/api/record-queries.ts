@@ -1,6 +1,6 @@
 import type { Row } from '../store/index.js';
 import { SEVERITY_NAMES } from '../store/otlp-values.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
+import { decodeCursor, encodeCursor, queryFingerprint, type Position } from './cursor.js';
 import { ApiError, badParameter } from './envelope.js';
 import { timeRange, type Params } from './params.js';
 import { isoNano, resourceEntity, run, selectEntities, Statement, type QueryContext } from './query-context.js';
@@ -21,9 +21,37 @@ function resourcesOf(ctx: QueryContext, p: Params): number[] | null {
 }
 
 /** Rows before a cursor's position, newest first. */
-function pageAfter(st: Statement, after: { time: string; seq: number }): string {
+function pageAfter(st: Statement, after: Position): string {
   const t = st.p(BigInt(after.time));
   return `(time_ns < CAST(${t} AS BIGINT) OR (time_ns = CAST(${t} AS BIGINT) AND seq < CAST(${st.p(after.seq)} AS BIGINT)))`;
+}
+
+/** A paged query's `limit` (100 by default), and its `cursor`, checked against the query it was made for. */
+function paging(ctx: QueryContext, p: Params): { limit: number; fingerprint: string; after: Position | undefined } {
+  const limit = p.int('limit', 1, ctx.maxRows, Math.min(100, ctx.maxRows));
+  const fingerprint = queryFingerprint(ctx.endpoint, ctx.query);
+  return { limit, fingerprint, after: decodeCursor(p.one('cursor'), fingerprint) };
+}
+
+/** The conditions every paged record query starts with: the time range, then the resources if any were selected. */
+function rangeWhere(st: Statement, fromMs: number, toMs: number, resources: number[] | null): string[] {
+  const where = [`time_ns >= CAST(${st.p(BigInt(fromMs) * 1_000_000n)} AS BIGINT)`, `time_ns < CAST(${st.p(BigInt(toMs) * 1_000_000n)} AS BIGINT)`];
+  if (resources !== null) where.push(`resource_id IN (SELECT unnest(${st.p(resources)}::INTEGER[]))`);
+  return where;
+}
+
+/**
+ * One page of rows fetched with LIMIT limit + 1: the extra row only says that more follow, and
+ * the cursor points after the last row answered.
+ */
+function newestPage(rows: Row[], limit: number, fingerprint: string, item: (r: Row) => unknown): { items: unknown[]; nextCursor: string | null } {
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  const last = page[page.length - 1];
+  return {
+    items: page.map(item),
+    nextCursor: more && last !== undefined ? encodeCursor({ time: String(last['time_ns']), seq: last['seq'] as number }, fingerprint) : null,
+  };
 }
 
 function parseJson(text: unknown): unknown {
@@ -57,13 +85,10 @@ export async function logs(ctx: QueryContext, p: Params): Promise<unknown> {
   const { fromMs, toMs } = timeRange(p, ctx.nowMs, 3_600_000, MAX_RANGE_MS);
   const minSeverity = p.severity('severity');
   const q = p.text('q')?.toLowerCase() ?? null;
-  const limit = p.int('limit', 1, ctx.maxRows, Math.min(100, ctx.maxRows));
-  const fingerprint = queryFingerprint(ctx.endpoint, ctx.query);
-  const after = decodeCursor(p.one('cursor'), fingerprint);
+  const { limit, fingerprint, after } = paging(ctx, p);
   if (resources !== null && resources.length === 0) return { items: [], nextCursor: null };
   const st = new Statement();
-  const where = [`time_ns >= CAST(${st.p(BigInt(fromMs) * 1_000_000n)} AS BIGINT)`, `time_ns < CAST(${st.p(BigInt(toMs) * 1_000_000n)} AS BIGINT)`];
-  if (resources !== null) where.push(`resource_id IN (SELECT unnest(${st.p(resources)}::INTEGER[]))`);
+  const where = rangeWhere(st, fromMs, toMs, resources);
   if (minSeverity > 0) where.push(`severity >= CAST(${st.p(minSeverity)} AS INTEGER)`);
   if (q !== null) where.push(`contains(lower(body), ${st.p(q)}::VARCHAR)`);
   if (after !== undefined) where.push(pageAfter(st, after));
@@ -74,13 +99,7 @@ export async function logs(ctx: QueryContext, p: Params): Promise<unknown> {
      ORDER BY time_ns DESC, seq DESC LIMIT CAST(${st.p(limit + 1)} AS BIGINT)`,
     st.params,
   );
-  const more = rows.length > limit;
-  const page = more ? rows.slice(0, limit) : rows;
-  const last = page[page.length - 1];
-  return {
-    items: page.map((r) => logItem(ctx, r)),
-    nextCursor: more && last !== undefined ? encodeCursor({ time: String(last['time_ns']), seq: last['seq'] as number }, fingerprint) : null,
-  };
+  return newestPage(rows, limit, fingerprint, (r) => logItem(ctx, r));
 }
 
 /** GET /api/v1/events */
@@ -89,13 +108,10 @@ export async function events(ctx: QueryContext, p: Params): Promise<unknown> {
   const { fromMs, toMs } = timeRange(p, ctx.nowMs, 24 * 3_600_000, MAX_RANGE_MS);
   const names = p.many('name', 20);
   const minSeverity = p.severity('severity');
-  const limit = p.int('limit', 1, ctx.maxRows, Math.min(100, ctx.maxRows));
-  const fingerprint = queryFingerprint(ctx.endpoint, ctx.query);
-  const after = decodeCursor(p.one('cursor'), fingerprint);
+  const { limit, fingerprint, after } = paging(ctx, p);
   if (resources !== null && resources.length === 0) return { items: [], nextCursor: null };
   const st = new Statement();
-  const where = [`time_ns >= CAST(${st.p(BigInt(fromMs) * 1_000_000n)} AS BIGINT)`, `time_ns < CAST(${st.p(BigInt(toMs) * 1_000_000n)} AS BIGINT)`];
-  if (resources !== null) where.push(`resource_id IN (SELECT unnest(${st.p(resources)}::INTEGER[]))`);
+  const where = rangeWhere(st, fromMs, toMs, resources);
   if (names.length > 0) where.push(`name IN (SELECT unnest(${st.p(names)}::VARCHAR[]))`);
   if (minSeverity > 0) where.push(`severity >= CAST(${st.p(minSeverity)} AS INTEGER)`);
   if (after !== undefined) where.push(pageAfter(st, after));
@@ -106,21 +122,15 @@ export async function events(ctx: QueryContext, p: Params): Promise<unknown> {
      ORDER BY time_ns DESC, seq DESC LIMIT CAST(${st.p(limit + 1)} AS BIGINT)`,
     st.params,
   );
-  const more = rows.length > limit;
-  const page = more ? rows.slice(0, limit) : rows;
-  const last = page[page.length - 1];
-  return {
-    items: page.map((r) => ({
-      time: isoNano(r['time_ns'] as string | number),
-      timeUnixNano: String(r['time_ns']),
-      name: r['name'],
-      severity: r['severity'],
-      body: r['body'],
-      attributes: parseJson(r['attributes']),
-      entity: resourceEntity(ctx, r['resource_id'] as number),
-    })),
-    nextCursor: more && last !== undefined ? encodeCursor({ time: String(last['time_ns']), seq: last['seq'] as number }, fingerprint) : null,
-  };
+  return newestPage(rows, limit, fingerprint, (r) => ({
+    time: isoNano(r['time_ns'] as string | number),
+    timeUnixNano: String(r['time_ns']),
+    name: r['name'],
+    severity: r['severity'],
+    body: r['body'],
+    attributes: parseJson(r['attributes']),
+    entity: resourceEntity(ctx, r['resource_id'] as number),
+  }));
 }
 
 /** GET /api/v1/traces: traces that started in the range, by service and duration, newest first. */

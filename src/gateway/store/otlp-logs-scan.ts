@@ -90,6 +90,38 @@ function utf8(start: number, end: number): string {
   return buf.toString('utf8', start, end);
 }
 
+/**
+ * Steps to the next field `tag` (length-delimited) before `end`, skipping any other, and reads
+ * its length: pos is then at its first byte. -1 when there is none.
+ */
+function nextField(tag: number, end: number): number {
+  while (pos < end) {
+    const t = varint32();
+    if (t === tag) return varint32();
+    skipField(t & 7);
+  }
+  return -1;
+}
+
+/** Reads a length prefix and steps over the bytes it counts: returns where they start (pos is where they end). */
+function lengthDelimited(): number {
+  const len = varint32();
+  const start = pos;
+  pos += len;
+  return start;
+}
+
+/** A length-delimited string field whose tag has been read. */
+function string(): string {
+  const start = lengthDelimited();
+  return utf8(start, pos);
+}
+
+/** A fixed64 read as two 32-bit halves, as a bigint. */
+function fixed64(lo: number, hi: number): bigint {
+  return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
 /** A signed 64-bit varint, exactly. */
 function int64(): bigint {
   let result = 0n;
@@ -116,12 +148,9 @@ function anyValue(end: number, depth: number): AnyValueLike {
     const tag = varint32();
     const wire = tag & 7;
     switch (tag >>> 3) {
-      case 1: {
-        const len = varint32();
-        out.stringValue = utf8(pos, pos + len);
-        pos += len;
+      case 1:
+        out.stringValue = string();
         break;
-      }
       case 2:
         if (buf[pos]! >= 0x80) throw UNUSUAL;
         out.boolValue = buf[pos++] !== 0;
@@ -137,15 +166,7 @@ function anyValue(end: number, depth: number): AnyValueLike {
         const len = varint32();
         const stop = pos + len;
         const values: AnyValueLike[] = [];
-        while (pos < stop) {
-          const t = varint32();
-          if (t !== 0x0a) {
-            skipField(t & 7);
-            continue;
-          }
-          const l = varint32();
-          values.push(anyValue(pos + l, depth + 1));
-        }
+        for (let l = nextField(0x0a, stop); l >= 0; l = nextField(0x0a, stop)) values.push(anyValue(pos + l, depth + 1));
         out.arrayValue = { values };
         break;
       }
@@ -155,9 +176,8 @@ function anyValue(end: number, depth: number): AnyValueLike {
         break;
       }
       case 7: {
-        const len = varint32();
-        out.bytesValue = buf.subarray(pos, pos + len);
-        pos += len;
+        const start = lengthDelimited();
+        out.bytesValue = buf.subarray(start, pos);
         break;
       }
       default:
@@ -173,15 +193,7 @@ function anyValue(end: number, depth: number): AnyValueLike {
 /** The KeyValue messages of a repeated field 1 in [pos, end) (a KeyValueList or a Resource's attributes). */
 function keyValues(end: number, depth: number): KeyValueLike[] {
   const out: KeyValueLike[] = [];
-  while (pos < end) {
-    const tag = varint32();
-    if (tag !== 0x0a) {
-      skipField(tag & 7);
-      continue;
-    }
-    const len = varint32();
-    out.push(keyValue(pos + len, depth));
-  }
+  for (let len = nextField(0x0a, end); len >= 0; len = nextField(0x0a, end)) out.push(keyValue(pos + len, depth));
   return out;
 }
 
@@ -192,9 +204,7 @@ function keyValue(end: number, depth: number): KeyValueLike {
   while (pos < end) {
     const tag = varint32();
     if (tag === 0x0a) {
-      const len = varint32();
-      key = utf8(pos, pos + len);
-      pos += len;
+      key = string();
       keys++;
     } else if (tag === 0x12) {
       if (value !== undefined) throw UNUSUAL;
@@ -263,13 +273,7 @@ export class LogsScanner {
     resourceEnd.length = 0;
     // First the resources, so that every container of the request is learnt before any
     // resource is resolved (RowBuilder.logs does the same).
-    while (pos < end) {
-      const tag = varint32();
-      if (tag !== 0x0a) {
-        skipField(tag & 7);
-        continue;
-      }
-      const len = varint32();
+    for (let len = nextField(0x0a, end); len >= 0; len = nextField(0x0a, end)) {
       const stop = pos + len;
       entryStart.push(pos);
       entryEnd.push(stop);
@@ -279,10 +283,8 @@ export class LogsScanner {
         const t = varint32();
         if (t === 0x0a) {
           if (rs >= 0) throw UNUSUAL;
-          const l = varint32();
-          rs = pos;
-          re = pos + l;
-          pos = re;
+          rs = lengthDelimited();
+          re = pos;
         } else skipField(t & 7);
       }
       resourceStart.push(rs);
@@ -312,15 +314,7 @@ export class LogsScanner {
       }
       pos = entryStart[i]!;
       const stop = entryEnd[i]!;
-      while (pos < stop) {
-        const tag = varint32();
-        if (tag !== 0x12) {
-          skipField(tag & 7);
-          continue;
-        }
-        const len = varint32();
-        this.#scopeLogs(target, pos + len, rid, receivedNs);
-      }
+      for (let len = nextField(0x12, stop); len >= 0; len = nextField(0x12, stop)) this.#scopeLogs(target, pos + len, rid, receivedNs);
     }
   }
 
@@ -337,34 +331,17 @@ export class LogsScanner {
     // The scope applies to every record of the message, wherever it is in it.
     let scope = '';
     let scopes = 0;
-    while (pos < end) {
-      const tag = varint32();
-      if (tag !== 0x0a) {
-        skipField(tag & 7);
-        continue;
-      }
+    for (let len = nextField(0x0a, end); len >= 0; len = nextField(0x0a, end)) {
       if (++scopes > 1) throw UNUSUAL;
-      const len = varint32();
       const stop = pos + len;
       while (pos < stop) {
         const t = varint32();
-        if (t === 0x0a) {
-          const l = varint32();
-          scope = utf8(pos, pos + l);
-          pos += l;
-        } else skipField(t & 7);
+        if (t === 0x0a) scope = string();
+        else skipField(t & 7);
       }
     }
     pos = start;
-    while (pos < end) {
-      const tag = varint32();
-      if (tag !== 0x12) {
-        skipField(tag & 7);
-        continue;
-      }
-      const len = varint32();
-      this.#record(target, pos + len, rid, scope, receivedNs);
-    }
+    for (let len = nextField(0x12, end); len >= 0; len = nextField(0x12, end)) this.#record(target, pos + len, rid, scope, receivedNs);
   }
 
   #record(target: LogsTarget, end: number, rid: number, scope: string, receivedNs: bigint): void {
@@ -411,23 +388,15 @@ export class LogsScanner {
           if (buf[pos]! >= 0x80) throw UNUSUAL;
           severity = buf[pos++]!;
           break;
-        case 0x1a: {
-          // severity_text
-          const len = varint32();
-          textStart = pos;
-          textEnd = pos + len;
-          pos = textEnd;
+        case 0x1a: // severity_text
+          textStart = lengthDelimited();
+          textEnd = pos;
           break;
-        }
-        case 0x2a: {
-          // body
+        case 0x2a: // body
           if (bodyStart >= 0) throw UNUSUAL;
-          const len = varint32();
-          bodyStart = pos;
-          bodyEnd = pos + len;
-          pos = bodyEnd;
+          bodyStart = lengthDelimited();
+          bodyEnd = pos;
           break;
-        }
         case 0x32: {
           // attributes
           const len = varint32();
@@ -443,30 +412,18 @@ export class LogsScanner {
           pos = stop;
           break;
         }
-        case 0x4a: {
-          // trace_id
-          const len = varint32();
-          traceStart = pos;
-          traceEnd = pos + len;
-          pos = traceEnd;
+        case 0x4a: // trace_id
+          traceStart = lengthDelimited();
+          traceEnd = pos;
           break;
-        }
-        case 0x52: {
-          // span_id
-          const len = varint32();
-          spanStart = pos;
-          spanEnd = pos + len;
-          pos = spanEnd;
+        case 0x52: // span_id
+          spanStart = lengthDelimited();
+          spanEnd = pos;
           break;
-        }
-        case 0x62: {
-          // event_name
-          const len = varint32();
-          eventStart = pos;
-          eventEnd = pos + len;
-          pos = eventEnd;
+        case 0x62: // event_name
+          eventStart = lengthDelimited();
+          eventEnd = pos;
           break;
-        }
         default:
           skipField(tag & 7);
       }
@@ -474,8 +431,8 @@ export class LogsScanner {
     pos = end;
 
     let t: bigint;
-    if (timeLo !== 0 || timeHi !== 0) t = timeHi === 0 ? BigInt(timeLo) : (BigInt(timeHi) << 32n) | BigInt(timeLo);
-    else if (observedLo !== 0 || observedHi !== 0) t = observedHi === 0 ? BigInt(observedLo) : (BigInt(observedHi) << 32n) | BigInt(observedLo);
+    if (timeLo !== 0 || timeHi !== 0) t = fixed64(timeLo, timeHi);
+    else if (observedLo !== 0 || observedHi !== 0) t = fixed64(observedLo, observedHi);
     else t = receivedNs;
 
     const attrs = attrStart < 0 ? NO_ATTRIBUTES : this.#attributesInfo(target.catalog, attrKey ?? buf.toString('latin1', attrStart, attrEnd));

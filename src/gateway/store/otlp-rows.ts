@@ -15,21 +15,19 @@ interface ResourceLike {
 interface ScopeLike {
   readonly name?: string | null;
 }
-interface NumberPointLike {
+interface PointLike {
   readonly attributes?: readonly KeyValueLike[] | null;
   readonly startTimeUnixNano?: Int64Like;
   readonly timeUnixNano?: Int64Like;
-  readonly asDouble?: number | null;
-  readonly asInt?: Int64Like;
   readonly flags?: number | null;
 }
-interface SummaryPointLike {
-  readonly attributes?: readonly KeyValueLike[] | null;
-  readonly startTimeUnixNano?: Int64Like;
-  readonly timeUnixNano?: Int64Like;
+interface NumberPointLike extends PointLike {
+  readonly asDouble?: number | null;
+  readonly asInt?: Int64Like;
+}
+interface SummaryPointLike extends PointLike {
   readonly count?: Int64Like;
   readonly sum?: number | null;
-  readonly flags?: number | null;
 }
 interface MetricLike {
   readonly name?: string | null;
@@ -127,6 +125,22 @@ function stringAttribute(resource: ResourceLike | null | undefined, key: string)
   return '';
 }
 
+/** The points table's columns: time, start, resource, metric, attribute set, value, count. */
+type PointColumns = [number[], number[], number[], number[], number[], number[], (number | null)[]];
+
+/**
+ * The columns every kind of point fills alike (all but value and count): its time, or the
+ * receive time when it has none, its start, resource, metric and attribute set.
+ */
+function pushPointKeys(columns: PointColumns, cat: Catalog, dp: PointLike, rid: number, mid: number, receivedMs: number): void {
+  const t = int64Number(dp.timeUnixNano);
+  columns[0].push(t > 0 ? Math.floor(t / NS_PER_MS) : receivedMs);
+  columns[1].push(Math.floor(int64Number(dp.startTimeUnixNano) / NS_PER_MS));
+  columns[2].push(rid);
+  columns[3].push(mid);
+  columns[4].push(cat.attributeSet(dp.attributes));
+}
+
 /**
  * Walks decoded export requests into fact rows: resources, metric descriptors and attribute
  * sets become the catalog's ids; a log record with an event name (OTLP `event_name`, or the older
@@ -160,7 +174,8 @@ export class RowBuilder {
   metrics(req: MetricsRequestLike, receivedMs: number): void {
     const cat = this.#catalog;
     const p = this.rows.points;
-    const [cTime, cStart, cRes, cMetric, cAttrs, cValue, cCount] = p.columns as [number[], number[], number[], number[], number[], number[], (number | null)[]];
+    const columns = p.columns as PointColumns;
+    const [, , , , , cValue, cCount] = columns;
     let added = 0;
     for (const rm of req.resourceMetrics ?? []) cat.learnContainers(rm.resource?.attributes);
     for (const rm of req.resourceMetrics ?? []) {
@@ -178,12 +193,7 @@ export class RowBuilder {
             const mid = cat.metric(name, unit, isSum ? 'sum' : 'gauge', temporality, isSum && m.sum?.isMonotonic === true, description);
             for (const dp of data?.dataPoints ?? []) {
               if (((dp.flags ?? 0) & NO_RECORDED_VALUE) !== 0) continue;
-              const t = int64Number(dp.timeUnixNano);
-              cTime.push(t > 0 ? Math.floor(t / NS_PER_MS) : receivedMs);
-              cStart.push(Math.floor(int64Number(dp.startTimeUnixNano) / NS_PER_MS));
-              cRes.push(rid);
-              cMetric.push(mid);
-              cAttrs.push(cat.attributeSet(dp.attributes));
+              pushPointKeys(columns, cat, dp, rid, mid, receivedMs);
               cValue.push(hasOwn.call(dp, 'asDouble') ? (dp.asDouble ?? 0) : hasOwn.call(dp, 'asInt') ? int64Number(dp.asInt) : 0);
               cCount.push(null);
               added++;
@@ -212,12 +222,7 @@ export class RowBuilder {
           const mid = cat.metric(name, unit, type, temporality, true, description);
           for (const dp of points ?? []) {
             if (((dp.flags ?? 0) & NO_RECORDED_VALUE) !== 0) continue;
-            const t = int64Number(dp.timeUnixNano);
-            cTime.push(t > 0 ? Math.floor(t / NS_PER_MS) : receivedMs);
-            cStart.push(Math.floor(int64Number(dp.startTimeUnixNano) / NS_PER_MS));
-            cRes.push(rid);
-            cMetric.push(mid);
-            cAttrs.push(cat.attributeSet(dp.attributes));
+            pushPointKeys(columns, cat, dp, rid, mid, receivedMs);
             cValue.push(dp.sum ?? 0);
             cCount.push(int64Number(dp.count));
             added++;
