@@ -5,8 +5,8 @@ import type { Logger } from '../self/logger.js';
 import type { Batcher } from './batcher.js';
 import { monotonicMs } from './clock.js';
 import type { DropReason, PipelineSignal, SignalMetrics } from './self-metrics.js';
-import type { DiskSpool, SpooledBatch } from './spool/disk-spool.js';
-import type { SpoolSignal } from './spool/segment-format.js';
+import type { AckList, DiskSpool, SpooledBatch } from './spool/disk-spool.js';
+import type { SpoolEncoding, SpoolSignal } from './spool/segment-format.js';
 import { ackListOf, encodeParts, keepsOrder, spills } from './spool/spill.js';
 
 export type { Codec };
@@ -91,9 +91,28 @@ interface LaneState extends Lane<unknown> {
   readonly onTimer: () => void;
   timer: NodeJS.Timeout | undefined;
   timerAt: number;
-  /** A batch the spool failed to take (a write error), prepared already: sent directly, first. */
-  deferred: unknown[] | undefined;
+  /** Requests encoded for the spool that it failed to take (a write error): sent directly, first. */
+  readonly unspooled: HeldBatch[];
 }
+
+/** An encoded request of records no longer held, with their acks: bound for the spool. */
+interface EncodedBatch {
+  readonly body: Uint8Array;
+  readonly items: number;
+  readonly acks: AckList;
+}
+
+/** An encoded request the spool did not take, sent like a spooled one; its acks settle on the answer. */
+interface HeldBatch extends SpooledBatch {
+  readonly acks: AckList;
+}
+
+/**
+ * Batches encoded for the spool and not yet written, at most: their records are gone once encoded
+ * (so they die in V8's young generation instead of waiting in the ring for the disk), and this
+ * many requests' bodies are what memory holds for it meanwhile.
+ */
+const MAX_SPILLS_PENDING = 2;
 
 interface FlushWaiter {
   readonly resolve: (r: FlushResult) => void;
@@ -117,8 +136,12 @@ export class Dispatcher {
   readonly #jobs = new Set<ExportJob>();
   readonly #waiters = new Set<FlushWaiter>();
   readonly #spool: DiskSpool | undefined;
-  /** A batch is being encoded and written to the spool (one at a time). */
+  /** A retried job's records are being encoded and written to the spool (one at a time). */
   #spilling = false;
+  /** Ring batches encoded and handed to the spool, not yet written. */
+  #spillsPending = 0;
+  /** Their writes, one after the other: the spool takes them in the order they were cut. */
+  #spillTail: Promise<void> = Promise.resolve();
   #inFlight = 0;
   #retrying = 0;
   #running = false;
@@ -148,7 +171,7 @@ export class Dispatcher {
         },
         timer: undefined,
         timerAt: 0,
-        deferred: undefined,
+        unspooled: [],
       };
       return state;
     });
@@ -188,7 +211,7 @@ export class Dispatcher {
     if (this.#inFlight >= this.#maxInFlight || this.#retrying > 0) {
       // Gated: the pump runs again when a request settles, and a pump or timer now would only
       // spin — unless the spool can take what the ring can no longer hold.
-      if (this.#spool !== undefined && !this.#spilling && this.#wantsSpill(lane, false)) this.#schedulePump();
+      if (this.#spool !== undefined && this.#canSpill() && this.#wantsSpill(lane, false)) this.#schedulePump();
       return;
     }
     if (lane.batcher.full()) this.#schedulePump();
@@ -301,12 +324,12 @@ export class Dispatcher {
   /** Events first; then metrics and logs take turns so neither starves the other. */
   #pick(now: number, flushing: boolean): LaneState | undefined {
     const ev = this.#events;
-    if (ev !== undefined && this.#direct(ev) && (ev.deferred !== undefined || (flushing ? ev.batcher.queue.length > 0 : ev.batcher.ready(now)))) return ev;
+    if (ev !== undefined && this.#direct(ev) && (ev.unspooled.length > 0 || (flushing ? ev.batcher.queue.length > 0 : ev.batcher.ready(now)))) return ev;
     const n = this.#others.length;
     for (let k = 0; k < n; k++) {
       const lane = this.#others[(this.#turn + k) % n]!;
       if (!this.#direct(lane)) continue;
-      if (lane.deferred !== undefined || (flushing ? lane.batcher.queue.length > 0 : lane.batcher.ready(now))) {
+      if (lane.unspooled.length > 0 || (flushing ? lane.batcher.queue.length > 0 : lane.batcher.ready(now))) {
         this.#turn = (this.#turn + k + 1) % n;
         return lane;
       }
@@ -316,18 +339,17 @@ export class Dispatcher {
 
   /** The lane may send straight to the endpoint now: no spooled batch of it waits to go first. */
   #direct(lane: LaneState): boolean {
-    return lane.deferred !== undefined || this.#spool === undefined || !keepsOrder(lane.signal) || !this.#spool.pending;
+    return lane.unspooled.length > 0 || this.#spool === undefined || !keepsOrder(lane.signal) || !this.#spool.pending;
   }
 
   #startJob(lane: LaneState): void {
-    let records: unknown[];
-    if (lane.deferred !== undefined) {
-      records = lane.deferred;
-      lane.deferred = undefined;
-    } else {
-      records = lane.batcher.cut();
-      if (lane.codec.prepare !== undefined) records = lane.codec.prepare(records);
+    const held = lane.unspooled.shift();
+    if (held !== undefined) {
+      this.#startReplay(held);
+      return;
     }
+    let records: unknown[] = lane.batcher.cut();
+    if (lane.codec.prepare !== undefined) records = lane.codec.prepare(records);
     if (lane.timer !== undefined && lane.batcher.queue.length === 0) {
       clearTimeout(lane.timer);
       lane.timer = undefined;
@@ -348,17 +370,22 @@ export class Dispatcher {
   #wantsSpill(lane: LaneState, flushing: boolean): boolean {
     const spool = this.#spool!;
     const q = lane.batcher.queue;
-    if (q.length === 0 || lane.deferred !== undefined || !spills(lane.signal)) return false;
+    if (q.length === 0 || lane.unspooled.length > 0 || !spills(lane.signal)) return false;
     if (keepsOrder(lane.signal) && spool.pending) return flushing || lane.batcher.full() || q.pressured || lane.batcher.ready(this.#now());
     const gated = this.#inFlight >= this.#maxInFlight || this.#retrying > 0;
     return gated && (q.pressured || flushing);
   }
 
-  /** Starts one spill (of a ring's batch, or of a job being retried at shutdown) when one is due and none runs. */
+  /** Whether a ring batch may be spilled now: no job spill runs and fewer than MAX_SPILLS_PENDING wait to be written. */
+  #canSpill(): boolean {
+    return !this.#spilling && this.#spillsPending < MAX_SPILLS_PENDING;
+  }
+
+  /** Starts the spills that are due (ring batches, or a job being retried at shutdown) while there is room for them. */
   #spillWhereNeeded(now: number, flushing: boolean): void {
     if (this.#spilling) return;
     const spool = this.#spool!;
-    if (flushing) {
+    if (flushing && this.#spillsPending === 0) {
       // Shutdown: a batch stuck in retries is written to disk rather than given up at the deadline.
       for (const job of this.#jobs) {
         if (job.retrying && !job.spilling && !job.spilled && job.spooled === undefined && spills(job.lane.signal)) {
@@ -367,37 +394,92 @@ export class Dispatcher {
         }
       }
     }
-    for (const lane of this.#lanes) {
-      if (!this.#wantsSpill(lane, flushing)) continue;
-      const q = lane.batcher.queue;
-      if (!spool.hasRoom(Math.min(q.bytes, lane.batcher.maxBytes))) {
-        // Full: logs wait in their files; metrics drop oldest, counted as spool_full.
-        if (q.fullReason !== 'spool_full') spool.noteRefused();
-        q.fullReason = 'spool_full';
-        continue;
+    let spilled = true;
+    while (spilled && this.#canSpill()) {
+      spilled = false;
+      for (const lane of this.#lanes) {
+        if (!this.#wantsSpill(lane, flushing)) continue;
+        const q = lane.batcher.queue;
+        if (!spool.hasRoom(Math.min(q.bytes, lane.batcher.maxBytes))) {
+          // Full: logs wait in their files; metrics drop oldest, counted as spool_full.
+          if (q.fullReason !== 'spool_full') spool.noteRefused();
+          q.fullReason = 'spool_full';
+          continue;
+        }
+        q.fullReason = 'queue_full';
+        this.#spillBatch(lane, now);
+        spilled = true;
+        if (!this.#canSpill()) break;
       }
-      q.fullReason = 'queue_full';
-      void this.#spillBatch(lane, now);
-      return;
     }
   }
 
-  async #spillBatch(lane: LaneState, _now: number): Promise<void> {
-    this.#spilling = true;
+  /**
+   * Cuts a batch from `lane`'s ring and encodes it now; its records are not held past this call.
+   * The requests are written to the spool after those spilled before them.
+   */
+  #spillBatch(lane: LaneState, _now: number): void {
+    let batches: EncodedBatch[];
     try {
-      let records: unknown[] = lane.batcher.cut();
-      if (lane.timer !== undefined && lane.batcher.queue.length === 0) {
-        clearTimeout(lane.timer);
-        lane.timer = undefined;
-      }
-      if (lane.codec.prepare !== undefined) records = lane.codec.prepare(records);
-      const left = await this.#toSpool(lane, records, 0);
-      if (left < records.length) lane.deferred = records.slice(left);
+      batches = this.#encodeForSpool(lane);
     } catch (err) {
       this.#spillFailed(lane, err);
-    } finally {
-      this.#spilling = false;
-      this.#pump();
+      return;
+    }
+    if (batches.length === 0) return;
+    this.#spillsPending++;
+    this.#spillTail = this.#spillTail
+      .then(() => this.#appendToSpool(lane, batches))
+      .catch((err: unknown) => this.#spillFailed(lane, err))
+      .finally(() => {
+        this.#spillsPending--;
+        this.#pump();
+      });
+  }
+
+  #encodeForSpool(lane: LaneState): EncodedBatch[] {
+    let records: unknown[] = lane.batcher.cut();
+    if (lane.timer !== undefined && lane.batcher.queue.length === 0) {
+      clearTimeout(lane.timer);
+      lane.timer = undefined;
+    }
+    if (lane.codec.prepare !== undefined) records = lane.codec.prepare(records);
+    const parts = encodeParts(
+      lane.codec,
+      records,
+      lane.maxRequestBytes,
+      (a, b, bytes) => this.#dropRecords(lane, records, a, b, 'too_large', 413, `one record encodes to ${bytes} bytes, over maxRequestBytes ${lane.maxRequestBytes}`),
+      (a, b) => settleRange(records, a, b, true),
+    );
+    return parts.map((p) => ({ body: p.body, items: p.to - p.from, acks: ackListOf(records, p.from, p.to) }));
+  }
+
+  /** Writes `batches` to the spool in order; what it does not take is sent directly, first. */
+  async #appendToSpool(lane: LaneState, batches: readonly EncodedBatch[]): Promise<void> {
+    const spool = this.#spool!;
+    const gzip = this.#transport.compression === 'gzip' && this.#transport.compress !== undefined;
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i]!;
+      let payload = b.body;
+      let encoding: SpoolEncoding = 'identity';
+      let ok = false;
+      try {
+        if (gzip) {
+          payload = await this.#transport.compress!(b.body);
+          encoding = 'gzip';
+        }
+        ok = await spool.append({ signal: lane.signal as SpoolSignal, encoding, items: b.items, payload, rawBytes: b.body.byteLength, acks: b.acks });
+      } catch (err) {
+        this.#spillFailed(lane, err);
+      }
+      if (!ok) {
+        lane.unspooled.push(held(lane, b, payload, encoding));
+        for (const rest of batches.slice(i + 1)) lane.unspooled.push(held(lane, rest, rest.body, 'identity'));
+        return;
+      }
+      // On disk: the body's memory serves the next batch now, not after a full GC (the spool keeps
+      // no reference to it).
+      lane.codec.release?.(b.body);
     }
   }
 
@@ -453,6 +535,9 @@ export class Dispatcher {
         rawBytes: p.body.byteLength,
         acks: ackListOf(part, p.from, p.to),
       });
+      // On disk (or not, and encoded again when sent): the body's memory serves the next batch
+      // now, not after a full GC (the spool keeps no reference to it).
+      lane.codec.release?.(p.body);
       if (!ok) return from + p.from;
     }
     return records.length;
@@ -480,6 +565,8 @@ export class Dispatcher {
   async #runReplay(job: ExportJob, batch: SpooledBatch): Promise<void> {
     const lane = job.lane;
     let delivered = true;
+    // A held batch's acks: true once the endpoint took it, false when dropped (as a direct batch's).
+    let accepted = false;
     try {
       let body: Uint8Array = batch.payload;
       if (batch.encoding === 'gzip') {
@@ -505,6 +592,7 @@ export class Dispatcher {
       const n = batch.items;
       switch (result.kind) {
         case 'success': {
+          accepted = true;
           const rejected = Math.min(n, Math.max(0, result.rejected));
           lane.metrics.exportedRecords.inc(n - rejected);
           if (rejected > 0) {
@@ -530,7 +618,8 @@ export class Dispatcher {
       lane.metrics.dropped.rejected.inc(batch.items);
       lane.dropLog.note('rejected', batch.items, 0, `spooled request: ${errorText(err)}`);
     } finally {
-      this.#spool?.done(batch, delivered && !job.abandoned);
+      if (isHeld(batch)) settleAcks(batch.acks, accepted && !job.abandoned);
+      else this.#spool?.done(batch, delivered && !job.abandoned);
       this.#clearRetrying(job);
       this.#jobs.delete(job);
       this.#inFlight--;
@@ -645,9 +734,9 @@ export class Dispatcher {
 
   /** Nothing of this run's records is queued or on its way (spooled batches being sent again do not count). */
   #idle(): boolean {
-    if (this.#spilling) return false;
-    for (const job of this.#jobs) if (!job.abandoned && !job.spilled && job.spooled === undefined) return false;
-    for (const lane of this.#lanes) if (lane.batcher.queue.length > 0 || lane.deferred !== undefined) return false;
+    if (this.#spilling || this.#spillsPending > 0) return false;
+    for (const job of this.#jobs) if (!job.abandoned && !job.spilled && (job.spooled === undefined || isHeld(job.spooled))) return false;
+    for (const lane of this.#lanes) if (lane.batcher.queue.length > 0 || lane.unspooled.length > 0) return false;
     return true;
   }
 
@@ -660,6 +749,12 @@ export class Dispatcher {
       job.abandoned = true;
       // Its request is still counted in flight until the transport returns, but it gates nothing.
       this.#clearRetrying(job);
+      if (job.spooled !== undefined && isHeld(job.spooled)) {
+        // Encoded for the spool, which did not take it: not delivered.
+        pending += job.spooled.items;
+        job.lane.metrics.dropped.shutdown.inc(job.spooled.items);
+        continue;
+      }
       if (job.spilled || job.spooled !== undefined) continue; // on disk: sent after the restart
       const n = job.records.length - job.settled;
       pending += n;
@@ -668,12 +763,10 @@ export class Dispatcher {
     }
     for (const lane of this.#lanes) {
       pending += lane.batcher.queue.dropAll('shutdown');
-      if (lane.deferred !== undefined) {
-        const n = lane.deferred.length;
-        pending += n;
-        lane.metrics.dropped.shutdown.inc(n);
-        settleRange(lane.deferred, 0, n, false);
-        lane.deferred = undefined;
+      for (const h of lane.unspooled.splice(0)) {
+        pending += h.items;
+        lane.metrics.dropped.shutdown.inc(h.items);
+        settleAcks(h.acks, false);
       }
     }
     return pending;
@@ -704,6 +797,31 @@ function settleRange(records: readonly unknown[], from: number, to: number, ok: 
     const r = records[i] as { ack?: { settle(token: number, ok: boolean): void }; ackToken?: number };
     if (r.ack !== undefined) r.ack.settle(r.ackToken ?? 0, ok);
   }
+}
+
+/** Settles every ack of `acks` (runs of consecutive tokens per target). */
+function settleAcks(acks: AckList, ok: boolean): void {
+  for (let r = 0; r < acks.targets.length; r++) {
+    const target = acks.targets[r]!;
+    const first = acks.firsts[r]!;
+    for (let t = first, end = first + acks.counts[r]!; t < end; t++) target.settle(t, ok);
+  }
+}
+
+function held(lane: LaneState, b: EncodedBatch, payload: Uint8Array, encoding: SpoolEncoding): HeldBatch {
+  return {
+    signal: lane.signal as SpoolSignal,
+    encoding,
+    items: b.items,
+    rawBytes: b.body.byteLength,
+    payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+    backing: undefined,
+    acks: b.acks,
+  };
+}
+
+function isHeld(batch: SpooledBatch): batch is HeldBatch {
+  return (batch as Partial<HeldBatch>).acks !== undefined;
 }
 
 function gunzipAsync(b: Uint8Array): Promise<Buffer> {

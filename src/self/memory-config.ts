@@ -17,14 +17,14 @@ export const MEMORY_KEYS = {
   }),
   semiSpace: integer({
     description:
-      "V8's young-generation semi-space in MiB (--max-semi-space-size). 1 saves 10–28 MB idle and ~120 MB under load for ~10% CPU; 0 leaves V8's default (16 MiB) and then sets no old-space cap either (a cap alone measured 6x the CPU).",
-    default: 1,
+      "V8's young-generation semi-space in MiB (--max-semi-space-size). Small saves 10–28 MB idle against V8's default (16 MiB); 2 rather than 1 lets the records of a log backlog die young instead of being promoted to the old space, for up to ~2.5 MB idle (BENCHMARKS.md); 0 leaves V8's default and then sets no old-space cap either (a cap alone measured 6x the CPU).",
+    default: 2,
     min: 0,
     max: { value: 256 },
   }),
   heapGrowth: integer({
     description:
-      "How far V8 lets its old space grow past what the last full collection kept, in percent (--heap-growing-percent). 0: V8's own heuristics (2–4× under a log backlog). 100 measured peak RSS 141 → 115 MB for 1.15 → 1.32× the CPU of V8's defaults, 50: 112 MB for 1.5× (logs bench, BENCHMARKS.md). Only with memory.semiSpace.",
+      "How far V8 lets its old space grow past what the last full collection kept, in percent (--heap-growing-percent). 0: V8's own heuristics (up to 4× what a collection kept). Lower keeps the peak lower for more full collections (CPU); BENCHMARKS.md has the trade-off. Only with memory.semiSpace.",
     default: 0,
     min: 0,
     max: { value: 1000 },

@@ -3,9 +3,11 @@ import type { MemoryConfig } from './memory-config.js';
 /**
  * V8's heap limits from the agent's memory limit, as Go's GOMEMLIMIT sizes Go's heap from
  * the container's:
- *   --max-semi-space-size  always small (memory.semiSpace, 1 MiB): V8's 16 MiB default young
- *                          generation cost 10–28 MB idle and ~120 MB under a log backlog, for
- *                          ~10% of CPU saved;
+ *   --max-semi-space-size  always small (memory.semiSpace, 2 MiB): V8's 16 MiB default young
+ *                          generation costs 10–28 MB idle and more under a log backlog; 2 MiB
+ *                          rather than 1 holds the records a backlog has in flight (a batch
+ *                          being cut and encoded) until they die young, instead of promoting
+ *                          them to the old space that only a full collection empties;
  *   --max-old-space-size   from the limit (memory.oldSpace, or half the limit less 16 MiB within
  *                          32 MiB–2 GiB), never without the semi-space cap: an old-space cap alone
  *                          measured 6× the CPU (V8 then runs full collections to stay under it

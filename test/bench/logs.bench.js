@@ -504,6 +504,8 @@ export async function run() {
         ratio: `${(rate / baseRate).toFixed(3)}× baseline`,
         detail:
           `${r.exported.toLocaleString('en-US')} exported (${r.atReady} at ready ${fmt(r.readyS)} s); CPU incl. start-up ${fmt(r.cpuTotalS)} s; V8 heap used ≤ ${fmt(r.maxHeap / MB)} MiB (200 ms polls); ` +
+          // The peak RSS above is the larger of these: VmHWM also catches what lasts less than a sample.
+          `peak RSS of the 100 ms samples ${mb(m.rss.peak)} MB, VmHWM ${fmt(r.hwmKb / 1024)} MB; ` +
           `${r.requests} requests, ${fmt(r.wireBytes / MB)} MiB of OTLP before compression, ${fmt(r.gwWireBytes / MB)} MiB on the wire, ${r.retries} retries, ${r.dropped} dropped`,
       });
       rows.push({

@@ -41,9 +41,17 @@ import { readFully, ScanBuffer, scanSegment } from './segment-scan.js';
  * when read back is skipped with the rest of its segment.
  */
 
+/**
+ * The acknowledgements a spooled request carries, as runs: a batch holds thousands of records
+ * from a few files, each file's with consecutive tokens (a checkpoint's sequence numbers), and
+ * the list lives until the next sync — long enough to reach V8's old space, where anything of a
+ * batch's length (an array, a typed array's buffer) would stay until a full collection.
+ */
 export interface AckList {
-  readonly targets: AckTarget[];
-  readonly tokens: number[];
+  /** Run r settles tokens firsts[r] … firsts[r] + counts[r] − 1 of targets[r]. */
+  readonly targets: readonly AckTarget[];
+  readonly firsts: readonly number[];
+  readonly counts: readonly number[];
 }
 
 export interface SpoolAppend {
@@ -83,8 +91,8 @@ export interface DiskSpoolOptions {
 }
 
 const MiB = 1024 * 1024;
-/** Read buffers kept for reuse: one loaded ahead and the requests in flight. */
-const POOLED_READ_BUFFERS = 3;
+/** Read buffers kept for reuse: the recent copy, one loaded ahead and the requests in flight. */
+const POOLED_READ_BUFFERS = 4;
 /**
  * The newest records' payloads are also kept in memory, up to this many bytes: when the endpoint
  * is merely slower than the sources, a record is sent again soon after it was written, and
@@ -251,7 +259,7 @@ export class DiskSpool {
   /**
    * Appends one request. Resolves true once written (its acks follow at the next sync), false
    * when it was not written — no room, the spool closed, or a write error — and the caller
-   * keeps the batch.
+   * keeps the batch. Either way the spool keeps no reference to `payload` once this resolves.
    */
   append(a: SpoolAppend): Promise<boolean> {
     const n = a.payload.byteLength;
@@ -340,8 +348,12 @@ export class DiskSpool {
       seg.written = seg.size;
       seg.undelivered++;
       if (this.#recentBytes + n <= RECENT_BYTES) {
-        const payload = Buffer.isBuffer(a.payload) ? a.payload : Buffer.from(a.payload.buffer, a.payload.byteOffset, a.payload.byteLength);
-        this.#recent.set(`${seg.seq}:${start}`, { signal: a.signal, encoding: a.encoding, items: a.items, rawBytes: a.rawBytes ?? n, payload, backing: undefined });
+        // A copy in a pooled read buffer: the caller may reuse its payload's memory once this
+        // returns, and the copy goes back to the pool when the batch is done, as one read back does.
+        const backing = this.#buffer(n);
+        const payload = backing.subarray(0, n);
+        payload.set(a.payload);
+        this.#recent.set(`${seg.seq}:${start}`, { signal: a.signal, encoding: a.encoding, items: a.items, rawBytes: a.rawBytes ?? n, payload, backing });
         this.#recentBytes += n;
       }
       if (a.acks !== undefined && a.acks.targets.length > 0) this.#unsynced.push({ seg, end: seg.size, acks: a.acks });
@@ -456,11 +468,15 @@ export class DiskSpool {
     let i = 0;
     const list = this.#unsynced;
     while (i < list.length && list[i]!.seg.synced >= list[i]!.end) {
-      const { targets, tokens } = list[i]!.acks;
-      for (let k = 0; k < targets.length; k++) targets[k]!.settle(tokens[k]!, true);
+      const { targets, firsts, counts } = list[i]!.acks;
+      for (let r = 0; r < targets.length; r++) {
+        const target = targets[r]!;
+        const first = firsts[r]!;
+        for (let t = first, end = first + counts[r]!; t < end; t++) target.settle(t, true);
+      }
       i++;
     }
-    if (i > 0) this.#unsynced = list.slice(i);
+    if (i > 0) list.splice(0, i);
   }
 
   // ------------------------------------------------------------------ reading back
@@ -503,6 +519,7 @@ export class DiskSpool {
           if (!k.startsWith(`${seg.seq}:`)) continue;
           this.#recent.delete(k);
           this.#recentBytes -= b.payload.byteLength;
+          if (b.backing !== undefined && this.#free.length < POOLED_READ_BUFFERS) this.#free.push(b.backing);
         }
         this.#inflight.push({ batch: undefined, seg, end, done: true, delivered: true });
         seg.undelivered = 0;

@@ -34,18 +34,26 @@ interface MaybeAcked {
   readonly ackToken?: number | undefined;
 }
 
-/** The acks of `records[from, to)`, in order. */
+/** The acks of `records[from, to)`, in order: a run per stretch of one target's consecutive tokens. */
 export function ackListOf(records: readonly unknown[], from: number, to: number): AckList {
   const targets: AckTarget[] = [];
-  const tokens: number[] = [];
+  const firsts: number[] = [];
+  const counts: number[] = [];
+  let last = -1;
   for (let i = from; i < to; i++) {
     const r = records[i] as MaybeAcked;
-    if (r.ack !== undefined) {
-      targets.push(r.ack);
-      tokens.push(r.ackToken ?? 0);
+    if (r.ack === undefined) continue;
+    const token = r.ackToken ?? 0;
+    if (last >= 0 && targets[last] === r.ack && firsts[last]! + counts[last]! === token) {
+      counts[last]!++;
+      continue;
     }
+    targets.push(r.ack);
+    firsts.push(token);
+    counts.push(1);
+    last++;
   }
-  return { targets, tokens };
+  return { targets, firsts, counts };
 }
 
 export interface EncodedPart {

@@ -1,4 +1,4 @@
-import { type Attributes, EMPTY_ATTRIBUTES, type LogRecord, nowUnixNano, type Scope } from '../../model/index.js';
+import { type AckTarget, type Attributes, EMPTY_ATTRIBUTES, type LogRecord, nowUnixNano, type Resource, type Scope } from '../../model/index.js';
 import type { BoundCounter, Counter } from '../../self/registry.js';
 import type { RecordSink } from '../types.js';
 import { CriLine, parseCriLine } from './cri-line.js';
@@ -210,19 +210,33 @@ export class LineRecords implements TailLines {
     this.#records[t.file.format].inc();
     if (rec.malformed) this.#problems.inc({ kind: 'malformed' });
     if (rec.truncated) this.#problems.inc({ kind: 'truncated' });
-    return {
-      resource: t.resource,
-      scope: this.#scope,
-      timeUnixNano: rec.timeUnixNano === 0n ? observed : rec.timeUnixNano,
-      observedTimeUnixNano: observed,
-      severityNumber: severity,
-      severityText: severityText(severity),
-      body: rec.body,
-      attributes,
-      eventName: '',
-      ack: t.checkpoint,
-      ackToken: token,
-    };
+    return new LineRecord(t.resource, this.#scope, rec.timeUnixNano === 0n ? observed : rec.timeUnixNano, observed, severity, rec.body, attributes, t.checkpoint, token);
+  }
+}
+
+/**
+ * A log line as the pipeline's LogRecord, made with `new` rather than as an object literal: V8
+ * tracks allocation sites for literals and, once it sees most objects of a site survive a young
+ * collection (a backlog, when records wait for the ring, the spool or a slow endpoint), allocates
+ * every later one straight in the old generation — where dead records and the bodies they point
+ * to wait for a full collection. Measured on the logs bench (V8's heap-space statistics, 4 MiB
+ * semi-space): 289 MB promoted to the old space from a literal, 19 MB from this class.
+ */
+class LineRecord implements LogRecord {
+  readonly severityText: string;
+  readonly eventName = '';
+  constructor(
+    readonly resource: Resource,
+    readonly scope: Scope,
+    readonly timeUnixNano: bigint,
+    readonly observedTimeUnixNano: bigint,
+    readonly severityNumber: number,
+    readonly body: string,
+    readonly attributes: Attributes,
+    readonly ack: AckTarget,
+    readonly ackToken: number,
+  ) {
+    this.severityText = severityText(severityNumber);
   }
 }
 

@@ -17,7 +17,7 @@ import { derivedOldSpaceMiB, limitsIn, relaunchArgv, v8Flags, v8LimitsFor } from
 const REPO = resolve(import.meta.dirname, '../../..');
 const LAUNCHER = join(REPO, 'bin/sextant');
 const MiB = 1024 * 1024;
-const DEFAULTS = { limit: 0, semiSpace: 1, oldSpace: 0, heapGrowth: 0 };
+const DEFAULTS = { limit: 0, semiSpace: 2, oldSpace: 0, heapGrowth: 0 };
 
 const tmp = mkdtempSync(join(tmpdir(), 'sextant-v8limits-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -120,7 +120,7 @@ describe('the memory limit and V8 flags: bin/sextant and v8-limits.ts agree', ()
       const limit = cg === undefined ? undefined : memoryLimit(cg, { root });
       expect(limit).toBe(t.limit);
       const want = v8Flags(v8LimitsFor(DEFAULTS, limit));
-      expect(want[0]).toBe('--max-semi-space-size=1');
+      expect(want[0]).toBe('--max-semi-space-size=2');
       expect(want.length).toBe(t.limit === undefined ? 1 : 2);
       expect(launcherFlags(root)).toEqual(want);
     });
@@ -136,8 +136,8 @@ describe('the memory limit and V8 flags: bin/sextant and v8-limits.ts agree', ()
     const root = tree(TREES['v1, a Docker container seen through the host path']!.files);
     expect(launcherFlags(root, { SEXTANT_MEMORY_SEMI_SPACE: '0' })).toEqual([]);
     expect(launcherFlags(root, { SEXTANT_MEMORY_SEMI_SPACE: '4' })).toEqual(['--max-semi-space-size=4', '--max-old-space-size=240']);
-    expect(launcherFlags(root, { SEXTANT_MEMORY_OLD_SPACE: '300MiB' })).toEqual(['--max-semi-space-size=1', '--max-old-space-size=300']);
-    expect(launcherFlags(root, { SEXTANT_MEMORY_LIMIT: '1GiB' })).toEqual(['--max-semi-space-size=1', '--max-old-space-size=496']);
+    expect(launcherFlags(root, { SEXTANT_MEMORY_OLD_SPACE: '300MiB' })).toEqual(['--max-semi-space-size=2', '--max-old-space-size=300']);
+    expect(launcherFlags(root, { SEXTANT_MEMORY_LIMIT: '1GiB' })).toEqual(['--max-semi-space-size=2', '--max-old-space-size=496']);
     for (const [env, memory] of [
       [{ SEXTANT_MEMORY_SEMI_SPACE: '4' }, { ...DEFAULTS, semiSpace: 4 }],
       [{ SEXTANT_MEMORY_OLD_SPACE: '300MiB' }, { ...DEFAULTS, oldSpace: 300 * MiB }],
@@ -192,7 +192,7 @@ describe('v8-limits', () => {
     });
     expect(limitsIn(['--max_semi_space_size=3', '--max-old-space-size=7'])).toEqual({ semiSpaceMiB: 3, oldSpaceMiB: 7 });
     // memory.heapGrowth: V8's --heap-growing-percent, beside the semi-space cap only.
-    expect(v8Flags(v8LimitsFor({ ...DEFAULTS, heapGrowth: 100 }, undefined))).toEqual(['--max-semi-space-size=1', '--heap-growing-percent=100']);
+    expect(v8Flags(v8LimitsFor({ ...DEFAULTS, heapGrowth: 100 }, undefined))).toEqual(['--max-semi-space-size=2', '--heap-growing-percent=100']);
     expect(v8Flags(v8LimitsFor({ ...DEFAULTS, semiSpace: 0, heapGrowth: 100 }, undefined))).toEqual([]);
     expect(relaunchArgv(['--max-semi-space-size=1'], undefined, { semiSpaceMiB: 1, oldSpaceMiB: undefined, heapGrowingPercent: 50 }, true)?.execArgv).toEqual(['--max-semi-space-size=1', '--heap-growing-percent=50']);
   });

@@ -80,7 +80,7 @@ describe('DiskSpool', () => {
   it('settles acks only once a sync covers the record', async () => {
     const s = await open(tmp());
     const ack = new AckRecorder();
-    expect(await s.append({ signal: 'logs', encoding: 'identity', items: 2, payload: payload(1), acks: { targets: [ack, ack], tokens: [7, 8] } })).toBe(true);
+    expect(await s.append({ signal: 'logs', encoding: 'identity', items: 2, payload: payload(1), acks: { targets: [ack], firsts: [7], counts: [2] } })).toBe(true);
     await until('both acks settled', () => ack.calls.length === 2, 2000);
     expect(ack.calls).toEqual([
       [7, true],

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RetryingTransport } from '../../../../src/export/retrying-transport.js';
 import type { ExportResult } from '../../../../src/export/types.js';
 import { createPipeline, DEFAULT_PIPELINE_CONFIG, type Pipeline, type PipelineConfig } from '../../../../src/pipeline/pipeline.js';
@@ -107,6 +107,34 @@ describe('pipeline with a disk spool', () => {
     expect(new Set(okIds).size).toBe(N);
     // Oldest first: the spool hands batches back in the order they went in.
     expect(okIds).toEqual([...okIds].sort((a, b) => a - b));
+  });
+
+  it('sends directly what the spool fails to write, its acks settled only once the endpoint takes it', async () => {
+    const { fake, pipeline, spool, up } = await make();
+    // Every write fails (an I/O error, a full disk): encoded batches stay in memory.
+    vi.spyOn(spool, 'append').mockResolvedValue(false);
+    const okIds: number[] = [];
+    const base = fake.auto!;
+    fake.auto = (req) => {
+      const r = base(req);
+      if (r.kind === 'success' && req.path === 'logs') okIds.push(...req.ids.map(Number));
+      return r;
+    };
+    const ack = new AckRecorder();
+    const N = 600;
+    const produced = produce(pipeline, 0, N, ack);
+    await until('a write the spool refused', () => vi.mocked(spool.append).mock.calls.length > 0, 3000);
+    await new Promise((r) => setTimeout(r, 50));
+    // Nothing is durable and nothing was delivered: no checkpoint may pass a line yet.
+    expect(ack.calls).toEqual([]);
+    up();
+    expect(await produced).toBe(N);
+    await until('every record delivered', () => okIds.length >= N, 10_000);
+    await until('every ack settled', () => ack.calls.length >= N, 3000);
+    expect(new Set(okIds).size).toBe(N);
+    expect(okIds.length).toBe(N);
+    expect(ack.calls.every(([, ok]) => ok)).toBe(true);
+    expect(new Set(ack.calls.map(([t]) => t)).size).toBe(N);
   });
 
   it('when the spool is full, logs push back and metrics drop oldest as spool_full', async () => {
