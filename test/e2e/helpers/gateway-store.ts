@@ -18,7 +18,12 @@ export function storedRequests(dataDir: string, signal: 'logs' | 'metrics'): Rec
   }
   const out: Record<string, unknown>[] = [];
   for (const f of files) {
-    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) if (line) out.push(JSON.parse(line).request as Record<string, unknown>);
+    // The gateway may be appending to the file: a line is whole once its newline is written, so
+    // the text after the last newline is left for the next read. A whole line that is not JSON
+    // still throws.
+    const lines = readFileSync(join(dir, f), 'utf8').split('\n');
+    lines.pop();
+    for (const line of lines) if (line) out.push(JSON.parse(line).request as Record<string, unknown>);
   }
   return out;
 }
