@@ -562,6 +562,24 @@ export class Dispatcher {
     void this.#runReplay(job, batch);
   }
 
+  /**
+   * One request to the endpoint, its latency observed: a transport that throws is a retryable
+   * answer with status 0 (no answer), as every outcome is an `ExportResult` from here on.
+   */
+  async #sendTimed(job: ExportJob, body: Uint8Array): Promise<ExportResult> {
+    const lane = job.lane;
+    const t0 = this.#now();
+    let result: ExportResult;
+    try {
+      result = await this.#transport.send(lane.path, body, job);
+    } catch (err) {
+      result = { kind: 'retryable', status: 0, retryAfterMs: undefined, reason: errorText(err) };
+    }
+    lane.metrics.latency.observe((this.#now() - t0) / 1000, lane.metrics.labels);
+    this.#clearRetrying(job);
+    return result;
+  }
+
   async #runReplay(job: ExportJob, batch: SpooledBatch): Promise<void> {
     const lane = job.lane;
     let delivered = true;
@@ -575,15 +593,7 @@ export class Dispatcher {
         else body = await gunzipAsync(batch.payload);
       }
       lane.metrics.bytes.inc(batch.rawBytes);
-      const t0 = this.#now();
-      let result: ExportResult;
-      try {
-        result = await this.#transport.send(lane.path, body, job);
-      } catch (err) {
-        result = { kind: 'retryable', status: 0, retryAfterMs: undefined, reason: errorText(err) };
-      }
-      lane.metrics.latency.observe((this.#now() - t0) / 1000, lane.metrics.labels);
-      this.#clearRetrying(job);
+      const result = await this.#sendTimed(job, body);
       if (job.abandoned) {
         delivered = false;
         return;
@@ -659,15 +669,7 @@ export class Dispatcher {
       return;
     }
     lane.metrics.bytes.inc(body.byteLength);
-    const t0 = this.#now();
-    let result: ExportResult;
-    try {
-      result = await this.#transport.send(lane.path, body, job);
-    } catch (err) {
-      result = { kind: 'retryable', status: 0, retryAfterMs: undefined, reason: errorText(err) };
-    }
-    lane.metrics.latency.observe((this.#now() - t0) / 1000, lane.metrics.labels);
-    this.#clearRetrying(job);
+    const result = await this.#sendTimed(job, body);
     if (job.abandoned || job.spilled) return;
     lane.metrics.requests[result.kind].inc();
     const n = end - start;
