@@ -12,6 +12,11 @@ import { iso, ROLE, signalKey, type MetricExcerpt, type Signal, type SignalKind,
 /** One series in steps: the same grid (t) for every series of one read. */
 export interface StepSeries {
   readonly entityId: string;
+  /**
+   * The store's resource: one entity may have several (a container's resource built again with
+   * other attributes, a pod container restarted under a new id), each with counters of its own.
+   */
+  readonly resourceId: number;
   readonly metric: string;
   readonly unit: string;
   readonly attrs: Readonly<Record<string, unknown>>;
@@ -101,13 +106,19 @@ function signal(kind: SignalKind, entityId: string, detail: string, s: { t: read
   };
 }
 
-/** CPU throttling: throttled periods over CFS periods, per step, above the threshold in k of n steps. */
+/**
+ * CPU throttling: throttled periods over CFS periods, per step, above the threshold in k of n
+ * steps. The two counters are paired per resource: an entity with several (its resource rebuilt,
+ * a restart) has counters that began apart, and one resource's periods over another's throttled
+ * periods is no ratio. One signal per entity: the resource with the latest violating step.
+ */
 export function throttlingSignals(periods: readonly StepSeries[], throttled: readonly StepSeries[], c: ProblemsConfig, step: number): Signal[] {
-  const byEntity = new Map<string, StepSeries>();
-  for (const s of throttled) byEntity.set(s.entityId, s);
-  const out: Signal[] = [];
+  const pairKey = (s: StepSeries): string => `${s.entityId}\u0000${s.resourceId}`;
+  const throttledOf = new Map<string, StepSeries>();
+  for (const s of throttled) throttledOf.set(pairKey(s), s);
+  const byEntity = new Map<string, Signal>();
   for (const p of periods) {
-    const th = byEntity.get(p.entityId);
+    const th = throttledOf.get(pairKey(p));
     if (th === undefined) continue;
     const dp = increases(p.last);
     const dt = increases(th.last);
@@ -120,27 +131,27 @@ export function throttlingSignals(periods: readonly StepSeries[], throttled: rea
     );
     if (run === undefined) continue;
     const latest = ratio[run.lastIndex]!;
-    out.push(
-      signal('cpu_throttling', p.entityId, '', {
-        t: p.t,
-        step,
-        run,
-        title: `CPU throttled in ${(latest * 100).toFixed(0)}% of periods (threshold ${c.throttlingPercent}%)`,
-        strength: Math.min(10, run.count * latest * 2),
-        evidence: [
-          {
-            type: 'metric',
-            signal: 'cpu_throttling',
-            entityId: p.entityId,
-            time: iso(p.t[run.onsetIndex]!),
-            summary: `throttled periods ÷ periods above ${c.throttlingPercent}% in ${run.count} of the latest ${c.steps} steps`,
-            metric: excerpt('sextant.container.cpu.throttling.throttled_periods / periods', '1', p.t, ratio, { threshold: limit }),
-          },
-        ],
-      }),
-    );
+    const s = signal('cpu_throttling', p.entityId, '', {
+      t: p.t,
+      step,
+      run,
+      title: `CPU throttled in ${(latest * 100).toFixed(0)}% of periods (threshold ${c.throttlingPercent}%)`,
+      strength: Math.min(10, run.count * latest * 2),
+      evidence: [
+        {
+          type: 'metric',
+          signal: 'cpu_throttling',
+          entityId: p.entityId,
+          time: iso(p.t[run.onsetIndex]!),
+          summary: `throttled periods ÷ periods above ${c.throttlingPercent}% in ${run.count} of the latest ${c.steps} steps`,
+          metric: excerpt('sextant.container.cpu.throttling.throttled_periods / periods', '1', p.t, ratio, { threshold: limit }),
+        },
+      ],
+    });
+    const other = byEntity.get(p.entityId);
+    if (other === undefined || s.lastMs > other.lastMs) byEntity.set(p.entityId, s);
   }
-  return out;
+  return [...byEntity.values()];
 }
 
 /**

@@ -130,7 +130,7 @@ export class SeriesReader {
       this.#timeoutMs,
     );
     if (rows.length >= MAX_STEP_ROWS) this.#truncated?.(MAX_STEP_ROWS);
-    const series = new Map<string, { entityId: string; metric: string; unit: string; attrs: Record<string, unknown>; avg: (number | undefined)[]; last: (number | undefined)[] }>();
+    const series = new Map<string, { entityId: string; resourceId: number; metric: string; unit: string; attrs: Record<string, unknown>; avg: (number | undefined)[]; last: (number | undefined)[] }>();
     const attrCache = new Map<number, Record<string, unknown>>();
     for (const r of rows) {
       const rid = n(r['resource_id']);
@@ -146,7 +146,7 @@ export class SeriesReader {
         if (e === undefined || m === undefined) continue;
         let attrs = attrCache.get(aid);
         if (attrs === undefined) attrCache.set(aid, (attrs = parseJson(this.#catalog.attributesOfSet(aid))));
-        s = { entityId: e.id, metric: m.name, unit: m.unit, attrs, avg: new Array<number | undefined>(t.length).fill(undefined), last: new Array<number | undefined>(t.length).fill(undefined) };
+        s = { entityId: e.id, resourceId: rid, metric: m.name, unit: m.unit, attrs, avg: new Array<number | undefined>(t.length).fill(undefined), last: new Array<number | undefined>(t.length).fill(undefined) };
         series.set(key, s);
       }
       const avg = n(r['avg']);
