@@ -24,8 +24,21 @@ export interface StepSeries {
   readonly t: readonly number[];
   /** The mean of the step's points (gauges); undefined: no point in the step. */
   readonly avg: readonly (number | undefined)[];
-  /** The step's last point (counters). */
+  /** The step's last point (cumulative counters). */
   readonly last: readonly (number | undefined)[];
+  /** The sum of the step's points (delta counters: each point is the increase since the one before). */
+  readonly sum: readonly (number | undefined)[];
+  /** A sum sent with delta temporality (the agent's default): its points are increases, not totals. */
+  readonly delta: boolean;
+}
+
+/**
+ * A counter's increase per step, whatever its temporality: the sum of the step's deltas, or the
+ * growth of the cumulative total (increases()). Reading deltas as totals gives a flat "total"
+ * whose growth is 0 in every step but where the interval jitters.
+ */
+export function stepIncreases(s: StepSeries): (number | undefined)[] {
+  return s.delta ? [...s.sum] : increases(s.last);
 }
 
 /** Error-or-worse log lines per step of one group (workload, else pod, else container). */
@@ -120,8 +133,8 @@ export function throttlingSignals(periods: readonly StepSeries[], throttled: rea
   for (const p of periods) {
     const th = throttledOf.get(pairKey(p));
     if (th === undefined) continue;
-    const dp = increases(p.last);
-    const dt = increases(th.last);
+    const dp = stepIncreases(p);
+    const dt = stepIncreases(th);
     const ratio = dp.map((d, i) => (d !== undefined && d > 0 && dt[i] !== undefined ? Math.min(1, dt[i]! / d) : undefined));
     const limit = c.throttlingPercent / 100;
     const run = kOfN(
@@ -245,7 +258,7 @@ export function baselineSignals(spec: BaselineSpec, series: readonly StepSeries[
   const opts = baselineOptions(c, step, spec.floor);
   for (const s of series) {
     if (s.metric !== spec.metric || !matches(s.attrs, spec.attrs)) continue;
-    const values = spec.value === 'avg' ? s.avg : increases(s.last).map((d) => (d === undefined ? undefined : d / (step / 1000)));
+    const values = spec.value === 'avg' ? s.avg : stepIncreases(s).map((d) => (d === undefined ? undefined : d / (step / 1000)));
     const v = judge(values, opts);
     if (v.verdict !== 'anomaly') continue;
     const latest = values[v.lastIndex]!;
