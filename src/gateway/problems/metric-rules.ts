@@ -12,6 +12,11 @@ import { iso, ROLE, signalKey, type MetricExcerpt, type Signal, type SignalKind,
 /** One series in steps: the same grid (t) for every series of one read. */
 export interface StepSeries {
   readonly entityId: string;
+  /**
+   * The store's resource: one entity may have several (a container's resource built again with
+   * other attributes, a pod container restarted under a new id), each with counters of its own.
+   */
+  readonly resourceId: number;
   readonly metric: string;
   readonly unit: string;
   readonly attrs: Readonly<Record<string, unknown>>;
@@ -19,8 +24,21 @@ export interface StepSeries {
   readonly t: readonly number[];
   /** The mean of the step's points (gauges); undefined: no point in the step. */
   readonly avg: readonly (number | undefined)[];
-  /** The step's last point (counters). */
+  /** The step's last point (cumulative counters). */
   readonly last: readonly (number | undefined)[];
+  /** The sum of the step's points (delta counters: each point is the increase since the one before). */
+  readonly sum: readonly (number | undefined)[];
+  /** A sum sent with delta temporality (the agent's default): its points are increases, not totals. */
+  readonly delta: boolean;
+}
+
+/**
+ * A counter's increase per step, whatever its temporality: the sum of the step's deltas, or the
+ * growth of the cumulative total (increases()). Reading deltas as totals gives a flat "total"
+ * whose growth is 0 in every step but where the interval jitters.
+ */
+export function stepIncreases(s: StepSeries): (number | undefined)[] {
+  return s.delta ? [...s.sum] : increases(s.last);
 }
 
 /** Error-or-worse log lines per step of one group (workload, else pod, else container). */
@@ -101,16 +119,22 @@ function signal(kind: SignalKind, entityId: string, detail: string, s: { t: read
   };
 }
 
-/** CPU throttling: throttled periods over CFS periods, per step, above the threshold in k of n steps. */
+/**
+ * CPU throttling: throttled periods over CFS periods, per step, above the threshold in k of n
+ * steps. The two counters are paired per resource: an entity with several (its resource rebuilt,
+ * a restart) has counters that began apart, and one resource's periods over another's throttled
+ * periods is no ratio. One signal per entity: the resource with the latest violating step.
+ */
 export function throttlingSignals(periods: readonly StepSeries[], throttled: readonly StepSeries[], c: ProblemsConfig, step: number): Signal[] {
-  const byEntity = new Map<string, StepSeries>();
-  for (const s of throttled) byEntity.set(s.entityId, s);
-  const out: Signal[] = [];
+  const pairKey = (s: StepSeries): string => `${s.entityId}\u0000${s.resourceId}`;
+  const throttledOf = new Map<string, StepSeries>();
+  for (const s of throttled) throttledOf.set(pairKey(s), s);
+  const byEntity = new Map<string, Signal>();
   for (const p of periods) {
-    const th = byEntity.get(p.entityId);
+    const th = throttledOf.get(pairKey(p));
     if (th === undefined) continue;
-    const dp = increases(p.last);
-    const dt = increases(th.last);
+    const dp = stepIncreases(p);
+    const dt = stepIncreases(th);
     const ratio = dp.map((d, i) => (d !== undefined && d > 0 && dt[i] !== undefined ? Math.min(1, dt[i]! / d) : undefined));
     const limit = c.throttlingPercent / 100;
     const run = kOfN(
@@ -120,27 +144,27 @@ export function throttlingSignals(periods: readonly StepSeries[], throttled: rea
     );
     if (run === undefined) continue;
     const latest = ratio[run.lastIndex]!;
-    out.push(
-      signal('cpu_throttling', p.entityId, '', {
-        t: p.t,
-        step,
-        run,
-        title: `CPU throttled in ${(latest * 100).toFixed(0)}% of periods (threshold ${c.throttlingPercent}%)`,
-        strength: Math.min(10, run.count * latest * 2),
-        evidence: [
-          {
-            type: 'metric',
-            signal: 'cpu_throttling',
-            entityId: p.entityId,
-            time: iso(p.t[run.onsetIndex]!),
-            summary: `throttled periods ÷ periods above ${c.throttlingPercent}% in ${run.count} of the latest ${c.steps} steps`,
-            metric: excerpt('sextant.container.cpu.throttling.throttled_periods / periods', '1', p.t, ratio, { threshold: limit }),
-          },
-        ],
-      }),
-    );
+    const s = signal('cpu_throttling', p.entityId, '', {
+      t: p.t,
+      step,
+      run,
+      title: `CPU throttled in ${(latest * 100).toFixed(0)}% of periods (threshold ${c.throttlingPercent}%)`,
+      strength: Math.min(10, run.count * latest * 2),
+      evidence: [
+        {
+          type: 'metric',
+          signal: 'cpu_throttling',
+          entityId: p.entityId,
+          time: iso(p.t[run.onsetIndex]!),
+          summary: `throttled periods ÷ periods above ${c.throttlingPercent}% in ${run.count} of the latest ${c.steps} steps`,
+          metric: excerpt('sextant.container.cpu.throttling.throttled_periods / periods', '1', p.t, ratio, { threshold: limit }),
+        },
+      ],
+    });
+    const other = byEntity.get(p.entityId);
+    if (other === undefined || s.lastMs > other.lastMs) byEntity.set(p.entityId, s);
   }
-  return out;
+  return [...byEntity.values()];
 }
 
 /**
@@ -234,7 +258,7 @@ export function baselineSignals(spec: BaselineSpec, series: readonly StepSeries[
   const opts = baselineOptions(c, step, spec.floor);
   for (const s of series) {
     if (s.metric !== spec.metric || !matches(s.attrs, spec.attrs)) continue;
-    const values = spec.value === 'avg' ? s.avg : increases(s.last).map((d) => (d === undefined ? undefined : d / (step / 1000)));
+    const values = spec.value === 'avg' ? s.avg : stepIncreases(s).map((d) => (d === undefined ? undefined : d / (step / 1000)));
     const v = judge(values, opts);
     if (v.verdict !== 'anomaly') continue;
     const latest = values[v.lastIndex]!;

@@ -96,7 +96,8 @@ export class SeriesReader {
 
   /**
    * The named metrics in steps over [fromMs, toMs): per series (resource, metric, point
-   * attributes) the mean and the last value of each step. Series of resources with no entity
+   * attributes) the mean, the last value and the sum of each step, and whether the metric is a
+   * delta sum (its points are increases). Series of resources with no entity
    * are left out.
    */
   async steps(metrics: readonly string[], fromMs: number, toMs: number, step: number, only: Readonly<Record<string, Readonly<Record<string, string>>>> = {}): Promise<StepSeries[]> {
@@ -105,21 +106,21 @@ export class SeriesReader {
     // their ids, and the attribute sets allowed for them.
     const narrowed: number[] = [];
     const allowed = new Set<number>();
-    const byId = new Map<number, { name: string; unit: string }>();
+    const byId = new Map<number, { name: string; unit: string; delta: boolean }>();
     for (const name of metrics) {
       const want = only[name];
       if (want !== undefined) for (const a of this.#catalog.attributeSetsMatching(Object.entries(want))) allowed.add(a);
       for (const m of this.#catalog.metricsNamed(name)) {
         ids.push(m.id);
         if (want !== undefined) narrowed.push(m.id);
-        byId.set(m.id, { name: m.name, unit: m.unit });
+        byId.set(m.id, { name: m.name, unit: m.unit, delta: m.temporality === 1 });
       }
     }
     if (ids.length === 0) return [];
     const t = grid(fromMs, toMs, step);
     const rows = await this.#store.query(
       `SELECT resource_id, metric_id, attrs_id, CAST((time_ms - CAST($1 AS BIGINT)) // CAST($3 AS BIGINT) AS INTEGER) AS b,
-              avg(value) AS avg, arg_max(value, time_ms) AS last
+              avg(value) AS avg, arg_max(value, time_ms) AS last, sum(value) AS total
        FROM points
        WHERE time_ms >= CAST($1 AS BIGINT) AND time_ms < CAST($2 AS BIGINT) AND metric_id IN (SELECT unnest($4::INTEGER[]))
          AND (metric_id NOT IN (SELECT unnest($5::INTEGER[])) OR attrs_id IN (SELECT unnest($6::INTEGER[])))
@@ -130,7 +131,7 @@ export class SeriesReader {
       this.#timeoutMs,
     );
     if (rows.length >= MAX_STEP_ROWS) this.#truncated?.(MAX_STEP_ROWS);
-    const series = new Map<string, { entityId: string; metric: string; unit: string; attrs: Record<string, unknown>; avg: (number | undefined)[]; last: (number | undefined)[] }>();
+    const series = new Map<string, { entityId: string; resourceId: number; metric: string; unit: string; delta: boolean; attrs: Record<string, unknown>; avg: (number | undefined)[]; last: (number | undefined)[]; sum: (number | undefined)[] }>();
     const attrCache = new Map<number, Record<string, unknown>>();
     for (const r of rows) {
       const rid = n(r['resource_id']);
@@ -146,13 +147,16 @@ export class SeriesReader {
         if (e === undefined || m === undefined) continue;
         let attrs = attrCache.get(aid);
         if (attrs === undefined) attrCache.set(aid, (attrs = parseJson(this.#catalog.attributesOfSet(aid))));
-        s = { entityId: e.id, metric: m.name, unit: m.unit, attrs, avg: new Array<number | undefined>(t.length).fill(undefined), last: new Array<number | undefined>(t.length).fill(undefined) };
+        const empty = (): (number | undefined)[] => new Array<number | undefined>(t.length).fill(undefined);
+        s = { entityId: e.id, resourceId: rid, metric: m.name, unit: m.unit, delta: m.delta, attrs, avg: empty(), last: empty(), sum: empty() };
         series.set(key, s);
       }
       const avg = n(r['avg']);
       const last = n(r['last']);
       s.avg[b] = Number.isFinite(avg) ? avg : undefined;
       s.last[b] = Number.isFinite(last) ? last : undefined;
+      const total = n(r['total']);
+      s.sum[b] = Number.isFinite(total) ? total : undefined;
     }
     return [...series.values()].map((s) => ({ ...s, t }));
   }

@@ -12,9 +12,9 @@ export function testProblemsConfig(over: Partial<ProblemsConfig> = {}): Problems
 export const STEP = 10_000;
 export const T0 = Date.UTC(2026, 11, 7, 0, 0, 0);
 
-/** A step series from values (oldest first), avg and last the same. */
-export function series(entityId: string, metric: string, values: readonly (number | undefined)[], attrs: Record<string, unknown> = {}, unit = '1'): StepSeries {
-  return { entityId, metric, unit, attrs, t: values.map((_, i) => T0 + i * STEP), avg: values, last: values };
+/** A step series from values (oldest first), avg, last and sum the same (cumulative); of resource 1 unless told. */
+export function series(entityId: string, metric: string, values: readonly (number | undefined)[], attrs: Record<string, unknown> = {}, unit = '1', resourceId = 1, delta = false): StepSeries {
+  return { entityId, resourceId, metric, unit, attrs, delta, t: values.map((_, i) => T0 + i * STEP), avg: values, last: values, sum: values };
 }
 
 /** A small entity graph: `parents` by id. */

@@ -95,6 +95,45 @@ describe('metric rules', () => {
     expect(throttlingSignals([series('c1', 'p', periods.map((_, i) => 1000 + i * 100))], [series('c1', 't', low)], C, STEP)).toEqual([]);
   });
 
+  it('CPU throttling from delta sums (the agent\'s default temporality): each point is the step\'s increase', () => {
+    // A 0.2-core quota on a busy loop, 2 s steps: 20 periods a step, all throttled, every step
+    // exactly alike (a quiet machine). Read as totals these never grow; as deltas they are 100%.
+    const flat = Array.from({ length: 20 }, (_, i) => (i === 0 ? 3 : 20));
+    const s = throttlingSignals([series('c1', 'p', flat, {}, '{period}', 1, true)], [series('c1', 't', flat, {}, '{period}', 1, true)], C, STEP);
+    expect(s.map((x) => x.title)).toEqual(['CPU throttled in 100% of periods (threshold 25%)']);
+    // 2 of 20 throttled (10%): under the threshold.
+    expect(throttlingSignals([series('c1', 'p', flat, {}, '{period}', 1, true)], [series('c1', 't', flat.map(() => 2), {}, '{period}', 1, true)], C, STEP)).toEqual([]);
+  });
+
+  it('the CPU stall rate from delta sums: a steady stall is no anomaly, a jump is', () => {
+    const spec = BASELINES.find((b) => b.role === 'symptom')!;
+    // 0.1 s stalled per step, steady, then 6 s per step: read as totals the steady part would
+    // jitter between 0 and "resets".
+    const steady = series('c1', spec.metric, Array.from({ length: 36 }, (_, i) => (i % 2 === 0 ? 0.1 : 0.09)), { ...spec.attrs }, 's', 1, true);
+    expect(baselineSignals(spec, [steady], C, STEP)).toEqual([]);
+    const jump = series('c1', spec.metric, Array.from({ length: 36 }, (_, i) => (i < 31 ? (i % 2 === 0 ? 0.1 : 0.09) : 6)), { ...spec.attrs }, 's', 1, true);
+    expect(baselineSignals(spec, [jump], C, STEP)).toHaveLength(1);
+  });
+
+  it('CPU throttling of an entity with two resources (one rebuilt): counters are paired per resource, whatever order the store reads them in', () => {
+    // Resource 1 for the first 6 steps, then resource 2 (its attributes changed) from step 5 on;
+    // both throttled in every period (20 periods a step). The store returns series in no order.
+    const n = 26;
+    const of = (from: number, to: number): (number | undefined)[] => Array.from({ length: n }, (_, i) => (i >= from && i < to ? i * 20 : undefined));
+    const periods = [series('c1', 'p', of(0, 6), {}, '1', 1), series('c1', 'p', of(5, n), {}, '1', 2)];
+    const throttled = [series('c1', 't', of(0, 6), {}, '1', 1), series('c1', 't', of(5, n), {}, '1', 2)];
+    for (const order of [throttled, [...throttled].reverse()]) {
+      for (const pOrder of [periods, [...periods].reverse()]) {
+        const s = throttlingSignals(pOrder, order, C, STEP);
+        expect(s.map((x) => x.key)).toEqual(['cpu_throttling:c1']);
+        expect(s[0]!.lastMs).toBe(T0 + n * STEP);
+      }
+    }
+    // One resource's periods never pair with another's throttled periods: none throttled in resource 2.
+    const calm = [throttled[0]!, series('c1', 't', of(5, n).map((v) => (v === undefined ? undefined : 0)), {}, '1', 2)];
+    expect(throttlingSignals(periods, calm, C, STEP)).toEqual([]);
+  });
+
   it('a filesystem above the threshold; one filling fast enough is flagged early with its time to full', () => {
     const full = series('h1', 'system.filesystem.utilization', [...new Array<number>(20).fill(0.5), 0.91, 0.92, 0.93], { 'system.filesystem.mountpoint': '/data' });
     const [a] = filesystemSignals([full], C, STEP);
