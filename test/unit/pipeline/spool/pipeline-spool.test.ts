@@ -36,6 +36,18 @@ const CONFIG: PipelineConfig = {
   },
 };
 
+/** The ids of log records the endpoint took, in the order it took them (kept up to date). */
+function deliveredLogIds(fake: FakeTransport): number[] {
+  const okIds: number[] = [];
+  const base = fake.auto!;
+  fake.auto = (req) => {
+    const r = base(req);
+    if (r.kind === 'success' && req.path === 'logs') okIds.push(...req.ids.map(Number));
+    return r;
+  };
+  return okIds;
+}
+
 async function make(o: { maxBytes?: number; dir?: string } = {}) {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'sextant-pspool-'));
   if (o.dir === undefined) dirs.push(dir);
@@ -86,13 +98,7 @@ async function produce(p: Pipeline, from: number, n: number, ack: AckRecorder, g
 describe('pipeline with a disk spool', () => {
   it('keeps taking logs through an outage, settles their acks once on disk, then delivers each once, oldest first', async () => {
     const { fake, pipeline, spool, up } = await make();
-    const okIds: number[] = [];
-    const base = fake.auto!;
-    fake.auto = (req) => {
-      const r = base(req);
-      if (r.kind === 'success' && req.path === 'logs') okIds.push(...req.ids.map(Number));
-      return r;
-    };
+    const okIds = deliveredLogIds(fake);
     const ack = new AckRecorder();
     const N = 3000;
     expect(await produce(pipeline, 0, N, ack)).toBe(N);
@@ -113,13 +119,7 @@ describe('pipeline with a disk spool', () => {
     const { fake, pipeline, spool, up } = await make();
     // Every write fails (an I/O error, a full disk): encoded batches stay in memory.
     vi.spyOn(spool, 'append').mockResolvedValue(false);
-    const okIds: number[] = [];
-    const base = fake.auto!;
-    fake.auto = (req) => {
-      const r = base(req);
-      if (r.kind === 'success' && req.path === 'logs') okIds.push(...req.ids.map(Number));
-      return r;
-    };
+    const okIds = deliveredLogIds(fake);
     const ack = new AckRecorder();
     const N = 600;
     const produced = produce(pipeline, 0, N, ack);
