@@ -55,6 +55,15 @@ function agentEnv(dir: string, endpoint: string, extra: Record<string, string> =
   };
 }
 
+/** A real gateway storing under `dir`, reached through a fault proxy the test drives. */
+async function startGatewayBehindProxy(dir: string): Promise<{ proxy: FaultProxy; dataDir: string }> {
+  const { gateway, port, dataDir } = await startGateway(dir);
+  procs.push(gateway);
+  const proxy = await startFaultProxy(`http://127.0.0.1:${port}`);
+  proxies.push(proxy);
+  return { proxy, dataDir };
+}
+
 async function startAgent(dir: string, env: Record<string, string>): Promise<{ agent: SextantProcess; self: string }> {
   const agent = new SextantProcess(['agent'], { cwd: dir, env });
   procs.push(agent);
@@ -66,10 +75,7 @@ describe('copytruncate while the endpoint refuses one request in seven', () => {
   it('loses only what was written in the last moments before each cut, and counts the cuts', async () => {
     const dir = join(tmp, 'copytruncate');
     mkdirSync(join(dir, 'host/var/log/app'), { recursive: true });
-    const { gateway, port, dataDir } = await startGateway(dir);
-    procs.push(gateway);
-    const proxy = await startFaultProxy(`http://127.0.0.1:${port}`);
-    proxies.push(proxy);
+    const { proxy, dataDir } = await startGatewayBehindProxy(dir);
     proxy.setEvery(7, { kind: 'status', status: 503 });
     // The file exists before the agent starts (a glob's new files wait for the rescan interval).
     const file = join(dir, 'host/var/log/app/app.log');
@@ -140,10 +146,7 @@ describe('a damaged spool', () => {
     const dir = join(tmp, 'corrupt');
     const pods = join(dir, 'host/var/log/pods/spool_corrupt-0_8f3e2d1c-5b4a-4d6e-9f8a-1b2c3d4e5f60/app');
     mkdirSync(pods, { recursive: true });
-    const { gateway, port, dataDir } = await startGateway(dir);
-    procs.push(gateway);
-    const proxy = await startFaultProxy(`http://127.0.0.1:${port}`);
-    proxies.push(proxy);
+    const { proxy, dataDir } = await startGatewayBehindProxy(dir);
     await proxy.down();
     // Small segments (1 MiB with a 16 MiB spool) and no compression, so there are several soon.
     const env = agentEnv(dir, proxy.url, { SEXTANT_BUFFER_DISK_MAX_BYTES: '16MiB', SEXTANT_COMPRESSION: 'none' });
@@ -204,10 +207,7 @@ describe('a full disk under the spool', () => {
     const dir = join(tmp, 'full');
     const pods = join(dir, 'host/var/log/pods/spool_full-0_9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/app');
     mkdirSync(pods, { recursive: true });
-    const { gateway, port, dataDir } = await startGateway(dir);
-    procs.push(gateway);
-    const proxy = await startFaultProxy(`http://127.0.0.1:${port}`);
-    proxies.push(proxy);
+    const { proxy, dataDir } = await startGatewayBehindProxy(dir);
     await proxy.down();
     // The spool may take 256 MiB, the disk has 4: the disk fills first. No compression, so it fills fast.
     const { agent, self } = await startAgent(dir, agentEnv(dir, proxy.url, { SEXTANT_COMPRESSION: 'none' }));
