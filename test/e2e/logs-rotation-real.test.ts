@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -8,7 +8,7 @@ import { CriPods } from '../helpers/cri-pods.js';
 import { runtimesOrSkip } from '../helpers/runtimes.js';
 import type { SextantProcess } from './helpers/sextant-process.js';
 import { startGateway } from './helpers/gateway-store.js';
-import { CriLogReopener, numberedLoop, numbersByWriter, RealLogHost, removePodSettled, sleep, storedLogs, tally } from './helpers/real-log-host.js';
+import { CriLogReopener, numberedLoop, numbersByWriter, RealLogHost, removePodSettled, sleep, storedLogs, tally, WRITER_LINE } from './helpers/real-log-host.js';
 import { until } from '../helpers/wait.js';
 
 /**
@@ -140,6 +140,7 @@ describe.skipIf(!rt.available)('rotation by rename with real writers at full spe
     const got = await waitStored('cr', CRI_LINES);
     const t = tally(got, CRI_LINES);
     console.log(`logs rotation (CRI): ${CRI_LINES} lines written in ${writeMs} ms with ${rotations} rename+ReopenContainerLog rotations (slowest reopen ${reopenMs} ms), the last line in ${endedIn}; ${t.missing.length} missing (first ${t.missing.slice(0, 5).join(',')}), ${t.duplicates} duplicates`);
+    if (t.missing.length > 0) console.log(whereLinesAre(join(logDirectory, 'w'), t.missing.slice(0, 5), storedLogs(dataDir).map((l) => l.body)));
     expect(rotations).toBeGreaterThanOrEqual(3);
     expect(t.missing.slice(0, 10)).toEqual([]);
     expect(t.duplicates).toBe(0);
@@ -170,4 +171,29 @@ async function fileEndsWith(file: string, needle: string): Promise<boolean> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * For a failure's message: the file, offset and neighbours of each missing line on disk, and any
+ * stored body that holds its number without being a well-formed writer line (a line cut or joined).
+ */
+function whereLinesAre(dir: string, missing: readonly number[], bodies: readonly string[]): string {
+  const out: string[] = [];
+  for (const n of missing) {
+    const needle = `"n":${n},`;
+    for (const f of readdirSync(dir).sort()) {
+      const text = readFileSync(join(dir, f), 'latin1');
+      const at = text.indexOf(needle);
+      if (at === -1) continue;
+      const lineStart = text.lastIndexOf('\n', at) + 1;
+      const lineEnd = text.indexOf('\n', at);
+      out.push(`line ${n}: ${f} bytes ${lineStart}–${lineEnd} of ${text.length} (line ${text.slice(0, lineStart).split('\n').length} of ${text.split('\n').length - 1}): ${JSON.stringify(text.slice(lineStart, lineStart + 60))}`);
+    }
+  }
+  for (const b of bodies) if (b.startsWith('{"c":"cr') || b.includes('"n":')) if (!WRITER_LINE.test(b)) out.push(`stored, malformed: ${JSON.stringify(b.slice(0, 300))} (${b.length} bytes)`);
+  for (const f of readdirSync(dir).sort()) {
+    const text = readFileSync(join(dir, f), 'latin1');
+    out.push(`${f}: first ${JSON.stringify(text.slice(0, 80))} … last ${JSON.stringify(text.slice(-120))}`);
+  }
+  return out.join('\n');
 }

@@ -21,6 +21,12 @@ export const LOGS_KEYS = {
   }),
   multilineContainers: list({ description: 'Container names (`*` wildcards) multilineStart applies to; empty: all files.', default: [] }),
   checkpointInterval: duration({ description: 'How often acknowledged read positions are written (the bound on lines repeated after a crash).', default: '1s', min: '100ms', max: '1m' }),
+  rotateWait: duration({
+    description:
+      'How long a file renamed away (rotated) is still read after it stopped growing, before it is let go: its writer may add lines until it reopens its log (containerd drains its old file after ReopenContainerLog returned; an application under logrotate create writes on until it reopens). 0: let go at its first end.',
+    default: '5s',
+    max: '10m',
+  }),
   rescanInterval: duration({ description: 'Full rescan of the log directories (new files are also noticed at once through directory watches).', default: '10s', min: '1s', max: '10m' }),
 };
 

@@ -30,6 +30,16 @@ export class FileTail implements LineSink {
   heldOffset = 0;
   /** The path's file is now another one (renamed away): finish this one, then let it go. */
   rotated = false;
+  /** A rotated file's read position when it was last seen at its end, and since when (performance.now()) it has stayed there. */
+  quietAt = -1;
+  quietSince = 0;
+  /**
+   * The file this one took the name from, while this one waits for it to settle (log-source's
+   * #waitsForPredecessor), and the reverse link: a record the old file ends in the middle of
+   * continues at the start of the new one.
+   */
+  predecessor: FileTail | undefined;
+  successor: FileTail | undefined;
   done = false;
   /** The header of a long line whose later pieces carry no header of their own. */
   readonly longLine = new MutablePiece();

@@ -18,6 +18,7 @@ export async function create(config: LogsConfig, deps: SourceDeps & LogNeeds): P
     maxRecordBytes: config.maxRecordBytes,
     rescanIntervalMs: config.rescanInterval,
     checkpointIntervalMs: config.checkpointInterval,
+    rotateWaitMs: config.rotateWait,
     globs: config.globs,
     multilineStart: config.multilineStart,
     multilineContainers: config.multilineContainers,

@@ -144,6 +144,7 @@ export class LineReader {
   #wasPaused = false;
   #retired = false;
   #gone = false;
+  #finalStamp: string | undefined;
   #truncations = 0;
   #discarded = 0;
   /** The size the last turn's fstat saw: bytes past our position then, never read, are lost to a copytruncate. */
@@ -179,6 +180,11 @@ export class LineReader {
   /** File offset of the first byte not yet handed to the sink: where a restart would resume. */
   get offset(): number {
     return this.#pos - (this.#end - this.#start);
+  }
+
+  /** File offset of the next read: bytes read so far, an unfinished line included. */
+  get position(): number {
+    return this.#pos;
   }
 
   /** The file's identity, its head completed as the file grew, renewed after a truncation. */
@@ -227,6 +233,14 @@ export class LineReader {
 
   get retired(): boolean {
     return this.#retired;
+  }
+
+  /**
+   * After 'gone': size and mtime (finished-files.ts's stamp) of the file as it was when its end
+   * was read; undefined for a sealed source.
+   */
+  get finalStamp(): string | undefined {
+    return this.#finalStamp;
   }
 
   /** Reads and delivers up to `maxBytesPerTurn` bytes. Throws only what fs throws (EIO, closed handle). */
@@ -298,8 +312,16 @@ export class LineReader {
       const { bytesRead } = await this.#src.read(buf, this.#end, Math.min(buf.length - this.#end, budget, this.#maxBytesPerRead), this.#pos);
       if (bytesRead === 0) {
         this.#atEof = true;
-        if (this.#retired || deleted) return this.#finish(buf);
-        return 'eof';
+        if (!this.#retired && !deleted) return 'eof';
+        if (fh !== undefined) {
+          // The stamp the file is let go with comes from a look at its end, not from after it:
+          // a write landing between this read and a later stat would be in the stamp and never
+          // read (a changed stamp is what makes a rescan take the file up again).
+          const st = await fh.stat({ bigint: true });
+          if (st.size > BigInt(this.#pos)) continue;
+          this.#finalStamp = `${st.size}:${st.mtimeNs}`;
+        }
+        return this.#finish(buf);
       }
       this.#atEof = false;
       this.#end += bytesRead;

@@ -8,7 +8,7 @@ import { LINE_CONTINUED, LINE_PARTIAL } from './line-reader.js';
 import type { LogFormat } from './log-discovery.js';
 import type { LogResources } from './log-resources.js';
 import type { JoinedEntry } from './multiline-joiner.js';
-import { type LinePiece, type LogStream, MutablePiece, TRUNCATED_ATTRIBUTE } from './record-assembler.js';
+import { type CarriedAck, type LinePiece, type LogStream, MutablePiece, TRUNCATED_ATTRIBUTE } from './record-assembler.js';
 import { detectSeverity, severityText } from './severity.js';
 
 /**
@@ -77,6 +77,7 @@ export class LineRecords implements TailLines {
     if (rec === null) return true;
     let out: Emit = rec;
     if (t.joiner !== undefined) {
+      settleCarried(rec.carried); // an entry's bytes from two files: the older file's part counts as read
       const entry = t.joiner.add({ body: rec.body, timeUnixNano: rec.timeUnixNano === 0n ? observed : rec.timeUnixNano, stream: rec.stream, startOffset: rec.startOffset, checkpointOffset: rec.checkpointOffset, truncated: rec.truncated });
       if (entry === undefined) return true;
       out = joined(entry, t.joiner.holdBack());
@@ -131,6 +132,7 @@ export class LineRecords implements TailLines {
       const rec = t.assembler.flush();
       if (rec === null) return;
       if (t.joiner !== undefined) {
+        settleCarried(rec.carried);
         const e = t.joiner.add({ body: rec.body, timeUnixNano: rec.timeUnixNano, stream: rec.stream, startOffset: rec.startOffset, checkpointOffset: rec.checkpointOffset, truncated: rec.truncated });
         if (e !== undefined && !this.#emit(t, joined(e, t.joiner.holdBack()), nowUnixNano())) return;
         continue;
@@ -210,7 +212,8 @@ export class LineRecords implements TailLines {
     this.#records[t.file.format].inc();
     if (rec.malformed) this.#problems.inc({ kind: 'malformed' });
     if (rec.truncated) this.#problems.inc({ kind: 'truncated' });
-    return new LineRecord(t.resource, this.#scope, rec.timeUnixNano === 0n ? observed : rec.timeUnixNano, observed, severity, rec.body, attributes, t.checkpoint, token);
+    const ack = rec.carried === undefined ? t.checkpoint : new CarriedAckTarget(t.checkpoint, rec.carried);
+    return new LineRecord(t.resource, this.#scope, rec.timeUnixNano === 0n ? observed : rec.timeUnixNano, observed, severity, rec.body, attributes, ack, token);
   }
 }
 
@@ -240,8 +243,29 @@ class LineRecord implements LogRecord {
   }
 }
 
+/**
+ * The ack of a record that began at the end of a rotated file and ended in the file that took its
+ * name: settling it settles both files' checkpoints (the token given is the record's own file's).
+ */
+class CarriedAckTarget implements AckTarget {
+  constructor(
+    readonly own: AckTarget,
+    readonly carried: CarriedAck,
+  ) {}
+
+  settle(token: number, ok: boolean): void {
+    this.carried.target.settle(this.carried.token, ok);
+    this.own.settle(token, ok);
+  }
+}
+
+function settleCarried(carried: CarriedAck | undefined): void {
+  if (carried !== undefined) carried.target.settle(carried.token, true);
+}
+
 /** What a record is made from: an assembled record, or a joined multiline entry. */
 interface Emit {
+  readonly carried?: CarriedAck | undefined;
   readonly body: string;
   readonly stream: LogStream | undefined;
   readonly timeUnixNano: bigint;

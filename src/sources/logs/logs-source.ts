@@ -24,6 +24,8 @@ export interface LogSourceConfig {
   readonly maxRecordBytes: number;
   readonly rescanIntervalMs: number;
   readonly checkpointIntervalMs: number;
+  /** How long a rotated file is read after it stopped growing before it is let go (default 5 s); 0: at its first end. */
+  readonly rotateWaitMs?: number;
   readonly globs: readonly string[];
   readonly podLogDirs?: readonly string[];
   readonly dockerDirs?: readonly string[];
@@ -50,6 +52,16 @@ export interface LogSourceDeps {
 
 /** An idle tailer waits this long for a file to grow before looking again (inotify hints come sooner for new files). */
 const IDLE_POLL_MS = 200;
+/** logs.rotateWait's default (Fluent Bit's Rotate_Wait is 5 s too). */
+const ROTATE_WAIT_MS = 5_000;
+/**
+ * How long a CRI file renamed away must stay at its end before the file that took its name is
+ * read: containerd's old log writer drains its pipe into the old file while the new one is
+ * already written (measured: the old file's last line came 1 ms after the new file's first), and
+ * ends it with a `P` piece when the switch fell mid-line; the rest is the new file's first line.
+ * Docker rotates under its own lock: its old file is final once renamed.
+ */
+const CRI_SETTLE_MS = 500;
 
 /**
  * Pod and container log files, tailed at least once. Lines are parsed per format, pieces merged
@@ -81,6 +93,7 @@ export class LogSource implements Source {
   readonly #scans: LogScanner;
   readonly #problems: Counter;
   readonly #truncatedBytes: BoundCounter;
+  readonly #rotateWaitMs: number;
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -90,6 +103,7 @@ export class LogSource implements Source {
 
   constructor(config: LogSourceConfig, deps: LogSourceDeps) {
     this.#logger = deps.logger;
+    this.#rotateWaitMs = config.rotateWaitMs ?? ROTATE_WAIT_MS;
     const scope = createScope('sextant/logs', deps.version);
     this.#resources = new LogResources({
       host: deps.resource,
@@ -236,6 +250,7 @@ export class LogSource implements Source {
           // not after the round: a runtime writing at full speed renames and (max-file) deletes
           // a file within a second, and a file opened before it is deleted is never lost.
           if (this.#scans.rescanDue) await this.#scans.rescan();
+          if (t.predecessor !== undefined && this.#waitsForPredecessor(t)) continue;
           if (t.held) {
             if (!records.retryHeld(t)) continue;
             if (!records.offer(t.held)) break;
@@ -268,8 +283,9 @@ export class LogSource implements Source {
         t.checkpoint.reset(t.reader.identity, 0);
         return true;
       case 'gone':
-        this.#finished.set(t.compressed?.key ?? t.reader.identity.key, await finishedStamp(t.fh));
-        this.#records.flushAssembler(t);
+        this.#finished.set(t.compressed?.key ?? t.reader.identity.key, t.reader.finalStamp ?? (await finishedStamp(t.fh)));
+        // An unfinished record goes on in the file that took the name, when one waits for it.
+        if (t.successor === undefined || t.successor.done) this.#records.flushAssembler(t);
         if (t.joiner !== undefined) this.#records.flushJoiner(t);
         await this.#tails.close(t, true);
         this.#scans.markDue();
@@ -278,12 +294,44 @@ export class LogSource implements Source {
         // Nothing more to read for now: a multiline entry in progress is complete.
         if (t.joiner !== undefined && !this.#records.flushJoiner(t)) return false;
         if (t.rotated && !t.reader.retired) {
-          // Renamed away and read to its end: read what the writer may still add, then let go.
+          // Renamed away and read to its end, but its writer may not be done with it: containerd
+          // writes what its old log pipe still holds after ReopenContainerLog returned (measured:
+          // a line 120,000 lines into a full-speed writer came after the new 0.log was seen), and
+          // an application under logrotate's create mode writes on until it reopens. Let go once
+          // it has stayed at its end for rotateWait; the last turn reads whatever came meanwhile.
+          const now = performance.now();
+          if (t.quietAt !== t.reader.position) {
+            t.quietAt = t.reader.position;
+            t.quietSince = now;
+          }
+          if (now - t.quietSince < this.#rotateWaitMs) return false;
           t.reader.retire();
           return true;
         }
         return false;
     }
+  }
+
+  /**
+   * True while `t`'s predecessor (the file it took the name from) may still be written: not read
+   * to its end, or (CRI) not quiet there for CRI_SETTLE_MS. Then `t` takes over the records the
+   * predecessor left unfinished, each with an ack on the predecessor's checkpoint for its bytes
+   * there, and is read from then on; the predecessor is still read for what comes late.
+   */
+  #waitsForPredecessor(t: FileTail): boolean {
+    const p = t.predecessor!;
+    if (!p.done) {
+      const settle = p.file.format === 'cri' ? Math.min(CRI_SETTLE_MS, this.#rotateWaitMs) : 0;
+      if (p.quietAt !== p.reader.position || performance.now() - p.quietSince < settle) return true;
+    }
+    t.predecessor = undefined;
+    p.successor = undefined;
+    const end = p.assembler.consumedOffset;
+    p.assembler.handOver(t.assembler, () => {
+      const token = p.checkpoint.track(end);
+      return token < 0 ? undefined : { target: p.checkpoint, token };
+    });
+    return false;
   }
 
   async #idle(): Promise<void> {

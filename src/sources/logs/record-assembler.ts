@@ -21,6 +21,8 @@
  * small between records.
  */
 
+import type { AckTarget } from '../../model/index.js';
+
 export type LogStream = 'stdout' | 'stderr';
 
 /** Why a line did not parse; the caller counts by it. */
@@ -103,6 +105,17 @@ export class AssembledRecord {
   checkpointOffset = 0;
   /** Content bytes the body was decoded from (after truncation). */
   byteLength = 0;
+  /**
+   * The record began in the file this one continues (handOver): that file's ack for the bytes it
+   * gave, to settle with this record's own; undefined for most records.
+   */
+  carried: CarriedAck | undefined = undefined;
+}
+
+/** The ack a record's first pieces owe the file they were read from (another file than the record's). */
+export interface CarriedAck {
+  readonly target: AckTarget;
+  readonly token: number;
 }
 
 /** Per-stream assembly state. */
@@ -115,6 +128,7 @@ class StreamSlot {
   discarding = false;
   startOffset = 0;
   timeUnixNano = 0n;
+  carried: CarriedAck | undefined = undefined;
 }
 
 export interface RecordAssemblerOptions {
@@ -250,12 +264,46 @@ export class RecordAssembler {
     return this.#emitSlot(slot, slot === a ? 'stdout' : 'stderr', false, this.#consumed);
   }
 
+  /**
+   * Moves every unfinished record to `next`, the assembler of the file that took this file's
+   * name: a runtime that switches files mid-line (containerd's ReopenContainerLog: the old file
+   * ends with a `P` piece, the new one starts with the rest) writes the rest of the record there.
+   * In `next` the record starts at its current offset, so its checkpoint holds back until the
+   * record is acknowledged; `carry()` gives this file's ack for the bytes each moved record took
+   * from it (settled with that record's own). A record being discarded (cut at maxRecordBytes)
+   * goes on being discarded there. Returns true when a record moved.
+   */
+  handOver(next: RecordAssembler, carry: () => CarriedAck | undefined): boolean {
+    let moved = false;
+    for (const [mine, theirs] of [
+      [this.#stdout, next.#stdout],
+      [this.#stderr, next.#stderr],
+    ] as const) {
+      if (mine.discarding) {
+        theirs.discarding = true;
+        mine.discarding = false;
+      }
+      if (!mine.pending || theirs.pending) continue;
+      theirs.pending = true;
+      theirs.startOffset = next.#consumed;
+      theirs.timeUnixNano = mine.timeUnixNano;
+      theirs.length = 0;
+      if (mine.buf !== null) next.#append(theirs, mine.buf, 0, mine.length);
+      theirs.carried = carry();
+      mine.pending = false;
+      mine.length = 0;
+      moved = true;
+    }
+    return moved;
+  }
+
   /** Forgets all state and continues at `offset` (a new file, or copytruncate restarting at 0). */
   reset(offset: number): void {
     for (const slot of [this.#stdout, this.#stderr]) {
       slot.pending = false;
       slot.discarding = false;
       slot.length = 0;
+      slot.carried = undefined;
       if (slot.buf !== null && slot.buf.length > KEEP_BUFFER_BYTES) slot.buf = null;
     }
     this.#consumed = offset;
@@ -305,6 +353,7 @@ export class RecordAssembler {
     out.startOffset = lineStart;
     out.endOffset = lineEnd;
     out.byteLength = n;
+    out.carried = undefined;
     const p = this.pendingOffset();
     out.checkpointOffset = p < 0 ? lineEnd : Math.min(p, lineEnd);
     return out;
@@ -321,6 +370,8 @@ export class RecordAssembler {
     out.startOffset = slot.startOffset;
     out.endOffset = lineEnd;
     out.byteLength = slot.length;
+    out.carried = slot.carried;
+    slot.carried = undefined;
     slot.pending = false;
     slot.length = 0;
     if (buf !== null && buf.length > KEEP_BUFFER_BYTES) slot.buf = null;

@@ -140,6 +140,11 @@ export class TailSet {
           old.rotated = true;
           this.#tails.delete(file.path);
           this.#tails.set(`${file.path}\u0000${old.reader.identity.key}`, old);
+          // Container logs: a record the old file ends in the middle of goes on in this one.
+          if (file.format !== 'plain' && !old.done) {
+            t.predecessor = old;
+            old.successor = t;
+          }
         }
       }
       this.#tails.set(rotated ? `${file.path}\u0000${identity.key}` : file.path, t);

@@ -27,14 +27,14 @@ function criLine(i: number, stream = 'stdout'): string {
   return `2026-11-25T10:00:00.${ns}Z ${stream} F {"level":"info","msg":"line","n=${i}":1}\n`;
 }
 
-function setup(over: { readFrom?: 'end' | 'beginning'; maxRecordBytes?: number; multilineStart?: string; multilineContainers?: string[] } = {}) {
+function setup(over: { readFrom?: 'end' | 'beginning'; maxRecordBytes?: number; multilineStart?: string; multilineContainers?: string[]; rotateWaitMs?: number } = {}) {
   const root = join(tmp, `h${n++}`);
   mkdirSync(join(root, DIR), { recursive: true });
   const state = join(root, 'state');
   mkdirSync(state);
   const make = () =>
     new LogSource(
-      { hostRoot: root, stateDir: state, readFrom: over.readFrom ?? 'beginning', maxRecordBytes: over.maxRecordBytes ?? 1024 * 1024, rescanIntervalMs: 200, checkpointIntervalMs: 100, globs: [], nodeName: 'node-1', multilineStart: over.multilineStart ?? '', multilineContainers: over.multilineContainers ?? [] },
+      { hostRoot: root, stateDir: state, readFrom: over.readFrom ?? 'beginning', maxRecordBytes: over.maxRecordBytes ?? 1024 * 1024, rescanIntervalMs: 200, checkpointIntervalMs: 100, ...(over.rotateWaitMs === undefined ? {} : { rotateWaitMs: over.rotateWaitMs }), globs: [], nodeName: 'node-1', multilineStart: over.multilineStart ?? '', multilineContainers: over.multilineContainers ?? [] },
       { resource: createResource({ 'host.name': 'node-1' }), registry: new Registry(), logger: silentLogger(), version: 't' },
     );
   return { root, file: join(root, DIR, '0.log'), make };
@@ -139,6 +139,74 @@ describe('LogSource', () => {
     } finally {
       await src.stop();
       await src.afterFlush();
+    }
+  });
+
+  it('a rotated file its writer adds to after the new file took the name (containerd drains its old pipe after ReopenContainerLog) is read on through the same descriptor, once, then let go after rotateWait', async () => {
+    const h = setup({ rotateWaitMs: 1_500 });
+    writeFileSync(h.file, range(0, 200).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    sink.ack = false; // acks pending: reopening the file from its checkpoint would read 0–199 again
+    const src = h.make();
+    src.start(sink);
+    try {
+      await until('200 records', () => sink.logs.length === 200);
+      const rotated = `${h.file}.20261125-100000`;
+      renameSync(h.file, rotated);
+      writeFileSync(h.file, range(200, 300).map((i) => criLine(i)).join(''));
+      await until('300 records', () => sink.logs.length >= 300);
+      // The new file is read, so the old one was seen renamed away and read to its end; its
+      // writer still adds a line now and then, each before the wait ran out.
+      for (let i = 300; i < 303; i++) {
+        await new Promise((r) => setTimeout(r, 700));
+        appendFileSync(rotated, criLine(i));
+      }
+      await until('303 records', () => sink.logs.length >= 303);
+      expect(src.files).toBe(2); // still held: it grew less than rotateWait ago
+      await until('the rotated file let go', () => src.files === 1, 5_000);
+      await new Promise((r) => setTimeout(r, 500)); // rescans see it finished: no repeat follows
+      expect(sink.numbers()).toEqual(range(0, 303));
+    } finally {
+      await src.stop();
+      await src.afterFlush();
+    }
+  });
+
+  it('a line containerd splits across a rotation (P at the old file\'s end, written after the new file began; the rest first in the new file) is one record, and neither file is read again after a restart', async () => {
+    const h = setup({ rotateWaitMs: 1_000 });
+    writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    const src = h.make();
+    src.start(sink);
+    let restarted: LogSource | undefined;
+    try {
+      await until('100 records', () => sink.logs.length === 100);
+      const rotated = `${h.file}.20261125-100000`;
+      renameSync(h.file, rotated);
+      // The new writer starts with the rest of line 100; the old writer drains its pipe a moment
+      // later and ends the old file with the line's first part, tagged P.
+      writeFileSync(h.file, `2026-11-25T10:00:01.000000000Z stdout F ne","n=100":1}\n${range(101, 200).map((i) => criLine(i)).join('')}`);
+      await new Promise((r) => setTimeout(r, 30));
+      appendFileSync(rotated, '2026-11-25T10:00:01.000000001Z stdout P {"level":"info","msg":"li\n');
+      await until('200 records', () => sink.logs.length >= 200);
+      await until('the rotated file let go', () => src.files === 1, 5_000);
+      expect(sink.logs.find((r) => r.body.includes('n=100'))?.body).toBe('{"level":"info","msg":"line","n=100":1}');
+      expect(sink.numbers()).toEqual(range(0, 200)); // no fragment: every body has its number
+      await src.stop();
+      await src.afterFlush();
+      // Both files' checkpoints passed the joined line: a restart reads neither part again.
+      appendFileSync(h.file, criLine(200));
+      const again = new AckingSink();
+      restarted = h.make();
+      restarted.start(again);
+      await until('the line written after the restart', () => again.numbers().includes(200));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(again.logs.map((r) => r.body)).toEqual(['{"level":"info","msg":"line","n=200":1}']);
+    } finally {
+      await src.stop();
+      await src.afterFlush();
+      await restarted?.stop();
+      await restarted?.afterFlush();
     }
   });
 

@@ -311,4 +311,32 @@ describe('RecordAssembler', () => {
       { numRuns: 1000 },
     );
   });
+  it('handOver: what a file ends in the middle of continues in the next file, per stream, carrying the old file\'s ack; a record being discarded stays discarded', () => {
+    const old = new RecordAssembler({ maxRecordBytes: 8 });
+    const first = run(criFile([`${TS} stdout F one`, `${TS} stdout P hel`, `${TS} stderr P 0123456789`]), old);
+    expect(first.map((r) => [r.body, r.truncated])).toEqual([
+      ['one', false],
+      ['01234567', true], // cut at the bound: the rest of stderr's record is dropped, in whichever file it comes
+    ]);
+    const next = new RecordAssembler({ maxRecordBytes: 8 });
+    const carried = { target: { settle: () => undefined }, token: 7 };
+    let asked = 0;
+    expect(
+      old.handOver(next, () => {
+        asked++;
+        return carried;
+      }),
+    ).toBe(true);
+    expect(asked).toBe(1); // one record moved: stdout's
+    expect(old.flush()).toBeNull(); // nothing left behind to come out alone
+    const file = criFile([`${TS} stderr F 89`, `${TS} stdout F lo`, `${TS} stdout F new`]);
+    const cri = new CriLine();
+    expect(next.add(parseCriLine(file, 0, 42, cri), 0, 43, OBSERVED)).toBeNull(); // stderr's last piece, dropped in the new file
+    expect(next.droppedPieces).toBe(1);
+    const hello = next.add(parseCriLine(file, 43, 85, cri), 43, 86, OBSERVED)!;
+    // It starts at the new file's offset 0: that file's checkpoint waited for it.
+    expect([hello.body, hello.stream, hello.startOffset, hello.checkpointOffset, hello.carried]).toEqual(['hello', 'stdout', 0, 86, carried]);
+    const later = next.add(parseCriLine(file, 86, 129, cri), 86, 130, OBSERVED)!;
+    expect([later.body, later.carried]).toEqual(['new', undefined]);
+  });
 });
