@@ -111,7 +111,8 @@ const HOST_BOUND_METRICS: Readonly<Record<keyof Bounds, readonly string[]>> = {
 /**
  * Health: the worst of what happened at or below an entity in the last hour — events of
  * severity WARN (restarts, exits with a code, Kubernetes warnings) make it a warning, ERROR or
- * worse (OOM kills, failed containers) critical — and containers reported not ready now.
+ * worse (OOM kills, failed containers) critical — containers reported not ready now, and open
+ * problems (src/gateway/problems/) touching the entity or one below it: critical.
  */
 interface Health {
   level: 'ok' | 'warning' | 'critical';
@@ -235,8 +236,39 @@ async function extrasOf(ctx: QueryContext, type: EntityType, entities: readonly 
     r.set(name, (r.get(name) ?? 0) + Number(row['n']));
   }
   for (const [id, r] of byReason) for (const [reason, count] of r) out.get(id)!.health.reasons.push({ reason, count });
+  await addOpenProblems(ctx, entities, out);
   for (const x of out.values()) x.health.reasons.sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
   return out;
+}
+
+/**
+ * Open problems make the entities they touch critical, and every entity above those: the
+ * problems table lists each problem's affected entities, its root cause and the entities below
+ * them, so an entity is touched when it or one of its descendants is listed. Open problems are
+ * few (one per cause), so they are read whole.
+ */
+async function addOpenProblems(ctx: QueryContext, entities: readonly EntityEntry[], out: Map<string, EntityExtras>): Promise<void> {
+  const rows = await run(ctx, "SELECT entities, doc FROM problems WHERE status = 'open' ORDER BY opened_ms", []);
+  if (rows.length === 0) return;
+  const open = rows.map((r) => ({ ids: new Set(String(r['entities']).trim().split(' ')), title: titleOf(r['doc']) }));
+  for (const e of entities) {
+    const x = out.get(e.id)!;
+    const below = [e.id, ...ctx.catalog.descendants(e.id)];
+    for (const p of open) {
+      if (!below.some((id) => p.ids.has(id))) continue;
+      x.health.level = 'critical';
+      x.health.reasons.push({ reason: `problem: ${p.title}`, count: 1 });
+    }
+  }
+}
+
+function titleOf(doc: unknown): string {
+  try {
+    const title = (JSON.parse(String(doc)) as { title?: unknown }).title;
+    return typeof title === 'string' ? title : 'open problem';
+  } catch {
+    return 'open problem';
+  }
 }
 
 /**

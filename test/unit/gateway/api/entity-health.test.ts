@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../../src/gateway/gateway.js';
+import { DEFAULT_PROBLEMS_CONFIG } from '../../../../src/gateway/problems/config.js';
 import { entityId } from '../../../../src/gateway/store/entities.js';
 import { until } from '../../../helpers/wait.js';
 import { post, removeDir, secret, start, tmpDataDir } from '../helpers.js';
@@ -102,5 +103,39 @@ describe('entity bounds and health', () => {
     expect(byAttr.items.map((i) => i.id)).toEqual([ids.podC]);
     const none = await apiData<{ items: unknown[] }>(gw.url, `/api/v1/entities?type=pod&q=${encodeURIComponent('app=nope')}`, auth);
     expect(none.items).toEqual([]);
+  });
+});
+
+describe('open problems in health', () => {
+  let pdir: string;
+  let pgw: Gateway;
+
+  beforeAll(async () => {
+    pdir = await tmpDataDir();
+    ({ gw: pgw } = await start(pdir, { ndjson: false, problems: { ...DEFAULT_PROBLEMS_CONFIG, intervalMs: 500 }, api: { readTokens: [secret(READ)], readOpenOnLoopback: false, queryTimeoutMs: 5_000, queryMaxRows: 1_000 } }));
+  });
+
+  afterAll(async () => {
+    await pgw.close();
+    await removeDir(pdir);
+  });
+
+  it('an open problem makes the entities it touches, and those above them, critical with its title; others stay as they were', async () => {
+    const t = BigInt(Date.now() - 10_000) * 1_000_000n;
+    const body = logsBody([logRecord(ctrA, t, 'container app was OOM-killed', 17, 'container.oom'), logRecord(ctrC, t, 'container db started', 9, 'container.start')]);
+    expect((await post(`${pgw.url}/v1/logs`, body)).status).toBe(200);
+    const open = await until('an open problem', async () => {
+      const page = await apiData<{ problems: { title: string; affected: { id: string }[] }[] }>(pgw.url, '/api/v1/problems?status=open', auth);
+      return page.problems[0];
+    });
+    const reason = { reason: `problem: ${open.title}`, count: 1 };
+    const pods = new Map((await apiData<{ items: Row[] }>(pgw.url, '/api/v1/entities?type=pod', auth)).items.map((r) => [r.id, r]));
+    expect(pods.get(ids.podA)!.health.level).toBe('critical');
+    expect(pods.get(ids.podA)!.health.reasons).toContainEqual(reason);
+    expect(pods.get(ids.podC)!.health).toEqual({ level: 'ok', reasons: [] });
+    for (const id of [ids.ctrA, ids.web, entityId('namespace', 'c1/shop')]) {
+      const e = await apiData<Row>(pgw.url, `/api/v1/entities/${id}`, auth);
+      expect(e.health.reasons, id).toContainEqual(reason);
+    }
   });
 });
