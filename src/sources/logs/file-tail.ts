@@ -40,6 +40,8 @@ export class FileTail implements LineSink {
    */
   predecessor: FileTail | undefined;
   successor: FileTail | undefined;
+  /** performance.now() when this tail started waiting for its predecessor. */
+  waitingSince = 0;
   done = false;
   /** The header of a long line whose later pieces carry no header of their own. */
   readonly longLine = new MutablePiece();

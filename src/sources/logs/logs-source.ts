@@ -320,9 +320,18 @@ export class LogSource implements Source {
    */
   #waitsForPredecessor(t: FileTail): boolean {
     const p = t.predecessor!;
+    const now = performance.now();
     if (!p.done) {
       const settle = p.file.format === 'cri' ? Math.min(CRI_SETTLE_MS, this.#rotateWaitMs) : 0;
-      if (p.quietAt !== p.reader.position || performance.now() - p.quietSince < settle) return true;
+      const settled = p.quietAt === p.reader.position && now - p.quietSince >= settle;
+      if (!settled && now - t.waitingSince < this.#rotateWaitMs) return true;
+      if (!settled) {
+        // Still written after rotateWait (renamed by hand, no runtime switched files): the new
+        // file is not held back longer; what the old one has unfinished stays with it.
+        t.predecessor = undefined;
+        p.successor = undefined;
+        return false;
+      }
     }
     t.predecessor = undefined;
     p.successor = undefined;

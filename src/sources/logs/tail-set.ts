@@ -143,6 +143,7 @@ export class TailSet {
           // Container logs: a record the old file ends in the middle of goes on in this one.
           if (file.format !== 'plain' && !old.done) {
             t.predecessor = old;
+            t.waitingSince = performance.now();
             old.successor = t;
           }
         }

@@ -210,6 +210,33 @@ describe('LogSource', () => {
     }
   });
 
+  it('a renamed file its writer never leaves (renamed by hand, no runtime switched files) holds the new file back no longer than rotateWait', async () => {
+    const h = setup({ rotateWaitMs: 1_000 });
+    writeFileSync(h.file, range(0, 10).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    const src = h.make();
+    src.start(sink);
+    const rotated = `${h.file}.20261125-100000`;
+    let next = 10;
+    let writer: NodeJS.Timeout | undefined;
+    try {
+      await until('10 records', () => sink.logs.length >= 10);
+      renameSync(h.file, rotated);
+      writer = setInterval(() => appendFileSync(rotated, criLine(next++)), 100);
+      const t0 = Date.now();
+      writeFileSync(h.file, criLine(1_000_000));
+      await until('the new file read while the old one still grows', () => sink.numbers().includes(1_000_000), 3_000);
+      expect(Date.now() - t0).toBeLessThan(2_500);
+      clearInterval(writer);
+      await until('every line of the old file', () => range(0, next).every((n) => sink.numbers().includes(n)), 5_000);
+      expect(sink.numbers().length).toBe(next + 1);
+    } finally {
+      clearInterval(writer);
+      await src.stop();
+      await src.afterFlush();
+    }
+  });
+
   it('a file deleted while being read is read to its end through the open handle, then let go', async () => {
     const h = setup();
     writeFileSync(h.file, range(0, 3000).map((i) => criLine(i)).join(''));
