@@ -7,7 +7,7 @@ import { BIN } from './helpers/sextant-process.js';
 /**
  * undici's HTTP parser (llhttp, WebAssembly) stays in V8's baseline tier once the agent's HTTP
  * client is loaded (src/io/http-client.ts): TurboFan's compile of its parser function held
- * 22.8 MB for a few milliseconds, the peak RSS of a log backlog. A low tiering budget makes V8
+ * 21.8 MiB for a few milliseconds, the peak RSS of a log backlog. A low tiering budget makes V8
  * tier up after a few answers, so without the flags TurboFan would show within this test.
  */
 
