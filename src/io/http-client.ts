@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import type { Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent } from 'undici';
 
 /**
@@ -18,9 +19,27 @@ const require = createRequire(import.meta.url);
 
 let requestAttached = false;
 
+/**
+ * undici parses HTTP with llhttp compiled to WebAssembly, and V8 recompiles a wasm function with
+ * TurboFan once it is hot (dynamic tiering). llhttp's parser is one function of 33,670 bytes of
+ * wasm whose TurboFan compile holds 21.8 MiB of zone memory at its peak (37.8 MiB allocated in
+ * all, 45–100 ms on a compile thread; `--trace-wasm-compilation-times`, Node 24.21): in a log
+ * backlog that was the agent's peak RSS, up to 15 MB over what it held around it for a few
+ * milliseconds after its first few hundred export answers (BENCHMARKS.md M2.3). The baseline
+ * compiler's (Liftoff) code parses the agent's answers for no CPU the benches can tell apart.
+ * Set before undici compiles llhttp (on its first connection), both flags:
+ * `--no-wasm-dynamic-tiering` alone compiles every function with TurboFan up front. The flags
+ * are process-wide; llhttp is the only wasm the agent runs.
+ */
+function keepWasmInBaselineTier(): void {
+  setFlagsFromString('--no-wasm-tier-up');
+  setFlagsFromString('--no-wasm-dynamic-tiering');
+}
+
 function attachRequest(): void {
   if (requestAttached) return;
   requestAttached = true;
+  keepWasmInBaselineTier();
   const DispatcherClass = require('undici/lib/dispatcher/dispatcher.js') as { prototype: Record<string, unknown> };
   const api = require('undici/lib/api/index.js') as Record<string, unknown>;
   for (const [name, fn] of Object.entries(api)) DispatcherClass.prototype[name] ??= fn;
