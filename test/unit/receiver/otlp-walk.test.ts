@@ -30,6 +30,24 @@ describe('splitRequest: the validating walk', () => {
     expect(splitRequest('traces', new Uint8Array(0))).toEqual([]);
   });
 
+  it('checks UTF-8 at every byte of a string, whatever its length and offset (the ASCII check reads eight bytes a step)', () => {
+    for (const len of [1, 7, 8, 9, 15, 16, 17, 40]) {
+      const text = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH'.slice(0, len);
+      const clean = encodeRef('logs', logsRequest([text]));
+      const at = clean.indexOf(text);
+      for (let k = 0; k < len; k++) {
+        // The body at an odd offset of a larger buffer, as a request's bytes can be.
+        const shifted = new Uint8Array(clean.length + 3).subarray(3);
+        shifted.set(clean);
+        shifted[at + k] = 0xff;
+        expect(() => countItems('logs', shifted), `length ${len}, byte ${k}`).toThrow(/UTF-8/);
+        // Valid multi-byte UTF-8 there (é) is accepted, as the reference decoder reads it.
+        const accented = Buffer.concat([clean.subarray(0, at + k), Buffer.from([0xc3, 0xa9]), clean.subarray(at + k + 2)]);
+        if (k + 2 <= len) expect(countItems('logs', accented), `length ${len}, byte ${k}`).toBe(1);
+      }
+    }
+  });
+
   it('refuses truncated bodies at every cut, invalid UTF-8, wrong wire types and groups', () => {
     const full = encodeRef('traces', tracesRequest(['a', 'b']));
     for (let cut = 1; cut < full.length; cut++) {
