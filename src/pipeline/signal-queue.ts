@@ -55,8 +55,9 @@ export function settleDropped(record: unknown): void {
 
 /**
  * One queue per signal: a RingBuffer with the signal's policy for when it is full, and the
- * enqueue time of every record (for the batcher's linger). `offer` never blocks and allocates
- * nothing beyond the ring's fixed slots.
+ * enqueue time of every record (for the batcher's linger, kept in the ring's stamp column).
+ * `offer` never blocks and allocates nothing beyond the ring's slots (which double, up to the
+ * queue's bound, only when all are taken).
  *
  * `offer` returns true when the producer is done with the record — it was queued, or it was
  * dropped for good and counted (a record larger than the whole queue, an event or metric that
@@ -75,10 +76,6 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
   readonly #evictFrom: SignalQueue<unknown> | undefined;
   readonly #tallies: QueueTallies;
   readonly #now: () => number;
-  // Enqueue times, indexed in step with the ring's slots (same capacity, same head movement).
-  readonly #times: Float64Array;
-  readonly #mask: number;
-  #timesHead = 0;
   readonly #lowItems: number;
   readonly #lowBytes: number;
   readonly #highItems: number;
@@ -101,8 +98,6 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
     this.#policy = REFUSING.has(options.signal) ? POLICY_REFUSE : options.signal === 'events' ? POLICY_PRIORITY : POLICY_DROP_OLDEST;
     this.#tallies = options.tallies ?? NOOP_QUEUE_TALLIES;
     this.#now = options.now ?? monotonicMs;
-    this.#times = new Float64Array(this.#ring.capacity);
-    this.#mask = this.#ring.capacity - 1;
     this.#lowItems = Math.floor(this.maxItems / 2);
     this.#lowBytes = this.maxBytes / 2;
     this.#highItems = Math.ceil((this.maxItems * 3) / 4);
@@ -129,7 +124,7 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
 
   /** When the oldest waiting record was offered (the `now` clock), NaN when empty. */
   get oldestAt(): number {
-    return this.#ring.length === 0 ? Number.NaN : this.#times[this.#timesHead]!;
+    return this.#ring.length === 0 ? Number.NaN : this.#ring.peekStamp();
   }
 
   /** Byte estimate of the oldest waiting record (0 when empty). */
@@ -197,8 +192,8 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
       this.#stamp = this.#now();
       this.#stampCountdown = STAMP_EVERY;
     }
-    this.#times[(this.#timesHead + this.#ring.length) & this.#mask] = this.#stamp;
-    this.#ring.push(record, bytes);
+    // The ring keeps the enqueue time beside the record (its stamp column).
+    this.#ring.push(record, bytes, this.#stamp);
     if (budget !== undefined) budget.used += bytes;
     this.#tallies.offered.inc();
     return true;
@@ -246,7 +241,6 @@ export class SignalQueue<T> extends EventEmitter<{ drain: [] }> {
   #shift(): T {
     const bytes = this.#ring.peekBytes();
     const record = this.#ring.shift() as T;
-    this.#timesHead = (this.#timesHead + 1) & this.#mask;
     if (this.#budget !== undefined) {
       this.#budget.used -= bytes;
       if (this.#budget.used < 1e-6) this.#budget.used = 0; // no float residue from fractional sizes

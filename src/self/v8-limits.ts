@@ -22,12 +22,16 @@ const MiB = 1024 * 1024;
 
 /**
  * glibc's malloc, set for a small steady process (only where the environment does not set them):
- * two arenas instead of eight per core (every V8 and libuv thread that allocates gets one, and
+ * one arena instead of eight per core (every V8 and libuv thread that allocates gets one, and
  * keeps what it freed), and blocks from 64 KiB up mapped on their own so they go back to the
  * system when freed. Measured on the logs bench: peak RssAnon 102 → 79 MB, idle 45 → 34 MB,
- * CPU within the noise. musl and other allocators ignore them.
+ * CPU within the noise (with two arenas). One rather than two: the second arena, shared by the
+ * threads (V8's compile and GC workers, libuv's pool), held ~1.7 MB resident in an idle agent of
+ * which ~1 MB was free (`malloc_trim(0)` gave it back), and the idle agent's RssAnon is ~1 MB
+ * lower with one, the logs bench's CPU and peak unchanged (BENCHMARKS.md M2.3). musl and other
+ * allocators ignore them.
  */
-export const MALLOC_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' });
+export const MALLOC_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '65536' });
 
 /** The MALLOC_ENV settings `env` lacks. */
 export function missingMallocEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

@@ -142,4 +142,28 @@ describe('RingBuffer', () => {
       }
     }
   });
+
+  it('allocates slots as items arrive: doubles when all are taken, up to capacity, keeping order and stamps', () => {
+    const r = new RingBuffer<number>(5000, 1e9);
+    expect(r.capacity).toBe(8192);
+    expect(r.slots).toBe(1024);
+    // Wrapped before it grows: the head is mid-array when the slots run out.
+    for (let i = 0; i < 1000; i++) r.push(-1, 1);
+    for (let i = 0; i < 1000; i++) r.shift();
+    for (let i = 0; i < 1024; i++) expect(r.push(i, 1, i * 10)).toBe(true);
+    expect(r.slots).toBe(1024);
+    expect(r.push(1024, 1, 10240)).toBe(true);
+    expect(r.slots).toBe(2048);
+    for (let i = 1025; i < 5000; i++) expect(r.push(i, 1, i * 10)).toBe(true);
+    expect(r.push(5000, 1)).toBe(false);
+    expect(r.slots).toBe(8192);
+    for (let i = 0; i < 5000; i++) {
+      expect(r.peekStamp()).toBe(i * 10);
+      expect(r.shift()).toBe(i);
+    }
+    expect(r.peekStamp()).toBe(0);
+    expect(r.length).toBe(0);
+    // A small bound never allocates more than it.
+    expect(new RingBuffer(5, 10).slots).toBe(8);
+  });
 });
