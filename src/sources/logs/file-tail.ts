@@ -33,6 +33,8 @@ export class FileTail implements LineSink {
   /** A rotated file's read position when it was last seen at its end, and since when (performance.now()) it has stayed there. */
   quietAt = -1;
   quietSince = 0;
+  /** performance.now() when it was first read to its end after it was renamed away; -1 before. */
+  endSeenAt = -1;
   /**
    * The file this one took the name from, while this one waits for it to settle (log-source's
    * #waitsForPredecessor), and the reverse link: a record the old file ends in the middle of
@@ -40,8 +42,6 @@ export class FileTail implements LineSink {
    */
   predecessor: FileTail | undefined;
   successor: FileTail | undefined;
-  /** performance.now() when this tail started waiting for its predecessor. */
-  waitingSince = 0;
   done = false;
   /** The header of a long line whose later pieces carry no header of their own. */
   readonly longLine = new MutablePiece();

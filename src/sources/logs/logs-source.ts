@@ -304,6 +304,7 @@ export class LogSource implements Source {
             t.quietAt = t.reader.position;
             t.quietSince = now;
           }
+          if (t.endSeenAt < 0) t.endSeenAt = now;
           if (now - t.quietSince < this.#rotateWaitMs) return false;
           t.reader.retire();
           return true;
@@ -324,10 +325,11 @@ export class LogSource implements Source {
     if (!p.done) {
       const settle = p.file.format === 'cri' ? Math.min(CRI_SETTLE_MS, this.#rotateWaitMs) : 0;
       const settled = p.quietAt === p.reader.position && now - p.quietSince >= settle;
-      if (!settled && now - t.waitingSince < this.#rotateWaitMs) return true;
+      // Not read to its end yet: the agent is behind (a chain of rotations at full speed), wait.
+      // Read to its end and still written rotateWait later (renamed by hand, no runtime switched
+      // files): the new file is not held back longer; what the old one has unfinished stays there.
+      if (!settled && (p.endSeenAt < 0 || now - p.endSeenAt < this.#rotateWaitMs)) return true;
       if (!settled) {
-        // Still written after rotateWait (renamed by hand, no runtime switched files): the new
-        // file is not held back longer; what the old one has unfinished stays with it.
         t.predecessor = undefined;
         p.successor = undefined;
         return false;

@@ -1,4 +1,4 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../self/logger.js';
 import type { Counter } from '../../self/registry.js';
@@ -131,8 +131,13 @@ export class TailSet {
       t.checkpoint = o.store.open(identity, file.path, offset);
       t.reader = new LineReader(fh, identity, offset, t, { pool: this.#pool, maxBytesPerTurn: o.maxBytesPerTurn ?? 1024 * 1024, maxBytesPerRead: READ_BYTES });
       t.assembler.reset(offset);
-      if (rotated) t.rotated = true;
-      else {
+      let key = rotated ? `${file.path}\u0000${identity.key}` : file.path;
+      if (rotated) {
+        t.rotated = true;
+        // Never read before and renamed already: its container's runtime renamed it again before
+        // the agent opened it at its live name (full-speed rotation on a stalled agent).
+        if (file.format === 'cri' && offset === 0 && match.kind === 'unknown') key = (await this.#placeMissed(t, file)) ?? key;
+      } else {
         // The live name's previous file (renamed away: this one took the name after it was
         // opened) is finished under a key of its own.
         const old = this.#tails.get(file.path);
@@ -143,12 +148,11 @@ export class TailSet {
           // Container logs: a record the old file ends in the middle of goes on in this one.
           if (file.format !== 'plain' && !old.done) {
             t.predecessor = old;
-            t.waitingSince = performance.now();
             old.successor = t;
           }
         }
       }
-      this.#tails.set(rotated ? `${file.path}\u0000${identity.key}` : file.path, t);
+      this.#tails.set(key, t);
       this.#held.add(identity.key);
       return identity.key;
     } catch (err) {
@@ -157,6 +161,38 @@ export class TailSet {
       await fh.close().catch(() => undefined);
       return undefined;
     }
+  }
+
+  /**
+   * Puts `t`, a rotated CRI file no tail held at its live name, in its container's chain of files
+   * (predecessor → successor), so a record it ends mid-way goes on in the file after it. The
+   * live name's tail is either the live file, which came after this one (it goes just before it,
+   * unless that one has read something already), or an older file renamed away too (this one
+   * takes the live name's place until the live file is opened: the key returned).
+   */
+  async #placeMissed(t: FileTail, file: LogFile): Promise<string | undefined> {
+    const m = ROTATED_CRI_NAME.exec(file.path);
+    if (m === null) return undefined;
+    const live = file.path.slice(0, m.index);
+    const cur = this.#tails.get(live);
+    if (cur === undefined || cur.done) return undefined;
+    if (await names(live, cur.reader.identity.key)) {
+      if (cur.reader.position !== 0) return undefined;
+      const before = cur.predecessor;
+      if (before !== undefined) {
+        before.successor = t;
+        t.predecessor = before;
+      }
+      t.successor = cur;
+      cur.predecessor = t;
+      return undefined;
+    }
+    cur.rotated = true;
+    this.#tails.delete(live);
+    this.#tails.set(`${live}\u0000${cur.reader.identity.key}`, cur);
+    t.predecessor = cur;
+    cur.successor = t;
+    return live;
   }
 
   /**
@@ -254,6 +290,19 @@ export function firstLineMs(head: Uint8Array): number | undefined {
     if (m !== null) ns = parseRfc3339Nano(m[1]!);
   }
   return ns === undefined ? undefined : Number(ns / 1_000_000n);
+}
+
+/** kubelet's name for a rotated CRI log: `<n>.log.<YYYYMMDD-HHMMSS>`. */
+const ROTATED_CRI_NAME = /\.\d{8}-\d{6}$/;
+
+/** The path names the file with this dev:ino now. */
+async function names(p: string, key: string): Promise<boolean> {
+  try {
+    const st = await stat(p, { bigint: true });
+    return `${st.dev}:${st.ino}` === key;
+  } catch {
+    return false;
+  }
 }
 
 /** Where the last whole line before `size` starts, so reading from the end never begins mid-line. */

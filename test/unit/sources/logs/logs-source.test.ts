@@ -210,6 +210,28 @@ describe('LogSource', () => {
     }
   });
 
+  it('a file renamed again before the agent opened it at its live name (two rotations in one stall) still passes the line it ends mid-way to the file after it', async () => {
+    const h = setup({ rotateWaitMs: 1_000 });
+    writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
+    const sink = new AckingSink();
+    const src = h.make();
+    src.start(sink);
+    try {
+      await until('100 records', () => sink.logs.length === 100);
+      // All in one turn of the event loop: the agent never sees the middle file as 0.log.
+      renameSync(h.file, `${h.file}.20261125-100000`);
+      writeFileSync(h.file, `${range(100, 200).map((i) => criLine(i)).join('')}2026-11-25T10:00:01.000000000Z stdout P {"level":"info","msg":"li\n`);
+      renameSync(h.file, `${h.file}.20261125-100001`);
+      writeFileSync(h.file, `2026-11-25T10:00:01.000000001Z stdout F ne","n=200":1}\n${range(201, 300).map((i) => criLine(i)).join('')}`);
+      await until('300 records', () => sink.logs.length >= 300, 10_000);
+      expect(sink.logs.find((r) => r.body.includes('n=200'))?.body).toBe('{"level":"info","msg":"line","n=200":1}');
+      expect(sink.numbers()).toEqual(range(0, 300));
+    } finally {
+      await src.stop();
+      await src.afterFlush();
+    }
+  });
+
   it('a renamed file its writer never leaves (renamed by hand, no runtime switched files) holds the new file back no longer than rotateWait', async () => {
     const h = setup({ rotateWaitMs: 1_000 });
     writeFileSync(h.file, range(0, 10).map((i) => criLine(i)).join(''));
