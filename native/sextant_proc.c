@@ -24,6 +24,7 @@
 
 #include "sextant_host.h"
 #include "sextant_tcp.h"
+#include "sextant_gzip.h"
 #include "sextant_sock.h"
 
 #include <dirent.h>
@@ -59,6 +60,8 @@ typedef struct {
   host_state_t *host;
   /* The netlink TCP counter's receive buffer (sextant_tcp.c). */
   tcp_state_t *tcp;
+  /* The gateway's reused gzip stream (sextant_gzip.c). */
+  gzip_state_t *gzip;
 } scratch_t;
 
 typedef struct {
@@ -224,6 +227,7 @@ static void free_scratch(napi_env env, void *data, void *hint) {
   free(s->pids);
   host_state_free(s->host);
   tcp_state_free(s->tcp);
+  gzip_state_free(s->gzip);
   free(s);
 }
 
@@ -624,10 +628,18 @@ static napi_value count_tcp_states(napi_env env, napi_callback_info info) {
   return s == NULL ? NULL : tcp_count_states(env, info, s->tcp);
 }
 
+/* ---- gzip bodies (sextant_gzip.c) ------------------------------------------------------- */
+
+static napi_value gunzip_into(napi_env env, napi_callback_info info) {
+  scratch_t *s = scratch(env);
+  return s == NULL ? NULL : gzip_inflate_into(env, info, s->gzip);
+}
+
 NAPI_MODULE_INIT() {
   scratch_t *s = calloc(1, sizeof *s);
-  if (s != NULL && ((s->host = host_state_new()) == NULL || (s->tcp = tcp_state_new()) == NULL)) {
+  if (s != NULL && ((s->host = host_state_new()) == NULL || (s->tcp = tcp_state_new()) == NULL || (s->gzip = gzip_state_new()) == NULL)) {
     host_state_free(s->host);
+    gzip_state_free(s->gzip);
     free(s);
     s = NULL;
   }
@@ -638,6 +650,7 @@ NAPI_MODULE_INIT() {
   if (napi_set_instance_data(env, s, free_scratch, NULL) != napi_ok) {
     host_state_free(s->host);
     tcp_state_free(s->tcp);
+    gzip_state_free(s->gzip);
     free(s);
     return NULL;
   }
@@ -648,6 +661,7 @@ NAPI_MODULE_INIT() {
     { "hostNames", NULL, read_host_names, NULL, NULL, NULL, napi_enumerable, NULL },
     { "countTcpStates", NULL, count_tcp_states, NULL, NULL, NULL, napi_enumerable, NULL },
     { "peerCredentials", NULL, sock_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "gunzipInto", NULL, gunzip_into, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

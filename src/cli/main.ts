@@ -18,6 +18,8 @@ export interface CliIo {
   readonly cwd: string;
   /** Called with the agent's configuration before it starts (the executable relaunches Node with the V8 limits here). */
   readonly beforeAgent?: ((loaded: LoadedConfig) => void) | undefined;
+  /** Called with the gateway's configuration before it starts (the executable relaunches Node with the heap floor here). */
+  readonly beforeGateway?: ((loaded: LoadedConfig) => void) | undefined;
 }
 
 export type RunAgent = (config: SextantConfig, options: { once: boolean; local: boolean; loaded: LoadedConfig }) => Promise<number>;
@@ -113,6 +115,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       }
       case 'gateway': {
         const loaded = loadConfig({ argv: rest, env, cwd, allowLocal: false });
+        io.beforeGateway?.(loaded);
         const runGateway = await importRunner<RunGateway>(GATEWAY_MODULE, 'runGateway');
         return await runGateway(loaded.config, { loaded });
       }

@@ -20,8 +20,17 @@ if (major < 22) {
   const { main } = await import('./main.js');
   const command = process.argv[2];
   // The agent runs with V8's heap limits from its memory limit (src/cli/relaunch.ts).
-  const beforeAgent = command === 'agent' ? (await import('./relaunch.js')).relaunchWithMemoryLimits : undefined;
-  const code = await main(process.argv.slice(2), beforeAgent === undefined ? {} : { beforeAgent: (loaded) => beforeAgent(loaded, process.stderr) });
+  // The gateway, with V8's old-space floor (src/self/gateway-heap.ts).
+  const relaunch = command === 'agent' || command === 'gateway' ? await import('./relaunch.js') : undefined;
+  const code = await main(
+    process.argv.slice(2),
+    relaunch === undefined
+      ? {}
+      : {
+          beforeAgent: (loaded) => relaunch.relaunchWithMemoryLimits(loaded, process.stderr),
+          beforeGateway: (loaded) => relaunch.relaunchWithHeapFloor(loaded, process.stderr),
+        },
+  );
   process.exitCode = code;
   // The agent and the gateway have finished their own shutdown when main resolves; exit rather
   // than wait for an empty event loop, which a statfs stuck on a dead NFS server (a thread-pool

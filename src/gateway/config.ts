@@ -28,6 +28,8 @@ export interface GatewayConfig {
   maxRequestBytes: number;
   /** Limit on the body after gzip; larger answers 413 (inflation stops at the limit). */
   maxDecompressedBytes: number;
+  /** Config key `native`: false leaves gzip bodies to Node's gunzip instead of the addon's (src/native/gunzip.ts). Default true. */
+  native?: boolean | undefined;
   /** The NDJSON files (`ndjson`). */
   store: {
     /** A file is rotated before it would grow past this. */

@@ -18,6 +18,7 @@ import type { GATEWAY_PROBLEM_KEYS } from './problems/keys.js';
  */
 export interface GatewayProcessConfig {
   readonly logLevel: LogLevel;
+  readonly native: boolean;
   readonly listen: ListenAddress;
   readonly shutdownTimeout: number;
   readonly gateway: ConfigOf<typeof GATEWAY_STORE_KEYS> &
@@ -43,7 +44,7 @@ export interface GatewayProcessConfig {
  * sizes in bytes, secrets as `Secret`, durations in ms). The process-wide `shutdownTimeout`
  * bounds the gateway's own close as well.
  */
-export function gatewayConfigFrom(config: Pick<GatewayProcessConfig, 'gateway' | 'shutdownTimeout'>): GatewayConfig {
+export function gatewayConfigFrom(config: Pick<GatewayProcessConfig, 'gateway' | 'shutdownTimeout'> & Partial<Pick<GatewayProcessConfig, 'native'>>): GatewayConfig {
   const g = config.gateway;
   return {
     listen: formatListen(g.listen),
@@ -53,6 +54,7 @@ export function gatewayConfigFrom(config: Pick<GatewayProcessConfig, 'gateway' |
     upstreamToken: g.upstreamToken,
     maxRequestBytes: g.maxRequestBytes,
     maxDecompressedBytes: g.maxDecompressedBytes,
+    native: config.native ?? true,
     store: { maxFileBytes: g.store.maxFileBytes, maxTotalBytes: g.store.maxTotalBytes },
     forward: { maxQueueBytes: g.forward.maxQueueBytes, maxQueueItems: g.forward.maxQueueItems },
     shutdownTimeoutMs: config.shutdownTimeout,

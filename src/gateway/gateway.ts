@@ -7,7 +7,8 @@ import type { OtlpSignal, Transport } from '../export/types.js';
 import type { Logger } from '../self/logger.js';
 import type { Registry } from '../self/registry.js';
 import { TokenAuth } from './auth.js';
-import { BodyError, readBody, type BodyLimits } from '../io/request-body.js';
+import { BodyError, readBody, type BodyLimits, type GunzipInto } from '../io/request-body.js';
+import { loadGunzipInto } from '../native/gunzip.js';
 import { BurstLog } from '../self/burst-log.js';
 import { DEFAULT_GATEWAY_CONFIG, validateGatewayConfig, type GatewayConfig } from './config.js';
 import { DEFAULT_FORWARD_TIMING, SignalForwarder, type ForwardOutcome } from './forwarder.js';
@@ -109,6 +110,8 @@ class GatewayServer implements Gateway {
   readonly #metrics: GatewayMetrics;
   readonly #auth: TokenAuth;
   readonly #limits: BodyLimits;
+  /** The native addon's gzip inflater, unless gateway config `native` is false or the addon is missing. */
+  readonly #gunzipInto: GunzipInto | undefined;
   /** The NDJSON files, when `ndjson` is on. */
   readonly #ndjson: Readonly<Record<OtlpSignal, SignalStore>> | undefined;
   /** The embedded store, once opened (undefined when `database` is false). */
@@ -142,6 +145,7 @@ class GatewayServer implements Gateway {
     this.#metrics = metrics;
     this.#auth = new TokenAuth(config.tokens);
     this.#limits = { maxRequestBytes: config.maxRequestBytes, maxDecompressedBytes: config.maxDecompressedBytes };
+    this.#gunzipInto = loadGunzipInto(config.native ?? true);
     this.#rejections = new BurstLog(deps.logger, 'gateway rejected requests');
     this.#storeErrors = new BurstLog(deps.logger, 'gateway store write failures', { level: 'error' });
     this.#forwardProblems = new BurstLog(deps.logger, 'gateway forwarding problems');
@@ -377,7 +381,7 @@ class GatewayServer implements Gateway {
     let body: Buffer;
     let wireBytes: number;
     try {
-      ({ body, wireBytes } = await readBody(req, gzip, this.#limits));
+      ({ body, wireBytes } = await readBody(req, gzip, this.#limits, this.#gunzipInto));
     } catch (err) {
       if (err instanceof BodyError) {
         if (err.reason === 'aborted') {

@@ -39,9 +39,17 @@ const SYNC_GUNZIP_MAX = 64 * 1024;
 /** …and its output buffer sized from the gzip trailer up to this (larger: zlib's own chunks). */
 const SYNC_OUTPUT_HINT_MAX = 4 * 1024 * 1024;
 
-export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits): Promise<ReadBody> {
+/**
+ * Inflates one gzip body into `output`, sized from its trailer: output.length for the plain case
+ * (one member of exactly that length), -1 for anything else, which Node's gunzip then answers.
+ * The native addon's (src/native/gunzip.ts).
+ */
+export type GunzipInto = (input: Uint8Array, output: Uint8Array) => number;
+
+/** `gunzipInto`: the native addon's inflater, tried first on a small gzip body. */
+export function readBody(req: IncomingMessage, gzip: boolean, limits: BodyLimits, gunzipInto?: GunzipInto): Promise<ReadBody> {
   return new Promise<ReadBody>((resolve, reject) => {
-    new BodyRead(req, gzip, limits, resolve, reject).start();
+    new BodyRead(req, gzip, limits, resolve, reject, gunzipInto).start();
   });
 }
 
@@ -54,6 +62,7 @@ class BodyRead {
   /** gzip: the inflater, once the body has outgrown SYNC_GUNZIP_MAX (undefined before). */
   #inflater: Gunzip | undefined;
   readonly #gzip: boolean;
+  readonly #gunzipInto: GunzipInto | undefined;
   /** gzip bodies up to SYNC_GUNZIP_MAX: the compressed chunks, inflated in one call at the end. */
   #compressed: Buffer[] | undefined;
   readonly #parts: Buffer[] = [];
@@ -121,6 +130,16 @@ class BodyRead {
     // its holders need not copy to own it (a lie, or several members, only costs a concat).
     const size = input.length >= 18 ? input.readUInt32LE(input.length - 4) : 0;
     const chunkSize = size >= 64 && size <= Math.min(SYNC_OUTPUT_HINT_MAX, this.#limits.maxDecompressedBytes) ? size : undefined;
+    if (chunkSize !== undefined && this.#gunzipInto !== undefined) {
+      // Unpooled: the body owns its whole buffer, as gunzipSync's does.
+      const into = Buffer.allocUnsafeSlow(chunkSize);
+      if (this.#gunzipInto(input, into) === chunkSize) {
+        this.#onOutput(into);
+        this.#finish();
+        return;
+      }
+      // Not the plain case (a lying trailer, more members, bad data): Node's gunzip answers.
+    }
     let out: Buffer;
     try {
       out = gunzipSync(input, { maxOutputLength: this.#limits.maxDecompressedBytes, ...(chunkSize === undefined ? {} : { chunkSize }) });
@@ -147,8 +166,9 @@ class BodyRead {
     this.#fail(new BodyError(400, 'aborted', 'request aborted by the client'));
   };
 
-  constructor(req: IncomingMessage, gzip: boolean, limits: BodyLimits, resolve: (r: ReadBody) => void, reject: (e: Error) => void) {
+  constructor(req: IncomingMessage, gzip: boolean, limits: BodyLimits, resolve: (r: ReadBody) => void, reject: (e: Error) => void, gunzipInto?: GunzipInto) {
     this.#req = req;
+    this.#gunzipInto = gunzipInto;
     this.#limits = limits;
     this.#resolve = resolve;
     this.#reject = reject;

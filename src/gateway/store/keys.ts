@@ -33,6 +33,14 @@ export const GATEWAY_STORE_KEYS = {
   rollupAfter: duration({ description: 'Points older than this are folded into 1-minute rollups (count, sum, min, max, last, increase) and the raw points deleted.', default: '6h', min: '1m', max: '8760h' }),
   rollupRetention: duration({ description: 'How long 1-minute rollups are kept (at most gateway.retention).', default: '168h', min: '1m', max: '8760h' }),
   storeMemoryLimit: bytes({ description: "DuckDB's memory limit (its buffer pool for inserts and queries).", default: '512MiB', min: 64 * 1024 * 1024, max: { value: 64 * GiB } }),
+  heapFloor: bytes({
+    description:
+      "V8's old-space floor for the gateway process (--initial-old-space-size; the gateway restarts itself once at start to apply it): below it V8 starts no full collection for the heap's own growth, which a storing gateway otherwise does back to back (BENCHMARKS.md M2.5). 0: a quarter of the container's memory limit within 32-256 MiB, 256 MiB without one. Not memory taken: a limit for when to collect.",
+    default: 0,
+    min: 16 * 1024 * 1024,
+    max: { value: 16 * GiB },
+    zero: 'from the memory limit',
+  }),
   readTokens: secretList({ description: 'Tokens accepted by the query API (/api/v1), separate from the ingest tokens. Empty: the API answers 401 (unless gateway.readOpenOnLoopback).' }),
   readTokensFile: secretFile({ description: 'File holding the query API tokens, one per line or comma-separated.', fills: 'gateway.readTokens' }),
   readOpenOnLoopback: boolean({ description: 'Answer query API requests from loopback addresses without a token (local development; --local sets it).', default: false }),

@@ -1,4 +1,4 @@
-import { constants, mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { constants, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { OtlpSignal } from '../../export/types.js';
@@ -14,6 +14,13 @@ import type { OtlpSignal } from '../../export/types.js';
  * A record: u32 body length, u32 CRC-32 (of the 10 bytes that follow and the body), u8 signal,
  * u8 format, u64 sequence number, then the body (decompressed protobuf or JSON). A torn last
  * record — the process died mid-write, before its answer — ends the replay there.
+ *
+ * A committed segment of full size is kept as the next one's file (one spare) and written over
+ * from its start: a synced write into blocks the file already has changes no metadata, where an
+ * append also writes the inode (the file's size) — one disk write of two per sync (measured on
+ * the log ingest bench, BENCHMARKS.md M2.5). Its first record is wiped when it is taken, and
+ * what is left of its old records past the new ones holds lower sequence numbers than they do,
+ * which ends a replay as a torn record does.
  */
 
 export interface LoggedRequest {
@@ -27,6 +34,8 @@ const HEADER = 18;
 const SIGNAL_CODES: Readonly<Record<OtlpSignal, number>> = { metrics: 1, logs: 2, traces: 3 };
 const SIGNAL_NAMES: readonly (OtlpSignal | undefined)[] = [undefined, 'metrics', 'logs', 'traces'];
 const SEGMENT = /^requests-(\d{16})\.log$/;
+/** A committed segment kept to be written over by the next one (not a segment: replays pass it by). */
+const SPARE = 'requests-spare';
 /** Buffers one vectored write takes (IOV_MAX on Linux). */
 const MAX_IOV = 1024;
 /** A segment is closed (and a new one begun) past this size, by default. */
@@ -66,7 +75,11 @@ export class RequestLog {
   readonly #segments: Segment[] = [];
   #handle: FileHandle | undefined;
   #size = 0;
+  /** The segment being written is a spare written over: writes go at #size, not appended. */
+  #overwrite = false;
   #nextSeq = 1;
+  /** The highest sequence number written (a segment begun now starts with the next). */
+  #writtenSeq = 0;
   #queue: Pending[] = [];
   #syncing: Promise<void> | undefined;
   #closed = false;
@@ -92,6 +105,7 @@ export class RequestLog {
       const data = await readFile(file);
       let off = 0;
       let segLast = Number(SEGMENT.exec(name)![1]) - 1;
+      let previous = 0;
       while (off + HEADER <= data.length) {
         const len = data.readUInt32LE(off);
         const end = off + HEADER + len;
@@ -101,6 +115,10 @@ export class RequestLog {
         const signal = SIGNAL_NAMES[data.readUInt8(off + 8)];
         const seq = Number(data.readBigUInt64LE(off + 10));
         if (signal === undefined) break;
+        // Numbers only grow within a segment: a lower one is what is left of the spare it was
+        // written over (records committed long ago), the segment's own end.
+        if (seq <= previous) break;
+        previous = seq;
         if (seq > committedSeq) replay({ seq, signal, format: data.readUInt8(off + 9) === 1 ? 'json' : 'protobuf', body });
         segLast = Math.max(segLast, seq);
         off = end;
@@ -109,6 +127,7 @@ export class RequestLog {
       log.#segments.push({ name, firstSeq: Number(SEGMENT.exec(name)![1]), lastSeq: segLast });
     }
     log.#nextSeq = last + 1;
+    log.#writtenSeq = last;
     await log.release(committedSeq);
     await log.#startSegment();
     return log;
@@ -148,6 +167,7 @@ export class RequestLog {
           await this.#writeAll(h, batch);
           const seg = this.#segments[this.#segments.length - 1]!;
           seg.lastSeq = Math.max(seg.lastSeq, batch[batch.length - 1]!.seq);
+          this.#writtenSeq = Math.max(this.#writtenSeq, seg.lastSeq);
           for (const p of batch) p.resolve();
         } catch (err) {
           for (const p of batch) p.reject(err);
@@ -174,11 +194,12 @@ export class RequestLog {
       // One vectored write of the bodies as they are (a copy of every body into one buffer was
       // garbage enough to set off V8's old-space collections on the log bench); what a short
       // write left, or a batch past the system's limit of buffers, goes as one buffer.
-      let off = buffers.length <= MAX_IOV ? (await h.writev(buffers)).bytesWritten : 0;
+      const at = this.#overwrite ? this.#size : undefined;
+      let off = buffers.length <= MAX_IOV ? (await h.writev(buffers, at)).bytesWritten : 0;
       if (off < total) {
         const data = Buffer.concat(buffers, total);
         while (off < total) {
-          const { bytesWritten } = await h.write(data, off, total - off);
+          const { bytesWritten } = await h.write(data, off, total - off, at === undefined ? null : at + off);
           if (bytesWritten === 0) throw Object.assign(new Error('no space left on device (the request log took no more bytes)'), { code: 'ENOSPC' });
           off += bytesWritten;
         }
@@ -196,15 +217,35 @@ export class RequestLog {
 
   async #startSegment(): Promise<void> {
     await this.#handle?.close().catch(() => undefined);
-    const name = segmentName(this.#nextSeq);
-    this.#handle = await open(path.join(this.#dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC);
+    // Named by the first sequence number it can hold: appends made while it is being opened
+    // have numbers from just past the last one written, and go into it.
+    const firstSeq = this.#writtenSeq + 1;
+    const name = segmentName(firstSeq);
+    const file = path.join(this.#dir, name);
     this.#size = 0;
     // A segment of this name may exist: one from a start that wrote nothing, or that died
     // writing its first record. It holds no intact record (its first would carry this very
     // sequence number, and numbering resumes past every intact one), so it starts empty: what
     // this start appends must not sit behind a torn record, where no replay would reach it.
-    if (this.#segments[this.#segments.length - 1]?.name !== name) this.#segments.push({ name, firstSeq: this.#nextSeq, lastSeq: this.#nextSeq - 1 });
+    const exists = this.#segments[this.#segments.length - 1]?.name === name;
+    this.#overwrite = !exists && (await this.#takeSpare(file));
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_DSYNC | (this.#overwrite ? 0 : constants.O_APPEND);
+    this.#handle = await open(file, flags);
+    // A spare's first record would read as this segment's until a new one is written over it.
+    if (this.#overwrite) await this.#handle.write(Buffer.alloc(HEADER), 0, HEADER, 0);
+    if (!exists) this.#segments.push({ name, firstSeq, lastSeq: firstSeq - 1 });
     else await this.#handle.truncate(0);
+  }
+
+  /** Renames the spare, if there is one, to `file`; whether it did. */
+  async #takeSpare(file: string): Promise<boolean> {
+    try {
+      await rename(path.join(this.#dir, SPARE), file);
+      return true;
+    } catch {
+      // None (ENOENT), or it cannot be used: a new file is appended to instead.
+      return false;
+    }
   }
 
   /** Deletes the segments, but the one being written, whose every record is committed (sequence ≤ `committedSeq`). */
@@ -213,7 +254,13 @@ export class RequestLog {
     // commits in a row) must not both take the same segment, or the one being written.
     const gone: Segment[] = [];
     while (this.#segments.length > (this.#handle === undefined ? 0 : 1) && this.#segments[0]!.lastSeq <= committedSeq) gone.push(this.#segments.shift()!);
-    for (const s of gone) await rm(path.join(this.#dir, s.name), { force: true });
+    for (const s of gone) {
+      const file = path.join(this.#dir, s.name);
+      // A full-size one becomes the spare (replacing any older spare); the rest are deleted.
+      const size = await stat(file).then((st) => st.size, () => 0);
+      if (size >= this.#segmentBytes) await rename(file, path.join(this.#dir, SPARE)).catch(() => rm(file, { force: true }));
+      else await rm(file, { force: true });
+    }
   }
 
   /** Waits for queued appends, then closes the file. */

@@ -16,9 +16,12 @@ export class SextantProcess {
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  /** `prefix`: a command that execs the rest (AgentMemoryCgroup.prefix(): start inside a cgroup). */
-  constructor(args: string[], options: { cwd: string; env: Record<string, string>; prefix?: readonly string[] }) {
-    const argv = [...(options.prefix ?? []), process.execPath, BIN, ...args];
+  /**
+   * `prefix`: a command that execs the rest (AgentMemoryCgroup.prefix(): start inside a cgroup).
+   * `nodeFlags`: Node's own flags, before the script.
+   */
+  constructor(args: string[], options: { cwd: string; env: Record<string, string>; prefix?: readonly string[]; nodeFlags?: readonly string[] }) {
+    const argv = [...(options.prefix ?? []), process.execPath, ...(options.nodeFlags ?? []), BIN, ...args];
     this.child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
       // A clean environment: nothing SEXTANT_* leaks in from the developer's shell.

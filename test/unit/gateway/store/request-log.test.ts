@@ -1,4 +1,4 @@
-import { readdirSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RequestLog, type LoggedRequest } from '../../../../src/gateway/store/request-log.js';
@@ -109,5 +109,78 @@ describe('the request log', () => {
     const fourth = await RequestLog.open(d, 0, (r) => again.push(r.seq));
     expect(again).toEqual([1, 2, 3, 4, 5]);
     await fourth.close();
+  });
+
+  it('a committed full-size segment is written over by the next one; a replay stops where the old records begin', async () => {
+    const d = await dir();
+    const spare = path.join(d, 'requests-spare');
+    const log = await RequestLog.open(d, 0, () => undefined, 4096);
+    const big = (i: number): Buffer => Buffer.alloc(900, `r${i}-`);
+    // Five records of ~900 bytes fill the first segment past 4 KiB; the sixth starts the next.
+    let seq = 0;
+    for (let i = 0; i < 6; i++) seq = await log.append('logs', 'protobuf', big(i));
+    expect(seq).toBe(6);
+    const first = path.join(d, 'requests-0000000000000001.log');
+    const firstInode = statSync(first).ino;
+    await log.release(5);
+    // Committed and of full size: kept (the same file) as the spare, not deleted.
+    expect(existsSync(first)).toBe(false);
+    expect(statSync(spare).ino).toBe(firstInode);
+    // Segment 6 fills (6..10); segment 11 is the spare, written over from its start.
+    for (let i = 6; i < 10; i++) await log.append('logs', 'protobuf', big(i));
+    expect(statSync(path.join(d, 'requests-0000000000000006.log')).size).toBeGreaterThan(4096);
+    // One record in it, 1..5's bytes after it; the gateway dies (nothing committed past 5).
+    expect(await log.append('logs', 'protobuf', big(10))).toBe(11);
+    expect(existsSync(spare)).toBe(false);
+    expect(statSync(path.join(d, 'requests-0000000000000011.log')).ino).toBe(firstInode);
+    await log.close();
+    const replayed: LoggedRequest[] = [];
+    const again = await RequestLog.open(d, 5, (r) => replayed.push({ ...r, body: Buffer.from(r.body) }));
+    expect(replayed.map((r) => r.seq)).toEqual([6, 7, 8, 9, 10, 11]);
+    replayed.forEach((r) => expect(Buffer.from(r.body).equals(big(r.seq - 1))).toBe(true));
+    // Numbering goes on past them, not past the old records' numbers.
+    expect(await again.append('logs', 'protobuf', big(11))).toBe(12);
+    await again.close();
+  });
+
+  it('a segment smaller than the segment size is deleted when committed, not kept', async () => {
+    const d = await dir();
+    const log = await RequestLog.open(d, 0, () => undefined, 1 << 20);
+    for (let i = 0; i < 3; i++) await log.append('logs', 'protobuf', body(i));
+    await log.close();
+    await log.release(3);
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('a spare taken and never written (the gateway died at once) replays nothing of its old records', async () => {
+    const d = await dir();
+    const log = await RequestLog.open(d, 0, () => undefined, 4096);
+    const big = (i: number): Buffer => Buffer.alloc(900, `s${i}-`);
+    for (let i = 0; i < 6; i++) await log.append('logs', 'protobuf', big(i));
+    await log.release(5);
+    // 6..10 fill segment 6; the rotation takes the spare (1..5's file) as segment 11.
+    for (let i = 6; i < 10; i++) await log.append('logs', 'protobuf', big(i));
+    await log.close();
+    expect(existsSync(path.join(d, 'requests-0000000000000011.log'))).toBe(true);
+    // A fresh store (its database moved aside: nothing committed): 6..10 replayed, none of 1..5.
+    const replayed: number[] = [];
+    const again = await RequestLog.open(d, 0, (r) => replayed.push(r.seq), 4096);
+    expect(replayed).toEqual([6, 7, 8, 9, 10]);
+    expect(await again.append('logs', 'protobuf', big(10))).toBe(11);
+    await again.close();
+  });
+
+  it('a segment named past its first record (written before the numbering fix) is replayed whole', async () => {
+    // Older versions named a segment by the next number to hand out, so appends queued during
+    // its rotation carry lower numbers than its name: they are not the spare's old records.
+    const d = await dir();
+    const log = await RequestLog.open(d, 0, () => undefined);
+    for (let i = 0; i < 4; i++) await log.append('logs', 'protobuf', body(i));
+    await log.close();
+    renameSync(path.join(d, 'requests-0000000000000001.log'), path.join(d, 'requests-0000000000000003.log'));
+    const replayed: number[] = [];
+    const again = await RequestLog.open(d, 0, (r) => replayed.push(r.seq));
+    expect(replayed).toEqual([1, 2, 3, 4]);
+    await again.close();
   });
 });
