@@ -1,4 +1,4 @@
-import { listValue, type DuckDBConnection, type DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { DOUBLE, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBInstance, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { QueryBusyError, QueryTimeoutError } from './store-errors.js';
 
 /** A statement parameter: a scalar, or a list (bound as a DuckDB LIST, for `IN (SELECT unnest($n))`). */
@@ -60,6 +60,7 @@ export class QueryPool {
    */
   async rows(sql: string, params: readonly QueryParam[], timeoutMs: number): Promise<Row[]> {
     const values: DuckDBValue[] = params.map((p) => (Array.isArray(p) ? listValue(p as DuckDBValue[]) : (p as DuckDBValue)));
+    const types = params.map(listType);
     const deadline = Date.now() + timeoutMs;
     const conn = await this.#acquire(timeoutMs);
     let timer: NodeJS.Timeout | undefined;
@@ -71,7 +72,8 @@ export class QueryPool {
         timedOut = true;
         conn.interrupt();
       }, left);
-      const reader = await conn.runAndReadAll(sql, values);
+      // An undefined entry leaves that value's type to the API (its types are typed without holes).
+      const reader = await conn.runAndReadAll(sql, values, types as DuckDBType[]);
       const out: Row[] = [];
       for (const r of reader.getRowObjectsJS()) {
         const row: Row = {};
@@ -129,4 +131,14 @@ export class QueryPool {
       }
     }
   }
+}
+
+/**
+ * The type of a list parameter that starts with NULL, from its first other value: DuckDB's node
+ * API types a list by its first value, and a list starting with NULL is bound as NULLs throughout.
+ */
+function listType(p: QueryParam): DuckDBType | undefined {
+  if (!Array.isArray(p) || (p[0] !== null && p[0] !== undefined)) return undefined;
+  const first = (p as unknown[]).find((v) => v !== null && v !== undefined);
+  return typeof first === 'string' ? LIST(VARCHAR) : typeof first === 'number' ? LIST(DOUBLE) : undefined;
 }

@@ -263,11 +263,12 @@ export class RequestLog {
     }
   }
 
-  /** Waits for queued appends, then closes the file. */
+  /** Waits for queued appends, then closes the file and deletes the spare (disk a stopped gateway need not hold). */
   async close(): Promise<void> {
     this.#closed = true;
     while (this.#syncing !== undefined) await this.#syncing;
     await this.#handle?.close().catch(() => undefined);
     this.#handle = undefined;
+    await rm(path.join(this.#dir, SPARE), { force: true }).catch(() => undefined);
   }
 }

@@ -1,4 +1,4 @@
-import { listValue, type DuckDBConnection } from '@duckdb/node-api';
+import { LIST, listValue, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import type { OtlpSignal } from '../../export/types.js';
 import type { GraphObject } from './catalog.js';
 import type { ColumnBatch } from './column-batch.js';
@@ -68,6 +68,9 @@ interface TaskJob {
 }
 
 type Job = WriteJob | ObjectsJob | TaskJob;
+
+/** VARCHAR[] for a list parameter that may hold NULLs. */
+const TEXT_LIST = LIST(VARCHAR);
 
 /** Rough size of a graph object in the queue. */
 const OBJECT_BYTES = 512;
@@ -312,6 +315,9 @@ export class StoreWriter {
           listValue(idx.map((i) => u.entities.attributes[i]!)),
           listValue(idx.map((i) => u.entities.ms[i]!)),
         ],
+        // Typed: the node API types a list by its first value, and a list starting with NULL (a
+        // host has no namespace) was bound as NULLs throughout, wiping every namespace after it.
+        [TEXT_LIST, TEXT_LIST, TEXT_LIST, TEXT_LIST],
       );
     }
     if (u.links.children.length > 0) {

@@ -135,12 +135,16 @@ describe('the request log', () => {
     expect(statSync(path.join(d, 'requests-0000000000000011.log')).ino).toBe(firstInode);
     await log.close();
     const replayed: LoggedRequest[] = [];
-    const again = await RequestLog.open(d, 5, (r) => replayed.push({ ...r, body: Buffer.from(r.body) }));
+    const again = await RequestLog.open(d, 5, (r) => replayed.push({ ...r, body: Buffer.from(r.body) }), 4096);
     expect(replayed.map((r) => r.seq)).toEqual([6, 7, 8, 9, 10, 11]);
     replayed.forEach((r) => expect(Buffer.from(r.body).equals(big(r.seq - 1))).toBe(true));
     // Numbering goes on past them, not past the old records' numbers.
     expect(await again.append('logs', 'protobuf', big(11))).toBe(12);
+    // Committed up to 12 and closed: segment 6 is the spare, deleted with the close.
+    await again.release(12);
+    expect(existsSync(spare)).toBe(true);
     await again.close();
+    expect(existsSync(spare)).toBe(false);
   });
 
   it('a segment smaller than the segment size is deleted when committed, not kept', async () => {

@@ -97,6 +97,31 @@ describe('the embedded store', () => {
     expect(cat.descendants(ids.workload)).toEqual(new Set([ids.pod, ids.container, ids.group]));
   });
 
+  it("an entity's namespace survives an update batch that starts with an entity without one (a host)", async () => {
+    // DuckDB's node API types a list parameter by its first value: a list whose first value is
+    // NULL was bound as all NULLs, and every workload, pod and container touched in the same batch
+    // after a host lost its namespace (the API's workload=&namespace= then found nothing).
+    const { store, clock, dir } = await fresh();
+    const c = containerResource('c0ffee', 'app', 'uid-1', 'web-1');
+    const host = createResource(HOST_ATTRS);
+    const m = metric('x.gauge', 'gauge');
+    await store.write('metrics', 'protobuf', metricsBody([point(m, host, T0, 1), point(m, c, T0, 2)]));
+    clock.advance(120_000);
+    await store.write('metrics', 'protobuf', metricsBody([point(m, host, T0 + 120_000, 1), point(m, c, T0 + 120_000, 2)]));
+    const rows = await committedQuery(store, "SELECT type, namespace, last_seen_ms FROM entities WHERE type IN ('host', 'workload', 'pod', 'container') ORDER BY type", [], 5_000);
+    expect(rows.map((r) => [r['type'], r['namespace'], r['last_seen_ms']])).toEqual([
+      ['container', 'shop', T0 + 120_000],
+      ['host', null, T0 + 120_000],
+      ['pod', 'shop', T0 + 120_000],
+      ['workload', 'shop', T0 + 120_000],
+    ]);
+    await store.close();
+    stores.splice(stores.indexOf(store), 1);
+    const again = await openStore(dir, { clock });
+    stores.push(again);
+    expect(again.catalog!.entity(entityId('workload', 'c1/shop/Deployment/web'))!.namespace).toBe('shop');
+  });
+
   it('splits log records and events, keeps their order within a nanosecond, and their trace context', async () => {
     const { store } = await fresh();
     const c = containerResource('c1', 'app', 'uid-1', 'web-1');
@@ -216,6 +241,16 @@ describe('queries', () => {
     await slow;
     expect(order).toEqual(['write committed', 'slow: QueryTimeoutError']);
     expect(await committedQuery(store, 'SELECT count(*) AS n FROM logs', [], 1_000)).toEqual([{ n: 1 }]);
+  });
+
+  it('a list parameter starting with NULL keeps its other values', async () => {
+    const { store } = await fresh();
+    const rows = await store.query('SELECT unnest($1::VARCHAR[]) AS v, unnest($2::DOUBLE[]) AS d', [[null, 'b', 'c'], [null, 2, 3]], 5_000);
+    expect(rows.map((r) => [r['v'], r['d']])).toEqual([
+      [null, null],
+      ['b', 2],
+      ['c', 3],
+    ]);
   });
 
   it('client values reach DuckDB only as parameters', async () => {
