@@ -1,7 +1,7 @@
 // native/build.js, the package's `install` script: builds offline, and a failed build fails
 // `npm ci` only under CI=true. Runs on a copy of native/ so the real build output is untouched.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +30,9 @@ describe.runIf(process.platform === 'linux' && presentOrSkip(existsSync(headers)
   beforeAll(() => {
     pkg = tmpDir('build');
     mkdirSync(path.join(pkg, 'native'));
-    for (const f of ['build.js', 'binding.gyp', 'sextant_proc.c', 'sextant_host.c', 'sextant_host.h', 'sextant_tcp.c', 'sextant_tcp.h', 'sextant_sock.c', 'sextant_sock.h']) copyFileSync(path.join(repo, 'native', f), path.join(pkg, 'native', f));
+    // Every source binding.gyp may name, so a new one cannot be left out of the copy.
+    const sources = readdirSync(path.join(repo, 'native')).filter((f) => /\.[ch]$/.test(f));
+    for (const f of ['build.js', 'binding.gyp', ...sources]) copyFileSync(path.join(repo, 'native', f), path.join(pkg, 'native', f));
     symlinkSync(path.join(repo, 'node_modules'), path.join(pkg, 'node_modules'));
   });
   afterAll(() => removeDir(pkg));
