@@ -256,8 +256,9 @@ export class RequestLog {
     while (this.#segments.length > (this.#handle === undefined ? 0 : 1) && this.#segments[0]!.lastSeq <= committedSeq) gone.push(this.#segments.shift()!);
     for (const s of gone) {
       const file = path.join(this.#dir, s.name);
-      // A full-size one becomes the spare (replacing any older spare); the rest are deleted.
-      const size = await stat(file).then((st) => st.size, () => 0);
+      // A full-size one becomes the spare (replacing any older spare) while the log is open; the
+      // rest, and all of them once it is closed, are deleted.
+      const size = this.#closed ? 0 : await stat(file).then((st) => st.size, () => 0);
       if (size >= this.#segmentBytes) await rename(file, path.join(this.#dir, SPARE)).catch(() => rm(file, { force: true }));
       else await rm(file, { force: true });
     }

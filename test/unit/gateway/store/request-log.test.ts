@@ -140,11 +140,14 @@ describe('the request log', () => {
     replayed.forEach((r) => expect(Buffer.from(r.body).equals(big(r.seq - 1))).toBe(true));
     // Numbering goes on past them, not past the old records' numbers.
     expect(await again.append('logs', 'protobuf', big(11))).toBe(12);
-    // Committed up to 12 and closed: segment 6 is the spare, deleted with the close.
+    // Committed up to 12 and closed: segment 6 is the spare, deleted with the close; then, as the
+    // store does, what is committed is released: deleted, full size or not, none kept as a spare.
     await again.release(12);
     expect(existsSync(spare)).toBe(true);
     await again.close();
     expect(existsSync(spare)).toBe(false);
+    await again.release(12);
+    expect(readdirSync(d)).toEqual([]);
   });
 
   it('a segment smaller than the segment size is deleted when committed, not kept', async () => {
