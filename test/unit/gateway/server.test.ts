@@ -18,23 +18,9 @@ import {
   tmpDataDir,
   tracesRequest,
 } from './helpers.js';
+import { pseudoRandom } from '../../helpers/pseudo-random.js';
 
 const MiB = 1024 * 1024;
-
-/** Deterministic pseudo-random bytes (xorshift), so a failure is reproducible. */
-function pseudoRandom(n: number, seed = 0x9e3779b9): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 describe('gateway server', () => {
   let dir: string;

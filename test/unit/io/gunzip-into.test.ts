@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGunzipInto, type GunzipInto } from '../../../src/native/gunzip.js';
 import { BodyError, readBody, type BodyLimits } from '../../../src/io/request-body.js';
+import { pseudoRandom } from '../../helpers/pseudo-random.js';
 
 /**
  * The addon's gzip inflater (native/sextant_gzip.c) against Node's gunzip, the fallback: the
@@ -14,18 +15,10 @@ import { BodyError, readBody, type BodyLimits } from '../../../src/io/request-bo
 const KiB = 1024;
 const LIMITS: BodyLimits = { maxRequestBytes: 1024 * KiB, maxDecompressedBytes: 1024 * KiB };
 
-/** Deterministic bytes that compress somewhat (xorshift over a small alphabet). */
+/** Deterministic bytes that compress somewhat: pseudo-random letters from a small alphabet. */
 function text(n: number, seed = 7): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = 0x61 + (x % 20);
-  }
+  const b = pseudoRandom(n, seed);
+  for (let i = 0; i < n; i++) b[i] = 0x61 + (b[i]! % 20);
   return b;
 }
 
