@@ -2,14 +2,14 @@
  * The gateway's V8 old-space floor (`--initial-old-space-size`, `gateway.heapFloor`).
  *
  * Why: a gateway storing logs keeps ~25 MB live in V8's heap, and V8 sets the next full
- * collection's limit from that, ~60 MB. The old space then has less room left (~40 MB) than the
- * young generation holds (48 MiB with the default 16 MiB semi-space), which V8 reads as "close to
- * the limit" and starts incremental marking again right after every full collection: on the log
- * ingest bench, 50 full collections in 8 s, V8's marking threads 1.9 of 8.3 CPU-seconds. With a
- * floor, V8 does not shrink the limit below it, and full collections come from the external
- * memory (request bodies) instead: 15 in the same run, marking 0.8 CPU-s, 68,000–72,000 →
- * 88,000–94,000 log records per CPU-second (BENCHMARKS.md M2.5). Peak RSS moved within the noise
- * (the external-memory collections bound it), since it is a floor for the limit, not memory taken.
+ * collection's limit from that, ~60 MB. With a 32 MiB young generation promoting into it, V8's
+ * heuristics take the ~40 MB of room left for "near the limit" and start incremental marking
+ * again right after every full collection: on the log ingest bench, 50 full collections in 8 s,
+ * V8's worker threads 1.9 of 8.3 CPU-seconds. With a floor, V8 keeps the limit above it, and
+ * full collections come from external memory (request bodies) instead: 15 in the same run, the
+ * workers 0.8 CPU-s, ~70,000 → 88,000–94,000 log records per CPU-second (BENCHMARKS.md M2.5).
+ * Peak RSS moved within the noise (the external-memory collections bound the heap): it is a
+ * floor for the limit, not memory taken.
  *
  * The flag is not allowed in NODE_OPTIONS, so the gateway restarts itself once with it
  * (src/cli/relaunch.ts), as the agent does for its limits.
