@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { type FileHandle, stat } from 'node:fs/promises';
 
 /**
  * Which file a log file is, independent of its name. A path is not an identity: rotation renames
@@ -50,6 +50,16 @@ const EMPTY_HASH = hash('sha1', Buffer.alloc(0), 'hex');
 
 export function identityKey(dev: bigint | number, ino: bigint | number): string {
   return `${dev}:${ino}`;
+}
+
+/** Whether `path` names the file whose dev:ino key is `key` now (false when it names none). */
+export async function pathNames(path: string, key: string): Promise<boolean> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return identityKey(st.dev, st.ino) === key;
+  } catch {
+    return false;
+  }
 }
 
 /** The identity of a file given its dev, ino and its first bytes (`head`, already cut to ≤ N). */

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Counter } from '../../self/registry.js';
+import { pathNames } from './file-identity.js';
 import type { FileTail } from './file-tail.js';
 import type { FinishedFiles } from './finished-files.js';
 import type { LogDiscovery, LogFile, WatchHooks } from './log-discovery.js';
@@ -175,10 +176,5 @@ async function changedAfter(file: LogFile, after: number | undefined): Promise<b
 
 /** The tail's path names another file now than the one it holds (or none). */
 async function renamedAway(t: FileTail): Promise<boolean> {
-  try {
-    const st = await stat(t.file.realPath, { bigint: true });
-    return `${st.dev}:${st.ino}` !== t.reader.identity.key;
-  } catch {
-    return true;
-  }
+  return !(await pathNames(t.file.realPath, t.reader.identity.key));
 }

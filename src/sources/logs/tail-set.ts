@@ -1,9 +1,9 @@
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../self/logger.js';
 import type { Counter } from '../../self/registry.js';
 import type { CheckpointStore } from './checkpoint-store.js';
-import { extendIdentity, type FileIdentity, makeIdentity, probeFile } from './file-identity.js';
+import { extendIdentity, type FileIdentity, makeIdentity, pathNames, probeFile } from './file-identity.js';
 import { FileTail, type TailLines } from './file-tail.js';
 import { type FinishedFiles, finishedStamp } from './finished-files.js';
 import { parseRfc3339Nano } from '../../io/rfc3339.js';
@@ -176,7 +176,7 @@ export class TailSet {
     const live = file.path.slice(0, m.index);
     const cur = this.#tails.get(live);
     if (cur === undefined || cur.done) return undefined;
-    if (await names(live, cur.reader.identity.key)) {
+    if (await pathNames(cur.file.realPath, cur.reader.identity.key)) {
       if (cur.reader.position !== 0) return undefined;
       const before = cur.predecessor;
       if (before !== undefined) {
@@ -294,16 +294,6 @@ export function firstLineMs(head: Uint8Array): number | undefined {
 
 /** kubelet's name for a rotated CRI log: `<n>.log.<YYYYMMDD-HHMMSS>`. */
 const ROTATED_CRI_NAME = /\.\d{8}-\d{6}$/;
-
-/** The path names the file with this dev:ino now. */
-async function names(p: string, key: string): Promise<boolean> {
-  try {
-    const st = await stat(p, { bigint: true });
-    return `${st.dev}:${st.ino}` === key;
-  } catch {
-    return false;
-  }
-}
 
 /** Where the last whole line before `size` starts, so reading from the end never begins mid-line. */
 async function lineStartBefore(fh: FileHandle, size: number): Promise<number> {

@@ -42,6 +42,24 @@ function setup(over: { readFrom?: 'end' | 'beginning'; maxRecordBytes?: number; 
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
 
+/**
+ * Writes lines [0, n) to the harness's file, starts a source on it and waits until the sink has
+ * them all; a source whose first lines never come is stopped before the failure is thrown.
+ */
+async function startedOn(h: ReturnType<typeof setup>, n: number, sink = new AckingSink()): Promise<{ src: LogSource; sink: AckingSink }> {
+  writeFileSync(h.file, range(0, n).map((i) => criLine(i)).join(''));
+  const src = h.make();
+  src.start(sink);
+  try {
+    await until(`${n} records`, () => sink.logs.length === n);
+  } catch (err) {
+    await src.stop();
+    await src.afterFlush();
+    throw err;
+  }
+  return { src, sink };
+}
+
 /** The offset the source last wrote to its checkpoint file for `file` (-1 before it wrote one). */
 function checkpointOffset(root: string, file: string): number {
   let text: string;
@@ -124,13 +142,10 @@ describe('LogSource', () => {
 
   it('a rotated file finished while its acks are pending is not read again at the next scans', async () => {
     const h = setup();
-    writeFileSync(h.file, range(0, 200).map((i) => criLine(i)).join(''));
-    const sink = new AckingSink();
-    sink.ack = false; // the endpoint is slow: nothing acknowledged during the test
-    const src = h.make();
-    src.start(sink);
+    const ackless = new AckingSink();
+    ackless.ack = false; // the endpoint is slow: nothing acknowledged during the test
+    const { src, sink } = await startedOn(h, 200, ackless);
     try {
-      await until('200 records', () => sink.logs.length === 200);
       renameSync(h.file, `${h.file}.20261125-100000`);
       writeFileSync(h.file, range(200, 300).map((i) => criLine(i)).join(''));
       await until('300 records', () => sink.logs.length >= 300);
@@ -144,13 +159,10 @@ describe('LogSource', () => {
 
   it('a rotated file its writer adds to after the new file took the name (containerd drains its old pipe after ReopenContainerLog) is read on through the same descriptor, once, then let go after rotateWait', async () => {
     const h = setup({ rotateWaitMs: 1_500 });
-    writeFileSync(h.file, range(0, 200).map((i) => criLine(i)).join(''));
-    const sink = new AckingSink();
-    sink.ack = false; // acks pending: reopening the file from its checkpoint would read 0–199 again
-    const src = h.make();
-    src.start(sink);
+    const ackless = new AckingSink();
+    ackless.ack = false; // acks pending: reopening the file from its checkpoint would read 0–199 again
+    const { src, sink } = await startedOn(h, 200, ackless);
     try {
-      await until('200 records', () => sink.logs.length === 200);
       const rotated = `${h.file}.20261125-100000`;
       renameSync(h.file, rotated);
       writeFileSync(h.file, range(200, 300).map((i) => criLine(i)).join(''));
@@ -174,13 +186,9 @@ describe('LogSource', () => {
 
   it('a line containerd splits across a rotation (P at the old file\'s end, written after the new file began; the rest first in the new file) is one record, and neither file is read again after a restart', async () => {
     const h = setup({ rotateWaitMs: 1_000 });
-    writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
-    const sink = new AckingSink();
-    const src = h.make();
-    src.start(sink);
+    const { src, sink } = await startedOn(h, 100);
     let restarted: LogSource | undefined;
     try {
-      await until('100 records', () => sink.logs.length === 100);
       const rotated = `${h.file}.20261125-100000`;
       renameSync(h.file, rotated);
       // The new writer starts with the rest of line 100; the old writer drains its pipe a moment
@@ -212,12 +220,8 @@ describe('LogSource', () => {
 
   it('a file renamed again before the agent opened it at its live name (two rotations in one stall) still passes the line it ends mid-way to the file after it', async () => {
     const h = setup({ rotateWaitMs: 1_000 });
-    writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
-    const sink = new AckingSink();
-    const src = h.make();
-    src.start(sink);
+    const { src, sink } = await startedOn(h, 100);
     try {
-      await until('100 records', () => sink.logs.length === 100);
       // All in one turn of the event loop: the agent never sees the middle file as 0.log.
       renameSync(h.file, `${h.file}.20261125-100000`);
       writeFileSync(h.file, `${range(100, 200).map((i) => criLine(i)).join('')}2026-11-25T10:00:01.000000000Z stdout P {"level":"info","msg":"li\n`);
@@ -234,15 +238,11 @@ describe('LogSource', () => {
 
   it('a renamed file its writer never leaves (renamed by hand, no runtime switched files) holds the new file back no longer than rotateWait', async () => {
     const h = setup({ rotateWaitMs: 1_000 });
-    writeFileSync(h.file, range(0, 10).map((i) => criLine(i)).join(''));
-    const sink = new AckingSink();
-    const src = h.make();
-    src.start(sink);
+    const { src, sink } = await startedOn(h, 10);
     const rotated = `${h.file}.20261125-100000`;
     let next = 10;
     let writer: NodeJS.Timeout | undefined;
     try {
-      await until('10 records', () => sink.logs.length >= 10);
       renameSync(h.file, rotated);
       writer = setInterval(() => appendFileSync(rotated, criLine(next++)), 100);
       const t0 = Date.now();
@@ -282,12 +282,8 @@ describe('LogSource', () => {
 
   it('copytruncate: the content after the truncation is read from its start', async () => {
     const h = setup();
-    writeFileSync(h.file, range(0, 100).map((i) => criLine(i)).join(''));
-    const sink = new AckingSink();
-    const src = h.make();
-    src.start(sink);
+    const { src, sink } = await startedOn(h, 100);
     try {
-      await until('100 records', () => sink.logs.length === 100);
       truncateSync(h.file, 0);
       appendFileSync(h.file, range(100, 150).map((i) => criLine(i)).join(''));
       await until('150 records', () => sink.logs.length === 150);
