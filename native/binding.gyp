@@ -3,7 +3,7 @@
   "targets": [
     {
       "target_name": "sextant_proc",
-      "sources": ["sextant_proc.c", "sextant_host.c", "sextant_tcp.c", "sextant_sock.c", "sextant_gzip.c"],
+      "sources": ["sextant_proc.c", "sextant_host.c", "sextant_tcp.c", "sextant_sock.c", "sextant_gzip.c", "sextant_pin.c"],
       "conditions": [
         ["OS=='linux'", {
           "configurations": {

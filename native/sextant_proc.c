@@ -25,6 +25,7 @@
 #include "sextant_host.h"
 #include "sextant_tcp.h"
 #include "sextant_gzip.h"
+#include "sextant_pin.h"
 #include "sextant_sock.h"
 
 #include <dirent.h>
@@ -662,6 +663,9 @@ NAPI_MODULE_INIT() {
     { "countTcpStates", NULL, count_tcp_states, NULL, NULL, NULL, napi_enumerable, NULL },
     { "peerCredentials", NULL, sock_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL },
     { "gunzipInto", NULL, gunzip_into, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pinStart", NULL, pin_start, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pinTake", NULL, pin_take, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "pinStop", NULL, pin_stop, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

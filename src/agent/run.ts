@@ -331,7 +331,7 @@ const SOURCES: readonly TableRow[] = [
     name: 'logs',
     section: (c) => c.logs,
     load: () => import('../sources/logs/index.js'),
-    create: (m, section, deps, provided) => m.create(section, { ...deps, containerMetadata: provided.containerMetadata }),
+    create: (m, section, deps, provided) => m.create(section, { ...deps, containerMetadata: provided.containerMetadata, native: provided.native }),
   }),
   row({
     name: 'receiver',

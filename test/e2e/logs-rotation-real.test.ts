@@ -88,7 +88,7 @@ describe.skipIf(!rt.available)('rotation by rename with real writers at full spe
     const rotatedFiles = readdirSync(dir).filter((f) => /-json\.log\.\d+$/.test(f)).length;
     const got = await waitStored('dr', DOCKER_LINES);
     const t = tally(got, DOCKER_LINES);
-    console.log(`logs rotation (docker): ${DOCKER_LINES} lines written in ${writeMs} ms, ${rotatedFiles} rotated files left by the engine; ${t.missing.length} missing (first ${t.missing.slice(0, 5).join(',')}), ${t.duplicates} duplicates; all stored after ${Date.now() - t0} ms`);
+    console.log(`logs rotation (docker): ${DOCKER_LINES} lines written in ${writeMs} ms, ${rotatedFiles} rotated files left by the engine; ${t.missing.length} missing (${spans(t.missing)}), ${t.duplicates} duplicates; all stored after ${Date.now() - t0} ms`);
     expect(rotatedFiles).toBe(4); // rotated at least 4 times (max-file=5: the current file + .1 … .4)
     // At full speed here (10 MB in 0.4–1.2 s: 8–25 rotations a second) a file lives 200–600 ms
     // from its creation to max-file deleting it. A file the agent opened is never lost (the open
@@ -139,7 +139,7 @@ describe.skipIf(!rt.available)('rotation by rename with real writers at full spe
     const writeMs = Date.now() - t0;
     const got = await waitStored('cr', CRI_LINES);
     const t = tally(got, CRI_LINES);
-    console.log(`logs rotation (CRI): ${CRI_LINES} lines written in ${writeMs} ms with ${rotations} rename+ReopenContainerLog rotations (slowest reopen ${reopenMs} ms), the last line in ${endedIn}; ${t.missing.length} missing (first ${t.missing.slice(0, 5).join(',')}), ${t.duplicates} duplicates`);
+    console.log(`logs rotation (CRI): ${CRI_LINES} lines written in ${writeMs} ms with ${rotations} rename+ReopenContainerLog rotations (slowest reopen ${reopenMs} ms), the last line in ${endedIn}; ${t.missing.length} missing (${spans(t.missing)}), ${t.duplicates} duplicates`);
     if (t.missing.length > 0) console.log(whereLinesAre(join(logDirectory, 'w'), t.missing.slice(0, 5), storedLogs(dataDir).map((l) => l.body)));
     expect(rotations).toBeGreaterThanOrEqual(3);
     expect(t.missing.slice(0, 10)).toEqual([]);
@@ -197,3 +197,16 @@ function whereLinesAre(dir: string, missing: readonly number[], bodies: readonly
   }
   return out.join('\n');
 }
+
+/** Missing numbers as runs, `a–b`, for a failure that says which stretch of a file went missing. */
+function spans(ns: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ns.length; ) {
+    let j = i;
+    while (j + 1 < ns.length && ns[j + 1] === ns[j]! + 1) j++;
+    out.push(i === j ? `${ns[i]}` : `${ns[i]}–${ns[j]}`);
+    i = j + 1;
+  }
+  return out.slice(0, 8).join(',');
+}
+

@@ -1,4 +1,6 @@
+import { closeSync, existsSync, fstatSync, openSync, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { type NativePinner, startNativePinner } from '../../native/log-pins.js';
 import type { Logger } from '../../self/logger.js';
 import type { LogDiscovery, LogFile } from './log-discovery.js';
 import type { ScanLock } from './scan-lock.js';
@@ -7,15 +9,22 @@ import type { TailSet } from './tail-set.js';
 /**
  * Docker-directory race handling. At full speed the engine creates a file, rotates it through
  * the max-file names and deletes it within 200–600 ms, while the tail loop may be deep in a turn
- * (a megabyte of records parsed and offered, each read's lines one stretch of the event loop). A
- * descriptor held is what keeps a file's lines, so when a watch reports a change in a container
- * directory, the directory is listed and every file in it no tail holds is opened ("pinned")
- * right now, outside the scan lock: three event-loop waits (the watch callback, readdir, open)
- * from the engine's rename to the open. Starting tails for them (a probe, a checkpoint lookup
- * each) waits its turn under the scan lock.
+ * (a megabyte of records parsed and offered) and the libuv thread pool busy with the tail's reads
+ * and the exporter's compression. A descriptor held is what keeps a file's lines, so when a watch
+ * reports that a container's log file was created or renamed, the directory is listed and every
+ * file in it no tail holds is opened ("pinned") right there, synchronously, in the watch callback:
+ * one event-loop wait from the engine's rename to the open, none through the thread pool
+ * (measured under load: the pool's readdir and open took 140 and 85 ms, long enough for whole
+ * files to come and go). Starting tails for them (a probe, a checkpoint lookup each) waits its
+ * turn under the scan lock.
+ *
+ * The callback itself still waits for the event loop, which a loaded node can hold for 100 ms and
+ * more. With the addon, a thread of its own (native/sextant_pin.c) opens each `<id>-json.log` as
+ * the engine creates it; the pass then takes those descriptors first, finds each one's name now
+ * in the listing, and tails the ones already deleted as rotated files, before the others.
  */
 
-/** Files opened by Docker directory passes and not tailed yet, at most (the rescan is the safety net beyond). */
+/** Files pinned and not tailed yet, at most (the rescan is the safety net beyond). */
 const MAX_PINNED = 1024;
 /** How long a new Docker container's directory pass waits for its name to reach the metadata cache. */
 const NEW_CONTAINER_DELAY_MS = 100;
@@ -23,7 +32,8 @@ const NEW_CONTAINER_DELAY_MS = 100;
 /** A file a Docker directory pass opened, waiting to be tailed. */
 interface Pinned {
   readonly file: LogFile;
-  readonly fh: FileHandle;
+  /** The raw descriptor that keeps the file (a FileHandle is made from it when it is tailed). */
+  readonly fd: number;
   readonly key: string;
 }
 
@@ -34,44 +44,69 @@ export interface DockerDirPinsOptions {
   readonly logger: Logger;
   /** Wakes the tail loop: new tails are waiting for their first turn. */
   readonly poke: () => void;
+  /** The addon's pinning thread too, when it loads (config key `native`). */
+  readonly native: boolean;
 }
 
 export class DockerDirPins {
   readonly #o: DockerDirPinsOptions;
   #running = false;
-  /** Files a Docker directory pass opened, oldest first, waiting for #adopt (at most MAX_PINNED). */
+  /** Files pinned, oldest first, waiting for #adopt (at most MAX_PINNED), and their dev:ino. */
   readonly #pinned: Pinned[] = [];
+  readonly #pinnedKeys = new Set<string>();
   #adoptQueued = false;
-  /** Docker directories with a pass in flight, and those changed again meanwhile. */
-  readonly #pinning = new Set<string>();
-  readonly #pinAgain = new Set<string>();
   /** Docker directories without a tail yet whose pass waits NEW_CONTAINER_DELAY_MS. */
   readonly #pinLater = new Set<string>();
   readonly #adoptFn = (): Promise<void> => this.#adopt();
+  #native: NativePinner | undefined;
 
   constructor(options: DockerDirPinsOptions) {
     this.#o = options;
   }
 
-  /** Watch events are acted on from now on. */
+  /** Watch events are acted on from now on; the addon's thread pins every Docker log file created from now on. */
   start(): void {
     this.#running = true;
+    this.#native = startNativePinner(this.#o.discovery.dockerRoots.filter((d) => existsSync(d)), this.#o.native);
   }
 
-  /** Watch events are ignored from now on, and passes in flight open nothing more. */
+  /** Watch events are ignored from now on; the addon's thread stops and closes what it pinned and nobody took. */
   stop(): void {
     this.#running = false;
+    this.#native?.stop();
+    this.#native = undefined;
   }
 
-  /** Closes the files opened and never tailed (after stop, once the scan lock is idle): nothing of them was read. */
+  /** The addon's thread is pinning (false: the watch callback's pass alone, the fallback). */
+  get nativePinning(): boolean {
+    return this.#native !== undefined;
+  }
+
+  /**
+   * Tails what the addon's thread pinned in directories no watch event named (after each scan):
+   * a container directory the full scan has not listed yet has no watch of the agent's own.
+   */
+  sweep(): void {
+    if (this.#running && this.#native !== undefined) this.#pin(undefined);
+  }
+
+  /** Closes the files pinned and never tailed (after stop, once the scan lock is idle): nothing of them was read. */
   async closeUntailed(): Promise<void> {
-    for (let p = this.#pinned.shift(); p !== undefined; p = this.#pinned.shift()) await p.fh.close().catch(() => undefined);
+    for (let p = this.#pinned.shift(); p !== undefined; p = this.#pinned.shift()) closeQuietly(p.fd);
+    this.#pinnedKeys.clear();
   }
 
-  /** The watch hook: a file was created, renamed or deleted in this Docker container directory. */
-  readonly onDockerDir = (dir: string): void => {
+  /**
+   * The watch hook: `name` was created, renamed or deleted in this Docker container directory.
+   * A new file always appears as `<id>-json.log` (the engine renames the old one away first), so
+   * only changes to that name (or one inotify reported without a name) bring a file to pin; the
+   * renames down the max-file chain and the deletion at its end do not.
+   */
+  readonly onDockerDir = (dir: string, name: string | undefined): void => {
     if (!this.#running) return;
-    if (this.#o.tails.has(`${dir}/${dir.slice(dir.lastIndexOf('/') + 1)}-json.log`)) {
+    const current = `${dir}/${dir.slice(dir.lastIndexOf('/') + 1)}-json.log`;
+    if (name !== undefined && current.slice(dir.length + 1) !== name) return;
+    if (this.#o.tails.has(current)) {
       this.#pin(dir);
       return;
     }
@@ -86,77 +121,148 @@ export class DockerDirPins {
     }, NEW_CONTAINER_DELAY_MS).unref();
   };
 
-  #pin(dir: string): void {
-    if (this.#pinning.has(dir)) {
-      this.#pinAgain.add(dir);
-      return;
+  /**
+   * One pass over `dir` (undefined: only the directories of files the addon's thread pinned),
+   * queueing for #adopt what no tail holds, and waking it.
+   */
+  #pin(dir: string | undefined): void {
+    const native = this.#takeNative();
+    let queued = false;
+    if (dir !== undefined) {
+      queued = this.#pinDir(dir, native.get(dir) ?? []);
+      native.delete(dir);
     }
-    this.#pinning.add(dir);
-    this.#pinDir(dir).catch((err: unknown) => {
-      this.#o.logger.debug({ err: (err as Error).message }, 'docker log directory pass failed');
+    for (const [d, pins] of native) queued = this.#pinDir(d, pins) || queued;
+    if (!queued || this.#adoptQueued) return;
+    this.#adoptQueued = true;
+    this.#o.lock.exclusive(this.#adoptFn).catch((err: unknown) => {
+      this.#o.logger.debug({ err: (err as Error).message }, 'docker log files could not be tailed');
     });
   }
 
-  /**
-   * Opens every file of one Docker container directory that no tail holds, and queues it for
-   * #adopt, oldest first (a container's records then go out in the order it wrote them).
-   * The opens go out side by side: a file the engine renames meanwhile may be opened twice or
-   * not at all, but that rename changed the directory again, and the change that reports it
-   * runs this once more. Identity is the descriptor's dev:ino, never the name it was opened by.
-   */
-  async #pinDir(dir: string): Promise<void> {
-    try {
-      do {
-        this.#pinAgain.delete(dir);
-        const files = await this.#o.discovery.listDockerDir(dir);
-        const handles = await Promise.all(files.map(openOrNothing));
-        const keys = await Promise.all(handles.map(keyOf));
-        for (let i = files.length - 1; i >= 0; i--) {
-          const fh = handles[i];
-          if (fh === undefined) continue;
-          const key = keys[i];
-          if (!this.#running || key === undefined || this.#o.tails.holds(key) || this.#pinned.length >= MAX_PINNED || this.#pinned.some((p) => p.key === key)) {
-            await fh.close().catch(() => undefined);
-            continue;
-          }
-          this.#pinned.push({ file: files[i]!, fh, key });
-        }
-        if (this.#pinned.length > 0 && !this.#adoptQueued) {
-          this.#adoptQueued = true;
-          this.#o.lock.exclusive(this.#adoptFn).catch((err: unknown) => {
-            this.#o.logger.debug({ err: (err as Error).message }, 'docker log files could not be tailed');
-          });
-        }
-      } while (this.#running && this.#pinAgain.has(dir));
-    } finally {
-      this.#pinning.delete(dir);
-      this.#pinAgain.delete(dir);
+  /** The descriptors the addon's thread opened, by directory, oldest first; those held already closed. */
+  #takeNative(): Map<string, Pinned[]> {
+    const out = new Map<string, Pinned[]>();
+    if (this.#native === undefined) return out;
+    const seen = new Set<string>();
+    for (const { fd, path } of this.#native.take()) {
+      const key = fdKey(fd);
+      if (key === undefined || seen.has(key) || this.#o.tails.holds(key) || this.#pinnedKeys.has(key)) {
+        closeQuietly(fd);
+        continue;
+      }
+      seen.add(key);
+      const d = path.slice(0, path.lastIndexOf('/'));
+      let list = out.get(d);
+      if (list === undefined) out.set(d, (list = []));
+      list.push({ file: { path, realPath: path, format: 'docker-json', rotated: true }, fd, key });
     }
+    return out;
   }
 
-  /** Tails the files #pinDir opened, in the order it queued them (under the scan lock). */
+  /**
+   * Opens every log file of one Docker container directory that no tail holds and none pinned,
+   * newest name first (a file the engine renames meanwhile moves to a name not visited yet, never
+   * behind the pass), and queues them for #adopt oldest first (a container's records then go out
+   * in the order it wrote them). Identity is the descriptor's dev:ino, never the name it was
+   * opened by; a stat by name first spares the open for files already held, as all are between
+   * rotations. `native` (taken before the listing) are the addon's for this directory: a listed
+   * name that is one of them takes its descriptor; one no name lists any more was deleted, so it
+   * is older than every listed file and goes first, as a rotated file. True when any was queued.
+   */
+  #pinDir(dir: string, native: readonly Pinned[]): boolean {
+    const { tails } = this.#o;
+    const waiting = new Map(native.map((p) => [p.key, p]));
+    const got: Pinned[] = [];
+    for (const file of this.#o.discovery.listDockerDirSync(dir)) {
+      if (this.#pinned.length + got.length >= MAX_PINNED) break;
+      const named = statKey(file.realPath);
+      if (named === undefined || tails.holds(named) || this.#pinnedKeys.has(named)) continue;
+      const held = waiting.get(named);
+      if (held !== undefined) {
+        waiting.delete(named);
+        got.push({ file, fd: held.fd, key: named });
+        continue;
+      }
+      let fd: number;
+      try {
+        fd = openSync(file.realPath, 'r');
+      } catch {
+        continue; // renamed on or deleted since the listing: the change that did it comes next
+      }
+      const key = fdKey(fd);
+      if (key === undefined || tails.holds(key) || this.#pinnedKeys.has(key) || waiting.has(key) || got.some((p) => p.key === key)) {
+        closeQuietly(fd);
+        continue;
+      }
+      got.push({ file, fd, key });
+    }
+    const gone: Pinned[] = [];
+    for (const p of waiting.values()) {
+      if (this.#pinned.length + got.length + gone.length >= MAX_PINNED) closeQuietly(p.fd);
+      else gone.push(p);
+    }
+    for (const p of gone) this.#queue(p);
+    for (let i = got.length - 1; i >= 0; i--) this.#queue(got[i]!);
+    return gone.length + got.length > 0;
+  }
+
+  #queue(p: Pinned): void {
+    this.#pinned.push(p);
+    this.#pinnedKeys.add(p.key);
+  }
+
+  /** Tails the files #pin opened, in the order it queued them (under the scan lock). */
   async #adopt(): Promise<void> {
     this.#adoptQueued = false;
     for (let p = this.#pinned.shift(); p !== undefined; p = this.#pinned.shift()) {
-      if (!this.#running) await p.fh.close().catch(() => undefined);
-      else await this.#o.tails.start(p.file, p.fh, false, p.file.rotated === true, false);
+      const fh = this.#running ? await handleFor(p) : undefined;
+      closeQuietly(p.fd);
+      // Tailed (or found held) before it leaves the pinned set: a pass meanwhile does not open it again.
+      if (fh !== undefined) await this.#o.tails.start(p.file, fh, false, p.file.rotated === true, false);
+      this.#pinnedKeys.delete(p.key);
     }
     this.#o.poke();
   }
 }
 
-/** The file opened for reading, or undefined when its name is gone (renamed or deleted meanwhile). */
-function openOrNothing(file: LogFile): Promise<FileHandle | undefined> {
-  return open(file.realPath, 'r').catch(() => undefined);
+/**
+ * A FileHandle on the pinned file: `/proc/self/fd/N` opens the very inode the descriptor holds,
+ * renamed or deleted since. Without /proc (never on Linux, where the agent runs), by its name:
+ * the tail then takes whatever file that is, and the rescan what it missed.
+ */
+async function handleFor(p: Pinned): Promise<FileHandle | undefined> {
+  try {
+    return await open(`/proc/self/fd/${p.fd}`, 'r');
+  } catch {
+    return open(p.file.realPath, 'r').catch(() => undefined);
+  }
 }
 
-/** dev:ino of an open file, or undefined when there is none (or it cannot be looked at). */
-async function keyOf(fh: FileHandle | undefined): Promise<string | undefined> {
-  if (fh === undefined) return undefined;
+/** dev:ino of the file a name points at now, or undefined when it is gone. */
+function statKey(path: string): string | undefined {
   try {
-    const st = await fh.stat({ bigint: true });
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return st === undefined ? undefined : `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined; // not looked at (permission, I/O): the full scan counts what it cannot list
+  }
+}
+
+/** dev:ino of an open descriptor, or undefined when it cannot be looked at. */
+function fdKey(fd: number): string | undefined {
+  try {
+    const st = fstatSync(fd, { bigint: true });
     return `${st.dev}:${st.ino}`;
   } catch {
     return undefined;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing held.
   }
 }

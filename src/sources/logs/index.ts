@@ -7,6 +7,8 @@ import { LogSource, type LogSourceConfig, type LogSourceDeps } from './logs-sour
 export interface LogNeeds {
   /** The container source's metadata cache, when that source is on: names beyond what a log file's path gives. */
   readonly containerMetadata?: ContainerMetadataCache | undefined;
+  /** The native addon is allowed (config key `native`): its Docker log pinning thread. */
+  readonly native?: boolean | undefined;
 }
 
 /** The log source: pod and container log files, and `logs.globs`, tailed from the state directory's checkpoints. */
@@ -23,6 +25,7 @@ export async function create(config: LogsConfig, deps: SourceDeps & LogNeeds): P
     multilineStart: config.multilineStart,
     multilineContainers: config.multilineContainers,
     ...(deps.nodeName === undefined ? {} : { nodeName: deps.nodeName }),
+    ...(deps.native === undefined ? {} : { native: deps.native }),
   };
   const sourceDeps: LogSourceDeps = {
     resource: deps.resource,

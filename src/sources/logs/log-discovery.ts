@@ -1,4 +1,4 @@
-import { type Dirent, type FSWatcher, watch } from 'node:fs';
+import { type Dirent, type FSWatcher, readdirSync, watch } from 'node:fs';
 import { readdir, realpath } from 'node:fs/promises';
 
 /**
@@ -65,8 +65,11 @@ export interface ScanResult {
 }
 
 export interface WatchHooks {
-  /** A file was created, renamed or deleted in this Docker container directory (called at once). */
-  readonly dockerDir?: (dir: string) => void;
+  /**
+   * A file was created, renamed or deleted in this Docker container directory (called at once,
+   * from the watch callback), with the name inotify reported when it reported one.
+   */
+  readonly dockerDir?: (dir: string, name: string | undefined) => void;
   /** A watched file was written to. */
   readonly activity?: () => void;
 }
@@ -103,6 +106,11 @@ export class LogDiscovery {
     this.#globs = (options.globs ?? []).map((g) => under(g).split('/'));
     this.#allowed = [...this.#podDirs, ...this.#dockerDirs, ...this.#globs.map(fixedPrefix)];
     this.#maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
+  }
+
+  /** Docker's containers directories (under the host root), as configured. */
+  get dockerRoots(): readonly string[] {
+    return this.#dockerDirs;
   }
 
   /** The resolved roots links may point into (resolved once: a root may itself be a link, as /var/log often is). */
@@ -192,7 +200,7 @@ export class LogDiscovery {
    * `hooks.dockerDir`, when given, is called at once (not coalesced) instead of `onHint` for such
    * a change in a Docker container directory: the engine rotates at full speed (a file lives a
    * few hundred milliseconds from its creation to max-file deleting it), so that directory is
-   * looked at alone and right away (`listDockerDir`). `hooks.activity` is called (coalesced
+   * looked at alone and right away (`listDockerDirSync`). `hooks.activity` is called (coalesced
    * like `onHint`) when a watched file is written to: nothing to scan, but an idle tailer has
    * lines to read; without it, a write is a hint as any other change.
    */
@@ -212,13 +220,13 @@ export class LogDiscovery {
         // One listener per directory (not per event); it knows once whether its directory is a
         // Docker container's.
         const docker = this.#isDockerDir(d);
-        const w = watch(d, { persistent: false }, (event) => {
+        const w = watch(d, { persistent: false }, (event, name) => {
           if (event === 'change') {
             this.#hint(this.#hooks.activity === undefined);
             return;
           }
           const dockerDir = this.#hooks.dockerDir;
-          if (docker && dockerDir !== undefined) dockerDir(d);
+          if (docker && dockerDir !== undefined) dockerDir(d, name ?? undefined);
           else this.#hint(true);
         });
         // A watched directory removed (a pod gone): forget it, so it is watched again if it returns.
@@ -240,13 +248,23 @@ export class LogDiscovery {
    * `-json.log.1`, `.2` … (a caller opening them in this order while the engine renames each one
    * a place further sees a file move to a name it has not opened yet, never skip past one).
    * Plain files only: a link is the full scan's business (it checks where it points).
+   *
+   * Synchronous on purpose: it runs inside a watch callback (docker-dir-pins.ts), where the
+   * few microseconds of one getdents on a handful of names are cheaper than a trip through the
+   * libuv thread pool, which the tail's reads and the exporter's compression keep busy.
    */
-  async listDockerDir(dir: string): Promise<LogFile[]> {
+  listDockerDirSync(dir: string): LogFile[] {
     const id = dir.slice(dir.lastIndexOf('/') + 1);
     const want = `${id}-json.log`;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return []; // gone (the container removed): the full scan lets its tails finish
+    }
     const files: LogFile[] = [];
     const order: number[] = [];
-    for (const f of await this.#list(dir, { unreadable: 0 })) {
+    for (const f of entries) {
       if (!f.isFile()) continue;
       let n = -1;
       if (f.name === want) n = 0;

@@ -26,7 +26,9 @@ export interface LogScannerOptions {
   /** Wakes the tail loop (a hint: a scan is due). */
   readonly poke: () => void;
   /** Called at once when a Docker container directory changes (docker-dir-pins.ts). */
-  readonly dockerDir: (dir: string) => void;
+  readonly dockerDir: (dir: string, name: string | undefined) => void;
+  /** Called after each scan: Docker log files pinned where no watch of the scan's reported a change (docker-dir-pins.ts). */
+  readonly afterScan: () => void;
   /** When the checkpoints loaded at start were written (epoch ms; undefined after a fresh start). */
   readonly stateTime: () => number | undefined;
 }
@@ -128,6 +130,7 @@ export class LogScanner {
     // once more (a short-lived container's whole log could otherwise wait for the interval rescan
     // and be deleted by then). Converges: the next scan adds no watch unless new dirs appeared.
     if (added > 0) this.#rescanDue = true;
+    this.#o.afterScan();
   }
 
   /** A rotated file present at the start that no tail took: not to be read (see #rescan). */

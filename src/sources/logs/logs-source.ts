@@ -37,6 +37,8 @@ export interface LogSourceConfig {
   readonly multilineStart?: string;
   /** Container names (`*` wildcards) multiline joining applies to; empty: every file. */
   readonly multilineContainers?: readonly string[];
+  /** The addon's Docker log pinning thread when it loads (config key `native`; default true). */
+  readonly native?: boolean;
 }
 
 export interface LogSourceDeps {
@@ -146,7 +148,7 @@ export class LogSource implements Source {
       maxRecordBytes: config.maxRecordBytes,
       maxBytesPerTurn: config.maxBytesPerTurn,
     });
-    this.#pins = new DockerDirPins({ discovery: this.#discovery, tails: this.#tails, lock: this.#lock, logger: deps.logger, poke: this.#poke });
+    this.#pins = new DockerDirPins({ discovery: this.#discovery, tails: this.#tails, lock: this.#lock, logger: deps.logger, poke: this.#poke, native: config.native ?? true });
     this.#scans = new LogScanner({
       discovery: this.#discovery,
       tails: this.#tails,
@@ -157,8 +159,14 @@ export class LogSource implements Source {
       rescanIntervalMs: config.rescanIntervalMs,
       poke: this.#poke,
       dockerDir: this.#pins.onDockerDir,
+      afterScan: () => this.#pins.sweep(),
       stateTime: () => this.#store.stateTime,
     });
+  }
+
+  /** The addon's thread pins Docker log files (false: the watch callback's pass alone, the fallback). */
+  get nativePinning(): boolean {
+    return this.#pins.nativePinning;
   }
 
   /** A later host identity: every file's next record carries it. */

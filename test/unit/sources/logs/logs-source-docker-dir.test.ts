@@ -1,4 +1,5 @@
-import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -27,14 +28,14 @@ function dockerLines(a: number, b: number): string {
   return s;
 }
 
-function setup(readFrom: 'end' | 'beginning') {
+function setup(readFrom: 'end' | 'beginning', native = true) {
   const root = join(tmp, `h${n++}`);
   const dir = join(root, 'var/lib/docker/containers', ID);
   mkdirSync(dir, { recursive: true });
   const state = join(root, 'state');
   mkdirSync(state);
   const src = new LogSource(
-    { hostRoot: root, stateDir: state, readFrom, maxRecordBytes: 1024 * 1024, rescanIntervalMs: 200, checkpointIntervalMs: 100, globs: [], podLogDirs: [] },
+    { hostRoot: root, stateDir: state, readFrom, maxRecordBytes: 1024 * 1024, rescanIntervalMs: 200, checkpointIntervalMs: 100, globs: [], podLogDirs: [], native },
     { resource: createResource({ 'host.name': 'node-1' }), registry: new Registry(), logger: silentLogger(), version: 't' },
   );
   return { src, live: join(dir, `${ID}-json.log`) };
@@ -64,8 +65,11 @@ describe('LogSource on Docker container directories', () => {
     }
   });
 
-  it('rotation by rename with max-file deleting the oldest, faster than the rescan interval: every line once, in order per file', async () => {
-    const h = setup('beginning');
+  it.each([
+    ['with the addon’s pinning thread', true],
+    ['the pure-JS fallback', false],
+  ])('rotation by rename with max-file deleting the oldest, faster than the rescan interval (%s): every line once, in order per file', async (_, native) => {
+    const h = setup('beginning', native);
     const sink = new AckingSink();
     h.src.start(sink);
     const MAX_FILE = 3;
@@ -103,6 +107,67 @@ describe('LogSource on Docker container directories', () => {
       for (let f = 0; f < FILES; f++) {
         const mine = got.filter((x) => x >= f * PER_FILE && x < (f + 1) * PER_FILE);
         expect(mine).toEqual(range(f * PER_FILE, (f + 1) * PER_FILE));
+      }
+    } finally {
+      await h.src.stop();
+      await h.src.afterFlush();
+    }
+  });
+
+  /**
+   * The engine rotating (max-file=3) while the agent's event loop is held: files created and
+   * deleted meanwhile are kept by the addon's thread (native/sextant_pin.c), which opened each as
+   * it was created. The fallback opens files from the watch callback, which cannot run while the
+   * loop is held: it loses exactly those files, which is why the thread exists.
+   */
+  it.each([
+    ['the addon’s pinning thread keeps every file', true],
+    ['the pure-JS fallback loses the files deleted meanwhile', false],
+  ])('the event loop held while 12 files come and go: %s', async (_, native) => {
+    const h = setup('beginning', native);
+    const sink = new AckingSink();
+    const FILES = 12;
+    const PER_FILE = 100;
+    h.src.start(sink);
+    try {
+      writeFileSync(h.live, dockerLines(0, PER_FILE));
+      await until('the live file read', () => sink.logs.length >= PER_FILE);
+      if (native && !h.src.nativePinning) {
+        // No addon built: nothing to test here, but CI must prove it builds and pins.
+        expect(process.env.CI, 'the addon is built by npm ci under CI=true').not.toBe('true');
+        return;
+      }
+      const done = `${h.live}.done`;
+      const script = `
+        const fs = require('node:fs');
+        const live = ${JSON.stringify(h.live)};
+        const lines = ${dockerLines.toString()};
+        const pause = new Int32Array(new SharedArrayBuffer(4));
+        for (let f = 1; f < ${FILES}; f++) {
+          Atomics.wait(pause, 0, 0, 15);
+          fs.rmSync(live + '.2', { force: true });
+          if (fs.existsSync(live + '.1')) fs.renameSync(live + '.1', live + '.2');
+          fs.renameSync(live, live + '.1');
+          fs.writeFileSync(live, '');
+          fs.appendFileSync(live, lines(f * ${PER_FILE}, (f + 1) * ${PER_FILE}));
+        }
+        fs.writeFileSync(${JSON.stringify(done)}, '');`;
+      spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+      const end = Date.now() + 20_000;
+      while (!existsSync(done) && Date.now() < end) {
+        // the event loop held: no watch callback, no tail turn, no rescan
+      }
+      rmSync(done);
+      // Files 1 … FILES-4 were created and deleted while the loop was held; the last three are still there.
+      const kept = native ? FILES : 1 + 3;
+      await until(`${kept * PER_FILE} records`, () => sink.logs.length >= kept * PER_FILE);
+      await sleep(700);
+      const got = sink.numbers();
+      const want = native ? range(0, FILES * PER_FILE) : [...range(0, PER_FILE), ...range((FILES - 3) * PER_FILE, FILES * PER_FILE)];
+      expect([...got].sort((a, b) => a - b)).toEqual(want);
+      for (let f = 0; f < FILES; f++) {
+        const mine = got.filter((x) => x >= f * PER_FILE && x < (f + 1) * PER_FILE);
+        if (mine.length > 0) expect(mine).toEqual(range(f * PER_FILE, (f + 1) * PER_FILE));
       }
     } finally {
       await h.src.stop();
