@@ -47,6 +47,7 @@ export function startNativePinner(roots: readonly string[], native: boolean): Na
     take: () => {
       const flat = pinTake(handle);
       const out: NativePin[] = [];
+      if (!Array.isArray(flat)) return out; // out of memory in the addon: it closed what it could not hand over
       for (let i = 0; i + 1 < flat.length; i += 2) out.push({ fd: flat[i] as number, path: flat[i + 1] as string });
       return out;
     },

@@ -208,6 +208,11 @@ describe.skipIf(!rt.available)('the container image, run like the DaemonSet runs
     expect(distinct.slice(0, 10)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const rl = storedRequests(dataDir, 'logs').flatMap((r) => (r['resourceLogs'] ?? []) as ResourceLogs[]).find((x) => attr(x.resource.attributes, 'container.name') === loggerName)!;
     expect(attr(rl.resource.attributes, 'container.id')).toBe(loggerId);
+    // Its first lines carry its name too: the log source waits for the runtime's first list.
+    const nameless = storedRequests(dataDir, 'logs')
+      .flatMap((r) => (r['resourceLogs'] ?? []) as ResourceLogs[])
+      .filter((x) => attr(x.resource.attributes, 'container.id') === loggerId && attr(x.resource.attributes, 'container.name') !== loggerName);
+    expect(nameless).toHaveLength(0);
 
     // Processes of other users (pid namespace of the host + SYS_PTRACE): process metrics exist.
     expect(metricNames(dataDir, (a) => attr(a, 'sextant.process_group.key') !== undefined || attr(a, 'process.pid') !== undefined).size).toBeGreaterThan(0);

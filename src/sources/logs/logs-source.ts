@@ -64,6 +64,14 @@ const ROTATE_WAIT_MS = 5_000;
  * Docker rotates under its own lock: its old file is final once renamed.
  */
 const CRI_SETTLE_MS = 500;
+/**
+ * How long the first scan waits for the container runtimes' first list. A container's log
+ * resource takes its name and image from the metadata cache, which fills from that list; lines
+ * read before it would go out nameless (a logger already running when the agent starts, read
+ * from its start, lost its first 37 lines to that race on a loaded node). Bounded: a runtime that
+ * does not answer (its call deadline) does not hold the logs back longer.
+ */
+const FIRST_LIST_WAIT_MS = 3_000;
 
 /**
  * Pod and container log files, tailed at least once. Lines are parsed per format, pieces merged
@@ -96,6 +104,7 @@ export class LogSource implements Source {
   readonly #problems: Counter;
   readonly #truncatedBytes: BoundCounter;
   readonly #rotateWaitMs: number;
+  readonly #cache: ContainerMetadataCache | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -106,6 +115,7 @@ export class LogSource implements Source {
   constructor(config: LogSourceConfig, deps: LogSourceDeps) {
     this.#logger = deps.logger;
     this.#rotateWaitMs = config.rotateWaitMs ?? ROTATE_WAIT_MS;
+    this.#cache = deps.cache;
     const scope = createScope('sextant/logs', deps.version);
     this.#resources = new LogResources({
       host: deps.resource,
@@ -246,6 +256,7 @@ export class LogSource implements Source {
     // store does not know appeared while the agent was down and is read from its start.
     this.#scans.freshStart = (await this.#store.load()).source === 'fresh';
     this.#store.start();
+    if (this.#cache !== undefined) await firstList(this.#cache);
     const records = this.#records;
     while (this.#running) {
       const now = Date.now();
@@ -366,3 +377,17 @@ export class LogSource implements Source {
     this.#wake = undefined;
   }
 }
+
+/** The container runtimes' first list (refresh waits for one in flight), or FIRST_LIST_WAIT_MS. */
+async function firstList(cache: ContainerMetadataCache): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    cache.refresh(),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, FIRST_LIST_WAIT_MS);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}
+

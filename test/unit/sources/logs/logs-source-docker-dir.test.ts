@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createResource } from '../../../../src/model/index.js';
 import { silentLogger } from '../../../../src/self/logger.js';
 import { Registry } from '../../../../src/self/registry.js';
+import type { ContainerMetadataCache } from '../../../../src/sources/container/metadata-cache.js';
+import type { ContainerInfo } from '../../../../src/sources/container/types.js';
 import { LogSource } from '../../../../src/sources/logs/logs-source.js';
 import { AckingSink } from '../../../helpers/acking-sink.js';
 import { until } from '../../../helpers/wait.js';
@@ -28,7 +30,7 @@ function dockerLines(a: number, b: number): string {
   return s;
 }
 
-function setup(readFrom: 'end' | 'beginning', native = true) {
+function setup(readFrom: 'end' | 'beginning', native = true, cache?: ContainerMetadataCache) {
   const root = join(tmp, `h${n++}`);
   const dir = join(root, 'var/lib/docker/containers', ID);
   mkdirSync(dir, { recursive: true });
@@ -36,7 +38,7 @@ function setup(readFrom: 'end' | 'beginning', native = true) {
   mkdirSync(state);
   const src = new LogSource(
     { hostRoot: root, stateDir: state, readFrom, maxRecordBytes: 1024 * 1024, rescanIntervalMs: 200, checkpointIntervalMs: 100, globs: [], podLogDirs: [], native },
-    { resource: createResource({ 'host.name': 'node-1' }), registry: new Registry(), logger: silentLogger(), version: 't' },
+    { resource: createResource({ 'host.name': 'node-1' }), registry: new Registry(), logger: silentLogger(), version: 't', ...(cache ? { cache } : {}) },
   );
   return { src, live: join(dir, `${ID}-json.log`) };
 }
@@ -108,6 +110,36 @@ describe('LogSource on Docker container directories', () => {
         const mine = got.filter((x) => x >= f * PER_FILE && x < (f + 1) * PER_FILE);
         expect(mine).toEqual(range(f * PER_FILE, (f + 1) * PER_FILE));
       }
+    } finally {
+      await h.src.stop();
+      await h.src.afterFlush();
+    }
+  });
+
+  it('a container running before the start: its first lines carry the name the runtime’s first list gives, not only later ones', async () => {
+    // The runtime answers its first list 400 ms after the start (a loaded node); the cache
+    // knows nothing before it, as the agent's does.
+    let listed = false;
+    const listeners: (() => void)[] = [];
+    const info: ContainerInfo = { id: ID, runtime: 'docker', name: 'web', state: 'running', restartCount: 0, labels: {}, annotations: {} };
+    const cache = {
+      refresh: async () => {
+        await sleep(400);
+        listed = true;
+        for (const l of listeners) l();
+      },
+      get: (id: string) => (listed && id === ID ? info : undefined),
+      podContainers: () => [],
+      onChange: (l: () => void) => listeners.push(l),
+    } as unknown as ContainerMetadataCache;
+    const h = setup('beginning', true, cache);
+    writeFileSync(h.live, dockerLines(0, 20));
+    const sink = new AckingSink();
+    h.src.start(sink);
+    try {
+      await until('20 records', () => sink.logs.length >= 20);
+      const nameless = sink.logs.filter((l) => l.resource.attributes['container.name'] !== 'web');
+      expect(nameless).toHaveLength(0);
     } finally {
       await h.src.stop();
       await h.src.afterFlush();
