@@ -228,14 +228,20 @@ export class DockerDirPins {
 
 /**
  * A FileHandle on the pinned file: `/proc/self/fd/N` opens the very inode the descriptor holds,
- * renamed or deleted since. Without /proc (never on Linux, where the agent runs), by its name:
- * the tail then takes whatever file that is, and the rescan what it missed.
+ * renamed or deleted since. Without /proc mounted, by its name, kept only if that name still
+ * points at the same file: another file under it would be tailed under the wrong identity (the
+ * rescan opens names; what only the descriptor kept is then lost).
  */
 async function handleFor(p: Pinned): Promise<FileHandle | undefined> {
   try {
     return await open(`/proc/self/fd/${p.fd}`, 'r');
   } catch {
-    return open(p.file.realPath, 'r').catch(() => undefined);
+    const fh = await open(p.file.realPath, 'r').catch(() => undefined);
+    if (fh === undefined) return undefined;
+    const st = await fh.stat({ bigint: true }).catch(() => undefined);
+    if (st !== undefined && `${st.dev}:${st.ino}` === p.key) return fh;
+    await fh.close().catch(() => undefined);
+    return undefined;
   }
 }
 

@@ -67,9 +67,9 @@ const CRI_SETTLE_MS = 500;
 /**
  * How long the first scan waits for the container runtimes' first list. A container's log
  * resource takes its name and image from the metadata cache, which fills from that list; lines
- * read before it would go out nameless (a logger already running when the agent starts, read
- * from its start, lost its first 37 lines to that race on a loaded node). Bounded: a runtime that
- * does not answer (its call deadline) does not hold the logs back longer.
+ * read before it would go out nameless (on a loaded node, a logger already running when the
+ * agent started, read from its start, had its first 37 lines stored without its name). Bounded:
+ * a runtime that does not answer (its call deadline) does not hold the logs back longer.
  */
 const FIRST_LIST_WAIT_MS = 3_000;
 
