@@ -27,11 +27,17 @@ function cssVar(name: string, fallback: string): string {
 
 export function Chart(props: { entity: string; spec: ChartSpec; range: string; reloadKey: number; available: ReadonlySet<string> }) {
   const host = useRef<HTMLDivElement>(null);
-  const [state, setState] = useState<'loading' | 'empty' | 'ok' | 'error'>('loading');
+  const [settled, setSettled] = useState<{ key: string; state: 'loading' | 'empty' | 'ok' | 'error' }>({ key: '', state: 'loading' });
   const [error, setError] = useState('');
   const [points, setPoints] = useState(0);
   const spec = props.spec;
   const metrics = spec.metrics.filter((m) => props.available.has(m));
+  // The state belongs to the inputs it was reached for: after a range (or entity) change the
+  // figure reads 'loading' from its first render, not the previous range's 'ok' and point count
+  // until the new answer lands (a reader of data-state would take stale points for current).
+  const key = `${props.entity}|${props.range}|${props.reloadKey}|${metrics.join(',')}`;
+  const state = settled.key === key ? settled.state : 'loading';
+  const setState = (s: 'loading' | 'empty' | 'ok' | 'error'): void => setSettled({ key, state: s });
 
   useEffect(() => {
     const ctl = new AbortController();
@@ -104,7 +110,7 @@ export function Chart(props: { entity: string; spec: ChartSpec; range: string; r
     };
   }, [props.entity, props.range, props.reloadKey, spec, metrics.join(',')]);
 
-  return html`<figure class="chart" data-state=${state} data-points=${points} aria-label=${spec.title}>
+  return html`<figure class="chart" data-state=${state} data-points=${state === 'ok' ? points : 0} aria-label=${spec.title}>
     <figcaption>${spec.title}</figcaption>
     ${state === 'loading' ? html`<p class="chart-note muted">Loading…</p>` : null}
     ${state === 'empty' ? html`<p class="chart-note muted">No data in this range.</p>` : null}
