@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { GunzipInto } from '../io/request-body.js';
+import { requireAddon } from './binding.js';
 
 /*
  * The addon's gzip inflater (native/sextant_gzip.c) for the gateway's request reader: it reuses
@@ -13,14 +13,11 @@ interface GzipBinding {
   gunzipInto?: GunzipInto;
 }
 
-/** Same path as the /proc reader's addon (src/native/index.ts); require() caches it, so it loads once. */
-const ADDON_PATH = '../../build/Release/sextant_proc.node';
-
 /** The addon's inflater when it loads and `native` allows it; undefined: Node's gunzip alone (the fallback). */
 export function loadGunzipInto(native: boolean): GunzipInto | undefined {
   if (!native) return undefined;
   try {
-    const fn = (createRequire(import.meta.url)(ADDON_PATH) as GzipBinding).gunzipInto;
+    const fn = requireAddon<GzipBinding>().gunzipInto;
     return typeof fn === 'function' ? fn : undefined;
   } catch {
     return undefined;

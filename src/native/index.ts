@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import type { Logger } from '../self/logger.js';
 import { NativeProcReader, type ProcBinding } from './addon.js';
+import { requireAddon } from './binding.js';
 import { JsProcReader } from './fallback.js';
 import type { ProcReader } from './types.js';
 
@@ -10,12 +10,6 @@ export type { ProcessDetails, ProcessTable, ProcReader } from './types.js';
 export { clockTicks, pageSize } from './sysconf.js';
 export { JsProcReader } from './fallback.js';
 export { NativeProcReader } from './addon.js';
-
-/**
- * Where native/build.js puts the addon, from this file: src/native/ under vitest and
- * dist/native/ when built are both two levels below the package root.
- */
-const ADDON_PATH = '../../build/Release/sextant_proc.node';
 
 export interface LoadProcReaderOptions {
   /** Config key `native` (SEXTANT_NATIVE=0 sets it false): false forces the pure-JS reader. */
@@ -42,7 +36,7 @@ export function loadProcReader(options: LoadProcReaderOptions): ProcReader {
   }
   let binding: ProcBinding;
   try {
-    binding = createRequire(import.meta.url)(ADDON_PATH) as ProcBinding;
+    binding = requireAddon<ProcBinding>();
     if (typeof binding.scanProcesses !== 'function' || typeof binding.readProcessDetails !== 'function' || typeof binding.readHostFile !== 'function') {
       throw new Error('addon lacks scanProcesses, readProcessDetails or readHostFile (stale build?)');
     }

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { requireAddon } from './binding.js';
 
 /*
  * The addon's Docker log pinner (native/sextant_pin.c): a thread blocked on its own inotify
@@ -27,15 +27,12 @@ interface PinBinding {
   pinStop?: (handle: object) => void;
 }
 
-/** Same path as the /proc reader's addon (src/native/index.ts); require() caches it, so it loads once. */
-const ADDON_PATH = '../../build/Release/sextant_proc.node';
-
 /** A pinner watching `roots` (Docker containers directories), or undefined: no addon, `native` off, or no inotify. */
 export function startNativePinner(roots: readonly string[], native: boolean): NativePinner | undefined {
   if (!native || roots.length === 0) return undefined;
   let b: PinBinding;
   try {
-    b = createRequire(import.meta.url)(ADDON_PATH) as PinBinding;
+    b = requireAddon<PinBinding>();
   } catch {
     return undefined;
   }

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { Logger } from '../self/logger.js';
+import { requireAddon } from './binding.js';
 
 /**
  * The credentials of a unix socket's peer (SO_PEERCRED), from the native addon; the pure-JS
@@ -44,14 +44,11 @@ class NativePeerCredentials implements PeerCredentialReader {
   }
 }
 
-/** Same path as the /proc reader's addon (src/native/index.ts); require() caches it, so it loads once. */
-const ADDON_PATH = '../../build/Release/sextant_proc.node';
-
 /** The addon's reader when it loads and `native` allows it, else the fallback; one log line either way. */
 export function loadPeerCredentials(options: { readonly native: boolean; readonly logger: Logger }): PeerCredentialReader {
   if (options.native) {
     try {
-      const binding = createRequire(import.meta.url)(ADDON_PATH) as PeerBinding;
+      const binding = requireAddon<PeerBinding>();
       const fn = binding.peerCredentials;
       if (typeof fn === 'function') {
         options.logger.debug({ implementation: 'native' }, 'socket peer credentials: native addon');

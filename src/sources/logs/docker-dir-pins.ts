@@ -2,6 +2,7 @@ import { closeSync, existsSync, fstatSync, openSync, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { type NativePinner, startNativePinner } from '../../native/log-pins.js';
 import type { Logger } from '../../self/logger.js';
+import { identityKey } from './file-identity.js';
 import type { LogDiscovery, LogFile } from './log-discovery.js';
 import type { ScanLock } from './scan-lock.js';
 import type { TailSet } from './tail-set.js';
@@ -239,7 +240,7 @@ async function handleFor(p: Pinned): Promise<FileHandle | undefined> {
     const fh = await open(p.file.realPath, 'r').catch(() => undefined);
     if (fh === undefined) return undefined;
     const st = await fh.stat({ bigint: true }).catch(() => undefined);
-    if (st !== undefined && `${st.dev}:${st.ino}` === p.key) return fh;
+    if (st !== undefined && identityKey(st.dev, st.ino) === p.key) return fh;
     await fh.close().catch(() => undefined);
     return undefined;
   }
@@ -249,7 +250,7 @@ async function handleFor(p: Pinned): Promise<FileHandle | undefined> {
 function statKey(path: string): string | undefined {
   try {
     const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-    return st === undefined ? undefined : `${st.dev}:${st.ino}`;
+    return st === undefined ? undefined : identityKey(st.dev, st.ino);
   } catch {
     return undefined; // not looked at (permission, I/O): the full scan counts what it cannot list
   }
@@ -259,7 +260,7 @@ function statKey(path: string): string | undefined {
 function fdKey(fd: number): string | undefined {
   try {
     const st = fstatSync(fd, { bigint: true });
-    return `${st.dev}:${st.ino}`;
+    return identityKey(st.dev, st.ino);
   } catch {
     return undefined;
   }

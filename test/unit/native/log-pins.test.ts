@@ -2,10 +2,10 @@
 // opens each `<id>-json.log` as it is created, while this (JavaScript) thread is blocked.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { requireAddon } from '../../../src/native/binding.js';
 import { type NativePin, startNativePinner } from '../../../src/native/log-pins.js';
 import { until } from '../../helpers/wait.js';
 
@@ -156,7 +156,7 @@ describe('native Docker log pinner', () => {
     });
 
     it('refuses arguments that are not its own', () => {
-      const b = createRequire(import.meta.url)('../../../build/Release/sextant_proc.node') as Record<string, (...a: unknown[]) => unknown>;
+      const b = requireAddon<Record<string, (...a: unknown[]) => unknown>>();
       expect(() => b.pinStart!('not an array')).toThrow(TypeError);
       expect(() => b.pinTake!({})).toThrow(TypeError);
       expect(() => b.pinStop!(undefined)).toThrow(TypeError);
