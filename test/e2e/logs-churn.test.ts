@@ -54,7 +54,8 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
     const pid = agent.child.pid!;
     await sleep(1_500); // the first scan (files present then are read from their end) is behind us
     const mine = (target: string): boolean => target.startsWith(host.podsDir) || dockerIds.some((id) => target.includes(id));
-    const fdsBefore = openFiles(pid).length;
+    const filesBefore = openFiles(pid);
+    const fdsBefore = filesBefore.length;
     let peakMine = 0;
     const sampler = setInterval(() => {
       peakMine = Math.max(peakMine, openFiles(pid).filter(mine).length);
@@ -129,7 +130,16 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
     // Every descriptor on these files closed, every checkpoint released (written every second).
     const released = await until('descriptors and checkpoints released', () => openFiles(pid).filter(mine).length === 0 && liveCheckpoints(host.stateDir).filter((e) => mine(e.path)).length === 0, { timeoutMs: 15_000, everyMs: 250 }).catch(() => false);
     clearInterval(sampler);
-    const fdsAfter = openFiles(pid).length;
+    const filesAfter = openFiles(pid);
+    const fdsAfter = filesAfter.length;
+    // What the descriptors opened meanwhile point at (sockets, pipes, files), for a bound that fails.
+    const left = [...filesBefore];
+    const added = filesAfter.filter((f) => {
+      const i = left.indexOf(f);
+      if (i < 0) return true;
+      left.splice(i, 1);
+      return false;
+    });
     const logs = storedLogs(dataDir);
     byWriter = numbersByWriter(logs);
 
@@ -159,7 +169,7 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
     }
     console.log(
       `logs churn: ${DOCKER} docker + ${CRI} CRI containers × ${LINES} lines in ${churnMs} ms: ${missing} missing, ${duplicates} duplicates, ${wrongResource} wrong resources; ` +
-        `agent fds ${fdsBefore} before, peak ${peakMine} on these files, ${fdsAfter} after; released=${released}`,
+        `agent fds ${fdsBefore} before, peak ${peakMine} on these files, ${fdsAfter} after (added: ${added.join(' ') || 'none'}); released=${released}`,
     );
     expect(bad).toEqual([]);
     expect(wrongExample).toEqual([]);
