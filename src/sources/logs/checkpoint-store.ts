@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../io/state-file.js';
 import { ConfigError } from '../../errors.js';
@@ -469,9 +469,7 @@ export class CheckpointStore {
     const text = encodeCheckpoints(this.entries());
     try {
       if (this.#mainGood) {
-        await rename(this.file, this.#prevFile).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ENOENT') throw err;
-        });
+        await keepAsPrevious(this.file, this.#prevFile);
       } else {
         // A main file we could not trust is not worth keeping as the fallback.
         await rm(this.file, { force: true });
@@ -615,4 +613,24 @@ function validEntry(e: unknown): e is CheckpointEntry {
     typeof e.headHash === 'string' &&
     Number.isFinite(e.goneAt)
   );
+}
+
+/**
+ * Makes `prev` a second name of the current main file, so the main file never goes missing: a
+ * crash at any point of a write leaves a good main file, or the old one with its copy in `.prev`.
+ * (Renaming main to `.prev` first left a moment with no main file; a reader or a crash there saw
+ * no checkpoints at all.) A filesystem without hard links gets a copy.
+ */
+async function keepAsPrevious(main: string, prev: string): Promise<void> {
+  await rm(prev, { force: true });
+  try {
+    await link(main, prev);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw err;
+    await copyFile(main, prev).catch((copyErr: NodeJS.ErrnoException) => {
+      if (copyErr.code !== 'ENOENT') throw copyErr;
+    });
+  }
 }

@@ -127,6 +127,40 @@ describe('CheckpointStore persistence', () => {
     expect(u.lookup(ident(9), 5000, head)).toEqual({ kind: 'resume', offset: 7 });
   });
 
+  it('the main file never goes missing while a write replaces it, and .prev holds the one before', async () => {
+    const s = store();
+    const a = s.open(ident(1), '/var/log/pods/a/0.log', 0);
+    a.settle(a.track(10), true);
+    await s.flush();
+    // A reader polling between every step of 50 writes (each await of the write lets it run):
+    // the kill test read the file in the moment a rename to .prev had left no main file.
+    const main = path.join(dir, CHECKPOINT_FILE);
+    let polls = 0;
+    let missing = 0;
+    let polling = true;
+    const poll = (): void => {
+      polls++;
+      if (!existsSync(main)) missing++;
+      if (polling) setImmediate(poll);
+    };
+    setImmediate(poll);
+    for (let i = 1; i <= 50; i++) {
+      a.settle(a.track(10 + i), true);
+      await s.flush();
+    }
+    polling = false;
+    expect(polls).toBeGreaterThan(100);
+    expect(missing).toBe(0);
+    const t = store();
+    expect(await t.load()).toEqual({ source: 'main', entries: 1 });
+    expect(t.lookup(ident(1), 5000, head)).toEqual({ kind: 'resume', offset: 60 });
+    // .prev is the write before the last one, a file of its own (not the main file's inode).
+    rmSync(main);
+    const u = store();
+    expect(await u.load()).toEqual({ source: 'prev', entries: 1 });
+    expect(u.lookup(ident(1), 5000, head)).toEqual({ kind: 'resume', offset: 59 });
+  });
+
   it('a torn main file at every byte position: load never throws and falls back to .prev', async () => {
     const s = store();
     const a = s.open(ident(1), '/var/log/a.log', 0);
