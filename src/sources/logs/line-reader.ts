@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import { compareIdentity, extendIdentity, FINGERPRINT_BYTES, probeFile, type FileIdentity } from './file-identity.js';
+import { compareIdentity, extendIdentity, FINGERPRINT_BYTES, headMatches, probeFile, type FileIdentity } from './file-identity.js';
 
 /** Flags on a delivered piece. A complete line that fit in the buffer has flags 0. */
 /** More bytes of this line follow in later pieces (the line was longer than the buffer). */
@@ -111,6 +111,10 @@ const NEWLINE = 0x0a;
  *     and restart at 0 of the new content (copytruncate). Whole lines still buffered (a pause)
  *     are delivered first; the unfinished line we held is discarded (counted in
  *     `discardedBytes`): its rest went to the copy.
+ *   - after each read, the head is checked again (one 256-byte pread): a cut and refill past our
+ *     offset between the turn's fstat and the read would otherwise hand out the new content from
+ *     our old offset and, once the new head showed, again from 0. Those bytes are dropped
+ *     undelivered and the turn reports 'truncated'.
  *   - deleted (no links left) → keep reading the open descriptor; at its end, deliver the
  *     unfinished last line (LINE_UNTERMINATED) and report 'gone'.
  *   - renamed away: the reader cannot see that; the caller, which watches the path, calls
@@ -324,6 +328,17 @@ export class LineReader {
         return this.#finish(buf);
       }
       this.#atEof = false;
+      if (fh !== undefined && !(await this.#headIntact(fh))) {
+        // The content was replaced under us (copytruncate, and the writer refilled it past our
+        // offset before this read): these bytes may be the new content's, which a restart at 0
+        // reads again. They are not delivered, so no line goes out twice; had the cut come
+        // after the read, they were the old content's and are in the copy.
+        const probe = await probeFile(fh, this.#head);
+        this.#unread += bytesRead + (this.#end - this.#start);
+        this.#restart(probe.identity);
+        this.#lastSize = probe.size;
+        return 'truncated';
+      }
       this.#end += bytesRead;
       this.#pos += bytesRead;
       budget -= bytesRead;
@@ -365,6 +380,18 @@ export class LineReader {
       this.#sink.line(buf, start, this.#end, this.#pos, flags);
     }
     return 'gone';
+  }
+
+  /**
+   * After a read: is the head still the one we know? A cut and refill between the turn's first
+   * look and a read would otherwise hand out the new content from our old offset, and then, once
+   * a later look saw the new head, again from 0. One 256-byte pread per read of up to 64 KiB.
+   */
+  async #headIntact(fh: FileHandle): Promise<boolean> {
+    const n = this.#identity.headLength;
+    if (n === 0) return true;
+    const { bytesRead } = await fh.read(this.#head, 0, n, 0);
+    return bytesRead === n && headMatches(this.#identity, this.#head.subarray(0, n));
   }
 
   #restart(identity: FileIdentity): void {
