@@ -301,7 +301,19 @@ export class ContainerSource implements Source {
           if (info?.startedAtUnixNano !== undefined && info.startedAtUnixNano >= this.#since) t.oomKills = 0;
           this.#tracked.set(id, t);
         } else {
-          if (info?.startedAtUnixNano !== undefined && info.startedAtUnixNano !== t.start) this.#restarted(t, info.startedAtUnixNano);
+          const started = info?.startedAtUnixNano;
+          if (t.info === undefined && info !== undefined) {
+            // Named only now (the runtime had not answered, or listed it late). Its counters
+            // went on: not a restart, whose reset would add them to the pod's sum twice. Its
+            // series take the runtime's start, and one that started after us has had every OOM
+            // kill in its counter where we can report it.
+            if (started !== undefined) {
+              t.start = started;
+              if (started >= this.#since) t.oomKills = 0;
+            }
+          } else if (started !== undefined && started !== t.start) {
+            this.#restarted(t, started);
+          }
           t.info = info ?? t.info;
           t.resource = resource;
         }
@@ -433,8 +445,14 @@ export class ContainerSource implements Source {
     // OOM kills the runtime does not report itself (cache.reportOomKills ignores Docker's).
     const kills = s.memoryOomKills;
     if (kills !== undefined) {
-      if (t.oomKills !== undefined && kills > t.oomKills) this.#deps.cache.reportOomKills(t.id, kills - t.oomKills, now);
-      t.oomKills = kills;
+      if (t.info === undefined) {
+        // Not named yet: a report would have no container to name (the cache drops it). The
+        // counter is not consumed; the first reading stays the baseline until it is named.
+        t.oomKills ??= kills;
+      } else {
+        if (t.oomKills !== undefined && kills > t.oomKills) this.#deps.cache.reportOomKills(t.id, kills - t.oomKills, now);
+        t.oomKills = kills;
+      }
     }
     const last = t.last;
     last[R_USER] = s.cpuUserSeconds ?? 0;

@@ -229,6 +229,36 @@ describe('ContainerSource', () => {
   });
 });
 
+describe('ContainerSource: a container the runtime names late', () => {
+  // The cgroup can be found before the runtime answers for it (CRI under load: the browser test's
+  // pod, OOM-killed 2 s after its start, never got its container.oom event).
+  it('reports the OOM kills of its unnamed cycles once named, and its pod sum does not jump', async () => {
+    const h = host();
+    const dir = h.add(`${podDir}/${A}`);
+    const rt = new ScriptedRuntime();
+    const { source, sink } = build(h.root, [rt]);
+    await source.collect(sink); // unnamed: the runtime does not know it yet
+    const podCpu = (): number => on(sink.metrics, 'k8s.pod.cpu.time', 'k8s.pod.uid', UID).at(-1)!.value as number;
+    const before = podCpu();
+    writeFileSync(join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n');
+    await source.collect(sink); // still unnamed: nothing can be reported yet
+    expect(sink.events.filter((e) => e.eventName === 'container.oom')).toHaveLength(0);
+    // Named now; it started after the agent did (the source's clock began at 20 s).
+    rt.containers = [info(A, 'oom', { startedAtUnixNano: 20_000_000_001n })];
+    await source.collect(sink);
+    const ooms = sink.events.filter((e) => e.eventName === 'container.oom');
+    expect(ooms).toHaveLength(1);
+    expect(ooms[0]!.resource.attributes).toMatchObject({ 'container.id': A, 'container.name': 'oom' });
+    // Naming is not a restart: the pod's CPU time (a sum over its containers) stays where it was.
+    expect(podCpu()).toBeCloseTo(before, 9);
+    const cpu = on(sink.metrics, 'container.cpu.time', 'container.id', A).at(-1)!;
+    expect(cpu.startTimeUnixNano).toBe(20_000_000_001n);
+    // Nothing more is reported while the counter stands.
+    await source.collect(sink);
+    expect(sink.events.filter((e) => e.eventName === 'container.oom')).toHaveLength(1);
+  });
+});
+
 describe('hostNetworkNamespace', () => {
   it("is this machine's namespace (init's, or kthreadd's where init's link is refused)", () => {
     // The test runs in the host's network namespace on the development VM and in CI.
