@@ -107,14 +107,13 @@ const NEWLINE = 0x0a;
  * sink's business.
  *
  * The file may change under us between turns, and each turn starts with one fstat:
- *   - shrunk below our offset, or grown after we were at EOF with a different head → 'truncated'
- *     and restart at 0 of the new content (copytruncate). Whole lines still buffered (a pause)
- *     are delivered first; the unfinished line we held is discarded (counted in
- *     `discardedBytes`): its rest went to the copy.
- *   - after each read, the head is checked again (one 256-byte pread): a cut and refill past our
- *     offset between the turn's fstat and the read would otherwise hand out the new content from
- *     our old offset and, once the new head showed, again from 0. Those bytes are dropped
- *     undelivered and the turn reports 'truncated'.
+ *   - shrunk below our offset → 'truncated' and restart at 0 of the new content (copytruncate).
+ *     Whole lines still buffered (a pause) are delivered first; the unfinished line we held is
+ *     discarded (counted in `discardedBytes`): its rest went to the copy.
+ *   - cut and refilled past our offset (at any time, even between this fstat and a read): each
+ *     read is followed by a look at the head (one 256-byte pread). A changed head means the
+ *     read's bytes may be the new content's, which a restart at 0 reads again: they are dropped
+ *     undelivered and the turn reports 'truncated', so no line goes out twice.
  *   - deleted (no links left) → keep reading the open descriptor; at its end, deliver the
  *     unfinished last line (LINE_UNTERMINATED) and report 'gone'.
  *   - renamed away: the reader cannot see that; the caller, which watches the path, calls
@@ -142,10 +141,6 @@ export class LineReader {
   #pos: number;
   /** The line at #start already had pieces delivered. */
   #continuing = false;
-  /** The last turn ended at EOF: growth after that is when a copytruncate shows. */
-  #atEof = false;
-  /** The last turn ended paused (the pipeline full): the file may have been cut and refilled since. */
-  #wasPaused = false;
   #retired = false;
   #gone = false;
   #finalStamp: string | undefined;
@@ -252,9 +247,7 @@ export class LineReader {
     if (this.#gone) return 'gone';
     if (this.#buf === undefined) this.#buf = this.#pool!.acquire();
     try {
-      const status = await this.#turn(this.#buf);
-      this.#wasPaused = status === 'paused';
-      return status;
+      return await this.#turn(this.#buf);
     } finally {
       if (this.#pool !== undefined && this.#end === this.#start && this.#buf !== undefined) {
         this.#pool.release(this.#buf);
@@ -277,11 +270,10 @@ export class LineReader {
       deleted = st.nlink === 0;
       const seen = this.#lastSize;
       this.#lastSize = st.size;
-      // Head checks cost a 256-byte pread and a hash, so only when they can tell something:
-      // the file shrank, it grew after we had caught up or had paused (time enough for a
-      // copytruncate to be refilled past our offset: it shows here), or its head is still shorter
-      // than a full fingerprint. Back-to-back turns of a file being read skip it.
-      if (st.size < this.#pos || (st.size > this.#pos && (this.#atEof || this.#wasPaused || this.#identity.headLength < FINGERPRINT_BYTES))) {
+      // Here only what no read would show: the file shrank below our offset (a read there finds
+      // nothing), or its head is still shorter than a full fingerprint (to extend it). Content
+      // replaced and refilled past our offset shows in the check after each read below.
+      if (st.size < this.#pos || (st.size > this.#pos && this.#identity.headLength < FINGERPRINT_BYTES)) {
         const probe = await probeFile(fh, this.#head);
         const verdict = compareIdentity(this.#identity, this.#pos, probe);
         if (verdict !== 'same') {
@@ -315,7 +307,6 @@ export class LineReader {
       if (budget <= 0) return 'more';
       const { bytesRead } = await this.#src.read(buf, this.#end, Math.min(buf.length - this.#end, budget, this.#maxBytesPerRead), this.#pos);
       if (bytesRead === 0) {
-        this.#atEof = true;
         if (!this.#retired && !deleted) return 'eof';
         if (fh !== undefined) {
           // The stamp the file is let go with comes from a look at its end, not from after it:
@@ -327,14 +318,15 @@ export class LineReader {
         }
         return this.#finish(buf);
       }
-      this.#atEof = false;
       if (fh !== undefined && !(await this.#headIntact(fh))) {
         // The content was replaced under us (copytruncate, and the writer refilled it past our
         // offset before this read): these bytes may be the new content's, which a restart at 0
         // reads again. They are not delivered, so no line goes out twice; had the cut come
         // after the read, they were the old content's and are in the copy.
+        // Unread: what the old content held past our offset at this turn's look (the read's
+        // bytes may be the new content's), and the unfinished line.
         const probe = await probeFile(fh, this.#head);
-        this.#unread += bytesRead + (this.#end - this.#start);
+        this.#unread += Math.max(0, this.#lastSize - this.#pos) + (this.#end - this.#start);
         this.#restart(probe.identity);
         this.#lastSize = probe.size;
         return 'truncated';
@@ -401,6 +393,5 @@ export class LineReader {
     this.#pos = 0;
     this.#start = this.#scan = this.#end = 0;
     this.#continuing = false;
-    this.#atEof = false;
   }
 }
