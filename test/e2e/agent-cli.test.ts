@@ -81,7 +81,8 @@ describe('sextant agent --local (the quick start)', () => {
     agent.kill('SIGTERM');
     const { code } = await agent.exited;
     expect(code).toBe(0);
-    expect(agent.logs().some((l) => l['msg'] === 'stopped: everything queued was exported')).toBe(true);
+    const stopped = agent.logs().find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('stopped: '));
+    expect(stopped?.['msg'], agent.stderr.slice(-4000)).toBe('stopped: everything queued was exported');
 
     const names = metricNamesStored(path.join(cwd, 'data'));
     for (const n of [

@@ -63,6 +63,8 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
 
     /** Writer name → what its resource must say. */
     const expected = new Map<string, Record<string, unknown>>();
+    /** CRI writer name → the lines its file holds, where the runtime wrote fewer than LINES. */
+    const runtimeLost = new Map<string, number>();
 
     const dockerLane = async (lane: number): Promise<void> => {
       for (let i = lane; i < DOCKER; i += DOCKER_LANES) {
@@ -104,8 +106,12 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
         expected.set(name, { 'k8s.namespace.name': NS, 'k8s.pod.name': podName, 'k8s.pod.uid': uid, 'k8s.container.name': `w${i}` });
         const pod = await pods.runPod({ name: podName, namespace: NS, uid, logDirectory, cgroupParent: `/kubepods/besteffort/pod${uid}`, containers: [{ name: `w${i}`, command: ['sh', '-c', numberedLoop(name, LINES)] }] });
         const file = join(logDirectory, `w${i}`, '0.log');
-        await until(`every line of ${name} in its file`, () => lineCount(file) >= LINES, { timeoutMs: 20_000, everyMs: 50, progress: () => lineCount(file) });
         await exited(pod.containerIds[0]!);
+        // containerd 1.6 can lose the tail of a writer that exits at once ("Failed to pipe stdout
+        // of container …: file already closed" in its log; once in ~10 full runs here): the
+        // agent is then held to the lines the runtime did write, and the shortfall is printed.
+        const complete = await until(`every line of ${name} in its file`, () => lineCount(file) >= LINES, { timeoutMs: 10_000, everyMs: 50, progress: () => lineCount(file) }).catch(() => false);
+        if (complete !== true) runtimeLost.set(name, lineCount(file));
         await removePodSettled(pods, pod.podId);
         // kubelet deletes a removed pod's log directory; containerd leaves it.
         rmSync(logDirectory, { recursive: true, force: true });
@@ -152,7 +158,7 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
     let duplicates = 0;
     const bad: string[] = [];
     for (const name of expected.keys()) {
-      const t = tally(byWriter.get(name), LINES);
+      const t = tally(byWriter.get(name), runtimeLost.get(name) ?? LINES);
       missing += t.missing.length;
       duplicates += t.duplicates;
       if (t.missing.length > 0 || t.duplicates > 0) bad.push(`${name}: ${t.missing.length} missing (first ${t.missing.slice(0, 3).join(',')}), ${t.duplicates} repeats`);
@@ -174,8 +180,11 @@ describe.skipIf(!rt.available)('logs of 100 containers started and removed durin
     }
     console.log(
       `logs churn: ${DOCKER} docker + ${CRI} CRI containers × ${LINES} lines in ${churnMs} ms: ${missing} missing, ${duplicates} duplicates, ${wrongResource} wrong resources; ` +
-        `agent fds ${fdsBefore} before, peak ${peakMine} on these files, ${fdsAfter} after (added: ${added.join(' ') || 'none'}); released=${released}`,
+        `agent fds ${fdsBefore} before, peak ${peakMine} on these files, ${fdsAfter} after (added: ${added.join(' ') || 'none'}); released=${released}` +
+        (runtimeLost.size === 0 ? '' : `; containerd wrote fewer lines than written for ${[...runtimeLost].map(([n, c]) => `${n} (${c} of ${LINES})`).join(', ')}`),
     );
+    // A runtime that loses lines often would leave this test nothing to check.
+    expect(runtimeLost.size).toBeLessThanOrEqual(2);
     expect(bad).toEqual([]);
     expect(wrongExample).toEqual([]);
     expect(released).toBe(true);
