@@ -46,6 +46,8 @@ export interface ClusterTuning extends ApiTuning {
   readonly eventBatchSize: number;
   readonly maxQueuedEvents: number;
   readonly maxPointsPerRequest: number;
+  /** Longest a term's first events wait for every kind to be listed (their resources come from those lists). */
+  readonly eventListWaitMs: number;
 }
 
 const DEFAULT_TUNING: ClusterTuning = {
@@ -53,6 +55,7 @@ const DEFAULT_TUNING: ClusterTuning = {
   eventBatchSize: 500,
   maxQueuedEvents: 100_000,
   maxPointsPerRequest: 10_000,
+  eventListWaitMs: 10_000,
 };
 
 export const LEASE_NAME = 'sextant-gateway-cluster-monitor';
@@ -206,6 +209,8 @@ class Monitor implements ClusterMonitor {
       metrics: this.#metrics,
       batchSize: this.#t.eventBatchSize,
       maxQueued: this.#t.maxQueuedEvents,
+      objectsListed: () => KINDS.every((k) => this.graph.synced(k.kind)),
+      listWaitMs: this.#t.eventListWaitMs,
     });
     this.#interval = new MetricInterval({ graph: this.graph, resources, output: deps.output, scope, metrics: this.#metrics, maxPoints: this.#t.maxPointsPerRequest });
     for (const s of KINDS) this.#metrics.objects.collect(() => this.graph.count(s.kind), { kind: s.kind });

@@ -36,6 +36,13 @@ export interface EventShipperOptions {
   readonly maxQueued?: number;
   /** Longest wait before a busy output is asked again. */
   readonly maxRetryMs?: number;
+  /**
+   * True once every monitored kind is listed. An event names its object's owners (a pod's
+   * ReplicaSet and Deployment) from those lists: the first batch of a term waits for them.
+   */
+  readonly objectsListed?: () => boolean;
+  /** Longest a term's first batch waits for `objectsListed` (default 10 s: an API server that cannot list a kind does not hold events back). */
+  readonly listWaitMs?: number;
 }
 
 /** Events the API writes whose resourceVersions are not numbers are told apart by this many uid@version keys. */
@@ -56,6 +63,8 @@ export class EventShipper {
   #warnedAhead = false;
   #checkpointFailed = false;
   #active = false;
+  /** When this term began (performance.now()): the first batch's wait for the lists counts from it. */
+  #termStarted = 0;
   #pumping: Promise<void> | undefined;
   #abort = new AbortController();
 
@@ -78,6 +87,7 @@ export class EventShipper {
     this.#unordered.clear();
     this.#abort = new AbortController();
     this.#active = true;
+    this.#termStarted = performance.now();
   }
 
   /**
@@ -168,6 +178,11 @@ export class EventShipper {
 
   async #pump(): Promise<void> {
     const signal = this.#abort.signal;
+    const listed = this.#o.objectsListed;
+    const waitUntil = this.#termStarted + (this.#o.listWaitMs ?? 10_000);
+    while (listed !== undefined && this.#active && !listed() && performance.now() < waitUntil) {
+      await delay(50, undefined, { signal, ref: false }).catch(() => undefined);
+    }
     while (this.#active && this.#queue.length > 0) {
       const batch = this.#queue.slice(0, this.#batchSize);
       const body = this.#encoder.encode(this.#records(batch));

@@ -8,7 +8,7 @@ import type { IngestTarget } from '../../../../src/gateway/cluster/ingest-output
 import { Registry } from '../../../../src/self/registry.js';
 import { Readiness } from '../../../../src/self/server.js';
 import { BASE_CONFIG, startInCluster } from '../../enrich/k8s/cluster.js';
-import { captureLogger } from '../../enrich/k8s/fake-api-server.js';
+import { captureLogger, json } from '../../enrich/k8s/fake-api-server.js';
 import { until } from '../../../helpers/wait.js';
 import { demoCluster, load, UID, CLUSTER_UID } from './cluster-fixtures.js';
 import { type Api, leading, SECTION, startApi, startMonitor, type Started } from './harness.js';
@@ -130,6 +130,47 @@ describe('cluster metrics', () => {
 });
 
 describe('cluster events', () => {
+  it('wait for the lists that describe their object: a Pod list refused five times', async () => {
+    // Delivered before the Pods were listed, a pod's event named only the pod and its namespace:
+    // no ReplicaSet, no Deployment (seen once in a full run on a loaded machine).
+    const api = await startApi();
+    cleanups.push(() => api.close());
+    load(api.cluster);
+    let refused = 0;
+    api.cluster.intercept = (req, res) => {
+      if (refused >= 5 || req.path !== '/api/v1/pods' || req.query.get('watch') === '1') return false;
+      refused++;
+      json(res, 503, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'ServiceUnavailable', code: 503, message: 'the server is currently unable to handle the request' });
+      return true;
+    };
+    const s = startMonitor(api);
+    cleanups.push(() => s.stop());
+    await leading(api, s);
+    const c = s.capture;
+    await c.until(() => c.events('FailedScheduling').length === 1, 10_000, 'the FailedScheduling event');
+    expect(refused).toBe(5);
+    expect(c.events('FailedScheduling')[0]!.resource).toMatchObject({ 'k8s.pod.uid': UID.podPending, 'k8s.replicaset.name': 'checkout-7d9f8b6c5d', 'k8s.deployment.name': 'checkout' });
+  });
+
+  it('are not held back for long by a kind that cannot be listed: they go after eventListWaitMs', async () => {
+    const api = await startApi();
+    cleanups.push(() => api.close());
+    load(api.cluster);
+    api.cluster.intercept = (req, res) => {
+      if (req.path !== '/api/v1/pods' || req.query.get('watch') === '1') return false;
+      json(res, 503, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'ServiceUnavailable', code: 503, message: 'the server is currently unable to handle the request' });
+      return true;
+    };
+    const t0 = performance.now();
+    const s = startMonitor(api, { tuning: { eventListWaitMs: 400 } });
+    cleanups.push(() => s.stop());
+    const c = s.capture;
+    await c.until(() => c.events('FailedScheduling').length === 1, 10_000, 'the FailedScheduling event');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(400);
+    // Named as the event names it: the pod and its namespace.
+    expect(c.events('FailedScheduling')[0]!.resource).toMatchObject({ 'k8s.pod.uid': UID.podPending, 'k8s.pod.name': 'checkout-7d9f8b6c5d-ccccc', 'k8s.namespace.name': 'shop' });
+  });
+
   it('delivers each event once, as OTLP log events with the involved object’s resource', async () => {
     const { s } = await setup();
     const c = s.capture;
