@@ -106,11 +106,25 @@ describe.skipIf(!haveChromium)('the explorer in Chromium: bad input', () => {
     await screenshot(page, 'errors-02-api-error');
     await freshSession();
     await page.goto(`${base}/ui/list/pod`);
-    await page.route('**/api/v1/entities?**', (route) => route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ status: 'error', errorType: 'internal', error: 'internal error' }) }));
+    const asked: string[] = [];
+    await page.route('**/api/v1/entities?**', (route) => {
+      asked.push(route.request().url());
+      return route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ status: 'error', errorType: 'internal', error: 'internal error' }) });
+    });
     await page.getByRole('link', { name: 'Namespaces' }).click();
-    await page.getByRole('button', { name: 'Try again' }).waitFor();
+    const retry = page.getByRole('button', { name: 'Try again' });
+    await retry.waitFor();
+    // While the API still fails: the button asks for the list again, and the error comes back.
+    const namespaceAsks = (): number => asked.filter((u) => u.includes('type=namespace')).length;
+    const before = namespaceAsks();
+    await retry.click();
+    await expect.poll(namespaceAsks, { timeout: 10_000 }).toBeGreaterThan(before);
+    await retry.waitFor();
     await page.unroute('**/api/v1/entities?**');
-    await page.getByRole('button', { name: 'Try again' }).click();
+    // Once the API answers, the view recovers. On a loaded machine the list once asked again by
+    // itself between these two steps, and the button was gone before it could be pressed
+    // (locator.click: "element was detached", then 30 s of waiting): press it if it is there.
+    await retry.click({ timeout: 5_000 }).catch(() => undefined);
     await page.getByRole('heading', { name: 'No namespaces' }).waitFor();
     expect(exceptions).toEqual([]);
   }, 60_000);
