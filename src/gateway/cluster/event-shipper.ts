@@ -180,7 +180,9 @@ export class EventShipper {
     const signal = this.#abort.signal;
     const listed = this.#o.objectsListed;
     const waitUntil = this.#termStarted + (this.#o.listWaitMs ?? 10_000);
-    while (listed !== undefined && this.#active && !listed() && performance.now() < waitUntil) {
+    // The signal too: a term that ended and began again must not leave this loop spinning on a
+    // delay that its aborted signal rejects at once.
+    while (listed !== undefined && this.#active && !signal.aborted && !listed() && performance.now() < waitUntil) {
       await delay(50, undefined, { signal, ref: false }).catch(() => undefined);
     }
     while (this.#active && this.#queue.length > 0) {
