@@ -209,7 +209,7 @@ class Monitor implements ClusterMonitor {
       metrics: this.#metrics,
       batchSize: this.#t.eventBatchSize,
       maxQueued: this.#t.maxQueuedEvents,
-      objectsListed: () => KINDS.every((k) => this.graph.synced(k.kind)),
+      objectsListed: () => this.#allListed(),
       listWaitMs: this.#t.eventListWaitMs,
     });
     this.#interval = new MetricInterval({ graph: this.graph, resources, output: deps.output, scope, metrics: this.#metrics, maxPoints: this.#t.maxPointsPerRequest });
@@ -374,14 +374,18 @@ class Monitor implements ClusterMonitor {
     return o;
   }
 
+  /** Every monitored kind listed this term: the events' resources and the first interval wait for it. */
+  #allListed(): boolean {
+    return KINDS.every((k) => this.graph.synced(k.kind));
+  }
+
   /** The first interval once every kind is listed (or one interval in, whichever first), then every interval. */
   #scheduleInterval(term: number): void {
     const every = this.#c.interval;
     const begun = performance.now();
     const tick = (): void => {
       if (term !== this.#term) return;
-      const allListed = KINDS.every((k) => this.graph.synced(k.kind));
-      if (!allListed && performance.now() - begun < every) {
+      if (!this.#allListed() && performance.now() - begun < every) {
         this.#timer = setTimeout(tick, Math.min(100, every));
         this.#timer.unref();
         return;

@@ -276,12 +276,7 @@ export class LineReader {
       if (st.size < this.#pos || (st.size > this.#pos && this.#identity.headLength < FINGERPRINT_BYTES)) {
         const probe = await probeFile(fh, this.#head);
         const verdict = compareIdentity(this.#identity, this.#pos, probe);
-        if (verdict !== 'same') {
-          this.#unread += Math.max(0, seen - this.#pos) + (this.#end - this.#start);
-          this.#restart(probe.identity);
-          this.#lastSize = st.size;
-          return 'truncated';
-        }
+        if (verdict !== 'same') return this.#restart(probe.identity, seen, st.size);
         this.#identity = extendIdentity(this.#identity, probe);
       }
     }
@@ -322,14 +317,10 @@ export class LineReader {
         // The content was replaced under us (copytruncate, and the writer refilled it past our
         // offset before this read): these bytes may be the new content's, which a restart at 0
         // reads again. They are not delivered, so no line goes out twice; had the cut come
-        // after the read, they were the old content's and are in the copy.
-        // Unread: what the old content held past our offset at this turn's look (the read's
-        // bytes may be the new content's), and the unfinished line.
+        // after the read, they were the old content's and are in the copy. The size this turn's
+        // look saw stands for the old content (the read's bytes may be the new content's).
         const probe = await probeFile(fh, this.#head);
-        this.#unread += Math.max(0, this.#lastSize - this.#pos) + (this.#end - this.#start);
-        this.#restart(probe.identity);
-        this.#lastSize = probe.size;
-        return 'truncated';
+        return this.#restart(probe.identity, this.#lastSize, probe.size);
       }
       this.#end += bytesRead;
       this.#pos += bytesRead;
@@ -386,12 +377,20 @@ export class LineReader {
     return bytesRead === n && headMatches(this.#identity, this.#head.subarray(0, n));
   }
 
-  #restart(identity: FileIdentity): void {
+  /**
+   * The content under our offset was cut: restart at 0 of the new content (`identity`, `size`).
+   * Unread: what the old content held past our offset when last looked at (`seenSize`), and
+   * the unfinished line thrown away.
+   */
+  #restart(identity: FileIdentity, seenSize: number, size: number): 'truncated' {
+    this.#unread += Math.max(0, seenSize - this.#pos) + (this.#end - this.#start);
+    this.#lastSize = size;
     this.#discarded += this.#end - this.#start;
     this.#truncations++;
     this.#identity = identity;
     this.#pos = 0;
     this.#start = this.#scan = this.#end = 0;
     this.#continuing = false;
+    return 'truncated';
   }
 }

@@ -35,6 +35,18 @@ async function setup(): Promise<{ api: Api; s: Started }> {
   return { api, s };
 }
 
+/** The stand-in answers the first `times` Pod lists (not watches) 503; returns how many it refused. */
+function refusePodLists(api: Api, times: number): () => number {
+  let refused = 0;
+  api.cluster.intercept = (req, res) => {
+    if (refused >= times || req.path !== '/api/v1/pods' || req.query.get('watch') === '1') return false;
+    refused++;
+    json(res, 503, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'ServiceUnavailable', code: 503, message: 'the server is currently unable to handle the request' });
+    return true;
+  };
+  return () => refused;
+}
+
 describe('cluster metrics', () => {
   it('reports the demo cluster with semconv names and the agents’ resource attributes', async () => {
     const { s } = await setup();
@@ -136,19 +148,13 @@ describe('cluster events', () => {
     const api = await startApi();
     cleanups.push(() => api.close());
     load(api.cluster);
-    let refused = 0;
-    api.cluster.intercept = (req, res) => {
-      if (refused >= 5 || req.path !== '/api/v1/pods' || req.query.get('watch') === '1') return false;
-      refused++;
-      json(res, 503, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'ServiceUnavailable', code: 503, message: 'the server is currently unable to handle the request' });
-      return true;
-    };
+    const refused = refusePodLists(api, 5);
     const s = startMonitor(api);
     cleanups.push(() => s.stop());
     await leading(api, s);
     const c = s.capture;
     await c.until(() => c.events('FailedScheduling').length === 1, 10_000, 'the FailedScheduling event');
-    expect(refused).toBe(5);
+    expect(refused()).toBe(5);
     expect(c.events('FailedScheduling')[0]!.resource).toMatchObject({ 'k8s.pod.uid': UID.podPending, 'k8s.replicaset.name': 'checkout-7d9f8b6c5d', 'k8s.deployment.name': 'checkout' });
   });
 
@@ -156,11 +162,7 @@ describe('cluster events', () => {
     const api = await startApi();
     cleanups.push(() => api.close());
     load(api.cluster);
-    api.cluster.intercept = (req, res) => {
-      if (req.path !== '/api/v1/pods' || req.query.get('watch') === '1') return false;
-      json(res, 503, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'ServiceUnavailable', code: 503, message: 'the server is currently unable to handle the request' });
-      return true;
-    };
+    refusePodLists(api, Number.POSITIVE_INFINITY);
     const t0 = performance.now();
     const s = startMonitor(api, { tuning: { eventListWaitMs: 400 } });
     cleanups.push(() => s.stop());
